@@ -1,0 +1,119 @@
+import { strict as assert } from "node:assert";
+import { SettingsError } from "../../shared/errors";
+import { DEFAULT_SETTINGS, SETTING_KEYS, SettingsCache, parseSettings, settingsJsonSchema, type SettingsSource } from "../../shared/settings";
+
+function issuesOf(document: unknown): SettingsError["issues"] {
+  try {
+    parseSettings(document, "test");
+  } catch (error) {
+    assert.ok(error instanceof SettingsError);
+    return error.issues;
+  }
+  assert.fail("the document was accepted");
+}
+
+describe("runtime settings", () => {
+  it("an empty document gives the defaults", () => {
+    assert.deepEqual(parseSettings({}), DEFAULT_SETTINGS);
+  });
+
+  it("a partial document overrides only its keys", () => {
+    const settings = parseSettings({ concurrency: 4, blockedDomains: ["example.org"], enabled: false });
+    assert.equal(settings.concurrency, 4);
+    assert.deepEqual(settings.blockedDomains, ["example.org"]);
+    assert.equal(settings.enabled, false);
+    assert.equal(settings.maxRedirects, DEFAULT_SETTINGS.maxRedirects);
+  });
+
+  const bad: Array<[string, Record<string, unknown>, string]> = [
+    ["an unknown key", { concurency: 4 }, "concurency"],
+    ["a string for a number", { concurrency: "4" }, "concurrency"],
+    ["a number out of range", { maxRedirects: 50 }, "maxRedirects"],
+    ["a fraction", { pageDeadlineMs: 1500.5 }, "pageDeadlineMs"],
+    ["a string for a boolean", { enabled: "false" }, "enabled"],
+    ["a list with an empty entry", { blockedDomains: ["a.example", ""] }, "blockedDomains"],
+    ["a multi-line user agent", { userAgent: "a\nb" }, "userAgent"],
+    ["a decoded cap below the wire cap", { maxBodyBytes: 4096, maxDecodedBytes: 2048 }, "maxDecodedBytes"],
+  ];
+  for (const [what, document, key] of bad) {
+    it(`${what} is refused, naming the key \`${key}\``, () => {
+      const issues = issuesOf(document);
+      assert.equal(issues.length, 1);
+      assert.equal(issues[0].key, key);
+    });
+  }
+
+  it("reports every bad key at once, with the value and the fix in the message", () => {
+    assert.throws(() => parseSettings({ concurrency: 0, robots: true }, "settings.json"), (error: unknown) => {
+      assert.ok(error instanceof SettingsError);
+      assert.deepEqual(error.issues.map((issue) => issue.key), ["concurrency", "robots"]);
+      assert.match(error.message, /^settings\.json: `concurrency` must be an integer from 1 to 256 \(given 0\); set a value in range \(default 8\)/);
+      assert.match(error.message, /`robots` is not a runtime setting .*use one of: enabled, concurrency/);
+      return true;
+    });
+  });
+
+  it("a document that is not an object is refused", () => {
+    assert.equal(issuesOf([1, 2])[0].key, "(document)");
+  });
+
+  it("the JSON Schema lists every key, refuses unknown ones and carries the ranges", () => {
+    const schema = settingsJsonSchema() as { properties: Record<string, { minimum?: number; maximum?: number }>; additionalProperties: boolean };
+    assert.deepEqual(Object.keys(schema.properties), SETTING_KEYS);
+    assert.equal(schema.additionalProperties, false);
+    assert.deepEqual([schema.properties.concurrency.minimum, schema.properties.concurrency.maximum], [1, 256]);
+  });
+});
+
+describe("settings cache", () => {
+  function source(documents: unknown[]): SettingsSource & { reads: number } {
+    const state = {
+      name: "test-store",
+      reads: 0,
+      async read() {
+        const document = documents[Math.min(state.reads, documents.length - 1)];
+        state.reads++;
+        if (document instanceof Error) throw document;
+        return document;
+      },
+    };
+    return state;
+  }
+
+  it("reads once per TTL and picks up a change after it", async () => {
+    let clock = 0;
+    const store = source([{ concurrency: 2, settingsTtlMs: 60_000 }, { concurrency: 3, settingsTtlMs: 60_000 }]);
+    const cache = new SettingsCache({ source: store, now: () => clock });
+    assert.equal((await cache.get()).concurrency, 2);
+    clock = 59_999;
+    assert.equal((await cache.get()).concurrency, 2);
+    assert.equal(store.reads, 1);
+    clock = 60_000;
+    assert.equal((await cache.get()).concurrency, 3);
+    assert.equal(store.reads, 2);
+  });
+
+  it("keeps the last good settings when the store fails or holds a bad document, and reports why", async () => {
+    let clock = 0;
+    const errors: unknown[] = [];
+    const store = source([JSON.stringify({ concurrency: 5 }), "{not json", { concurrency: 999 }, new Error("store down")]);
+    const cache = new SettingsCache({ source: store, now: () => clock, onError: (error) => errors.push(error) });
+    assert.equal((await cache.get()).concurrency, 5);
+    for (let step = 1; step <= 3; step++) {
+      clock += DEFAULT_SETTINGS.settingsTtlMs;
+      assert.equal((await cache.get()).concurrency, 5);
+    }
+    assert.equal(errors.length, 3);
+    assert.ok(errors[0] instanceof SettingsError);
+    assert.ok(errors[1] instanceof SettingsError && /`concurrency`.*given 999/.test(errors[1].message));
+    assert.match(String(errors[2]), /store down/);
+  });
+
+  it("concurrent callers share one read", async () => {
+    const store = source([{ concurrency: 7 }]);
+    const cache = new SettingsCache({ source: store });
+    const all = await Promise.all([cache.get(), cache.get(), cache.get()]);
+    assert.deepEqual(all.map((s) => s.concurrency), [7, 7, 7]);
+    assert.equal(store.reads, 1);
+  });
+});
