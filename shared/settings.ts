@@ -10,7 +10,7 @@ import { SettingsError, type SettingIssue } from "./errors";
  */
 export const SETTINGS_SPEC = {
   enabled: { type: "boolean", default: true, doc: "Kill switch. `false` pauses the fleet: messages stay queued (locally) or go back to the queue (clouds) with code `fleet_paused`." },
-  concurrency: { type: "integer", min: 1, max: 256, default: 8, doc: "Pages one worker fetches at once." },
+  concurrency: { type: "integer", min: 1, max: 256, default: 16, doc: "Pages one worker fetches at once (at least the messages a worker is handed at once, or a batch waits on itself)." },
   connectTimeoutMs: { type: "integer", min: 100, max: 60_000, default: 10_000, doc: "TCP + TLS connect timeout per connection." },
   headersTimeoutMs: { type: "integer", min: 100, max: 120_000, default: 15_000, doc: "Time allowed for the response headers after the request is sent." },
   bodyIdleTimeoutMs: { type: "integer", min: 100, max: 120_000, default: 15_000, doc: "Longest pause between two chunks of the body." },

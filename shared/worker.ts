@@ -3,6 +3,7 @@
  * message out. Every runtime (local, AWS, Azure, Google Cloud) calls this and
  * only maps the outcomes to its queue's answer.
  */
+import type { LookupFunction } from "node:net";
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
 import { ScrapeError, describeError, kindOf, type ErrorCode } from "./errors";
@@ -15,11 +16,10 @@ import { HostPacer, isBlockedHost } from "./politeness";
 import { noMetrics, silentLogger, type Logger, type Metrics, type ResultStore } from "./ports";
 import { RESULT_SCHEMA, contentHash, rawHtmlKey, resultKey, type ResultRecord } from "./result";
 import { RobotsCache } from "./robots";
+import { checkUrl } from "./ssrf";
 import type { FleetSettings } from "./settings";
 
 const gzipAsync = promisify(gzip);
-
-type FetcherOptions = NonNullable<Parameters<typeof createFetcher>[0]>;
 
 export interface WorkerOptions {
   /** Current runtime settings; usually a `SettingsCache` over the cloud's config store. */
@@ -38,7 +38,7 @@ export interface WorkerOptions {
    */
   readonly allowPrivateNetworks?: boolean;
   /** Resolver used by the SSRF guard. @default dns.lookup */
-  readonly lookup?: FetcherOptions["lookup"];
+  readonly lookup?: LookupFunction;
   /** Clock in epoch milliseconds. @default Date.now */
   readonly now?: () => number;
 }
@@ -58,7 +58,8 @@ export interface Worker {
 }
 
 export function createWorker(options: WorkerOptions): Worker {
-  const fetcher = options.fetcher ?? createFetcher({ allowPrivateNetworks: options.allowPrivateNetworks ?? false, lookup: options.lookup });
+  const allowPrivateNetworks = options.allowPrivateNetworks ?? false;
+  const fetcher = options.fetcher ?? createFetcher({ allowPrivateNetworks, lookup: options.lookup });
   const extract = options.extract ?? extractPage;
   const logger = options.logger ?? silentLogger;
   const metrics = options.metrics ?? noMetrics;
@@ -80,7 +81,7 @@ export function createWorker(options: WorkerOptions): Worker {
       if (!settings.enabled) {
         throw new ScrapeError("fleet_paused", "the fleet is paused (runtime setting `enabled` is false); the message goes back to the queue");
       }
-      const url = checkUrl(message.url);
+      const url = checkUrl(message.url, { allowPrivateNetworks });
       if (isBlockedHost(url.hostname, settings.blockedDomains)) {
         throw new ScrapeError("domain_blocked", `host ${url.hostname} is in the runtime setting \`blockedDomains\``);
       }
@@ -266,20 +267,6 @@ interface PageContext {
   readonly message: ScrapeMessage;
   readonly settings: FleetSettings;
   readonly started: number;
-}
-
-/** Parses the URL and refuses schemes the fetcher would never fetch, so the failure is recorded under the URL. */
-function checkUrl(raw: string): URL {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch (error) {
-    throw new ScrapeError("url_invalid", `\`url\` ${JSON.stringify(raw)} is not an absolute URL; send one such as https://example.com/`, { cause: error });
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new ScrapeError("url_scheme_not_allowed", `\`url\` ${JSON.stringify(raw)} uses ${url.protocol}; only http: and https: are fetched`);
-  }
-  return url;
 }
 
 /** Maps a final HTTP status to the failure it means, or undefined for success. */

@@ -1,0 +1,277 @@
+/**
+ * The worker end to end: real fetcher, real extractor, real robots and pacing,
+ * against an HTTP server on 127.0.0.1. Host names such as `shop.example` are
+ * mapped to 127.0.0.1 by a stub resolver, so nothing outside the machine is
+ * resolved or contacted. The loopback server is itself a private address, so
+ * these workers run with the operator switch `allowPrivateNetworks` on; the
+ * guard still refuses link-local and cloud metadata addresses with it on.
+ */
+import { strict as assert } from "node:assert";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo, LookupFunction } from "node:net";
+import { gunzipSync } from "node:zlib";
+import type { ItemOutcome, QueueItem } from "../../shared/outcome";
+import type { ResultStore, StoredObject } from "../../shared/ports";
+import { resultKey, type ResultRecord } from "../../shared/result";
+import { parseSettings, type FleetSettings } from "../../shared/settings";
+import { createWorker, type Worker } from "../../shared/worker";
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+class PageServer {
+  readonly hits = new Map<string, number>();
+  inFlight = 0;
+  maxInFlight = 0;
+  private readonly server: Server;
+
+  constructor(readonly routes: Record<string, Handler>) {
+    this.server = createServer((req, res) => {
+      const path = req.url ?? "/";
+      this.hits.set(path, (this.hits.get(path) ?? 0) + 1);
+      this.inFlight++;
+      this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+      res.on("close", () => this.inFlight--);
+      (this.routes[path] ?? notFound)(req, res);
+    });
+  }
+
+  async start(): Promise<number> {
+    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+const notFound: Handler = (_req, res) => res.writeHead(404, { "content-type": "text/plain" }).end("not found");
+const html = (body: string, delayMs = 0): Handler => (_req, res) => {
+  setTimeout(() => res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(body), delayMs);
+};
+
+class MemoryStore implements ResultStore {
+  readonly objects = new Map<string, StoredObject>();
+  failNext = 0;
+  async put(object: StoredObject): Promise<void> {
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new Error("store unavailable");
+    }
+    this.objects.set(object.key, object);
+  }
+  record(url: string): ResultRecord | undefined {
+    const object = this.objects.get(resultKey(url));
+    return object ? (JSON.parse(String(object.body)) as ResultRecord) : undefined;
+  }
+}
+
+/** Every `*.example` name resolves to 127.0.0.1; nothing reaches a real resolver. */
+const loopbackLookup: LookupFunction = (hostname, options, callback) => {
+  if (!hostname.endsWith(".example")) {
+    callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: "ENOTFOUND" }), options.all ? [] : "", 0);
+    return;
+  }
+  if (options.all) callback(null, [{ address: "127.0.0.1", family: 4 }]);
+  else callback(null, "127.0.0.1", 4);
+};
+
+const testSettings = (overrides: Partial<Record<keyof FleetSettings, unknown>> = {}): FleetSettings =>
+  parseSettings({ perDomainDelayMs: 0, respectRobots: false, connectTimeoutMs: 1_000, headersTimeoutMs: 2_000, bodyIdleTimeoutMs: 2_000, pageDeadlineMs: 5_000, ...overrides });
+
+function item(id: string, body: unknown, attempt = 1): QueueItem {
+  return { id, body: typeof body === "string" ? body : JSON.stringify(body), attempt };
+}
+
+const byId = (outcomes: ItemOutcome[]) => Object.fromEntries(outcomes.map(({ id, outcome }) => [id, outcome]));
+
+describe("worker", () => {
+  let server: PageServer;
+  let port: number;
+  let store: MemoryStore;
+  let settings: FleetSettings;
+  let worker: Worker;
+  const url = (host: string, path: string) => `http://${host}:${port}${path}`;
+
+  beforeEach(async () => {
+    let retriedOnce = false;
+    server = new PageServer({
+      "/robots.txt": (_req, res) => res.writeHead(200, { "content-type": "text/plain" }).end("User-agent: *\nDisallow: /private\n"),
+      "/good": html('<html lang="en"><head><title>Good page</title></head><body><a href="/next">next</a> hello</body></html>'),
+      "/other": html("<title>Other</title>"),
+      "/private/page": html("<title>secret</title>"),
+      "/gone": notFound,
+      "/busy": (_req, res) => res.writeHead(503, { "retry-after": "1" }).end(),
+      "/slow-down": (_req, res) => res.writeHead(429, { "retry-after": "7" }).end(),
+      "/slow": html("<title>slow</title>", 3_000),
+      "/flaky": (_req, res) => {
+        if (retriedOnce) return html("<title>recovered</title>")(_req, res);
+        retriedOnce = true;
+        res.writeHead(500).end();
+      },
+      "/image": (_req, res) => res.writeHead(200, { "content-type": "image/png" }).end(Buffer.alloc(10)),
+    });
+    port = await server.start();
+    store = new MemoryStore();
+    settings = testSettings();
+    worker = createWorker({ settings: { get: async () => settings }, results: store, allowPrivateNetworks: true, lookup: loopbackLookup });
+  });
+
+  afterEach(async () => {
+    await worker.close();
+    await server.stop();
+  });
+
+  it("returns one outcome per message, in order, and one bad message never costs a sibling", async () => {
+    const items = [
+      item("ok", { url: url("shop.example", "/good") }),
+      item("not-json", "{url:"),
+      item("gone", { url: url("shop.example", "/gone") }),
+      item("busy", { url: url("shop.example", "/busy") }),
+      item("metadata", { url: "http://169.254.169.254/latest/meta-data/" }),
+      item("no-url", { id: "x" }),
+      item("ftp", { url: "ftp://shop.example/file" }),
+      item("image", { url: url("shop.example", "/image") }),
+      item("other", { url: url("news.example", "/other") }),
+    ];
+    const outcomes = await worker.processBatch(items);
+    assert.deepEqual(outcomes.map((o) => o.id), items.map((i) => i.id));
+    const kinds = Object.fromEntries(outcomes.map(({ id, outcome }) => [id, outcome.kind === "ok" ? "ok" : `${outcome.kind}:${outcome.code}`]));
+    assert.deepEqual(kinds, {
+      ok: "ok",
+      "not-json": "malformed:message_not_json",
+      gone: "failed:http_4xx",
+      busy: "retry:http_5xx",
+      metadata: "failed:ssrf_refused",
+      "no-url": "malformed:message_missing_url",
+      ftp: "failed:url_scheme_not_allowed",
+      image: "failed:content_type_not_allowed",
+      other: "ok",
+    });
+  });
+
+  it("stores a record for ok and failed pages, and none for retried or malformed ones", async () => {
+    await worker.processBatch([
+      item("ok", { url: url("shop.example", "/good"), id: "job-1", metadata: { crawl: "c1" } }),
+      item("gone", { url: url("shop.example", "/gone") }),
+      item("busy", { url: url("shop.example", "/busy") }),
+      item("junk", "not json"),
+    ]);
+    assert.equal(store.objects.size, 2);
+    const ok = store.record(url("shop.example", "/good"));
+    assert.ok(ok);
+    assert.equal(ok.status, "ok");
+    assert.equal(ok.httpStatus, 200);
+    assert.equal(ok.content?.title, "Good page");
+    assert.equal(ok.content?.lang, "en");
+    assert.deepEqual(ok.content?.links, [url("shop.example", "/next")]);
+    assert.equal(ok.id, "job-1");
+    assert.deepEqual(ok.metadata, { crawl: "c1" });
+    assert.match(ok.contentHash ?? "", /^sha256:[0-9a-f]{64}$/);
+    const gone = store.record(url("shop.example", "/gone"));
+    assert.equal(gone?.status, "failed");
+    assert.equal(gone?.code, "http_4xx");
+    assert.equal(gone?.httpStatus, 404);
+    assert.equal(store.record(url("shop.example", "/busy")), undefined);
+  });
+
+  it("passes Retry-After of a 429 on to the queue", async () => {
+    const [{ outcome }] = await worker.processBatch([item("a", { url: url("shop.example", "/slow-down") })]);
+    assert.equal(outcome.kind, "retry");
+    assert.ok(outcome.kind === "retry" && outcome.code === "http_429");
+    assert.ok(outcome.retryAfterMs !== undefined && outcome.retryAfterMs > 6_000 && outcome.retryAfterMs <= 7_000);
+  });
+
+  it("a redelivered message overwrites its record instead of adding one", async () => {
+    await worker.processBatch([item("m1", { url: url("shop.example", "/flaky") }, 1)]);
+    assert.equal(store.objects.size, 0);
+    const [{ outcome }] = await worker.processBatch([item("m1", { url: url("shop.example", "/flaky#section") }, 2)]);
+    assert.equal(outcome.kind, "ok");
+    await worker.processBatch([item("m1", { url: url("shop.example", "/flaky") }, 3)]);
+    assert.equal(store.objects.size, 1);
+    assert.equal(store.record(url("shop.example", "/flaky"))?.attempt, 3);
+  });
+
+  it("the kill switch sends every message back to the queue without fetching", async () => {
+    settings = testSettings({ enabled: false });
+    const outcomes = await worker.processBatch([item("a", { url: url("shop.example", "/good") }), item("b", { url: url("news.example", "/other") })]);
+    assert.deepEqual(outcomes.map((o) => o.outcome.kind === "retry" && o.outcome.code), ["fleet_paused", "fleet_paused"]);
+    assert.equal(server.hits.size, 0);
+    assert.equal(store.objects.size, 0);
+  });
+
+  it("a blocked domain (and its subdomains) is recorded as failed without a request", async () => {
+    settings = testSettings({ blockedDomains: ["shop.example"] });
+    const outcomes = byId(await worker.processBatch([item("a", { url: url("www.shop.example", "/good") }), item("b", { url: url("news.example", "/other") })]));
+    assert.ok(outcomes.a.kind === "failed" && outcomes.a.code === "domain_blocked");
+    assert.equal(outcomes.b.kind, "ok");
+    assert.equal(server.hits.get("/good"), undefined);
+    assert.equal(store.record(url("www.shop.example", "/good"))?.code, "domain_blocked");
+  });
+
+  it("robots.txt disallow is recorded as failed and the page is never requested", async () => {
+    settings = testSettings({ respectRobots: true });
+    const outcomes = byId(await worker.processBatch([item("a", { url: url("shop.example", "/private/page") }), item("b", { url: url("shop.example", "/good") })]));
+    assert.ok(outcomes.a.kind === "failed" && outcomes.a.code === "robots_disallowed");
+    assert.equal(outcomes.b.kind, "ok");
+    assert.equal(server.hits.get("/private/page"), undefined);
+    assert.equal(server.hits.get("/robots.txt"), 1);
+  });
+
+  it("a failed write sends only that message back to the queue", async () => {
+    store.failNext = 1;
+    settings = testSettings({ concurrency: 1 });
+    const outcomes = byId(await worker.processBatch([item("a", { url: url("shop.example", "/good") }), item("b", { url: url("news.example", "/other") })]));
+    assert.ok(outcomes.a.kind === "retry" && outcomes.a.code === "store_failed");
+    assert.equal(outcomes.b.kind, "ok");
+  });
+
+  it("answers by the deadline: unfinished messages come back as worker_deadline retries", async () => {
+    settings = testSettings({ concurrency: 1 });
+    const started = Date.now();
+    const outcomes = byId(
+      await worker.processBatch(
+        [item("quick", { url: url("shop.example", "/good") }), item("slow", { url: url("news.example", "/slow") }), item("queued", { url: url("shop.example", "/other") })],
+        { deadlineAt: started + 600 },
+      ),
+    );
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed < 1_000, `answered after ${elapsed} ms`);
+    assert.equal(outcomes.quick.kind, "ok");
+    assert.ok(outcomes.slow.kind === "retry" && outcomes.slow.code === "worker_deadline");
+    assert.ok(outcomes.queued.kind === "retry" && outcomes.queued.code === "worker_deadline");
+  });
+
+  it("never has more pages in flight than the concurrency setting", async () => {
+    settings = testSettings({ concurrency: 3 });
+    const paths = Array.from({ length: 9 }, (_, i) => `/p${i}`);
+    for (const path of paths) server.routes[path] = html("<title>p</title>", 50);
+    const outcomes = await worker.processBatch(paths.map((path, i) => item(`m${i}`, { url: url(`h${i}.example`, path) })));
+    assert.ok(outcomes.every((o) => o.outcome.kind === "ok"));
+    assert.equal(server.maxInFlight, 3);
+  });
+
+  it("spaces requests to one host by perDomainDelayMs, and does not hold other hosts back", async () => {
+    settings = testSettings({ perDomainDelayMs: 300 });
+    const times: Record<string, number> = {};
+    const stamp = (name: string): Handler => (req, res) => {
+      times[name] = Date.now();
+      html("<title>t</title>")(req, res);
+    };
+    Object.assign(server.routes, { "/a1": stamp("a1"), "/a2": stamp("a2"), "/b1": stamp("b1") });
+    await worker.processBatch([item("1", { url: url("a.example", "/a1") }), item("2", { url: url("a.example", "/a2") }), item("3", { url: url("b.example", "/b1") })]);
+    assert.ok(Math.abs(times.a2 - times.a1) >= 290, `same host spaced ${times.a2 - times.a1} ms`);
+    assert.ok(Math.abs(times.b1 - times.a1) < 200, `other host waited ${times.b1 - times.a1} ms`);
+  });
+
+  it("stores the raw HTML gzip-compressed beside the record when storeRawHtml is on", async () => {
+    settings = testSettings({ storeRawHtml: true });
+    await worker.processBatch([item("a", { url: url("shop.example", "/good") })]);
+    const record = store.record(url("shop.example", "/good"));
+    assert.ok(record?.rawHtmlKey?.startsWith("raw/"));
+    const raw = store.objects.get(record?.rawHtmlKey ?? "");
+    assert.equal(raw?.contentEncoding, "gzip");
+    assert.match(gunzipSync(Buffer.from(raw?.body ?? "")).toString(), /<title>Good page<\/title>/);
+  });
+});
