@@ -17,6 +17,7 @@
  * implement) is skipped and the next step decides. Invalid bytes become U+FFFD;
  * decoding never throws.
  */
+import { TextDecoder } from "node:util";
 import { Parser } from "htmlparser2";
 
 /** How many leading bytes the `<meta>` prescan reads (the WHATWG prescan limit). */

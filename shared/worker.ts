@@ -88,9 +88,9 @@ export function createWorker(options: WorkerOptions): Worker {
       const verdict = await robots.check(url.href, settings, batchSignal);
       if (!verdict.allowed) throw new ScrapeError(verdict.code, verdict.reason);
 
-      const waitMs = pacer.reserve(url.host, settings.perDomainDelayMs);
-      if (now() + waitMs >= deadlineAt) {
-        throw new ScrapeError("domain_delay", `host ${url.host} is paced at one request per ${settings.perDomainDelayMs} ms and the next slot is after this batch's deadline`);
+      const waitMs = pacer.tryReserve(url.host, settings.perDomainDelayMs, deadlineAt - now());
+      if (waitMs === undefined) {
+        throw new ScrapeError("domain_delay", `host ${url.host} is paced at one request per ${settings.perDomainDelayMs} ms (runtime setting \`perDomainDelayMs\`) and its next slot is after this batch's deadline`);
       }
       if (waitMs > 0) await sleep(waitMs, batchSignal);
 

@@ -47,7 +47,7 @@ describe("runtime settings", () => {
     assert.throws(() => parseSettings({ concurrency: 0, robots: true }, "settings.json"), (error: unknown) => {
       assert.ok(error instanceof SettingsError);
       assert.deepEqual(error.issues.map((issue) => issue.key), ["concurrency", "robots"]);
-      assert.match(error.message, /^settings\.json: `concurrency` must be an integer from 1 to 256 \(given 0\); set a value in range \(default 8\)/);
+      assert.match(error.message, /^settings\.json: `concurrency` must be an integer from 1 to 256 \(given 0\); set a value in range \(default 16\)/);
       assert.match(error.message, /`robots` is not a runtime setting .*use one of: enabled, concurrency/);
       return true;
     });

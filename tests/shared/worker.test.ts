@@ -265,6 +265,19 @@ describe("worker", () => {
     assert.ok(Math.abs(times.b1 - times.a1) < 200, `other host waited ${times.b1 - times.a1} ms`);
   });
 
+  it("a message whose host slot falls after the deadline goes back as domain_delay without holding the slot", async () => {
+    settings = testSettings({ perDomainDelayMs: 400 });
+    for (const path of ["/p1", "/p2", "/p3", "/p4"]) server.routes[path] ??= html("<title>p</title>");
+    const started = Date.now();
+    const outcomes = await worker.processBatch(
+      ["/p1", "/p2", "/p3", "/p4"].map((path, i) => item(`m${i}`, { url: url("one.example", path) })),
+      { deadlineAt: started + 1_000 },
+    );
+    const kinds = outcomes.map((o) => (o.outcome.kind === "retry" ? o.outcome.code : o.outcome.kind));
+    assert.deepEqual(kinds, ["ok", "ok", "ok", "domain_delay"]);
+    assert.ok(Date.now() - started < 1_200);
+  });
+
   it("stores the raw HTML gzip-compressed beside the record when storeRawHtml is on", async () => {
     settings = testSettings({ storeRawHtml: true });
     await worker.processBatch([item("a", { url: url("shop.example", "/good") })]);

@@ -1,0 +1,190 @@
+/**
+ * The AWS Lambda entry: an SQS batch in, the shared worker, a partial batch
+ * response out. Only the messages that must come back are named in
+ * `batchItemFailures`; Lambda deletes the rest.
+ * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html#services-sqs-batchfailurereporting
+ *
+ * The event source mapping must list `ReportBatchItemFailures` in its
+ * `functionResponseTypes`, or Lambda ignores the answer and deletes the whole
+ * batch on success.
+ */
+import { S3Client } from "@aws-sdk/client-s3";
+import { SSMClient } from "@aws-sdk/client-ssm";
+import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { describeError } from "../../shared/errors";
+import { createJsonLogger } from "../../shared/logging";
+import type { ItemOutcome, QueueItem } from "../../shared/outcome";
+import type { Logger } from "../../shared/ports";
+import { createWorker, type WorkerOptions } from "../../shared/worker";
+import { createEmfMetrics, type BatchMetrics } from "./metrics";
+import { createS3ResultStore } from "./resultStore";
+import { createSsmSettings } from "./settingsSource";
+
+/**
+ * Time kept back from the Lambda deadline. The worker answers at its deadline
+ * except for result writes already under way, which it lets finish so a page
+ * it fetched is not fetched again; an in-region `PutObject` of a record or a
+ * gzip page takes well under a second, so 3 s leaves room for one slow write,
+ * the EMF line and the response, even at the CPU share of a 512 MB function.
+ */
+export const DEFAULT_DEADLINE_MARGIN_MS = 3_000;
+const MAX_DEADLINE_MARGIN_MS = 60_000;
+
+export interface SqsHandlerDeps {
+  /**
+   * The shared worker's options: settings, results store, and where needed the
+   * fetcher, resolver or private-network switch. Logs and metrics are the
+   * handler's own (below), so the handler can flush the metrics per batch.
+   */
+  readonly worker: Omit<WorkerOptions, "logger" | "metrics">;
+  readonly logger: Logger;
+  /** Collects the batch's pages; flushed once per invocation. */
+  readonly metrics: BatchMetrics;
+  /**
+   * Milliseconds kept back from `context.getRemainingTimeInMillis()` so the
+   * handler answers before Lambda stops it. 0 to 60 000.
+   * @default 3000
+   */
+  readonly deadlineMarginMs?: number;
+  /** Clock in epoch milliseconds. @default Date.now */
+  readonly now?: () => number;
+}
+
+/** The part of the Lambda context the handler reads. */
+export type SqsHandlerContext = Pick<Context, "getRemainingTimeInMillis" | "awsRequestId">;
+
+export interface SqsHandler {
+  /** Never throws: a throw would send the whole batch back, good messages included. */
+  handle(event: SQSEvent, context: SqsHandlerContext): Promise<SQSBatchResponse>;
+  /** Closes the worker's connection pool. */
+  close(): Promise<void>;
+}
+
+/** A missing or invalid Lambda environment variable. */
+export class LambdaConfigError extends Error {
+  readonly code = "lambda_config_invalid";
+
+  constructor(message: string) {
+    super(message);
+    this.name = "LambdaConfigError";
+  }
+}
+
+/** Builds the handler from its dependencies: `handler` below with the AWS clients, tests with loopback ones. */
+export function createSqsHandler(deps: SqsHandlerDeps): SqsHandler {
+  const margin = deps.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS;
+  if (!Number.isInteger(margin) || margin < 0 || margin > MAX_DEADLINE_MARGIN_MS) {
+    throw new LambdaConfigError(`\`deadlineMarginMs\` must be an integer from 0 to ${MAX_DEADLINE_MARGIN_MS} (given ${JSON.stringify(margin)}); leave it out for ${DEFAULT_DEADLINE_MARGIN_MS}`);
+  }
+  const { logger, metrics } = deps;
+  const now = deps.now ?? Date.now;
+  const worker = createWorker({ ...deps.worker, logger, metrics });
+
+  function toQueueItem(record: SQSRecord): QueueItem {
+    return { id: record.messageId, body: record.body, attempt: receiveCount(record, logger) };
+  }
+
+  return {
+    async handle(event, context) {
+      const started = now();
+      // Only an SQS event source mapping should invoke this function; a test
+      // invoke from the console with another payload gets a clear log line.
+      const records: readonly SQSRecord[] = Array.isArray(event.Records) ? event.Records : [];
+      if (records !== event.Records) logger.log("error", "event_not_sqs", { requestId: context.awsRequestId, fix: "invoke the function through its SQS queue, or with an SQSEvent ({\"Records\": [...]})" });
+      const deadlineAt = started + context.getRemainingTimeInMillis() - margin;
+      let outcomes: readonly ItemOutcome[] = [];
+      try {
+        outcomes = await worker.processBatch(records.map(toQueueItem), { deadlineAt });
+      } catch (error) {
+        // processBatch promises never to throw. If it does, every message goes
+        // back to the queue with a log line, instead of a failed invocation.
+        logger.log("error", "batch_failed", { requestId: context.awsRequestId, records: records.length, error: describeError(error) });
+      } finally {
+        metrics.flush();
+      }
+      const batchItemFailures = messagesToReturn(records, outcomes);
+      logger.log("info", "sqs_batch", {
+        requestId: context.awsRequestId,
+        records: records.length,
+        returned: batchItemFailures.length,
+        ms: now() - started,
+      });
+      return { batchItemFailures };
+    },
+    close: () => worker.close(),
+  };
+}
+
+/**
+ * Every message not known to be finished goes back: `retry` and `malformed`
+ * outcomes (malformed ones reach the dead-letter queue after
+ * `maxReceiveCount`), and any message the worker gave no outcome for.
+ */
+function messagesToReturn(records: readonly SQSRecord[], outcomes: readonly ItemOutcome[]): SQSBatchItemFailure[] {
+  const finished = new Set(outcomes.filter(({ outcome }) => outcome.kind === "ok" || outcome.kind === "failed").map(({ id }) => id));
+  return records.filter((record) => !finished.has(record.messageId)).map((record) => ({ itemIdentifier: record.messageId }));
+}
+
+/** `ApproximateReceiveCount` is a decimal string, 1 on the first delivery. */
+function receiveCount(record: SQSRecord, logger: Logger): number {
+  const raw = record.attributes.ApproximateReceiveCount;
+  const count = Number(raw);
+  if (Number.isInteger(count) && count >= 1) return count;
+  logger.log("warn", "receive_count_invalid", { messageId: record.messageId, value: raw, fix: "SQS sets attributes.ApproximateReceiveCount; the record is treated as a first delivery" });
+  return 1;
+}
+
+/** The environment `infra/aws` sets on the function. */
+export const LAMBDA_ENV = {
+  resultsBucket: "RESULTS_BUCKET",
+  settingsParameter: "SETTINGS_PARAMETER",
+  fleetName: "FLEET_NAME",
+} as const;
+
+/**
+ * SDK calls are bounded so a stalled connection cannot hold a batch past its
+ * margin: the SDK's defaults are no timeout at all, and since
+ * @smithy/node-http-handler 4.4 `requestTimeout` only warns unless
+ * `throwOnRequestTimeout` is set. A timed-out attempt is retried by the SDK.
+ * The plain-object form of `requestHandler` is documented at
+ * https://docs.aws.amazon.com/sdk-for-javascript/v3/developer-guide/node-configuring-maxsockets.html
+ */
+const SDK_REQUEST_HANDLER = { connectionTimeout: 2_000, requestTimeout: 5_000, throwOnRequestTimeout: true } as const;
+
+/**
+ * The handler with the real AWS clients. The SSRF guard keeps its defaults:
+ * `allowPrivateNetworks` is never read from the environment here, so no
+ * configuration can open the VPC or loopback to scraped URLs.
+ */
+export function createLambdaHandler(env: NodeJS.ProcessEnv): SqsHandler {
+  const fleetName = requireEnv(env, LAMBDA_ENV.fleetName);
+  const logger = createJsonLogger({ base: { fleet: fleetName } });
+  return createSqsHandler({
+    worker: {
+      settings: createSsmSettings({ client: new SSMClient({ requestHandler: SDK_REQUEST_HANDLER }), parameterName: requireEnv(env, LAMBDA_ENV.settingsParameter), logger }),
+      results: createS3ResultStore({ client: new S3Client({ requestHandler: SDK_REQUEST_HANDLER }), bucket: requireEnv(env, LAMBDA_ENV.resultsBucket) }),
+    },
+    logger,
+    metrics: createEmfMetrics({ fleetName }),
+  });
+}
+
+function requireEnv(env: NodeJS.ProcessEnv, name: string): string {
+  const value = env[name]?.trim();
+  if (!value) throw new LambdaConfigError(`environment variable ${name} is not set (given ${JSON.stringify(env[name])}); the fleet's Pulumi program sets it on the function: redeploy the stack`);
+  return value;
+}
+
+/**
+ * Created on the first invocation and kept for the container's life, so
+ * importing this module (tests, tools) needs no Lambda environment. Building
+ * it makes no network call; the module load, which is most of a cold start,
+ * still happens during init.
+ */
+let live: SqsHandler | undefined;
+
+/** The Lambda entry point (handler string `index.handler`). */
+export async function handler(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
+  live ??= createLambdaHandler(process.env);
+  return live.handle(event, context);
+}

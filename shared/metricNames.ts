@@ -1,0 +1,26 @@
+/**
+ * The fleet's own metric names, shared by the code that emits them (the AWS
+ * handler's Embedded Metric Format lines) and the code that charts and alarms
+ * on them (infra/aws/dashboard.ts), so the two cannot drift apart.
+ */
+export const METRICS = {
+  /** CloudWatch namespace of every fleet metric. */
+  namespace: "ScrapeFleet",
+  /** The one dimension; its value is the fleet's name prefix (`scrape-fleet-<stack>`). */
+  fleetDimension: "Fleet",
+  /** Pages stored with status `ok`. Count. */
+  pagesOk: "PagesOk",
+  /** Pages stored with status `failed` (permanent failures). Count. */
+  pagesFailed: "PagesFailed",
+  /** Pages handed back to the queue for another delivery. Count. */
+  pagesRetried: "PagesRetried",
+  /** Messages that could not be read (sent to the dead-letter path). Count. */
+  pagesMalformed: "PagesMalformed",
+  /** Response bytes on the wire. Bytes. */
+  bytesFetched: "BytesFetched",
+  /** Time to fetch one page, redirects included. Milliseconds. */
+  fetchLatencyMs: "FetchLatencyMs",
+} as const;
+
+/** The page-outcome metrics, in the order dashboards show them. */
+export const PAGE_OUTCOME_METRICS = [METRICS.pagesOk, METRICS.pagesFailed, METRICS.pagesRetried, METRICS.pagesMalformed] as const;
