@@ -99,14 +99,19 @@ function checkValue(key: SettingKey, value: unknown): SettingIssue | undefined {
         ? undefined
         : { key, value, problem: `must be an integer from ${spec.min} to ${spec.max}`, fix: `set a value in range (default ${spec.default})` };
     case "string":
-      return typeof value === "string" && value.length <= 512 && !/[\r\n]/.test(value)
+      return typeof value === "string" && isSingleLine(value)
         ? undefined
         : { key, value, problem: "must be a single-line string of at most 512 characters", fix: `set a string such as ${JSON.stringify(spec.default || "ops@example.com")}` };
     case "string[]":
-      return Array.isArray(value) && value.every((item) => typeof item === "string" && item.trim() !== "")
+      return Array.isArray(value) && value.every((item) => typeof item === "string" && item.trim() !== "" && isSingleLine(item))
         ? undefined
-        : { key, value, problem: "must be a list of non-empty strings", fix: `set a list such as ${JSON.stringify(["example.com"])}` };
+        : { key, value, problem: "must be a list of non-empty single-line strings of at most 512 characters", fix: `set a list such as ${JSON.stringify(["example.com"])}` };
   }
+}
+
+/** Values end up in HTTP headers (User-Agent, Accept), where a line break would break every request. */
+function isSingleLine(value: string): boolean {
+  return value.length <= 512 && !/[\r\n]/.test(value);
 }
 
 /** A JSON Schema (draft 2020-12) for the settings document, for config stores that validate on write. */

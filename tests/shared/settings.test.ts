@@ -33,6 +33,7 @@ describe("runtime settings", () => {
     ["a string for a boolean", { enabled: "false" }, "enabled"],
     ["a list with an empty entry", { blockedDomains: ["a.example", ""] }, "blockedDomains"],
     ["a multi-line user agent", { userAgent: "a\nb" }, "userAgent"],
+    ["a content type with a line break", { allowedContentTypes: ["text/html\r\nX-Evil: 1"] }, "allowedContentTypes"],
     ["a decoded cap below the wire cap", { maxBodyBytes: 4096, maxDecodedBytes: 2048 }, "maxDecodedBytes"],
   ];
   for (const [what, document, key] of bad) {
