@@ -7,42 +7,57 @@
  * guard still refuses link-local and cloud metadata addresses with it on.
  */
 import { strict as assert } from "node:assert";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo, LookupFunction } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { LookupFunction } from "node:net";
 import { gunzipSync } from "node:zlib";
 import type { ItemOutcome, QueueItem } from "../../shared/outcome";
 import type { ResultStore, StoredObject } from "../../shared/ports";
 import { resultKey, type ResultRecord } from "../../shared/result";
 import { parseSettings, type FleetSettings } from "../../shared/settings";
 import { createWorker, type Worker } from "../../shared/worker";
+import { startLoopbackServer, type LoopbackHandler, type LoopbackServer } from "../support/loopback/server";
 
-type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+type Handler = LoopbackHandler;
 
+/** The loopback server plus what these tests watch: hits per path and the most requests open at once. */
 class PageServer {
-  readonly hits = new Map<string, number>();
-  inFlight = 0;
+  readonly routes: Record<string, Handler>;
   maxInFlight = 0;
-  private readonly server: Server;
+  private inFlight = 0;
+  private server: LoopbackServer | undefined;
 
-  constructor(readonly routes: Record<string, Handler>) {
-    this.server = createServer((req, res) => {
-      const path = req.url ?? "/";
-      this.hits.set(path, (this.hits.get(path) ?? 0) + 1);
-      this.inFlight++;
-      this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
-      res.on("close", () => this.inFlight--);
-      (this.routes[path] ?? notFound)(req, res);
+  constructor(routes: Record<string, Handler>) {
+    // Handlers are looked up per request, so tests can add routes later.
+    this.routes = new Proxy(routes, {
+      get: (target, path: string) => {
+        const handler = target[path];
+        return handler && ((req: IncomingMessage, res: ServerResponse) => this.track(handler, req, res));
+      },
     });
   }
 
+  hits(path: string): number {
+    return this.server?.requests.filter((request) => request.path === path).length ?? 0;
+  }
+
+  get requestCount(): number {
+    return this.server?.requests.length ?? 0;
+  }
+
   async start(): Promise<number> {
-    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
-    return (this.server.address() as AddressInfo).port;
+    this.server = await startLoopbackServer(this.routes);
+    return this.server.port;
   }
 
   async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.server?.close();
+  }
+
+  private track(handler: Handler, req: IncomingMessage, res: ServerResponse): void {
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    res.on("close", () => this.inFlight--);
+    handler(req, res);
   }
 }
 
@@ -197,7 +212,7 @@ describe("worker", () => {
     settings = testSettings({ enabled: false });
     const outcomes = await worker.processBatch([item("a", { url: url("shop.example", "/good") }), item("b", { url: url("news.example", "/other") })]);
     assert.deepEqual(outcomes.map((o) => o.outcome.kind === "retry" && o.outcome.code), ["fleet_paused", "fleet_paused"]);
-    assert.equal(server.hits.size, 0);
+    assert.equal(server.requestCount, 0);
     assert.equal(store.objects.size, 0);
   });
 
@@ -206,7 +221,7 @@ describe("worker", () => {
     const outcomes = byId(await worker.processBatch([item("a", { url: url("www.shop.example", "/good") }), item("b", { url: url("news.example", "/other") })]));
     assert.ok(outcomes.a.kind === "failed" && outcomes.a.code === "domain_blocked");
     assert.equal(outcomes.b.kind, "ok");
-    assert.equal(server.hits.get("/good"), undefined);
+    assert.equal(server.hits("/good"), 0);
     assert.equal(store.record(url("www.shop.example", "/good"))?.code, "domain_blocked");
   });
 
@@ -215,8 +230,8 @@ describe("worker", () => {
     const outcomes = byId(await worker.processBatch([item("a", { url: url("shop.example", "/private/page") }), item("b", { url: url("shop.example", "/good") })]));
     assert.ok(outcomes.a.kind === "failed" && outcomes.a.code === "robots_disallowed");
     assert.equal(outcomes.b.kind, "ok");
-    assert.equal(server.hits.get("/private/page"), undefined);
-    assert.equal(server.hits.get("/robots.txt"), 1);
+    assert.equal(server.hits("/private/page"), 0);
+    assert.equal(server.hits("/robots.txt"), 1);
   });
 
   it("a failed write sends only that message back to the queue", async () => {

@@ -1,0 +1,196 @@
+/**
+ * The fleet's alarms and where they go: an SNS topic with an e-mail
+ * subscription (and an HTTPS webhook, when the stack has one). Every alarm
+ * notifies on ALARM and again on OK.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as cloudwatch from "@pulumi/aws/cloudwatch";
+import * as sns from "@pulumi/aws/sns";
+import type { AlarmThresholds } from "../contract";
+import { resourceName } from "../naming";
+
+export interface AlarmsArgs {
+  readonly namePrefix: string;
+  readonly alertEmail: string;
+  /** A Pulumi secret; never printed. */
+  readonly alertWebhookUrl?: pulumi.Output<string>;
+  readonly thresholds: AlarmThresholds;
+  readonly workQueueName: pulumi.Input<string>;
+  readonly deadLetterQueueName: pulumi.Input<string>;
+  readonly functionName: pulumi.Input<string>;
+  readonly accountId: pulumi.Input<string>;
+  readonly region: pulumi.Input<string>;
+  readonly partition: pulumi.Input<string>;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+export interface Alarms {
+  readonly topic: sns.Topic;
+  readonly alarms: readonly cloudwatch.MetricAlarm[];
+}
+
+/** SQS publishes its metrics every minute; Lambda's too. */
+const MINUTE = 60;
+const FIVE_MINUTES = 300;
+
+/**
+ * The alert topic is not KMS-encrypted: CloudWatch can only publish to an
+ * encrypted topic if the key policy lets cloudwatch.amazonaws.com use the key,
+ * and the AWS-managed `alias/aws/sns` key's policy cannot be changed to allow
+ * it, so alarms would be dropped silently
+ * (https://repost.aws/knowledge-center/cloudwatch-configure-alarm-sns).
+ * A customer key would cost a monthly fee to protect alarm names and thresholds,
+ * which hold no secrets.
+ */
+export function createAlarms(name: string, args: AlarmsArgs, parent: pulumi.Resource): Alarms {
+  const topic = new sns.Topic(`${name}-alerts`, { name: resourceName("awsSnsTopic", args.namePrefix, "alerts"), displayName: "scrape-fleet alarms", tags: args.tags }, { parent });
+
+  new sns.TopicPolicy(
+    `${name}-alerts-policy`,
+    {
+      arn: topic.arn,
+      policy: pulumi.jsonStringify({
+        Version: "2012-10-17",
+        Statement: [
+          {
+            Sid: "CloudWatchAlarmsPublish",
+            Effect: "Allow",
+            Principal: { Service: "cloudwatch.amazonaws.com" },
+            Action: "sns:Publish",
+            Resource: topic.arn,
+            // Only this account's alarms (confused-deputy guard).
+            Condition: {
+              StringEquals: { "aws:SourceAccount": args.accountId },
+              ArnLike: { "aws:SourceArn": pulumi.interpolate`arn:${args.partition}:cloudwatch:${args.region}:${args.accountId}:alarm:*` },
+            },
+          },
+        ],
+      }),
+    },
+    { parent },
+  );
+
+  // The address gets a confirmation e-mail; alarms reach it once the link is followed.
+  new sns.TopicSubscription(`${name}-alerts-email`, { topic: topic.arn, protocol: "email", endpoint: args.alertEmail }, { parent });
+  if (args.alertWebhookUrl !== undefined) {
+    // The endpoint must answer SNS's SubscriptionConfirmation request.
+    new sns.TopicSubscription(`${name}-alerts-webhook`, { topic: topic.arn, protocol: "https", endpoint: args.alertWebhookUrl }, { parent });
+  }
+
+  const common = (key: string, description: string) => ({
+    name: resourceName("awsCloudWatchAlarm", args.namePrefix, key),
+    alarmDescription: description,
+    alarmActions: [topic.arn],
+    okActions: [topic.arn],
+    tags: args.tags,
+  });
+  const t = args.thresholds;
+
+  const alarms = [
+    // Missing SQS data means the queue is empty and idle (SQS stops publishing
+    // for inactive queues), so missing data is not breaching on the queue alarms.
+    new cloudwatch.MetricAlarm(
+      `${name}-backlog`,
+      {
+        ...common("backlog", `More than ${t.backlogMessages} messages are waiting in the work queue.`),
+        namespace: "AWS/SQS",
+        metricName: "ApproximateNumberOfMessagesVisible",
+        dimensions: { QueueName: args.workQueueName },
+        statistic: "Maximum",
+        period: FIVE_MINUTES,
+        evaluationPeriods: 1,
+        comparisonOperator: "GreaterThanOrEqualToThreshold",
+        threshold: t.backlogMessages,
+        treatMissingData: "notBreaching",
+      },
+      { parent },
+    ),
+    new cloudwatch.MetricAlarm(
+      `${name}-oldest-message`,
+      {
+        ...common("oldest-message", `A message has waited ${t.oldestMessageAgeSeconds} s or more in the work queue.`),
+        namespace: "AWS/SQS",
+        metricName: "ApproximateAgeOfOldestMessage",
+        dimensions: { QueueName: args.workQueueName },
+        statistic: "Maximum",
+        period: MINUTE,
+        evaluationPeriods: 1,
+        comparisonOperator: "GreaterThanOrEqualToThreshold",
+        threshold: t.oldestMessageAgeSeconds,
+        treatMissingData: "notBreaching",
+      },
+      { parent },
+    ),
+    new cloudwatch.MetricAlarm(
+      `${name}-dead-letters`,
+      {
+        ...common("dead-letters", "Messages are in the dead-letter queue: read them, fix the cause, then redrive them."),
+        namespace: "AWS/SQS",
+        metricName: "ApproximateNumberOfMessagesVisible",
+        dimensions: { QueueName: args.deadLetterQueueName },
+        statistic: "Maximum",
+        period: MINUTE,
+        evaluationPeriods: 1,
+        comparisonOperator: "GreaterThanThreshold",
+        threshold: 0,
+        treatMissingData: "notBreaching",
+      },
+      { parent },
+    ),
+    // Lambda publishes Errors and Invocations only for minutes with
+    // invocations: no data means no work, not failure.
+    new cloudwatch.MetricAlarm(
+      `${name}-error-rate`,
+      {
+        ...common("error-rate", `${t.errorRatePercent}% or more of worker invocations failed.`),
+        metricQueries: [
+          { id: "errors", metric: { namespace: "AWS/Lambda", metricName: "Errors", dimensions: { FunctionName: args.functionName }, stat: "Sum", period: FIVE_MINUTES }, returnData: false },
+          { id: "invocations", metric: { namespace: "AWS/Lambda", metricName: "Invocations", dimensions: { FunctionName: args.functionName }, stat: "Sum", period: FIVE_MINUTES }, returnData: false },
+          { id: "errorRate", expression: "IF(invocations > 0, 100 * FILL(errors, 0) / invocations, 0)", label: "Error rate (%)", returnData: true },
+        ],
+        evaluationPeriods: 1,
+        comparisonOperator: "GreaterThanOrEqualToThreshold",
+        threshold: t.errorRatePercent,
+        treatMissingData: "notBreaching",
+      },
+      { parent },
+    ),
+    new cloudwatch.MetricAlarm(
+      `${name}-throttles`,
+      {
+        ...common("throttles", "The worker was throttled: the account's concurrency limit is below maxWorkers, or another function uses it."),
+        namespace: "AWS/Lambda",
+        metricName: "Throttles",
+        dimensions: { FunctionName: args.functionName },
+        statistic: "Sum",
+        period: FIVE_MINUTES,
+        evaluationPeriods: 1,
+        comparisonOperator: "GreaterThanThreshold",
+        threshold: 0,
+        treatMissingData: "notBreaching",
+      },
+      { parent },
+    ),
+    // Stalled: messages wait but none is deleted, minute after minute. Missing
+    // data is an idle, empty queue: not breaching.
+    new cloudwatch.MetricAlarm(
+      `${name}-stalled`,
+      {
+        ...common("stalled", `Messages have waited for ${t.stalledMinutes} minutes with none processed: the worker is failing every message, or its trigger is disabled.`),
+        metricQueries: [
+          { id: "visible", metric: { namespace: "AWS/SQS", metricName: "ApproximateNumberOfMessagesVisible", dimensions: { QueueName: args.workQueueName }, stat: "Minimum", period: MINUTE }, returnData: false },
+          { id: "deleted", metric: { namespace: "AWS/SQS", metricName: "NumberOfMessagesDeleted", dimensions: { QueueName: args.workQueueName }, stat: "Sum", period: MINUTE }, returnData: false },
+          { id: "stalled", expression: "IF(FILL(visible, 0) > 0 AND FILL(deleted, 0) == 0, 1, 0)", label: "Stalled (1 = yes)", returnData: true },
+        ],
+        evaluationPeriods: t.stalledMinutes,
+        datapointsToAlarm: t.stalledMinutes,
+        comparisonOperator: "GreaterThanOrEqualToThreshold",
+        threshold: 1,
+        treatMissingData: "notBreaching",
+      },
+      { parent },
+    ),
+  ];
+
+  return { topic, alarms };
+}

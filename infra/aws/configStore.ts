@@ -1,0 +1,59 @@
+/**
+ * Where the runtime settings live: one SSM Parameter Store `String` parameter,
+ * `/<namePrefix>/settings`, holding the settings document as JSON.
+ *
+ * Why SSM rather than AppConfig: the worker needs one GetParameter per
+ * `settingsTtlMs` and an IAM grant on one parameter ARN; there is no Lambda
+ * extension layer to add, no deployment strategy to wait on, and nothing to
+ * pay for a Standard parameter. AppConfig's validators and staged rollouts are
+ * not needed: the worker validates the document itself (`parseSettings`) and
+ * keeps the last good settings when a change is bad.
+ */
+import type * as pulumi from "@pulumi/pulumi";
+import * as ssm from "@pulumi/aws/ssm";
+import type { FleetSettings } from "../../shared/settings";
+
+export interface ConfigStoreArgs {
+  readonly namePrefix: string;
+  /** The stack's `settings`, validated, defaults applied: the parameter's first value. */
+  readonly settings: FleetSettings;
+  /**
+   * Write `settings` over the store's current value on this update (stack key
+   * `scrape-fleet:pushSettings`). Off, an operator's change in the store is
+   * kept by every `pulumi up`. @default false
+   */
+  readonly pushSettings: boolean;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+/** The parameter's name: a path under the fleet's prefix. */
+export function settingsParameterName(namePrefix: string): string {
+  return `/${namePrefix}/settings`;
+}
+
+export function createConfigStore(name: string, args: ConfigStoreArgs, parent: pulumi.Resource): { parameter: ssm.Parameter } {
+  const parameter = new ssm.Parameter(
+    `${name}-settings`,
+    {
+      name: settingsParameterName(args.namePrefix),
+      description: "scrape-fleet runtime settings (JSON). Workers re-read it every settingsTtlMs; an invalid document is logged and the last good settings stay in force.",
+      type: "String",
+      // Standard holds 4 KB; Intelligent-Tiering moves the parameter to the
+      // Advanced tier (8 KB) only if a long blockedDomains list needs it.
+      tier: "Intelligent-Tiering",
+      value: JSON.stringify(args.settings),
+      tags: args.tags,
+    },
+    {
+      parent,
+      // The store is the source of truth once the fleet runs: an operator's
+      // change is not reverted by the next `pulumi up`. Ignored properties keep
+      // the value recorded in the state (https://www.pulumi.com/docs/iac/concepts/options/ignorechanges/),
+      // and that holds for `pulumi up --replace` too, which recreates the
+      // parameter with the recorded value, not the stack's: so pushing the
+      // stack's settings again is an explicit `pushSettings` update instead.
+      ignoreChanges: args.pushSettings ? [] : ["value"],
+    },
+  );
+  return { parameter };
+}

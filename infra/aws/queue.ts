@@ -1,0 +1,73 @@
+/**
+ * The work queue and its dead-letter queue.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as sqs from "@pulumi/aws/sqs";
+import { resourceName } from "../naming";
+
+/**
+ * Work queue retention: 4 days (the SQS default) is long enough for a fleet
+ * outage over a weekend to be redriven, short enough not to scrape stale work.
+ */
+export const WORK_QUEUE_RETENTION_SECONDS = 4 * 24 * 3600;
+/**
+ * Dead letters are kept the SQS maximum, 14 days. It must be at least the work
+ * queue's: a message keeps its original enqueue time when it is moved to a
+ * dead-letter queue, so a shorter retention would drop it on arrival
+ * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html).
+ */
+export const DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600;
+
+export interface QueuesArgs {
+  readonly namePrefix: string;
+  /** Receives before a message moves to the dead-letter queue (SQS `maxReceiveCount`). */
+  readonly maxDeliveryAttempts: number;
+  /** Derived in ./config (`minimumVisibilityTimeout`), never typed twice. */
+  readonly visibilityTimeoutSeconds: number;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+export interface Queues {
+  readonly workQueue: sqs.Queue;
+  readonly deadLetterQueue: sqs.Queue;
+}
+
+export function createQueues(name: string, args: QueuesArgs, parent: pulumi.Resource): Queues {
+  const deadLetterQueue = new sqs.Queue(
+    `${name}-dlq`,
+    {
+      name: resourceName("awsSqsQueue", args.namePrefix, "dlq"),
+      messageRetentionSeconds: DEAD_LETTER_RETENTION_SECONDS,
+      // SSE with SQS-owned keys: free, and no kms:Decrypt grant for the worker or the event source mapping.
+      sqsManagedSseEnabled: true,
+      tags: args.tags,
+    },
+    { parent },
+  );
+
+  const workQueue = new sqs.Queue(
+    `${name}-work`,
+    {
+      name: resourceName("awsSqsQueue", args.namePrefix, "work"),
+      visibilityTimeoutSeconds: args.visibilityTimeoutSeconds,
+      messageRetentionSeconds: WORK_QUEUE_RETENTION_SECONDS,
+      sqsManagedSseEnabled: true,
+      redrivePolicy: pulumi.jsonStringify({ deadLetterTargetArn: deadLetterQueue.arn, maxReceiveCount: args.maxDeliveryAttempts }),
+      tags: args.tags,
+    },
+    { parent },
+  );
+
+  // Only the work queue may dead-letter into this one; a separate resource
+  // because the work queue already depends on the DLQ (no cycle).
+  new sqs.RedriveAllowPolicy(
+    `${name}-dlq-redrive-allow`,
+    {
+      queueUrl: deadLetterQueue.url,
+      redriveAllowPolicy: pulumi.jsonStringify({ redrivePermission: "byQueue", sourceQueueArns: [workQueue.arn] }),
+    },
+    { parent },
+  );
+
+  return { workQueue, deadLetterQueue };
+}

@@ -1,0 +1,251 @@
+/**
+ * The stack's config, read once and validated up front, before any resource
+ * exists: every bad key is reported together, each with its value and the
+ * `pulumi config set` command that fixes it.
+ *
+ * `validateFleetConfig` is pure (no Pulumi), so it is tested with plain
+ * objects; `readFleetConfig` feeds it from `pulumi.Config`.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { SettingsError, type SettingIssue } from "../shared/errors";
+import { parseSettings, SETTINGS_SPEC, type FleetSettings } from "../shared/settings";
+import { CLOUDS, type AlarmThresholds, type Cloud, type FleetArgs } from "./contract";
+import { fleetTags } from "./tags";
+
+/** The project's config namespace (`Pulumi.yaml` `name`). */
+export const PROJECT = "scrape-fleet";
+
+/** The full config key, as `pulumi config set` takes it. */
+export function configKey(key: string): string {
+  return `${PROJECT}:${key}`;
+}
+
+/**
+ * Config values as the Pulumi CLI hands them over: strings (numbers as their
+ * text, objects as JSON text). Parsed values (numbers, objects) are accepted too.
+ * Keys are given without the `scrape-fleet:` namespace.
+ */
+export type RawConfig = Readonly<Record<string, unknown>>;
+
+interface IntegerKeySpec {
+  readonly min: number;
+  readonly max: number;
+  readonly default: number;
+}
+
+/**
+ * The integer keys, with the range every cloud accepts. A cloud narrows a
+ * range in its own `infra/<cloud>/config.ts` (Lambda: timeout at most 900 s).
+ * The defaults are the ones `Pulumi.yaml` declares; a test keeps the two equal.
+ */
+export const INTEGER_KEYS = {
+  maxDeliveryAttempts: { min: 5, max: 100, default: 5 },
+  functionTimeoutSeconds: { min: 1, max: 3600, default: 120 },
+  maxWorkers: { min: 1, max: 1000, default: 10 },
+  messagesPerWorker: { min: 1, max: 1000, default: 10 },
+  memoryMb: { min: 128, max: 32_768, default: 512 },
+  logRetentionDays: { min: 1, max: 3653, default: 30 },
+  rawHtmlRetentionDays: { min: 1, max: 3650, default: 30 },
+} as const satisfies Record<string, IntegerKeySpec>;
+
+type IntegerKey = keyof typeof INTEGER_KEYS;
+
+/** Alarm thresholds: ranges and defaults. `errorRatePercent` may be fractional. */
+export const ALARM_KEYS = {
+  backlogMessages: { min: 1, max: 100_000_000, default: 1000, integer: true },
+  oldestMessageAgeSeconds: { min: 60, max: 1_209_600, default: 900, integer: true },
+  errorRatePercent: { min: 0.01, max: 100, default: 5, integer: false },
+  stalledMinutes: { min: 1, max: 1440, default: 15, integer: true },
+} as const satisfies Record<keyof AlarmThresholds, IntegerKeySpec & { integer: boolean }>;
+
+/** Keys the fleet reads on every cloud; a cloud's own keys live in `infra/<cloud>/config.ts`. */
+export const FLEET_KEYS = ["cloud", "alertEmail", "alertWebhookUrl", "namePrefix", "settings", "alarms", "tags", ...Object.keys(INTEGER_KEYS)] as const;
+
+/** Everything in `FleetArgs` except the webhook, which stays a Pulumi secret output. */
+export type ValidatedFleetArgs = Omit<FleetArgs, "alertWebhookUrl">;
+
+export interface ValidatedFleetConfig {
+  readonly cloud: Cloud;
+  readonly args: ValidatedFleetArgs;
+  /** The webhook URL was given (its value is never returned here). */
+  readonly hasAlertWebhook: boolean;
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const NAME_PREFIX = /^[a-z][a-z0-9-]*[a-z0-9]$/;
+const NAME_PREFIX_MAX = 40;
+
+/**
+ * Validates the stack's config and applies defaults. Throws one `SettingsError`
+ * listing every bad key (`scrape-fleet:<key>`), its value and the fix.
+ */
+export function validateFleetConfig(raw: RawConfig, stack: string): ValidatedFleetConfig {
+  const issues: SettingIssue[] = [];
+  const issue = (key: string, value: unknown, problem: string, fix: string) => issues.push({ key: configKey(key), value, problem, fix });
+
+  const cloudValue = raw.cloud;
+  const cloud = CLOUDS.find((name) => name === cloudValue);
+  if (cloud === undefined) {
+    issue("cloud", cloudValue, cloudValue === undefined ? "is required" : `is not a cloud this program deploys to (${CLOUDS.join(", ")})`, `pulumi config set ${configKey("cloud")} aws   (or azure, gcp)`);
+  }
+
+  const alertEmail = raw.alertEmail;
+  if (typeof alertEmail !== "string" || !EMAIL.test(alertEmail)) {
+    issue("alertEmail", alertEmail, alertEmail === undefined ? "is required: every alarm is sent there" : "is not an e-mail address", `pulumi config set ${configKey("alertEmail")} ops@example.com`);
+  }
+
+  const webhook = raw.alertWebhookUrl;
+  if (webhook !== undefined && !isHttpsUrl(webhook)) {
+    // The value is a secret: never echo it.
+    issue("alertWebhookUrl", "(secret)", "is not an https:// URL", `pulumi config set --secret ${configKey("alertWebhookUrl")} https://hooks.example.com/alerts`);
+  }
+
+  const defaultPrefix = `${PROJECT}-${stack}`.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/-+$/, "");
+  const namePrefix = raw.namePrefix ?? defaultPrefix;
+  if (typeof namePrefix !== "string" || !NAME_PREFIX.test(namePrefix) || namePrefix.length > NAME_PREFIX_MAX) {
+    issue(
+      "namePrefix",
+      namePrefix,
+      `${raw.namePrefix === undefined ? `(derived from the stack name ${JSON.stringify(stack)}) ` : ""}must be ${NAME_PREFIX_MAX} characters at most, lower-case letters, digits and hyphens, starting with a letter`,
+      `pulumi config set ${configKey("namePrefix")} sf-${stack.toLowerCase().replace(/[^a-z0-9]+/g, "").slice(0, 12) || "prod"}`,
+    );
+  }
+
+  const integers = {} as Record<IntegerKey, number>;
+  for (const key of Object.keys(INTEGER_KEYS) as IntegerKey[]) {
+    const spec: IntegerKeySpec = INTEGER_KEYS[key];
+    const value = raw[key] === undefined ? spec.default : toNumber(raw[key]);
+    if (value === undefined || !Number.isInteger(value) || value < spec.min || value > spec.max) {
+      issue(key, raw[key], `must be an integer from ${spec.min} to ${spec.max}`, `pulumi config set ${configKey(key)} ${spec.default}`);
+    } else {
+      integers[key] = value;
+    }
+  }
+
+  const settings = validateSettings(raw.settings, issue);
+  const alarms = validateAlarms(raw.alarms, issue);
+  const tags = validateTags(raw.tags, issue);
+
+  if (issues.length > 0 || cloud === undefined) throw new SettingsError(`stack ${JSON.stringify(stack)} config`, issues);
+  return {
+    cloud,
+    hasAlertWebhook: webhook !== undefined,
+    args: {
+      namePrefix: namePrefix as string,
+      alertEmail: alertEmail as string,
+      ...integers,
+      settings: settings as FleetSettings,
+      alarms: alarms as AlarmThresholds,
+      tags: fleetTags(stack, tags),
+    },
+  };
+}
+
+type Report = (key: string, value: unknown, problem: string, fix: string) => void;
+
+function validateSettings(value: unknown, issue: Report): FleetSettings | undefined {
+  const document = value === undefined ? {} : toObject(value);
+  if (document === undefined) {
+    issue("settings", value, "must be an object of runtime settings", `pulumi config set --path ${configKey("settings")}.concurrency 8`);
+    return undefined;
+  }
+  try {
+    return parseSettings(document, configKey("settings"));
+  } catch (error) {
+    if (!(error instanceof SettingsError)) throw error;
+    for (const found of error.issues) {
+      const path = `settings.${found.key}`;
+      const command = found.key in SETTINGS_SPEC ? `pulumi config set --path ${configKey(path)} <value>` : `pulumi config rm --path ${configKey(path)}`;
+      issue(path, found.value, found.problem, `${found.fix} (${command})`);
+    }
+    return undefined;
+  }
+}
+
+function validateAlarms(value: unknown, issue: Report): AlarmThresholds | undefined {
+  const document = value === undefined ? {} : toObject(value);
+  if (document === undefined) {
+    issue("alarms", value, "must be an object of alarm thresholds", `pulumi config set --path ${configKey("alarms")}.backlogMessages 1000`);
+    return undefined;
+  }
+  const alarms: Record<string, number> = {};
+  let valid = true;
+  for (const [key, given] of Object.entries(document)) {
+    if (!(key in ALARM_KEYS)) {
+      issue(`alarms.${key}`, given, "is not an alarm threshold", `remove it (pulumi config rm --path ${configKey(`alarms.${key}`)}), or use one of: ${Object.keys(ALARM_KEYS).join(", ")}`);
+      valid = false;
+    }
+  }
+  for (const key of Object.keys(ALARM_KEYS) as (keyof AlarmThresholds)[]) {
+    const spec = ALARM_KEYS[key];
+    const number = document[key] === undefined ? spec.default : toNumber(document[key]);
+    if (number === undefined || number < spec.min || number > spec.max || (spec.integer && !Number.isInteger(number))) {
+      issue(`alarms.${key}`, document[key], `must be ${spec.integer ? "an integer" : "a number"} from ${spec.min} to ${spec.max}`, `pulumi config set --path ${configKey(`alarms.${key}`)} ${spec.default}`);
+      valid = false;
+    } else {
+      alarms[key] = number;
+    }
+  }
+  return valid ? (alarms as unknown as AlarmThresholds) : undefined;
+}
+
+/** AWS allows tag keys of 128 and values of 256 characters, Azure 512 and 256: keep to the smaller. */
+const TAG_KEY_MAX = 128;
+const TAG_VALUE_MAX = 256;
+
+function validateTags(value: unknown, issue: Report): Record<string, string> {
+  const document = value === undefined ? {} : toObject(value);
+  if (document === undefined) {
+    issue("tags", value, "must be an object of tag names to values", `pulumi config set --path ${configKey("tags")}.team crawling`);
+    return {};
+  }
+  const tags: Record<string, string> = {};
+  for (const [key, given] of Object.entries(document)) {
+    if (typeof given !== "string" || key.length === 0 || key.length > TAG_KEY_MAX || given.length > TAG_VALUE_MAX || key.toLowerCase().startsWith("aws:")) {
+      issue(`tags.${key}`, given, `must be a string tag (name 1 to ${TAG_KEY_MAX} characters not starting with aws:, value at most ${TAG_VALUE_MAX})`, `pulumi config set --path ${configKey(`tags.${key}`)} some-value`);
+    } else {
+      tags[key] = given;
+    }
+  }
+  return tags;
+}
+
+function toNumber(value: unknown): number | undefined {
+  if (typeof value === "number") return value;
+  if (typeof value === "string" && /^-?\d+(\.\d+)?$/.test(value.trim())) return Number(value);
+  return undefined;
+}
+
+function toObject(value: unknown): Record<string, unknown> | undefined {
+  let parsed = value;
+  if (typeof value === "string") {
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      return undefined;
+    }
+  }
+  return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+}
+
+function isHttpsUrl(value: unknown): boolean {
+  if (typeof value !== "string") return false;
+  try {
+    return new URL(value).protocol === "https:";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Reads the stack's config through `pulumi.Config` and validates it. The
+ * webhook URL comes back as a secret output (`config.getSecret`): set it with
+ * `pulumi config set --secret scrape-fleet:alertWebhookUrl https://...`.
+ */
+export function readFleetConfig(): { cloud: Cloud; args: FleetArgs } {
+  const config = new pulumi.Config(PROJECT);
+  const raw: Record<string, unknown> = {};
+  for (const key of FLEET_KEYS) raw[key] = config.get(key);
+  const { cloud, args, hasAlertWebhook } = validateFleetConfig(raw, pulumi.getStack());
+  return { cloud, args: hasAlertWebhook ? { ...args, alertWebhookUrl: config.getSecret("alertWebhookUrl") } : args };
+}

@@ -1,0 +1,178 @@
+/**
+ * Stack config validation: bad input is refused up front, and every error
+ * names the key, the value given and the command that fixes it.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { parse as parseYaml } from "yaml";
+import { SettingsError, type SettingIssue } from "../../shared/errors";
+import { DEFAULT_SETTINGS } from "../../shared/settings";
+import { INTEGER_KEYS, validateFleetConfig, type RawConfig } from "../../infra/config";
+import { minimumVisibilityTimeout, validateAwsConfig } from "../../infra/aws/config";
+import { REPO_ROOT } from "../../infra/bundle";
+import { resourceName } from "../../infra/naming";
+import { fleetTags, gcpLabels } from "../../infra/tags";
+import { runStack } from "../support/stack";
+
+const VALID: RawConfig = { cloud: "aws", alertEmail: "ops@example.com" };
+
+/** The one issue `fn` throws, checked to name the key, the value and a fix. */
+function issueOf(fn: () => unknown, key: string): SettingIssue {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (error) {
+    caught = error;
+  }
+  assert.ok(caught instanceof SettingsError, `expected a SettingsError, got ${String(caught)}`);
+  const issue = caught.issues.find((candidate) => candidate.key === key);
+  assert.ok(issue, `no issue for ${key} in: ${caught.message}`);
+  assert.ok(caught.message.includes(`\`${key}\``), "the message names the key");
+  assert.ok(caught.message.includes(issue.fix), "the message gives the fix");
+  return issue;
+}
+
+const fleetArgs = (raw: RawConfig = {}) => validateFleetConfig({ ...VALID, ...raw }, "test").args;
+
+describe("stack config validation", () => {
+  it("a stack with no alertEmail is refused with the command that sets it", () => {
+    const issue = issueOf(() => validateFleetConfig({ cloud: "aws" }, "prod"), "scrape-fleet:alertEmail");
+    assert.equal(issue.value, undefined);
+    assert.match(issue.fix, /pulumi config set scrape-fleet:alertEmail \S+@\S+/);
+  });
+
+  it("an alertEmail that is not an address is refused, quoting it", () => {
+    const issue = issueOf(() => validateFleetConfig({ cloud: "aws", alertEmail: "ops-at-example" }, "prod"), "scrape-fleet:alertEmail");
+    assert.equal(issue.value, "ops-at-example");
+  });
+
+  it("an unknown cloud is refused, naming the three valid ones", () => {
+    const issue = issueOf(() => validateFleetConfig({ ...VALID, cloud: "oracle" }, "prod"), "scrape-fleet:cloud");
+    assert.equal(issue.value, "oracle");
+    for (const cloud of ["aws", "azure", "gcp"]) assert.ok(issue.problem.includes(cloud), cloud);
+    assert.match(issue.fix, /pulumi config set scrape-fleet:cloud aws/);
+  });
+
+  it("an unknown runtime setting is refused with its path, value and the command that removes it", () => {
+    const issue = issueOf(() => validateFleetConfig({ ...VALID, settings: JSON.stringify({ concurency: 4 }) }, "prod"), "scrape-fleet:settings.concurency");
+    assert.equal(issue.value, 4);
+    assert.match(issue.fix, /pulumi config rm --path scrape-fleet:settings\.concurency/);
+    assert.match(issue.fix, /concurrency/);
+  });
+
+  it("a runtime setting out of range is refused with its range", () => {
+    const issue = issueOf(() => validateFleetConfig({ ...VALID, settings: { concurrency: 0 } }, "prod"), "scrape-fleet:settings.concurrency");
+    assert.equal(issue.value, 0);
+    assert.match(issue.problem, /1 to 256/);
+  });
+
+  it("every bad key is reported in one error", () => {
+    assert.throws(
+      () => validateFleetConfig({ cloud: "aws", maxWorkers: "0", alarms: { backlogMessages: -1, bogus: 1 }, tags: { team: 5 } }, "prod"),
+      (error: unknown) => error instanceof SettingsError && ["scrape-fleet:alertEmail", "scrape-fleet:maxWorkers", "scrape-fleet:alarms.backlogMessages", "scrape-fleet:alarms.bogus", "scrape-fleet:tags.team"].every((key) => error.issues.some((issue) => issue.key === key)),
+    );
+  });
+
+  it("the webhook URL is a secret: a bad one is refused without echoing it", () => {
+    let message = "";
+    try {
+      validateFleetConfig({ ...VALID, alertWebhookUrl: "http://hooks.example.com/token-123" }, "prod");
+    } catch (error) {
+      assert.ok(error instanceof SettingsError);
+      message = error.message;
+    }
+    assert.match(message, /scrape-fleet:alertWebhookUrl/);
+    assert.match(message, /pulumi config set --secret scrape-fleet:alertWebhookUrl/);
+    assert.doesNotMatch(message, /token-123/);
+  });
+
+  it("defaults apply to every key a stack leaves out, and the stack's tags merge over the fleet's", () => {
+    const { cloud, args } = validateFleetConfig({ ...VALID, tags: JSON.stringify({ team: "crawl" }) }, "Prod_EU");
+    assert.equal(cloud, "aws");
+    assert.equal(args.namePrefix, "scrape-fleet-prod-eu");
+    assert.equal(args.maxDeliveryAttempts, 5);
+    assert.equal(args.functionTimeoutSeconds, 120);
+    assert.equal(args.maxWorkers, 10);
+    assert.equal(args.messagesPerWorker, 10);
+    assert.deepEqual(args.alarms, { backlogMessages: 1000, oldestMessageAgeSeconds: 900, errorRatePercent: 5, stalledMinutes: 15 });
+    assert.deepEqual(args.settings, DEFAULT_SETTINGS);
+    assert.deepEqual(args.tags, { app: "scrape-fleet", stack: "Prod_EU", "managed-by": "pulumi", team: "crawl" });
+  });
+
+  it("Pulumi.yaml declares the same defaults the program applies", () => {
+    const project = parseYaml(readFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), "utf8")) as { name: string; config: Record<string, { type: string; default?: unknown }> };
+    assert.equal(project.name, "scrape-fleet");
+    for (const [key, spec] of Object.entries(INTEGER_KEYS)) {
+      assert.equal(project.config[key]?.type, "integer", key);
+      assert.equal(project.config[key]?.default, spec.default, key);
+    }
+    for (const required of ["cloud", "alertEmail"]) assert.equal(project.config[required]?.default, undefined, `${required} has no default: the CLI requires it`);
+  });
+});
+
+describe("AWS stack config validation", () => {
+  it("a batch size above 10 with no batching window is refused with the fix", () => {
+    const issue = issueOf(() => validateAwsConfig({}, fleetArgs({ messagesPerWorker: "20" })), "scrape-fleet:batchWindowSeconds");
+    assert.equal(issue.value, 0);
+    assert.match(issue.fix, /pulumi config set scrape-fleet:batchWindowSeconds 1/);
+    assert.equal(validateAwsConfig({ batchWindowSeconds: "1" }, fleetArgs({ messagesPerWorker: "20" })).batchWindowSeconds, 1);
+  });
+
+  it("a visibility timeout set by hand below 6x the function timeout is refused", () => {
+    const issue = issueOf(() => validateAwsConfig({ visibilityTimeoutSeconds: "300" }, fleetArgs({ functionTimeoutSeconds: "120" })), "scrape-fleet:visibilityTimeoutSeconds");
+    assert.equal(issue.value, "300");
+    assert.match(issue.problem, /720/);
+    assert.match(issue.fix, /pulumi config rm scrape-fleet:visibilityTimeoutSeconds/);
+  });
+
+  it("the visibility timeout is derived from the function timeout and the batching window", () => {
+    assert.equal(minimumVisibilityTimeout(120, 5), 725);
+    assert.equal(validateAwsConfig({ batchWindowSeconds: "5" }, fleetArgs()).visibilityTimeoutSeconds, 725);
+    assert.equal(validateAwsConfig({ visibilityTimeoutSeconds: "3600" }, fleetArgs()).visibilityTimeoutSeconds, 3600);
+  });
+
+  it("maxWorkers 1 is refused: Lambda's maximumConcurrency starts at 2", () => {
+    const issue = issueOf(() => validateAwsConfig({}, fleetArgs({ maxWorkers: "1" })), "scrape-fleet:maxWorkers");
+    assert.equal(issue.value, 1);
+    assert.match(issue.fix, /pulumi config set scrape-fleet:maxWorkers 2/);
+  });
+
+  it("a function timeout above Lambda's 900 s and a log retention CloudWatch does not offer are refused", () => {
+    issueOf(() => validateAwsConfig({}, fleetArgs({ functionTimeoutSeconds: "901" })), "scrape-fleet:functionTimeoutSeconds");
+    const retention = issueOf(() => validateAwsConfig({}, fleetArgs({ logRetentionDays: "10" })), "scrape-fleet:logRetentionDays");
+    assert.match(retention.fix, /logRetentionDays 14/);
+  });
+
+  it("a bad value in a stack run fails it with the SettingsError naming the key", async () => {
+    await assert.rejects(runStack("dev", { configOverrides: { "scrape-fleet:maxWorkers": "1" } }), (error: unknown) => error instanceof SettingsError && error.issues[0].key === "scrape-fleet:maxWorkers");
+  });
+});
+
+describe("resource names and tags", () => {
+  it("a name over the cloud's limit is refused, naming scrape-fleet:namePrefix and a prefix that fits", () => {
+    const prefix = "scrape-fleet-a-very-long-stack-name-for-testing-limits";
+    const issue = issueOf(() => resourceName("awsLambdaFunction", prefix, "worker-function-name"), "scrape-fleet:namePrefix");
+    assert.equal(issue.value, prefix);
+    assert.match(issue.problem, /at most 64/);
+    const fixed = /namePrefix (\S+)$/.exec(issue.fix)?.[1];
+    assert.ok(fixed);
+    assert.doesNotThrow(() => resourceName("awsLambdaFunction", fixed, "worker-function-name"));
+  });
+
+  it("names follow each cloud's characters and case", () => {
+    assert.equal(resourceName("azureStorageAccount", "Scrape-Fleet-prod", "results"), "scrapefleetprodresults");
+    assert.equal(resourceName("gcpServiceAccountId", "Scrape-Fleet-prod", "worker"), "scrape-fleet-prod-worker");
+    assert.throws(() => resourceName("gcpServiceAccountId", "sf", "w"), /at least|shorter than the 6/);
+    assert.throws(() => resourceName("awsS3Bucket", "scrape-fleet-prod", "x".repeat(50), { reserve: 8 }), /less 8 for Pulumi's auto-name suffix/);
+  });
+
+  it("tags become valid Google Cloud labels", () => {
+    const labels = gcpLabels(fleetTags("Prod.EU", { "Cost Center": "R&D", "1st": "x".repeat(80) }));
+    assert.deepEqual(Object.keys(labels).sort(), ["app", "cost_center", "k1st", "managed-by", "stack"]);
+    assert.equal(labels.stack, "prod_eu");
+    assert.equal(labels.cost_center, "r_d");
+    assert.equal(labels.k1st.length, 63);
+    for (const [key, value] of Object.entries(labels)) assert.match(`${key}=${value}`, /^[a-z][a-z0-9_-]{0,62}=[a-z0-9_-]{0,63}$/);
+  });
+});

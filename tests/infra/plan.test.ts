@@ -1,0 +1,93 @@
+/**
+ * `npm run plan`: the stack's resources and outputs with no Pulumi CLI. The
+ * command itself is spawned for the exit codes and output streams; the other
+ * cases call `runPlan` in this process (same code, no second program load).
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
+import { FLEET_OUTPUT_NAMES } from "../../infra/contract";
+import { REPO_ROOT } from "../../infra/bundle";
+import { formatPlan, planTree, runPlan } from "../../infra/plan";
+import { runStack } from "../support/stack";
+
+const TSX = path.join(REPO_ROOT, "node_modules", ".bin", "tsx");
+
+function plan(...args: string[]) {
+  const run = spawnSync(TSX, ["infra/plan.ts", ...args], { cwd: REPO_ROOT, encoding: "utf8", timeout: 60_000 });
+  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+async function planHere(...args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runPlan(args, (text) => out.push(text), (text) => err.push(text));
+  return { code, stdout: out.join("\n"), stderr: err.join("\n") };
+}
+
+interface PlanNode {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+  children: PlanNode[];
+}
+
+describe("npm run plan", () => {
+  it("prints the aws-prod resource tree, nested under the fleet component, and the outputs", () => {
+    const { code, stdout, stderr } = plan("--stack", "aws-prod");
+    assert.equal(code, 0, stderr);
+    const lines = stdout.split("\n");
+    const fleet = lines.findIndex((line) => /^ {2}scrape-fleet:aws:Fleet {2}scrape-fleet-aws-prod$/.test(line));
+    assert.ok(fleet >= 0, stdout);
+    const fn = lines.find((line) => line.includes("aws:lambda/function:Function"));
+    assert.match(fn ?? "", /^ {4}aws:lambda\/function:Function {2}scrape-fleet-aws-prod-worker {2}\(.*runtime=nodejs24\.x/);
+    for (const name of FLEET_OUTPUT_NAMES) assert.match(stdout, new RegExp(`^ {2}${name}: \\S+`, "m"));
+  });
+
+  it("--json prints the same tree and outputs as JSON", async () => {
+    const { code, stdout } = await planHere("--stack", "dev", "--json");
+    assert.equal(code, 0);
+    const parsed = JSON.parse(stdout) as { stack: string; resources: PlanNode[]; outputs: Record<string, string> };
+    assert.equal(parsed.stack, "dev");
+    assert.deepEqual(Object.keys(parsed.outputs).sort(), [...FLEET_OUTPUT_NAMES].sort());
+    assert.equal(parsed.resources.length, 1);
+    const [fleet] = parsed.resources;
+    assert.equal(fleet.type, "scrape-fleet:aws:Fleet");
+    const queue = fleet.children.find((child) => child.name.endsWith("-work"));
+    assert.equal(queue?.inputs.visibilityTimeoutSeconds, 360);
+  });
+
+  it("never prints a secret input: the webhook URL shows as [secret], the e-mail address in full", async () => {
+    const result = await runStack("dev", { configOverrides: { "scrape-fleet:alertWebhookUrl": { secret: "https://hooks.example.com/token-123" } } });
+    for (const printed of [formatPlan(result), JSON.stringify(planTree(result))]) {
+      assert.doesNotMatch(printed, /token-123/);
+      assert.match(printed, /protocol=https, endpoint=\[secret\]|"protocol":"https","endpoint":"\[secret\]"/);
+      assert.match(printed, /ops@example\.com/);
+    }
+  });
+
+  it("an unknown stack exits non-zero, naming the stack files there are", () => {
+    const { code, stdout, stderr } = plan("--stack", "no-such-stack");
+    assert.equal(code, 1);
+    assert.equal(stdout, "");
+    assert.match(stderr, /Pulumi\.no-such-stack\.yaml/);
+    assert.match(stderr, /aws-prod/);
+    assert.match(stderr, /\bdev\b/);
+    assert.doesNotMatch(stderr, /\n\s+at /, "no stack trace");
+  });
+
+  it("a config error exits 1 with the key, value and fix, and no stack trace", async () => {
+    const { code, stderr } = await planHere("--stack", "dev", "--config", "scrape-fleet:maxWorkers=1");
+    assert.equal(code, 1);
+    assert.match(stderr, /`scrape-fleet:maxWorkers`.*\(given 1\).*pulumi config set scrape-fleet:maxWorkers 2/);
+    assert.doesNotMatch(stderr, /\n\s+at /);
+  });
+
+  it("a usage error exits 2 with the usage line", async () => {
+    for (const args of [[], ["--stack"], ["--stack", "dev", "--frobnicate"], ["--stack", "dev", "--config", "maxWorkers"]]) {
+      const { code, stderr } = await planHere(...args);
+      assert.equal(code, 2, args.join(" "));
+      assert.match(stderr, /usage: npm run plan -- --stack NAME/);
+    }
+  });
+});
