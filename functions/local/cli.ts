@@ -1,0 +1,241 @@
+/**
+ * `npm start -- [options] URLS_FILE`: the local fleet. Reads the URLs into the
+ * durable queue in `--out DIR`, runs the shared worker over them with a
+ * progress display, and prints a summary. Killed and started again on the same
+ * directory, it resumes where it stopped.
+ */
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import type { Readable } from "node:stream";
+import { SettingsError, describeError } from "../../shared/errors";
+import { createJsonLogger } from "../../shared/logging";
+import type { FleetSettings } from "../../shared/settings";
+import { createWorker } from "../../shared/worker";
+import { HELP, parseCliArgs, type CliOptions } from "./args";
+import { DEAD_LETTERS_FILE, writeDeadLetters } from "./deadLetters";
+import { DirectoryInUseError, EXIT_CODES, UsageError, type ExitCode } from "./errors";
+import { runFleet, type StopReason } from "./fleet";
+import { RunMetrics } from "./metrics";
+import { ProgressDisplay, formatSummary, type OutputStream } from "./progress";
+import { LocalQueue } from "./queue";
+import { FileResultStore } from "./resultStore";
+import { currentProcess, ownerIsGone } from "./runLock";
+import { defaultSettings, describeSettingsError, watchSettingsFile, type LocalSettings } from "./settingsSource";
+import { listenForStop, type SignalSource } from "./stopSignals";
+import { readUrlList, type UrlList } from "./urlsFile";
+
+/** The queue file inside the output directory. */
+export const QUEUE_FILE = "queue.sqlite";
+
+/** Problems listed one per line before the rest are only counted. */
+const LISTED_PROBLEMS = 10;
+
+export interface CliIO {
+  readonly stdout: OutputStream;
+  /** Progress, notes and errors. */
+  readonly stderr: OutputStream;
+  /** Read when URLS_FILE is `-`. */
+  readonly stdin: Readable;
+  /** Where SIGINT and SIGTERM are heard. */
+  readonly signals: SignalSource;
+}
+
+export function processIO(): CliIO {
+  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, signals: process };
+}
+
+/** Runs the CLI and returns its exit code (see `EXIT_CODES`). */
+export async function main(argv: readonly string[], io: CliIO = processIO()): Promise<ExitCode> {
+  // Every status line goes through the display, so none lands inside the progress bar.
+  const display = new ProgressDisplay({ stream: io.stderr });
+  const note = (line: string): void => display.log(`scrape-fleet: ${line}`);
+
+  let options: CliOptions;
+  try {
+    const command = parseCliArgs(argv);
+    if (command.kind === "help") {
+      io.stdout.write(`${HELP}\n`);
+      return EXIT_CODES.complete;
+    }
+    options = command.options;
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    note(`error: ${error.message}`);
+    note("run with --help to list the options");
+    return EXIT_CODES.usage;
+  }
+
+  let settings: LocalSettings;
+  try {
+    settings = options.configFile
+      ? await watchSettingsFile({
+          path: options.configFile,
+          onReload: (changed, current) => note(`settings reloaded from ${options.configFile}: ${changed.map((key) => `${key}=${JSON.stringify(current[key])}`).join(", ")}`),
+          onError: (error) => note(`settings edit ignored, the last good settings stay in force: ${describeError(error)}`),
+        })
+      : defaultSettings();
+  } catch (error) {
+    if (!(error instanceof SettingsError)) throw error;
+    note(`error: the settings file ${options.configFile} cannot be used:\n${describeSettingsError(error)}`);
+    return EXIT_CODES.usage;
+  }
+
+  try {
+    let list: UrlList;
+    try {
+      list = await readUrlList(options.urlsFile, io.stdin);
+      await mkdir(options.outDir, { recursive: true }).catch((error: unknown) => {
+        throw new UsageError(`--out ${options.outDir} cannot be used as the output directory (${describeError(error)}); pass a directory you can write to`);
+      });
+    } catch (error) {
+      if (!(error instanceof UsageError)) throw error;
+      note(`error: ${error.message}`);
+      return EXIT_CODES.usage;
+    }
+    return await run({ options, list, settings, io, display, note });
+  } catch (error) {
+    note(`error: ${error instanceof DirectoryInUseError ? error.message : describeError(error)}`);
+    return EXIT_CODES.incomplete;
+  } finally {
+    settings.close();
+  }
+}
+
+interface RunContext {
+  readonly options: CliOptions;
+  readonly list: UrlList;
+  readonly settings: LocalSettings;
+  readonly io: CliIO;
+  readonly display: ProgressDisplay;
+  readonly note: (line: string) => void;
+}
+
+async function run({ options, list, settings, io, display, note }: RunContext): Promise<ExitCode> {
+  const startedAt = Date.now();
+  const queue = LocalQueue.open(join(options.outDir, QUEUE_FILE), { maxAttempts: options.maxAttempts });
+  try {
+    const me = currentProcess();
+    const takeOver = queue.takeOwnership({ ...me, startedAt }, (holder) => ownerIsGone(holder, { me, now: Date.now() }));
+    const results = new FileResultStore(options.outDir);
+    await results.sweep();
+
+    const finishedBefore = finishedCount(queue);
+    reportIntake(list, queue, options, note);
+    const finishedAtStart = finishedCount(queue);
+    if (finishedBefore > 0 || takeOver.previous) {
+      const interrupted = takeOver.previous ? `; the previous run (pid ${takeOver.previous.pid}) did not finish, and the ${takeOver.reclaimed} page(s) it had in flight are queued again` : "";
+      note(`resuming ${options.outDir}: ${finishedBefore} of ${queue.counts().total} URLs were finished by earlier runs${interrupted}`);
+    }
+    if (options.allowPrivateNetworks) {
+      note("warning: --allow-private-networks is on: loopback and private-network addresses may be fetched (link-local and cloud metadata stay refused); use it for local testing only");
+    }
+
+    const logger = createJsonLogger({ minLevel: options.verbose ? "debug" : "error", write: (line) => display.log(line.trimEnd()) });
+    const metrics = new RunMetrics();
+    const workerSettings = options.concurrency === undefined ? settings : withConcurrency(settings, options.concurrency);
+    const worker = createWorker({ settings: workerSettings, results, metrics, logger, allowPrivateNetworks: options.allowPrivateNetworks });
+    const stop = listenForStop(io.signals, (signal) =>
+      note(`${signal}: finishing the ${queue.counts().inFlight} page(s) in flight, then stopping (press Ctrl-C again to stop at once; the next run picks up the rest)`),
+    );
+    let paused = false;
+    display.start(() => ({ counts: queue.counts(), finishedAtStart, startedAt, now: Date.now(), paused, stopping: stop.signal.aborted }));
+
+    let reason: StopReason | "forced";
+    try {
+      reason = await Promise.race([
+        runFleet({
+          queue,
+          worker,
+          settings,
+          concurrency: options.concurrency,
+          signal: stop.signal,
+          logger,
+          onPause: (now) => {
+            paused = now;
+            note(now ? "paused: the settings say enabled: false; waiting for enabled: true (Ctrl-C stops)" : "resumed: the settings say enabled: true");
+          },
+        }),
+        stop.forced,
+      ]);
+    } finally {
+      stop.dispose();
+      display.stop();
+    }
+
+    const deadLettersFile = join(options.outDir, DEAD_LETTERS_FILE);
+    await writeDeadLetters(deadLettersFile, queue.deadLetters());
+    if (reason === "forced") {
+      // The pages still in flight are abandoned; their claims are taken back when the next run starts.
+      note(`stopped at once; the ${queue.counts().inFlight} page(s) in flight are queued again on the next run`);
+      return stop.exitCode();
+    }
+    await worker.close();
+    if (reason === "lost-ownership") {
+      note(`error: another run took over ${options.outDir} while this one was running; this run stopped claiming pages`);
+    } else {
+      queue.releaseOwnership();
+    }
+    const complete = reason === "finished";
+    io.stdout.write(
+      `${formatSummary({
+        counts: queue.counts(),
+        failureCodes: queue.failureCodes(),
+        finishedAtStart,
+        finishedByEarlierRuns: finishedBefore,
+        elapsedMs: Date.now() - startedAt,
+        resultsDir: `${join(options.outDir, "results")}/`,
+        deadLettersFile,
+        complete,
+        traffic: metrics.snapshot(),
+      })}\n`,
+    );
+    if (complete) return EXIT_CODES.complete;
+    return reason === "stopped" ? stop.exitCode() : EXIT_CODES.incomplete;
+  } finally {
+    queue.close();
+  }
+}
+
+function reportIntake(list: UrlList, queue: LocalQueue, options: CliOptions, note: (line: string) => void): void {
+  const added = queue.enqueue(list.urls.map((entry) => ({ key: entry.key, url: entry.url, body: entry.body, origin: { source: list.source, line: entry.line } })));
+  queue.rejectLines(
+    list.invalid.map((entry) => ({ key: `line:${entry.value}`, rawLine: entry.value, origin: { source: list.source, line: entry.line }, code: entry.code, reason: entry.reason })),
+  );
+
+  if (list.invalid.length > 0) {
+    note(`${list.invalid.length} line(s) in ${list.source} are not URLs; each is recorded as a dead letter and the run goes on:`);
+    for (const entry of list.invalid.slice(0, LISTED_PROBLEMS)) note(`  ${entry.reason}`);
+    if (list.invalid.length > LISTED_PROBLEMS) note(`  … and ${list.invalid.length - LISTED_PROBLEMS} more, all in ${join(options.outDir, DEAD_LETTERS_FILE)}`);
+  }
+  if (list.duplicates.length > 0) {
+    const shown = list.duplicates
+      .slice(0, LISTED_PROBLEMS)
+      .map((entry) => `line ${entry.line} (same URL as line ${entry.firstLine})`)
+      .join(", ");
+    const more = list.duplicates.length > LISTED_PROBLEMS ? `, … and ${list.duplicates.length - LISTED_PROBLEMS} more` : "";
+    note(`${list.duplicates.length} duplicate line(s) in ${list.source}, each URL is queued once: ${shown}${more}`);
+  }
+  const known = list.urls.length - added;
+  note(`${added} URL(s) queued from ${list.source}${known > 0 ? ` (${known} already in ${options.outDir} from an earlier run)` : ""}`);
+}
+
+function finishedCount(queue: LocalQueue): number {
+  const counts = queue.counts();
+  return counts.ok + counts.failed + counts.dead;
+}
+
+/** `--concurrency` wins over the settings file, for the worker's lanes too. */
+function withConcurrency(settings: LocalSettings, concurrency: number): { get(): Promise<FleetSettings> } {
+  return { get: async () => ({ ...(await settings.get()), concurrency }) };
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    // Exit explicitly once stdout has drained: an idle keep-alive socket must not hold a finished run open.
+    (code) => void process.stdout.write("", () => process.exit(code)),
+    (error: unknown) => {
+      process.stderr.write(`scrape-fleet: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exit(EXIT_CODES.incomplete);
+    },
+  );
+}

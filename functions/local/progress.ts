@@ -1,0 +1,213 @@
+/**
+ * What the person running the fleet sees: a progress bar redrawn in place on a
+ * terminal, plain periodic lines when stderr is a file or a pipe (a CI log has
+ * no use for carriage returns), and the closing summary.
+ */
+import type { MetricsSnapshot } from "./metrics";
+import type { QueueCounts } from "./queue";
+
+/** The figures one progress line is drawn from. */
+export interface ProgressState {
+  readonly counts: QueueCounts;
+  /** URLs already finished (ok, failed or dead) when this run started. */
+  readonly finishedAtStart: number;
+  /** Epoch ms. */
+  readonly startedAt: number;
+  readonly now: number;
+  /** The settings say `enabled: false`. */
+  readonly paused: boolean;
+  /** A stop was asked for; the pages in flight are finishing. */
+  readonly stopping: boolean;
+}
+
+export interface ProgressFigures {
+  readonly finished: number;
+  readonly total: number;
+  /** URLs finished per second in this run; undefined until there is a second of data. */
+  readonly pagesPerSecond?: number;
+  readonly etaMs?: number;
+}
+
+export function progressFigures(state: ProgressState): ProgressFigures {
+  const { counts } = state;
+  const finished = counts.ok + counts.failed + counts.dead;
+  const elapsedMs = state.now - state.startedAt;
+  const finishedThisRun = finished - state.finishedAtStart;
+  if (elapsedMs < 1_000 || finishedThisRun <= 0) return { finished, total: counts.total };
+  const pagesPerSecond = finishedThisRun / (elapsedMs / 1_000);
+  return { finished, total: counts.total, pagesPerSecond, etaMs: ((counts.total - finished) / pagesPerSecond) * 1_000 };
+}
+
+/** Width assumed when the terminal does not report one (a pty without a size reports 0). */
+const FALLBACK_COLUMNS = 100;
+
+/** The line drawn under a terminal's cursor: bar, counts, rate, ETA; cut to `columns`. */
+export function renderBar(state: ProgressState, reportedColumns?: number): string {
+  const columns = reportedColumns && reportedColumns >= 20 ? reportedColumns : FALLBACK_COLUMNS;
+  const figures = progressFigures(state);
+  const width = 20;
+  const filled = figures.total === 0 ? width : Math.round((figures.finished / figures.total) * width);
+  const bar = `${"█".repeat(filled)}${"░".repeat(width - filled)}`;
+  const line = `${bar} ${describeFigures(state, figures)}`;
+  return line.length >= columns ? `${line.slice(0, Math.max(0, columns - 2))}…` : line;
+}
+
+/** A line for a log: the same figures, no control characters. */
+export function renderLine(state: ProgressState): string {
+  return `progress: ${describeFigures(state, progressFigures(state))}`;
+}
+
+function describeFigures(state: ProgressState, figures: ProgressFigures): string {
+  const { counts } = state;
+  const percent = figures.total === 0 ? 100 : Math.floor((figures.finished / figures.total) * 100);
+  const parts = [
+    `${figures.finished}/${figures.total} (${percent}%)`,
+    `ok ${counts.ok} · failed ${counts.failed} · retrying ${counts.retrying} · dead ${counts.dead}`,
+    `${figures.pagesPerSecond === undefined ? "–" : figures.pagesPerSecond.toFixed(1)} pages/s`,
+    `ETA ${figures.etaMs === undefined ? "–" : formatDuration(figures.etaMs)}`,
+  ];
+  if (state.paused) parts.push("PAUSED (the settings say enabled: false)");
+  if (state.stopping) parts.push(`stopping: finishing ${counts.inFlight} page(s) in flight`);
+  return parts.join("  ");
+}
+
+/** `0:07`, `12:30`, `1:02:03`. */
+export function formatDuration(ms: number): string {
+  const total = Math.max(0, Math.round(ms / 1_000));
+  const hours = Math.floor(total / 3_600);
+  const minutes = Math.floor((total % 3_600) / 60);
+  const seconds = String(total % 60).padStart(2, "0");
+  return hours > 0 ? `${hours}:${String(minutes).padStart(2, "0")}:${seconds}` : `${minutes}:${seconds}`;
+}
+
+/** A stream the display writes to: stderr, or a test's collector. */
+export interface OutputStream {
+  write(text: string): unknown;
+  readonly isTTY?: boolean;
+  readonly columns?: number;
+}
+
+export interface ProgressDisplayOptions {
+  readonly stream: OutputStream;
+  /** Redraw interval on a terminal, in ms. @default 250 */
+  readonly ttyIntervalMs?: number;
+  /** Interval between plain lines, in ms. @default 5000 */
+  readonly lineIntervalMs?: number;
+}
+
+/**
+ * The run's status output. Every line goes through `log`, before, during and
+ * after the progress display, so a line printed mid-run does not land in the
+ * middle of the bar.
+ */
+export class ProgressDisplay {
+  private timer: NodeJS.Timeout | undefined;
+  private read: (() => ProgressState) | undefined;
+  private barShown = false;
+
+  constructor(private readonly options: ProgressDisplayOptions) {}
+
+  private get tty(): boolean {
+    return this.options.stream.isTTY === true;
+  }
+
+  /** Starts drawing the figures `read` returns (it is called on every redraw). */
+  start(read: () => ProgressState): void {
+    this.read = read;
+    const interval = this.tty ? (this.options.ttyIntervalMs ?? 250) : (this.options.lineIntervalMs ?? 5_000);
+    this.timer = setInterval(() => this.draw(), interval);
+    // The display must never be what keeps a finished run alive.
+    this.timer.unref();
+    if (this.tty) this.draw();
+  }
+
+  /** Redraws now (on a terminal) or writes a line now (elsewhere). */
+  draw(): void {
+    if (!this.read) return;
+    const state = this.read();
+    if (this.tty) {
+      // \r returns to the line start; ESC[2K erases the line (ECMA-48 EL, "erase in line").
+      this.options.stream.write(`\r\x1b[2K${renderBar(state, this.options.stream.columns)}`);
+      this.barShown = true;
+    } else {
+      this.options.stream.write(`${renderLine(state)}\n`);
+    }
+  }
+
+  /** Writes a whole line (above the bar while one is shown). */
+  log(line: string): void {
+    if (this.barShown) this.options.stream.write("\r\x1b[2K");
+    this.options.stream.write(`${line}\n`);
+    if (this.barShown && this.read) this.options.stream.write(renderBar(this.read(), this.options.stream.columns));
+  }
+
+  /** Stops redrawing; on a terminal leaves the final bar on its own line. */
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    if (this.tty && this.read) {
+      this.draw();
+      this.options.stream.write("\n");
+    }
+    this.barShown = false;
+    this.read = undefined;
+  }
+}
+
+export interface SummaryInput {
+  readonly counts: QueueCounts;
+  readonly failureCodes: readonly { readonly state: "failed" | "dead"; readonly code: string; readonly count: number }[];
+  readonly finishedAtStart: number;
+  /** URLs earlier runs on the same directory finished. */
+  readonly finishedByEarlierRuns: number;
+  readonly elapsedMs: number;
+  readonly resultsDir: string;
+  readonly deadLettersFile: string;
+  /** Whether every URL ended as a result or a dead letter. */
+  readonly complete: boolean;
+  /** This run's fetch figures. */
+  readonly traffic?: MetricsSnapshot;
+}
+
+/** The closing summary: what ended how, how fast, and where to look. */
+export function formatSummary(input: SummaryInput): string {
+  const { counts } = input;
+  const finished = counts.ok + counts.failed + counts.dead;
+  const thisRun = finished - input.finishedAtStart;
+  const seconds = input.elapsedMs / 1_000;
+  const rate = seconds > 0 ? (thisRun / seconds).toFixed(1) : "–";
+  const codes = (state: "failed" | "dead"): string =>
+    input.failureCodes
+      .filter((entry) => entry.state === state)
+      .map((entry) => `${entry.code} ${entry.count}`)
+      .join(", ");
+  const earlier = input.finishedByEarlierRuns > 0 ? `; ${input.finishedByEarlierRuns} were finished by earlier runs` : "";
+  const headline = input.complete
+    ? `scrape-fleet: all ${counts.total} URLs finished (${thisRun} in ${seconds.toFixed(1)} s this run, ${rate} pages/s${earlier})`
+    : `scrape-fleet: stopped with ${finished} of ${counts.total} URLs finished (${thisRun} in ${seconds.toFixed(1)} s this run, ${rate} pages/s); run the same command again to resume the other ${counts.total - finished}`;
+  const row = (label: string, value: number, detail: string): string => `  ${label.padEnd(14)}${String(value).padStart(6)}${detail ? `   ${detail}` : ""}`;
+  return [
+    headline,
+    row("ok", counts.ok, ""),
+    row("failed", counts.failed, codes("failed")),
+    row("dead-lettered", counts.dead, codes("dead")),
+    ...(input.complete ? [] : [row("not finished", counts.total - finished, "")]),
+    ...(input.traffic ? [describeTraffic(input.traffic)] : []),
+    `  results       ${input.resultsDir}  (one JSON record per URL, ok or failed)`,
+    `  dead letters  ${input.deadLettersFile}`,
+  ].join("\n");
+}
+
+function describeTraffic(traffic: MetricsSnapshot): string {
+  const answers = Object.values(traffic.outcomes).reduce((sum, count) => sum + count, 0);
+  const fetched = traffic.outcomes.ok + traffic.outcomes.failed;
+  const meanMs = fetched > 0 ? Math.round(traffic.fetchMs / fetched) : 0;
+  return `  this run      ${answers} answers (${traffic.outcomes.retry} to retry), ${formatBytes(traffic.bytesOnWire)} on the wire, mean fetch ${meanMs} ms`;
+}
+
+/** `812 B`, `14.2 KB`, `3.1 MB` (powers of 1024). */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1_024) return `${bytes} B`;
+  if (bytes < 1_048_576) return `${(bytes / 1_024).toFixed(1)} KB`;
+  return `${(bytes / 1_048_576).toFixed(1)} MB`;
+}

@@ -1,0 +1,129 @@
+/**
+ * Reading the URLS_FILE: one URL per line, blank lines and `#` comments
+ * ignored. Every problem names the line, the value and the fix. A line that is
+ * not a URL does not stop the run (it becomes a dead letter); a repeated URL is
+ * enqueued once and reported.
+ */
+import { readFile } from "node:fs/promises";
+import type { Readable } from "node:stream";
+import { encodeMessage } from "../../shared/message";
+import { normalizeUrl } from "../../shared/result";
+import type { ErrorCode } from "../../shared/errors";
+import { UsageError } from "./errors";
+
+/** The name `-` reads the list from standard input. */
+export const STDIN_NAME = "-";
+
+export interface UrlLine {
+  readonly line: number;
+  readonly url: string;
+  /** `normalizeUrl(url)`: duplicates share it. */
+  readonly key: string;
+  /** The queue message for it. */
+  readonly body: string;
+}
+
+export interface InvalidLine {
+  readonly line: number;
+  readonly value: string;
+  readonly code: ErrorCode;
+  /** Names the line, the value and the fix. */
+  readonly reason: string;
+}
+
+export interface DuplicateLine {
+  readonly line: number;
+  /** The line the same URL first appeared on. */
+  readonly firstLine: number;
+  readonly url: string;
+}
+
+export interface UrlList {
+  /** The file's path, or `stdin`. */
+  readonly source: string;
+  readonly urls: readonly UrlLine[];
+  readonly invalid: readonly InvalidLine[];
+  readonly duplicates: readonly DuplicateLine[];
+}
+
+/** Reads and parses the list. Throws `UsageError` for a missing, unreadable or empty file. */
+export async function readUrlList(path: string, stdin: Readable): Promise<UrlList> {
+  const source = path === STDIN_NAME ? "stdin" : path;
+  let text: string;
+  try {
+    text = path === STDIN_NAME ? await readAll(stdin) : await readFile(path, "utf8");
+  } catch (error) {
+    throw new UsageError(describeReadError(path, error));
+  }
+  const list = parseUrlList(text, source);
+  if (list.urls.length === 0 && list.invalid.length === 0) {
+    throw new UsageError(
+      `URLS_FILE ${source} has no URLs (${text.trim() === "" ? "it is empty" : "only blank lines and # comments"}); write one absolute http(s) URL per line, such as https://example.com/`,
+    );
+  }
+  return list;
+}
+
+export function parseUrlList(text: string, source: string): UrlList {
+  const urls: UrlLine[] = [];
+  const invalid: InvalidLine[] = [];
+  const duplicates: DuplicateLine[] = [];
+  const firstSeen = new Map<string, number>();
+
+  text
+    .replace(/^\uFEFF/, "")
+    .split(/\r?\n/)
+    .forEach((rawLine, index) => {
+      const line = index + 1;
+      const value = rawLine.trim();
+      if (value === "" || value.startsWith("#")) return;
+      const problem = checkUrl(value);
+      if (problem) {
+        invalid.push({ line, value, code: problem.code, reason: `${source}:${line}: ${problem.reason}` });
+        return;
+      }
+      const key = normalizeUrl(value);
+      const first = firstSeen.get(key);
+      if (first !== undefined) {
+        duplicates.push({ line, firstLine: first, url: value });
+        return;
+      }
+      firstSeen.set(key, line);
+      urls.push({ line, url: value, key, body: encodeMessage({ url: value }) });
+    });
+
+  return { source, urls, invalid, duplicates };
+}
+
+function checkUrl(value: string): { code: ErrorCode; reason: string } | undefined {
+  const quoted = JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value);
+  if (/\s/.test(value)) {
+    return { code: "url_invalid", reason: `${quoted} contains whitespace; put one URL per line and write spaces inside a URL as %20` };
+  }
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    const guess = /^[\w.-]+\.[a-z]{2,}(?:[/:?#]|$)/i.test(value) ? ` such as https://${value}` : " such as https://example.com/page";
+    return { code: "url_invalid", reason: `${quoted} is not an absolute URL; write it with its scheme${guess}` };
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    return { code: "url_scheme_not_allowed", reason: `${quoted} uses ${url.protocol}; only http: and https: URLs are scraped` };
+  }
+  return undefined;
+}
+
+function describeReadError(path: string, error: unknown): string {
+  const code = error instanceof Error && "code" in error ? error.code : undefined;
+  if (path === STDIN_NAME) return `could not read the URLs from stdin: ${error instanceof Error ? error.message : String(error)}`;
+  if (code === "ENOENT") return `URLS_FILE ${path} does not exist; pass a text file with one URL per line, or - to read them from stdin`;
+  if (code === "EISDIR") return `URLS_FILE ${path} is a directory; pass a text file with one URL per line`;
+  if (code === "EACCES") return `URLS_FILE ${path} cannot be read (permission denied); check its permissions`;
+  return `URLS_FILE ${path} cannot be read: ${error instanceof Error ? error.message : String(error)}`;
+}
+
+async function readAll(stream: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array));
+  return Buffer.concat(chunks).toString("utf8");
+}

@@ -1,0 +1,123 @@
+import assert from "node:assert/strict";
+import { mkdir, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { QUEUE_FILE, main } from "../../functions/local/cli";
+import { LocalQueue } from "../../functions/local/queue";
+import { captureIO, makeTempDir, readDeadLetters, readResult, resultFiles, runCli, startPageServer, type PageServer } from "./support";
+
+describe("local CLI: usage errors exit 2 and name the problem", () => {
+  let dir: Awaited<ReturnType<typeof makeTempDir>>;
+  const file = (name: string): string => join(dir.path, name);
+
+  beforeEach(async () => {
+    dir = await makeTempDir();
+    await writeFile(file("urls.txt"), "https://example.com/\n");
+  });
+  afterEach(() => dir.cleanup());
+
+  async function usage(argv: string[]): Promise<string> {
+    const io = captureIO();
+    const code = await main(argv, io);
+    assert.equal(code, 2, `exit code for ${argv.join(" ")}; stderr: ${io.err()}`);
+    assert.equal(io.out(), "", "nothing on stdout");
+    return io.err();
+  }
+
+  it("a missing URLS_FILE names the path and the fix", async () => {
+    const err = await usage(["--out", file("out"), file("nope.txt")]);
+    assert.match(err, /URLS_FILE .*nope\.txt does not exist; pass a text file with one URL per line, or - to read them from stdin/);
+  });
+
+  it("an empty URLS_FILE, or one with only comments, says so", async () => {
+    await writeFile(file("empty.txt"), "");
+    assert.match(await usage(["--out", file("out"), file("empty.txt")]), /has no URLs \(it is empty\)/);
+    await writeFile(file("comments.txt"), "# nothing yet\n\n");
+    assert.match(await usage(["--out", file("out"), file("comments.txt")]), /has no URLs \(only blank lines and # comments\)/);
+  });
+
+  it("an unknown flag, a bad --concurrency and no URLS_FILE are refused before anything runs", async () => {
+    assert.match(await usage(["--fast", file("urls.txt")]), /unknown option --fast; run with --help/);
+    assert.match(await usage(["--concurrency", "lots", file("urls.txt")]), /--concurrency must be an integer from 1 to 256 \(given "lots"\)/);
+    assert.match(await usage([]), /missing URLS_FILE/);
+  });
+
+  it("a settings file with a bad key or value names the key, the value and the fix", async () => {
+    await writeFile(file("settings.json"), JSON.stringify({ concurrency: 0, colour: "blue" }));
+    const err = await usage(["--out", file("out"), "--config", file("settings.json"), file("urls.txt")]);
+    assert.match(err, /`concurrency` must be an integer from 1 to 256 \(given 0\); set a value in range/);
+    assert.match(err, /`colour` is not a runtime setting \(given "blue"\); remove it, or use one of: enabled, concurrency/);
+  });
+
+  it("a settings file that is missing or not JSON is refused", async () => {
+    assert.match(await usage(["--config", file("missing.json"), file("urls.txt")]), /missing\.json cannot be used:\n.*does not exist/);
+    await writeFile(file("broken.json"), "{ concurrency: 4 }");
+    assert.match(await usage(["--config", file("broken.json"), file("urls.txt")]), /is not JSON/);
+  });
+
+  it("a directory another live run is using is refused with exit 1, naming that run", async () => {
+    const out = file("busy");
+    await mkdir(out);
+    const other = LocalQueue.open(join(out, QUEUE_FILE));
+    // The parent of this test process: alive, on this host, and not us.
+    other.takeOwnership({ pid: process.ppid, host: hostname(), startedAt: Date.now() }, () => true);
+    other.close();
+    const io = captureIO();
+    assert.equal(await main(["--out", out, file("urls.txt")], io), 1);
+    assert.match(io.err(), new RegExp(`another run \\(pid ${process.ppid} on .*\\) is using this directory; wait for it to finish, stop it, or pass a different --out`));
+  });
+
+  it("the real process exits with code 2 on a usage error", async () => {
+    const run = await runCli(["--concurrency", "-3", file("urls.txt")]);
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr, /--concurrency/);
+  });
+});
+
+describe("local CLI: bad lines do not stop the run", () => {
+  let dir: Awaited<ReturnType<typeof makeTempDir>>;
+  let server: PageServer;
+
+  beforeEach(async () => {
+    dir = await makeTempDir();
+    server = await startPageServer();
+  });
+  afterEach(async () => {
+    await server.close();
+    await dir.cleanup();
+  });
+
+  it("a non-URL line becomes a dead letter with its line number, duplicates are queued once and reported, and the run exits 0", async () => {
+    const urlsFile = join(dir.path, "urls.txt");
+    const settings = join(dir.path, "settings.json");
+    const out = join(dir.path, "out");
+    await writeFile(settings, JSON.stringify({ perDomainDelayMs: 0 }));
+    await writeFile(urlsFile, [`${server.url("/ok/1")}`, "# a comment", "", "www.example.com/no-scheme", server.url("/ok/2"), server.url("/ok/1"), `${server.url("/ok/2")}#again`].join("\n"));
+
+    const run = await runCli(["--out", out, "--config", settings, "--allow-private-networks", urlsFile]);
+
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /urls\.txt:4: "www\.example\.com\/no-scheme" is not an absolute URL; write it with its scheme such as https:\/\/www\.example\.com\/no-scheme/);
+    assert.match(run.stderr, /2 duplicate line\(s\) in .*urls\.txt, each URL is queued once: line 6 \(same URL as line 1\), line 7 \(same URL as line 5\)/);
+    assert.match(run.stderr, /warning: --allow-private-networks is on/);
+    const { entries } = await readDeadLetters(out);
+    assert.deepEqual(entries.map((entry) => [entry.rawLine, entry.line, entry.code]), [["www.example.com/no-scheme", 4, "url_invalid"]]);
+    assert.equal((await resultFiles(out)).length, 2);
+    assert.equal((await readResult(out, server.url("/ok/1")))?.status, "ok");
+    assert.equal(server.hits("/ok/1"), 1, "a duplicate is fetched once");
+    assert.match(run.stdout, /all 3 URLs finished/);
+    assert.match(run.stdout, /dead-lettered\s+1\s+url_invalid 1/);
+  });
+
+  it("URLs can come from stdin with -", async () => {
+    const out = join(dir.path, "out");
+    const settings = join(dir.path, "settings.json");
+    await writeFile(settings, JSON.stringify({ perDomainDelayMs: 0 }));
+    const io = captureIO(`${server.url("/ok/a")}\n${server.url("/missing/b")}\n`);
+    const code = await main(["--out", out, "--config", settings, "--allow-private-networks", "-"], io);
+    assert.equal(code, 0, io.err());
+    assert.match(io.err(), /2 URL\(s\) queued from stdin/);
+    assert.equal((await readResult(out, server.url("/ok/a")))?.status, "ok");
+    assert.equal((await readResult(out, server.url("/missing/b")))?.code, "http_4xx");
+  });
+});

@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { parseCliArgs } from "../../functions/local/args";
+import { UsageError } from "../../functions/local/errors";
+import { parseUrlList } from "../../functions/local/urlsFile";
+
+describe("local URLs file", () => {
+  it("blank lines and # comments are ignored, CRLF and a byte order mark are read", () => {
+    const list = parseUrlList("\uFEFF# seeds\r\n\r\nhttps://a.example/\r\n   \r\n  https://b.example/x  \r\n", "urls.txt");
+    assert.deepEqual(list.urls.map((entry) => [entry.line, entry.url]), [[3, "https://a.example/"], [5, "https://b.example/x"]]);
+    assert.deepEqual(list.invalid, []);
+  });
+
+  it("a line that is not a URL is reported with its line number, its value and the fix", () => {
+    const list = parseUrlList("https://a.example/\nexample.com/page\nnot a url\nftp://files.example/x\n", "urls.txt");
+    assert.deepEqual(list.invalid.map((entry) => [entry.line, entry.code]), [[2, "url_invalid"], [3, "url_invalid"], [4, "url_scheme_not_allowed"]]);
+    assert.match(list.invalid[0].reason, /^urls\.txt:2: "example\.com\/page" is not an absolute URL; .*https:\/\/example\.com\/page/);
+    assert.match(list.invalid[1].reason, /urls\.txt:3: "not a url" contains whitespace; put one URL per line/);
+    assert.match(list.invalid[2].reason, /urls\.txt:4: .*ftp:; only http: and https:/);
+  });
+
+  it("a repeated URL (in any spelling) is kept once and each repeat is reported with both line numbers", () => {
+    const list = parseUrlList("https://a.example/p\nhttps://b.example/\nHTTPS://A.example:443/p#top\nhttps://a.example/p\n", "urls.txt");
+    assert.deepEqual(list.urls.map((entry) => entry.line), [1, 2]);
+    assert.deepEqual(list.duplicates.map((entry) => [entry.line, entry.firstLine]), [[3, 1], [4, 1]]);
+  });
+});
+
+describe("local CLI arguments", () => {
+  const usageError = (argv: string[], pattern: RegExp): void =>
+    assert.throws(() => parseCliArgs(argv), (error: unknown) => error instanceof UsageError && pattern.test(error.message));
+
+  it("defaults: .fleet, five attempts, no private networks, concurrency from the settings", () => {
+    assert.deepEqual(parseCliArgs(["urls.txt"]), {
+      kind: "run",
+      options: { urlsFile: "urls.txt", outDir: ".fleet", allowPrivateNetworks: false, maxAttempts: 5, verbose: false },
+    });
+  });
+
+  it("every option is read, and - means stdin", () => {
+    const parsed = parseCliArgs(["--out", "o", "--concurrency", "4", "--config", "s.json", "--max-attempts", "2", "--allow-private-networks", "-"]);
+    assert.deepEqual(parsed, {
+      kind: "run",
+      options: { urlsFile: "-", outDir: "o", concurrency: 4, configFile: "s.json", allowPrivateNetworks: true, maxAttempts: 2, verbose: false },
+    });
+  });
+
+  it("an unknown flag, a missing value, a bad number or a missing URLS_FILE is a usage error naming it", () => {
+    usageError(["--bogus", "urls.txt"], /unknown option --bogus/);
+    usageError(["urls.txt", "--out"], /option --out needs a value/);
+    usageError(["--concurrency", "0", "urls.txt"], /--concurrency must be an integer from 1 to 256 \(given "0"\)/);
+    usageError(["--concurrency", "2.5", "urls.txt"], /given "2\.5"/);
+    usageError(["--max-attempts", "many", "urls.txt"], /--max-attempts must be an integer from 1 to 100/);
+    usageError([], /missing URLS_FILE/);
+    usageError(["a.txt", "b.txt"], /expected one URLS_FILE, got 2/);
+  });
+});

@@ -1,0 +1,65 @@
+import assert from "node:assert/strict";
+import { readFile, readdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { resultKey } from "../../shared/result";
+import { makeTempDir, readDeadLetters, resultFiles, runCli, spawnCli, startPageServer, waitFor, type PageServer } from "./support";
+
+describe("local fleet killed with SIGKILL and started again", () => {
+  let dir: Awaited<ReturnType<typeof makeTempDir>>;
+  let server: PageServer;
+
+  beforeEach(async () => {
+    dir = await makeTempDir();
+    server = await startPageServer({ slowMs: 120 });
+  });
+  afterEach(async () => {
+    await server.close();
+    await dir.cleanup();
+  });
+
+  it("resumes on the same directory: no URL lost, none duplicated, in-flight pages fetched at most twice", async () => {
+    const slow = Array.from({ length: 56 }, (_, index) => `/slow/${index}`);
+    const down = ["/down/0", "/down/1"];
+    const lines = [
+      ...slow.slice(0, 20).map((path) => server.url(path)),
+      "not-a-url",
+      server.url("/slow/3"), // duplicate
+      ...down.map((path) => server.url(path)),
+      ...slow.slice(20).map((path) => server.url(path)),
+      "mailto:someone@example.com",
+      server.url("/slow/40"), // duplicate
+    ];
+    const urlsFile = join(dir.path, "urls.txt");
+    const settingsFile = join(dir.path, "settings.json");
+    const out = join(dir.path, "out");
+    await writeFile(urlsFile, lines.join("\n"));
+    await writeFile(settingsFile, JSON.stringify({ perDomainDelayMs: 0, respectRobots: false }));
+    const args = ["--out", out, "--config", settingsFile, "--concurrency", "8", "--allow-private-networks", urlsFile];
+
+    const first = spawnCli(args);
+    await waitFor(async () => (await resultFiles(out)).length >= 12, 15_000, "a dozen results from the first run");
+    first.child.kill("SIGKILL");
+    const killed = await first.done;
+    assert.equal(killed.signal, "SIGKILL");
+    const beforeResume = (await resultFiles(out)).length;
+    assert.ok(beforeResume < slow.length, `the first run was stopped part-way (${beforeResume} results)`);
+
+    const second = await runCli(args);
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stderr, /resuming .*: \d+ of 60 URLs were finished by earlier runs; the previous run \(pid \d+\) did not finish, and the \d+ page\(s\) it had in flight are queued again/);
+
+    const files = await resultFiles(out);
+    const { lines: deadLines, entries } = await readDeadLetters(out);
+    assert.equal(new Set(deadLines).size, deadLines.length, "no dead-letter line is written twice");
+    assert.deepEqual(entries.map((entry) => entry.url ?? entry.rawLine).sort(), [...down.map((path) => server.url(path)), "mailto:someone@example.com", "not-a-url"].sort());
+    for (const path of slow) {
+      assert.ok(files.includes(resultKey(server.url(path)).slice("results/".length)), `${path} has its result`);
+      assert.ok(server.hits(path) <= 2, `${path} was fetched ${server.hits(path)} times; only a page in flight at the kill is fetched again`);
+    }
+    assert.equal(files.length, slow.length, "one result file per URL, nothing else");
+    const fetched = slow.reduce((sum, path) => sum + server.hits(path), 0);
+    assert.ok(fetched <= slow.length + 8, `${fetched} fetches for ${slow.length} pages: at most the 8 in flight at the kill are repeated`);
+    for (const name of files) JSON.parse(await readFile(join(out, "results", name), "utf8"));
+    assert.deepEqual((await readdir(join(out, "results"))).filter((name) => !name.endsWith(".json")), [], "no temporary files are left behind");
+  });
+});

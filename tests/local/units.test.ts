@@ -1,0 +1,147 @@
+import assert from "node:assert/strict";
+import { readFile, readdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { rawHtmlKey, resultKey } from "../../shared/result";
+import { DEFAULT_SETTINGS } from "../../shared/settings";
+import { claimTimings, retryDelayMs } from "../../functions/local/fleet";
+import { ProgressDisplay, formatBytes, formatDuration, formatSummary, renderBar, renderLine, type ProgressState } from "../../functions/local/progress";
+import type { QueueCounts } from "../../functions/local/queue";
+import { FileResultStore } from "../../functions/local/resultStore";
+import { makeTempDir } from "./support";
+
+const counts = (fields: Partial<QueueCounts>): QueueCounts => ({ total: 0, waiting: 0, inFlight: 0, retrying: 0, ok: 0, failed: 0, dead: 0, ...fields });
+
+describe("local result store", () => {
+  let dir: Awaited<ReturnType<typeof makeTempDir>>;
+  beforeEach(async () => (dir = await makeTempDir()));
+  afterEach(() => dir.cleanup());
+
+  it("a result key lands at DIR/results/<sha256>.json and raw HTML at DIR/raw/<sha256>.html.gz", async () => {
+    const store = new FileResultStore(dir.path);
+    const url = "https://example.com/a";
+    await store.put({ key: resultKey(url), body: '{"n":1}', contentType: "application/json" });
+    await store.put({ key: rawHtmlKey(url), body: new Uint8Array([1, 2, 3]), contentType: "text/html", contentEncoding: "gzip" });
+    assert.equal(await readFile(join(dir.path, resultKey(url)), "utf8"), '{"n":1}');
+    assert.deepEqual([...(await readFile(join(dir.path, rawHtmlKey(url))))], [1, 2, 3]);
+  });
+
+  it("a second put of the same key replaces the record and leaves no temporary file", async () => {
+    const store = new FileResultStore(dir.path);
+    const key = resultKey("https://example.com/a");
+    await store.put({ key, body: "first", contentType: "application/json" });
+    await store.put({ key, body: "second", contentType: "application/json" });
+    assert.equal(await readFile(join(dir.path, key), "utf8"), "second");
+    assert.deepEqual(await readdir(join(dir.path, "results")), [key.slice("results/".length)]);
+  });
+
+  it("a key outside results/ and raw/, or one that climbs out, is refused", async () => {
+    const store = new FileResultStore(dir.path);
+    for (const key of ["../escape.json", "results/../../escape.json", "/etc/passwd", "queue.sqlite"]) {
+      await assert.rejects(store.put({ key, body: "x", contentType: "text/plain" }), /is not under results\/ or raw\//, key);
+    }
+  });
+
+  it("temporary files a killed run left are swept at start", async () => {
+    const store = new FileResultStore(dir.path);
+    await store.put({ key: resultKey("https://example.com/a"), body: "{}", contentType: "application/json" });
+    await writeFile(join(dir.path, "results", ".abc.json.123.ff.partial"), "{\"torn");
+    assert.equal(await store.sweep(), 1);
+    assert.equal((await readdir(join(dir.path, "results"))).length, 1);
+  });
+});
+
+describe("local retry policy", () => {
+  it("a server's Retry-After is honoured as given (capped at 15 minutes)", () => {
+    assert.equal(retryDelayMs(1, 0), 0);
+    assert.equal(retryDelayMs(3, 7_000), 7_000);
+    assert.equal(retryDelayMs(1, 86_400_000), 900_000);
+  });
+
+  it("without Retry-After the delay doubles per attempt, with jitter in the upper half, up to the cap", () => {
+    const backoff = { baseMs: 1_000, maxMs: 60_000 };
+    assert.equal(retryDelayMs(1, undefined, backoff, () => 0), 500);
+    assert.equal(retryDelayMs(1, undefined, backoff, () => 1), 1_000);
+    assert.equal(retryDelayMs(3, undefined, backoff, () => 1), 4_000);
+    assert.equal(retryDelayMs(20, undefined, backoff, () => 1), 60_000);
+  });
+
+  it("the worker's deadline falls inside the claim's visibility timeout", () => {
+    const { visibilityMs, deadlineAt } = claimTimings(DEFAULT_SETTINGS, 1_000);
+    assert.ok(deadlineAt - 1_000 < visibilityMs);
+    assert.ok(deadlineAt - 1_000 >= DEFAULT_SETTINGS.pageDeadlineMs);
+  });
+});
+
+describe("local progress display", () => {
+  const state = (fields: Partial<ProgressState>): ProgressState => ({
+    counts: counts({ total: 40, ok: 15, failed: 3, dead: 2, retrying: 4, inFlight: 8, waiting: 8 }),
+    finishedAtStart: 0,
+    startedAt: 0,
+    now: 10_000,
+    paused: false,
+    stopping: false,
+    ...fields,
+  });
+
+  it("shows done/total, the counts by outcome, pages per second and the ETA", () => {
+    assert.equal(renderLine(state({})), "progress: 20/40 (50%)  ok 15 · failed 3 · retrying 4 · dead 2  2.0 pages/s  ETA 0:10");
+    assert.match(renderBar(state({})), /^█{10}░{10} 20\/40/);
+  });
+
+  it("counts only this run's pages in the rate, and says when paused or stopping", () => {
+    const line = renderLine(state({ finishedAtStart: 10, paused: true, stopping: true }));
+    assert.match(line, /1\.0 pages\/s  ETA 0:20/);
+    assert.match(line, /PAUSED \(the settings say enabled: false\)/);
+    assert.match(line, /stopping: finishing 8 page\(s\) in flight/);
+  });
+
+  it("a bar never overflows the terminal width, and a terminal that reports no width gets a readable bar", () => {
+    assert.ok(renderBar(state({ paused: true }), 60).length <= 60);
+    assert.match(renderBar(state({}), 0), /20\/40 \(50%\)  ok 15/);
+  });
+
+  it("redraws in place on a terminal and writes plain lines elsewhere", () => {
+    const written: string[] = [];
+    const tty = new ProgressDisplay({ stream: { write: (text: string) => written.push(text), isTTY: true, columns: 200 } });
+    tty.start(() => state({}));
+    tty.log("a note");
+    tty.stop();
+    assert.ok(written[0].startsWith("\r\x1b[2K█"), "the bar is drawn over the current line");
+    assert.ok(written.includes("a note\n"));
+    assert.equal(written[written.length - 1], "\n");
+
+    const lines: string[] = [];
+    const plain = new ProgressDisplay({ stream: { write: (text: string) => lines.push(text) } });
+    plain.start(() => state({}));
+    plain.draw();
+    plain.stop();
+    assert.deepEqual(lines, ["progress: 20/40 (50%)  ok 15 · failed 3 · retrying 4 · dead 2  2.0 pages/s  ETA 0:10\n"]);
+  });
+
+  it("durations read as m:ss or h:mm:ss, sizes as B, KB or MB", () => {
+    assert.deepEqual([formatDuration(7_000), formatDuration(750_000), formatDuration(3_723_000)], ["0:07", "12:30", "1:02:03"]);
+    assert.deepEqual([formatBytes(812), formatBytes(14_540), formatBytes(3_250_000)], ["812 B", "14.2 KB", "3.1 MB"]);
+  });
+
+  it("the summary gives ok / failed / dead-lettered with codes, the rate and where the results are", () => {
+    const text = formatSummary({
+      counts: counts({ total: 40, ok: 33, failed: 5, dead: 2 }),
+      failureCodes: [
+        { state: "failed", code: "http_4xx", count: 5 },
+        { state: "dead", code: "http_5xx", count: 2 },
+      ],
+      finishedAtStart: 0,
+      finishedByEarlierRuns: 0,
+      elapsedMs: 4_000,
+      resultsDir: ".fleet/results/",
+      deadLettersFile: ".fleet/dead-letters.jsonl",
+      complete: true,
+      traffic: { outcomes: { ok: 33, failed: 5, retry: 10, malformed: 0 }, codes: { http_5xx: 10 }, bytesOnWire: 2 * 1_048_576, fetchMs: 38 * 20 },
+    });
+    assert.match(text, /^scrape-fleet: all 40 URLs finished \(40 in 4\.0 s this run, 10\.0 pages\/s\)/);
+    assert.match(text, /failed\s+5\s+http_4xx 5/);
+    assert.match(text, /dead-lettered\s+2\s+http_5xx 2/);
+    assert.match(text, /results\s+\.fleet\/results\//);
+    assert.match(text, /this run\s+48 answers \(10 to retry\), 2\.0 MB on the wire, mean fetch 20 ms/);
+  });
+});
