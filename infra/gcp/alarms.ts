@@ -1,0 +1,142 @@
+/**
+ * The fleet's alert policies and where they go: an e-mail notification
+ * channel (and a webhook channel, when the stack has one). Every policy
+ * notifies every channel, when it opens and when it closes.
+ *
+ * Metrics (https://cloud.google.com/monitoring/api/metrics_gcp):
+ * - `pubsub.googleapis.com/subscription/num_undelivered_messages` and
+ *   `oldest_unacked_message_age` on the work push subscription;
+ * - the dead-letter subscription's `num_undelivered_messages`: like the AWS
+ *   dead-letter alarm it stays open until someone drains the dead letters,
+ *   where `dead_letter_message_count` is a sparse delta that closes by itself;
+ * - `run.googleapis.com/request_count` by `response_code_class`: a gen2
+ *   function's requests are its Cloud Run service's. The handler answers a
+ *   page-level retry with 429 and only its own faults with 5xx, so the ratio
+ *   is the function's error rate, not the scraped sites';
+ * - `pubsub.googleapis.com/subscription/push_request_count` with
+ *   `response_class="ack"`: the stalled policy's "nothing processed".
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as monitoring from "@pulumi/gcp/monitoring";
+import type { AlarmThresholds } from "../contract";
+
+export interface AlarmsArgs {
+  readonly namePrefix: string;
+  readonly project: string;
+  readonly alertEmail: string;
+  /** A Pulumi secret; never printed. */
+  readonly alertWebhookUrl?: pulumi.Output<string>;
+  readonly thresholds: AlarmThresholds;
+  /** Subscription and service names as Cloud Monitoring labels them (short ids). */
+  readonly workSubscriptionName: string;
+  readonly deadLetterSubscriptionName: string;
+  readonly functionName: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export interface Alarms {
+  /** The e-mail channel: the fleet's `alertChannel` output. */
+  readonly emailChannel: monitoring.NotificationChannel;
+  readonly channels: readonly monitoring.NotificationChannel[];
+  readonly policies: readonly monitoring.AlertPolicy[];
+}
+
+const subscriptionMetric = (metric: string, subscription: string) =>
+  `resource.type = "pubsub_subscription" AND resource.labels.subscription_id = "${subscription}" AND metric.type = "pubsub.googleapis.com/subscription/${metric}"`;
+const functionRequests = (functionName: string) =>
+  `resource.type = "cloud_run_revision" AND resource.labels.service_name = "${functionName}" AND metric.type = "run.googleapis.com/request_count"`;
+
+/** Filters the policies and the dashboard share. */
+export const FILTERS = {
+  backlog: (subscription: string) => subscriptionMetric("num_undelivered_messages", subscription),
+  oldestAge: (subscription: string) => subscriptionMetric("oldest_unacked_message_age", subscription),
+  pushRequests: (subscription: string) => subscriptionMetric("push_request_count", subscription),
+  acknowledgedPushes: (subscription: string) => `${subscriptionMetric("push_request_count", subscription)} AND metric.labels.response_class = "ack"`,
+  functionRequests,
+  functionErrors: (functionName: string) => `${functionRequests(functionName)} AND metric.labels.response_code_class = "5xx"`,
+} as const;
+
+const MINUTE = "60s";
+const FIVE_MINUTES = "300s";
+const maxPerMinute = [{ alignmentPeriod: MINUTE, perSeriesAligner: "ALIGN_MAX" }];
+
+export function createAlarms(name: string, args: AlarmsArgs, opts: pulumi.CustomResourceOptions): Alarms {
+  const { project, labels } = args;
+  // Cloud Monitoring e-mails the address directly: no confirmation step, unlike SNS.
+  const emailChannel = new monitoring.NotificationChannel(
+    `${name}-alerts-email`,
+    { project, displayName: `${args.namePrefix} alerts (e-mail)`, type: "email", labels: { email_address: args.alertEmail }, userLabels: labels },
+    opts,
+  );
+  const channels = [emailChannel];
+  if (args.alertWebhookUrl !== undefined) {
+    // `sensitiveLabels` holds only auth_token, password and service_key; the
+    // URL is a plain label, so it stays a Pulumi secret (encrypted in the
+    // state) through `additionalSecretOutputs`.
+    channels.push(
+      new monitoring.NotificationChannel(
+        `${name}-alerts-webhook`,
+        { project, displayName: `${args.namePrefix} alerts (webhook)`, type: "webhook_tokenauth", labels: { url: args.alertWebhookUrl }, userLabels: labels },
+        { ...opts, additionalSecretOutputs: ["labels"] },
+      ),
+    );
+  }
+  const notificationChannels = channels.map((channel) => channel.name);
+  const policy = (key: string, displayName: string, documentation: string, conditions: monitoring.AlertPolicyArgs["conditions"], combiner = "OR") =>
+    new monitoring.AlertPolicy(
+      `${name}-${key}`,
+      { project, displayName: `${args.namePrefix}: ${displayName}`, combiner, conditions, notificationChannels, documentation: { content: documentation, mimeType: "text/markdown" }, userLabels: labels },
+      opts,
+    );
+
+  const t = args.thresholds;
+  const work = args.workSubscriptionName;
+  const stalledWindow = `${t.stalledMinutes * 60}s`;
+  const policies = [
+    policy("backlog", "work backlog", `More than ${t.backlogMessages} messages wait in subscription \`${work}\`. Raise maxWorkers or messagesPerWorker, or look for a slow site.`, [
+      {
+        displayName: `undelivered messages >= ${t.backlogMessages}`,
+        conditionThreshold: { filter: FILTERS.backlog(work), comparison: "COMPARISON_GE", thresholdValue: t.backlogMessages, duration: "0s", aggregations: [{ alignmentPeriod: FIVE_MINUTES, perSeriesAligner: "ALIGN_MAX" }] },
+      },
+    ]),
+    policy("oldest-message", "oldest message age", `A message has waited ${t.oldestMessageAgeSeconds} s or more in subscription \`${work}\`.`, [
+      {
+        displayName: `oldest unacked message >= ${t.oldestMessageAgeSeconds} s`,
+        conditionThreshold: { filter: FILTERS.oldestAge(work), comparison: "COMPARISON_GE", thresholdValue: t.oldestMessageAgeSeconds, duration: "0s", aggregations: maxPerMinute },
+      },
+    ]),
+    policy("dead-letters", "dead letters", `Messages wait in dead-letter subscription \`${args.deadLetterSubscriptionName}\`: pull them (\`gcloud pubsub subscriptions pull ${args.deadLetterSubscriptionName} --limit 10\`), fix the cause, republish them to the work topic, then acknowledge them.`, [
+      {
+        displayName: "dead letters > 0",
+        conditionThreshold: { filter: FILTERS.backlog(args.deadLetterSubscriptionName), comparison: "COMPARISON_GT", thresholdValue: 0, duration: "0s", aggregations: maxPerMinute },
+      },
+    ]),
+    policy("error-rate", "function error rate", `${t.errorRatePercent}% or more of the worker's requests answered 5xx (crash, timeout, results store or internal error). See the worker's logs.`, [
+      {
+        displayName: `5xx share >= ${t.errorRatePercent}%`,
+        conditionThreshold: {
+          filter: FILTERS.functionErrors(args.functionName),
+          denominatorFilter: FILTERS.functionRequests(args.functionName),
+          aggregations: [{ alignmentPeriod: FIVE_MINUTES, perSeriesAligner: "ALIGN_DELTA", crossSeriesReducer: "REDUCE_SUM", groupByFields: ["resource.labels.service_name"] }],
+          denominatorAggregations: [{ alignmentPeriod: FIVE_MINUTES, perSeriesAligner: "ALIGN_DELTA", crossSeriesReducer: "REDUCE_SUM", groupByFields: ["resource.labels.service_name"] }],
+          comparison: "COMPARISON_GE",
+          thresholdValue: t.errorRatePercent / 100,
+          duration: "0s",
+        },
+      },
+    ]),
+    // Both conditions at once: messages waited the whole window and not one
+    // push was acknowledged in it. An idle, empty queue opens neither.
+    policy(
+      "stalled",
+      "stalled",
+      `Messages have waited ${t.stalledMinutes} minutes with none processed: the worker fails every message, the fleet is paused (\`enabled: false\`), or the push subscription cannot reach the function.`,
+      [
+        { displayName: "messages waiting", conditionThreshold: { filter: FILTERS.backlog(work), comparison: "COMPARISON_GT", thresholdValue: 0, duration: stalledWindow, aggregations: [{ alignmentPeriod: MINUTE, perSeriesAligner: "ALIGN_MIN" }] } },
+        { displayName: "no push acknowledged", conditionAbsent: { filter: FILTERS.acknowledgedPushes(work), duration: stalledWindow, aggregations: [{ alignmentPeriod: MINUTE, perSeriesAligner: "ALIGN_SUM" }] } },
+      ],
+      "AND",
+    ),
+  ];
+  return { emailChannel, channels, policies };
+}

@@ -1,0 +1,134 @@
+/**
+ * The fleet on Google Cloud: a Pub/Sub work topic with our own push
+ * subscription (dead-letter topic + its subscription), a Cloud Function gen2
+ * worker behind internal-only ingress, a private results bucket, a Parameter
+ * Manager parameter for runtime settings, alert policies to notification
+ * channels, log-based metrics and a dashboard.
+ *
+ * Labels: every labelable resource gets `gcpLabels(args.tags)` (the fleet's
+ * tags, made label-safe). Every resource depends on the project's APIs being
+ * enabled (./services.ts). The default provider is used, so the stack's own
+ * `gcp:` settings (credentials, impersonation) apply.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import type { CreateFleet, FleetArgs, FleetOutputs } from "../contract";
+import { gcpLabels } from "../tags";
+import { createAlarms } from "./alarms";
+import { readGcpConfig, type GcpFleetConfig } from "./config";
+import { createConfigStore } from "./configStore";
+import { createDashboard, createFleetMetrics } from "./dashboard";
+import { createServiceAccounts, grantDelivery, grantRuntime } from "./identity";
+import { createPushSubscription, createTopics, queueNames } from "./queue";
+import { enableServices } from "./services";
+import { createBuckets } from "./storage";
+import { createWorker, createWorkerLogs } from "./worker";
+
+export { validateGcpConfig, defaultWorkerCpu, cpuProblem } from "./config";
+export { WORKER_RUNTIME, WORKER_INGRESS, bundleGcpWorker, workerPackageJson } from "./worker";
+
+export class GcpFleet extends pulumi.ComponentResource {
+  readonly outputs: FleetOutputs;
+
+  constructor(name: string, args: FleetArgs, gcp: GcpFleetConfig, opts?: pulumi.ComponentResourceOptions) {
+    super("scrape-fleet:gcp:Fleet", name, {}, opts);
+    const { project, region } = gcp;
+    const labels = gcpLabels(args.tags);
+    const { namePrefix } = args;
+
+    const services = enableServices(name, project, this);
+    const child: pulumi.CustomResourceOptions = { parent: this, dependsOn: services };
+
+    const { workTopic, deadLetterTopic, deadLetterSubscription } = createTopics(name, { namePrefix, project, labels }, child);
+    const { resultsBucket, sourceBucket } = createBuckets({ namePrefix, project, region, rawHtmlRetentionDays: args.rawHtmlRetentionDays, labels }, child);
+    const { parameter } = createConfigStore(name, { namePrefix, project, settings: args.settings, pushSettings: gcp.pushSettings, labels }, child);
+
+    const accounts = createServiceAccounts(name, { namePrefix, project }, child);
+    const runtimeGrants = grantRuntime(name, { project, runtime: accounts.runtime, resultsBucket }, child);
+
+    const { fn, functionName, serviceUri } = createWorker(
+      name,
+      {
+        namePrefix,
+        project,
+        region,
+        functionTimeoutSeconds: args.functionTimeoutSeconds,
+        memoryMb: args.memoryMb,
+        cpu: gcp.workerCpu,
+        maxWorkers: args.maxWorkers,
+        messagesPerWorker: args.messagesPerWorker,
+        runtime: accounts.runtime,
+        sourceBucket,
+        resultsBucketName: resultsBucket.name,
+        settingsParameter: parameter.name,
+        labels,
+      },
+      // The worker reads its settings and writes results from its first request.
+      { ...child, dependsOn: [...services, ...runtimeGrants] },
+    );
+    const { logBucket } = createWorkerLogs(name, { namePrefix, project, region, functionName, logRetentionDays: args.logRetentionDays }, child);
+
+    const pushSubscription = createPushSubscription(
+      name,
+      {
+        namePrefix,
+        project,
+        workTopic,
+        deadLetterTopic,
+        maxDeliveryAttempts: args.maxDeliveryAttempts,
+        ackDeadlineSeconds: gcp.ackDeadlineSeconds,
+        endpoint: serviceUri,
+        invokerEmail: accounts.invoker.email,
+        labels,
+      },
+      child,
+    );
+    // The Cloud Run service exists once the function does.
+    grantDelivery(name, { project, location: region, serviceName: functionName, accounts, deadLetterTopic, pushSubscription }, { ...child, dependsOn: [...services, fn] });
+
+    const queues = queueNames(namePrefix);
+    const { emailChannel, policies } = createAlarms(
+      name,
+      {
+        namePrefix,
+        project,
+        alertEmail: args.alertEmail,
+        alertWebhookUrl: args.alertWebhookUrl,
+        thresholds: args.alarms,
+        workSubscriptionName: queues.workSubscription,
+        deadLetterSubscriptionName: queues.deadLetterSubscription,
+        functionName,
+        labels,
+      },
+      // The filters name the subscriptions and the function by their known names; the policies come after them.
+      { ...child, dependsOn: [...services, pushSubscription, deadLetterSubscription, fn] },
+    );
+    const metrics = createFleetMetrics(name, { namePrefix, project, logBucket: logBucket.id }, child);
+    const { url: dashboardUrl } = createDashboard(
+      name,
+      {
+        namePrefix,
+        project,
+        workSubscriptionName: queues.workSubscription,
+        deadLetterSubscriptionName: queues.deadLetterSubscription,
+        functionName,
+        alertPolicyNames: policies.map((policy) => policy.name),
+        metrics,
+      },
+      child,
+    );
+
+    this.outputs = {
+      workQueueUrl: workTopic.id,
+      workQueueId: workTopic.id,
+      deadLetterQueueUrl: deadLetterSubscription.id,
+      workerName: fn.name,
+      resultsBucket: resultsBucket.name,
+      configLocation: parameter.name,
+      dashboardUrl,
+      alertChannel: emailChannel.name,
+    };
+    this.registerOutputs({ ...this.outputs });
+  }
+}
+
+export const createFleet: CreateFleet = (name, args, opts) => new GcpFleet(name, args, readGcpConfig(args), opts).outputs;
