@@ -21,7 +21,8 @@ let queue: Promise<unknown> = Promise.resolve();
  * for the same one. Runs are queued, never concurrent.
  */
 export function runStack(stack: string, options: StackRunOptions = {}): Promise<MockRunResult> {
-  const key = JSON.stringify([stack, options.configOverrides ?? {}, Object.keys(options.mockState ?? {})]);
+  // `undefined` overrides (a key removed) must count in the key, and JSON.stringify would drop them.
+  const key = JSON.stringify([stack, options.configOverrides ?? {}, Object.keys(options.mockState ?? {})], (_name, value: unknown) => (value === undefined ? "(removed)" : value));
   let run = runs.get(key);
   if (run === undefined) {
     run = queue.then(() => mockRun({ stack, ...options }));
