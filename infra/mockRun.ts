@@ -20,6 +20,9 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { REPO_ROOT } from "./bundle";
+import { AWS_MOCK_STATE } from "./aws/mockState";
+import { AZURE_MOCK_STATE } from "./azure/mockState";
+import { GCP_MOCK_STATE } from "./gcp/mockState";
 import type { FleetOutputName } from "./program";
 
 export interface RecordedResource {
@@ -105,6 +108,7 @@ export class ConcurrentRunError extends Error {
 export const MOCK_ACCOUNT_ID = "123456789012";
 
 const SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d";
+const SECRET_MARKER = "1b47061264138c4ac30d75fd1eb44270";
 
 /** Stack names that have a `Pulumi.<stack>.yaml` in `rootDir`. */
 export function availableStacks(rootDir: string = REPO_ROOT): string[] {
@@ -171,7 +175,7 @@ async function runOnce(options: MockRunOptions): Promise<MockRunResult> {
     accountId: MOCK_ACCOUNT_ID,
     region: config["aws:region"] ?? config["azure-native:location"] ?? config["gcp:region"] ?? "us-east-1",
   };
-  const states = { ...BUILT_IN_STATE, ...options.mockState };
+  const states = { ...builtInState(), ...options.mockState };
 
   const inputsByResource = new Map<string, { inputs: Record<string, unknown>; secretInputs: string[]; outputs: Record<string, unknown> }>();
   const resources: RecordedResource[] = [];
@@ -247,7 +251,8 @@ function unwrapSecrets(inputs: Record<string, unknown>): { inputs: Record<string
     const unwrap = (item: unknown): unknown => {
       if (Array.isArray(item)) return item.map(unwrap);
       if (typeof item !== "object" || item === null) return item;
-      if (SECRET_SIGNATURE in item) {
+      // Assets and archives carry the same signature key with another value.
+      if ((item as Record<string, unknown>)[SECRET_SIGNATURE] === SECRET_MARKER) {
         found = true;
         return unwrap((item as { value?: unknown }).value);
       }
@@ -284,7 +289,7 @@ function callResult(token: string, inputs: Record<string, unknown>, env: MockEnv
 }
 
 /** Physical name: the `name` input if set, else the logical name with a stand-in for Pulumi's random suffix. */
-function physicalName(resource: { name: string; inputs: Record<string, unknown> }, input = "name"): string {
+export function physicalName(resource: { name: string; inputs: Record<string, unknown> }, input = "name"): string {
   const given = resource.inputs[input];
   return typeof given === "string" ? given : `${resource.name}-0a1b2c3`;
 }
@@ -293,49 +298,11 @@ function genericState(resource: { name: string; inputs: Record<string, unknown> 
   return { id: `${resource.name}-id`, name: physicalName(resource), urnName: resource.name, region: env.region };
 }
 
-const awsArn = (service: string, env: MockEnvironment, resource: string) => `arn:aws:${service}:${env.region}:${env.accountId}:${resource}`;
-
-/** Built-in plausible state for the AWS types the fleet uses (the other clouds add theirs through `mockState`). */
-const BUILT_IN_STATE: Readonly<Record<string, MockStateFunction>> = {
-  "aws:sqs/queue:Queue": (resource, env) => {
-    const name = physicalName(resource);
-    const url = `https://sqs.${env.region}.amazonaws.com/${env.accountId}/${name}`;
-    return { id: url, name, url, arn: awsArn("sqs", env, name) };
-  },
-  "aws:lambda/function:Function": (resource, env) => {
-    const name = physicalName(resource);
-    const arn = awsArn("lambda", env, `function:${name}`);
-    return { id: name, name, arn, qualifiedArn: `${arn}:$LATEST`, invokeArn: `arn:aws:apigateway:${env.region}:lambda:path/2015-03-31/functions/${arn}/invocations`, version: "$LATEST" };
-  },
-  "aws:lambda/eventSourceMapping:EventSourceMapping": (resource) => ({ id: `${resource.name}-uuid`, uuid: `${resource.name}-uuid`, state: "Enabled" }),
-  "aws:s3/bucket:Bucket": (resource) => {
-    const bucket = physicalName(resource, "bucket");
-    return { id: bucket, bucket, arn: `arn:aws:s3:::${bucket}`, bucketDomainName: `${bucket}.s3.amazonaws.com` };
-  },
-  "aws:iam/role:Role": (resource, env) => {
-    const name = physicalName(resource);
-    return { id: name, name, arn: `arn:aws:iam::${env.accountId}:role/${name}`, uniqueId: "AROAMOCK" };
-  },
-  "aws:sns/topic:Topic": (resource, env) => {
-    const name = physicalName(resource);
-    const arn = awsArn("sns", env, name);
-    return { id: arn, name, arn };
-  },
-  "aws:sns/topicSubscription:TopicSubscription": (resource, env) => ({ id: awsArn("sns", env, `${resource.name}:0000`), arn: awsArn("sns", env, `${resource.name}:0000`) }),
-  "aws:cloudwatch/logGroup:LogGroup": (resource, env) => {
-    const name = physicalName(resource);
-    return { id: name, name, arn: awsArn("logs", env, `log-group:${name}`) };
-  },
-  "aws:ssm/parameter:Parameter": (resource, env) => {
-    const name = physicalName(resource);
-    return { id: name, name, arn: awsArn("ssm", env, `parameter/${name.replace(/^\//, "")}`), version: 1 };
-  },
-  "aws:cloudwatch/dashboard:Dashboard": (resource, env) => {
-    const name = physicalName(resource, "dashboardName");
-    return { id: name, dashboardName: name, dashboardArn: `arn:aws:cloudwatch::${env.accountId}:dashboard/${name}` };
-  },
-  "aws:cloudwatch/metricAlarm:MetricAlarm": (resource, env) => {
-    const name = physicalName(resource);
-    return { id: name, name, arn: awsArn("cloudwatch", env, `alarm:${name}`) };
-  },
-};
+/**
+ * Plausible state for every type the three fleets create, so outputs and
+ * cross-references look like the cloud's. Built on use: the cloud files import
+ * `physicalName` from here, and a constant would see them half-loaded.
+ */
+function builtInState(): Readonly<Record<string, MockStateFunction>> {
+  return { ...AWS_MOCK_STATE, ...AZURE_MOCK_STATE, ...GCP_MOCK_STATE };
+}

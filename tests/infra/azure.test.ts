@@ -76,7 +76,7 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
   const azure = validateAzureConfig({ ...raw, location: config[LOCATION_KEY] }, args);
 
   before(async () => {
-    result = await runStack(STACK, { mockState: AZURE_MOCK_STATE });
+    result = await runStack(STACK);
   });
 
   const queue = () => one(result, T.queue);
@@ -310,7 +310,7 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
     });
 
     it("the webhook, when configured, is a receiver of the action group and stays a secret", async () => {
-      const withWebhook = await runStack(STACK, { mockState: AZURE_MOCK_STATE, configOverrides: { "scrape-fleet:alertWebhookUrl": { secret: "https://hooks.example.com/token-123" } } });
+      const withWebhook = await runStack(STACK, { configOverrides: { "scrape-fleet:alertWebhookUrl": { secret: "https://hooks.example.com/token-123" } } });
       const group = one(withWebhook, T.actionGroup);
       assert.deepEqual(input(group, "webhookReceivers"), [{ name: "webhook", serviceUri: "https://hooks.example.com/token-123", useCommonAlertSchema: true }]);
       assert.ok(group.secretInputs.includes("webhookReceivers"));

@@ -14,7 +14,8 @@ import { ACK_DEADLINE_SECONDS, cpuProblem, defaultWorkerCpu, validateGcpConfig }
 import { programVersionId } from "../../infra/gcp/configStore";
 import { REQUIRED_SERVICES } from "../../infra/gcp/services";
 import { bundleGcpWorker, workerPackageJson, WORKER_RUNTIME } from "../../infra/gcp/worker";
-import { mockRun, type ConfigOverride, type MockStateFunction } from "../../infra/mockRun";
+import { MOCK_PROJECT_NUMBER } from "../../infra/gcp/mockState";
+import { mockRun, type ConfigOverride } from "../../infra/mockRun";
 import { gcpLabels, fleetTags } from "../../infra/tags";
 import { METRICS } from "../../shared/metricNames";
 import { SettingsError } from "../../shared/errors";
@@ -61,8 +62,7 @@ const LABELED: Readonly<Record<string, "labels" | "userLabels">> = {
   [T.policy]: "userLabels",
 };
 
-const PROJECT_NUMBER = "123456789012";
-const PUBSUB_AGENT = `serviceAccount:service-${PROJECT_NUMBER}@gcp-sa-pubsub.iam.gserviceaccount.com`;
+const PUBSUB_AGENT = `serviceAccount:service-${MOCK_PROJECT_NUMBER}@gcp-sa-pubsub.iam.gserviceaccount.com`;
 const PRIMITIVE_ROLES = ["roles/owner", "roles/editor", "roles/viewer"];
 
 const str = (value: unknown, what: string): string => {
@@ -70,49 +70,7 @@ const str = (value: unknown, what: string): string => {
   return value;
 };
 
-/** The ids, URLs and emails Google Cloud would answer with. */
-function gcpMockState(): Record<string, MockStateFunction> {
-  const project = (env: { config: Readonly<Record<string, string>> }) => env.config["gcp:project"] ?? "mock-project";
-  const named = (resource: { name: string; inputs: Record<string, unknown> }, input = "name") => (typeof resource.inputs[input] === "string" ? (resource.inputs[input] as string) : `${resource.name}-0a1b2c3`);
-  return {
-    [T.topic]: (r, env) => {
-      const name = named(r);
-      return { id: `projects/${project(env)}/topics/${name}`, name };
-    },
-    [T.subscription]: (r, env) => {
-      const name = named(r);
-      return { id: `projects/${project(env)}/subscriptions/${name}`, name };
-    },
-    [T.fn]: (r, env) => {
-      const name = named(r);
-      const serviceConfig = { ...(r.inputs.serviceConfig as Record<string, unknown>), uri: `https://${name}-abc123xyz-uc.a.run.app`, service: `projects/${project(env)}/locations/${env.region}/services/${name}` };
-      return { id: `projects/${project(env)}/locations/${env.region}/functions/${name}`, name, url: `https://${env.region}-${project(env)}.cloudfunctions.net/${name}`, serviceConfig };
-    },
-    [T.account]: (r, env) => {
-      const email = `${str(r.inputs.accountId, "accountId")}@${project(env)}.iam.gserviceaccount.com`;
-      return { id: `projects/${project(env)}/serviceAccounts/${email}`, name: `projects/${project(env)}/serviceAccounts/${email}`, email, member: `serviceAccount:${email}` };
-    },
-    [T.serviceIdentity]: () => {
-      const email = `service-${PROJECT_NUMBER}@gcp-sa-pubsub.iam.gserviceaccount.com`;
-      return { id: email, email, member: `serviceAccount:${email}` };
-    },
-    [T.parameter]: (r, env) => {
-      const name = `projects/${project(env)}/locations/global/parameters/${str(r.inputs.parameterId, "parameterId")}`;
-      return { id: name, name };
-    },
-    [T.bucket]: (r) => {
-      const name = named(r);
-      return { id: name, name, url: `gs://${name}` };
-    },
-    [T.channel]: (r, env) => ({ id: `projects/${project(env)}/notificationChannels/${r.name}`, name: `projects/${project(env)}/notificationChannels/${r.name}` }),
-    [T.policy]: (r, env) => ({ id: `projects/${project(env)}/alertPolicies/${r.name}`, name: `projects/${project(env)}/alertPolicies/${r.name}` }),
-    [T.dashboard]: () => ({ id: `projects/${PROJECT_NUMBER}/dashboards/0f1e2d3c-4b5a` }),
-    [T.logBucket]: (r, env) => ({ id: `projects/${project(env)}/locations/${String(r.inputs.location)}/buckets/${str(r.inputs.bucketId, "bucketId")}` }),
-  };
-}
-
-const mockState = gcpMockState();
-const run = (configOverrides: Readonly<Record<string, ConfigOverride>> = {}) => runStack(STACK, { configOverrides, mockState });
+const run = (configOverrides: Readonly<Record<string, ConfigOverride>> = {}) => runStack(STACK, { configOverrides });
 
 describe(`Google Cloud fleet, stack ${STACK} (under Pulumi mocks)`, () => {
   let result: MockRunResult;
@@ -414,7 +372,7 @@ describe(`Google Cloud fleet, stack ${STACK} (under Pulumi mocks)`, () => {
 
   describe("bad input fails `pulumi up` with the key and the fix", () => {
     // mockRun directly, not the cached runStack: its cache key drops `undefined` (a removed key) and would hand back the valid run.
-    const failure = (configOverrides: Record<string, string | undefined>) => mockRun({ stack: STACK, configOverrides, mockState }).then(
+    const failure = (configOverrides: Record<string, string | undefined>) => mockRun({ stack: STACK, configOverrides }).then(
       () => assert.fail("the stack ran"),
       (error: unknown) => {
         assert.ok(error instanceof SettingsError, `not a SettingsError: ${String(error)}`);
