@@ -14,8 +14,6 @@ export interface BundleOptions {
   readonly outDir: string;
   /** Name of the bundle file. @default "index.js" */
   readonly outFile?: string;
-  /** Text put first in the bundle (a comment, or a `createRequire` shim). */
-  readonly banner?: string;
   /**
    * Packages left out of the bundle because the runtime provides them
    * (the AWS SDK v3 on Lambda's Node.js runtimes). @default []
@@ -72,7 +70,6 @@ export function bundleWorker(options: BundleOptions): Bundle {
     sourcesContent: false,
     legalComments: "none",
     external: [...(options.external ?? [])],
-    banner: options.banner === undefined ? undefined : { js: options.banner },
     logLevel: "silent",
   });
   const files = [outFile, `${outFile}.map`].map((file) => ({ path: file, name: path.basename(file), bytes: statSync(file).size }));

@@ -59,7 +59,7 @@ export const ALARM_KEYS = {
 } as const satisfies Record<keyof AlarmThresholds, IntegerKeySpec & { integer: boolean }>;
 
 /** Keys the fleet reads on every cloud; a cloud's own keys live in `infra/<cloud>/config.ts`. */
-export const FLEET_KEYS = ["cloud", "alertEmail", "alertWebhookUrl", "namePrefix", "settings", "alarms", "tags", ...Object.keys(INTEGER_KEYS)] as const;
+export const FLEET_KEYS = ["cloud", "alertEmail", "alertWebhookUrl", "namePrefix", "settings", "pushSettings", "alarms", "tags", ...Object.keys(INTEGER_KEYS)] as const;
 
 /** Everything in `FleetArgs` except the webhook, which stays a Pulumi secret output. */
 export type ValidatedFleetArgs = Omit<FleetArgs, "alertWebhookUrl">;
@@ -114,8 +114,8 @@ export function validateFleetConfig(raw: RawConfig, stack: string): ValidatedFle
   const integers = {} as Record<IntegerKey, number>;
   for (const key of Object.keys(INTEGER_KEYS) as IntegerKey[]) {
     const spec: IntegerKeySpec = INTEGER_KEYS[key];
-    const value = raw[key] === undefined ? spec.default : toNumber(raw[key]);
-    if (value === undefined || !Number.isInteger(value) || value < spec.min || value > spec.max) {
+    const value = raw[key] === undefined ? spec.default : toInteger(raw[key]);
+    if (value === undefined || value < spec.min || value > spec.max) {
       issue(key, raw[key], `must be an integer from ${spec.min} to ${spec.max}`, `pulumi config set ${configKey(key)} ${spec.default}`);
     } else {
       integers[key] = value;
@@ -123,6 +123,10 @@ export function validateFleetConfig(raw: RawConfig, stack: string): ValidatedFle
   }
 
   const settings = validateSettings(raw.settings, issue);
+  const pushSettings = raw.pushSettings === undefined ? false : toBoolean(raw.pushSettings);
+  if (pushSettings === undefined) {
+    issue("pushSettings", raw.pushSettings, "must be true or false", `pulumi config set ${configKey("pushSettings")} true   (for one update, then pulumi config rm ${configKey("pushSettings")})`);
+  }
   const alarms = validateAlarms(raw.alarms, issue);
   const tags = validateTags(raw.tags, issue);
 
@@ -135,6 +139,7 @@ export function validateFleetConfig(raw: RawConfig, stack: string): ValidatedFle
       alertEmail: alertEmail as string,
       ...integers,
       settings: settings as FleetSettings,
+      pushSettings: pushSettings === true,
       alarms: alarms as AlarmThresholds,
       tags: fleetTags(stack, tags),
     },
@@ -178,9 +183,10 @@ function validateAlarms(value: unknown, issue: Report): AlarmThresholds | undefi
   }
   for (const key of Object.keys(ALARM_KEYS) as (keyof AlarmThresholds)[]) {
     const spec = ALARM_KEYS[key];
-    const number = document[key] === undefined ? spec.default : toNumber(document[key]);
-    if (number === undefined || number < spec.min || number > spec.max || (spec.integer && !Number.isInteger(number))) {
-      issue(`alarms.${key}`, document[key], `must be ${spec.integer ? "an integer" : "a number"} from ${spec.min} to ${spec.max}`, `pulumi config set --path ${configKey(`alarms.${key}`)} ${spec.default}`);
+    const given = document[key];
+    const number = given === undefined ? spec.default : spec.integer ? toInteger(given) : toNumber(given);
+    if (number === undefined || number < spec.min || number > spec.max) {
+      issue(`alarms.${key}`, given, `must be ${spec.integer ? "an integer" : "a number"} from ${spec.min} to ${spec.max}`, `pulumi config set --path ${configKey(`alarms.${key}`)} ${spec.default}`);
       valid = false;
     } else {
       alarms[key] = number;
@@ -210,13 +216,37 @@ function validateTags(value: unknown, issue: Report): Record<string, string> {
   return tags;
 }
 
-function toNumber(value: unknown): number | undefined {
-  if (typeof value === "number") return value;
+/*
+ * Config value parsers, for every cloud's config. The Pulumi CLI hands values
+ * over as text (`"5"`, `"true"`, objects as JSON); a test or a program may
+ * pass them parsed. Each returns `undefined` for anything else, and the caller
+ * reports the key, the value and the fix.
+ */
+
+/** A whole number: an integer, or its decimal digits (`"-5"`, `"120"`). */
+export function toInteger(value: unknown): number | undefined {
+  if (typeof value === "number") return Number.isInteger(value) ? value : undefined;
+  if (typeof value === "string" && /^-?\d+$/.test(value.trim())) return Number(value);
+  return undefined;
+}
+
+/** A finite number, or its decimal text (`"0.5"`, `"-1"`). */
+export function toNumber(value: unknown): number | undefined {
+  if (typeof value === "number") return Number.isFinite(value) ? value : undefined;
   if (typeof value === "string" && /^-?\d+(\.\d+)?$/.test(value.trim())) return Number(value);
   return undefined;
 }
 
-function toObject(value: unknown): Record<string, unknown> | undefined {
+/** `true` or `false`, or their text. */
+export function toBoolean(value: unknown): boolean | undefined {
+  if (typeof value === "boolean") return value;
+  if (value === "true") return true;
+  if (value === "false") return false;
+  return undefined;
+}
+
+/** A plain object, or its JSON text. */
+export function toObject(value: unknown): Record<string, unknown> | undefined {
   let parsed = value;
   if (typeof value === "string") {
     try {

@@ -62,6 +62,13 @@ export interface FleetArgs {
   readonly rawHtmlRetentionDays: number;
   /** The initial runtime settings written to the config store. */
   readonly settings: FleetSettings;
+  /**
+   * On this update, write the stack's `settings` over the config store's
+   * current value; off, an operator's change in the store is kept by every
+   * `pulumi up`.
+   * @default false
+   */
+  readonly pushSettings: boolean;
   readonly alarms: AlarmThresholds;
   /** Tags (AWS, Azure) or labels (Google Cloud) put on every resource. */
   readonly tags: Readonly<Record<string, string>>;

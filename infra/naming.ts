@@ -10,11 +10,16 @@
  *   IAM https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html,
  *   SNS https://docs.aws.amazon.com/sns/latest/api/API_CreateTopic.html,
  *   CloudWatch https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutDashboard.html.
- * - Azure: https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules
+ * - Azure: https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules,
+ *   scheduled query rules https://learn.microsoft.com/azure/templates/microsoft.insights/scheduledqueryrules.
  * - Google Cloud: service accounts https://cloud.google.com/iam/docs/service-accounts-create,
  *   Cloud Functions https://cloud.google.com/functions/docs/reference/rest/v2/projects.locations.functions,
  *   buckets https://cloud.google.com/storage/docs/buckets#naming,
- *   Pub/Sub https://cloud.google.com/pubsub/docs/pubsub-basics#resource_names.
+ *   Pub/Sub https://cloud.google.com/pubsub/docs/pubsub-basics#resource_names,
+ *   log buckets https://cloud.google.com/logging/docs/reference/v2/rest/v2/projects.locations.buckets/create,
+ *   sinks https://cloud.google.com/logging/docs/reference/v2/rest/v2/sinks,
+ *   exclusions https://cloud.google.com/logging/docs/reference/v2/rest/v2/projects.exclusions,
+ *   log-based metrics https://cloud.google.com/logging/docs/reference/v2/rest/v2/projects.metrics.
  */
 import { SettingsError } from "../shared/errors";
 import type { Cloud } from "./contract";
@@ -31,8 +36,11 @@ export interface NameRule {
   readonly allowed: string;
   /** The cloud accepts lower case only: the name is lower-cased before checking. */
   readonly lowerCase: boolean;
-  /** Joins prefix and suffix; `""` where the cloud allows no separator (storage accounts). */
-  readonly separator: "-" | "";
+  /**
+   * Joins prefix and suffix; `""` where the cloud allows no separator (storage
+   * accounts), `/` where it names a hierarchy (log-based metrics).
+   */
+  readonly separator: "-" | "/" | "";
 }
 
 const ALNUM_DASH = /^[A-Za-z0-9_-]+$/;
@@ -64,6 +72,7 @@ export const NAME_RULES = {
   azureActionGroup: { cloud: "azure", min: 1, max: 260, pattern: /^[^%&\\?/]*[^%&\\?/. ]$/, allowed: "any characters except % & \\ ? /", lowerCase: false, separator: "-" },
   azureActionGroupShortName: { cloud: "azure", min: 1, max: 12, pattern: /^[\w -]+$/, allowed: "letters, digits, spaces, hyphens and underscores", lowerCase: false, separator: "-" },
   azureMetricAlert: { cloud: "azure", min: 1, max: 260, pattern: /^[^*#&+:<>?@%{}\\/]+$/, allowed: "any characters except * # & + : < > ? @ % { } \\ /", lowerCase: false, separator: "-" },
+  azureScheduledQueryRule: { cloud: "azure", min: 1, max: 260, pattern: /^[^*<>%{}&:\\?/#\x00-\x1f]*[^*<>%{}&:\\?/#\x00-\x1f. ]$/, allowed: "any characters except * < > % { } & : \\ ? / # and control characters, not ending with a space or a dot", lowerCase: false, separator: "-" },
 
   // Google Cloud
   gcpServiceAccountId: { cloud: "gcp", min: 6, max: 30, pattern: /^[a-z][a-z0-9-]*[a-z0-9]$/, allowed: "lower-case letters, digits and hyphens, starting with a letter and ending with a letter or digit", lowerCase: true, separator: "-" },
@@ -72,6 +81,10 @@ export const NAME_RULES = {
   gcpPubSubTopic: { cloud: "gcp", min: 3, max: 255, pattern: /^(?!goog)[A-Za-z][\w.~+%-]*$/, allowed: "letters, digits and - _ . ~ + %, starting with a letter and not with `goog`", lowerCase: false, separator: "-" },
   gcpPubSubSubscription: { cloud: "gcp", min: 3, max: 255, pattern: /^(?!goog)[A-Za-z][\w.~+%-]*$/, allowed: "letters, digits and - _ . ~ + %, starting with a letter and not with `goog`", lowerCase: false, separator: "-" },
   gcpParameter: { cloud: "gcp", min: 1, max: 63, pattern: /^[A-Za-z0-9_-]+$/, allowed: "letters, digits, hyphens and underscores", lowerCase: false, separator: "-" },
+  gcpLogBucket: { cloud: "gcp", min: 1, max: 100, pattern: /^[\w.-]+$/, allowed: "letters, digits, underscores, hyphens and periods", lowerCase: false, separator: "-" },
+  gcpLogSink: { cloud: "gcp", min: 1, max: 100, pattern: /^[A-Za-z0-9][\w.-]*$/, allowed: "letters, digits, underscores, hyphens and periods, starting with a letter or digit", lowerCase: false, separator: "-" },
+  gcpLogExclusion: { cloud: "gcp", min: 1, max: 100, pattern: /^[A-Za-z0-9][\w.-]*$/, allowed: "letters, digits, underscores, hyphens and periods, starting with a letter or digit", lowerCase: false, separator: "-" },
+  gcpLogMetric: { cloud: "gcp", min: 1, max: 100, pattern: /^[\w.,+!*'()%-][\w.,+!*'()%/-]*$/, allowed: "letters, digits and _ - . , + ! * ' ( ) % /, not starting with /", lowerCase: false, separator: "/" },
 } as const satisfies Record<string, NameRule>;
 
 export type NameKind = keyof typeof NAME_RULES;

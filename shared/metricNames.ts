@@ -3,6 +3,8 @@
  * handler's Embedded Metric Format lines) and the code that charts and alarms
  * on them (infra/aws/dashboard.ts), so the two cannot drift apart.
  */
+import type { PageMetric } from "./ports";
+
 export const METRICS = {
   /** CloudWatch namespace of every fleet metric. */
   namespace: "ScrapeFleet",
@@ -22,5 +24,13 @@ export const METRICS = {
   fetchLatencyMs: "FetchLatencyMs",
 } as const;
 
+/** Which page-outcome metric each page outcome adds one to. */
+export const OUTCOME_METRIC = {
+  ok: METRICS.pagesOk,
+  failed: METRICS.pagesFailed,
+  retry: METRICS.pagesRetried,
+  malformed: METRICS.pagesMalformed,
+} as const satisfies Record<PageMetric["outcome"], string>;
+
 /** The page-outcome metrics, in the order dashboards show them. */
-export const PAGE_OUTCOME_METRICS = [METRICS.pagesOk, METRICS.pagesFailed, METRICS.pagesRetried, METRICS.pagesMalformed] as const;
+export const PAGE_OUTCOME_METRICS = [OUTCOME_METRIC.ok, OUTCOME_METRIC.failed, OUTCOME_METRIC.retry, OUTCOME_METRIC.malformed] as const;

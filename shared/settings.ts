@@ -1,4 +1,5 @@
-import { SettingsError, type SettingIssue } from "./errors";
+import { SettingsError, describeError, type SettingIssue } from "./errors";
+import type { Logger } from "./ports";
 
 /**
  * The fleet's runtime settings: what an operator can change in the config
@@ -191,6 +192,32 @@ export class SettingsCache {
     this.fetchedAt = this.now();
     return this.current;
   }
+}
+
+/** What an operator does about a settings error, by its kind. */
+export interface SettingsErrorFixes {
+  /** For a document that does not validate (`settings_invalid`). */
+  readonly invalid: string;
+  /** For a store that could not be read (`settings_unreadable`). */
+  readonly unreadable: string;
+}
+
+/**
+ * A `SettingsCache` `onError` that logs one error line naming the source: a
+ * document that does not validate as `settings_invalid`, with every bad key,
+ * its value and fix; a failed read as `settings_unreadable`. The two are told
+ * apart because the fix differs.
+ */
+export function settingsErrorLogger(logger: Logger, source: string, fixes: SettingsErrorFixes): (error: unknown) => void {
+  return (error) => {
+    const invalid = error instanceof SettingsError;
+    logger.log("error", invalid ? "settings_invalid" : "settings_unreadable", {
+      source,
+      error: describeError(error),
+      ...(invalid ? { issues: error.issues } : {}),
+      fix: invalid ? fixes.invalid : fixes.unreadable,
+    });
+  };
 }
 
 function parseJsonDocument(text: string, source: string): unknown {

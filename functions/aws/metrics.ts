@@ -4,7 +4,7 @@
  * so recording a page costs no network round trip and no IAM permission.
  * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
  */
-import { METRICS } from "../../shared/metricNames";
+import { METRICS, OUTCOME_METRIC } from "../../shared/metricNames";
 import type { Metrics, PageMetric } from "../../shared/ports";
 
 /** `Metrics` that collect a batch's pages and write them once, when the batch ends. */
@@ -28,13 +28,6 @@ export interface EmfMetricsOptions {
  * rather than being averaged, so the percentiles stay right.
  */
 const MAX_VALUES_PER_METRIC = 100;
-
-const OUTCOME_METRIC = {
-  ok: METRICS.pagesOk,
-  failed: METRICS.pagesFailed,
-  retry: METRICS.pagesRetried,
-  malformed: METRICS.pagesMalformed,
-} as const satisfies Record<PageMetric["outcome"], string>;
 
 export function createEmfMetrics(options: EmfMetricsOptions): BatchMetrics {
   const write = options.write ?? ((line: string) => process.stdout.write(line));

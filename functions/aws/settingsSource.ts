@@ -2,9 +2,9 @@
  * Runtime settings from SSM Parameter Store, read through the shared TTL cache.
  */
 import { GetParameterCommand, type SSMClient } from "@aws-sdk/client-ssm";
-import { SettingsError, describeError } from "../../shared/errors";
+import { SettingsError } from "../../shared/errors";
 import type { Logger } from "../../shared/ports";
-import { SettingsCache, type SettingsSource } from "../../shared/settings";
+import { SettingsCache, settingsErrorLogger, type SettingsSource } from "../../shared/settings";
 
 export interface SsmSettingsOptions {
   /** A client created once per container and shared by every invocation. */
@@ -48,17 +48,9 @@ export function createSsmSettings(options: SsmSettingsCacheOptions): SettingsCac
   return new SettingsCache({
     source,
     now: options.now,
-    onError(error) {
-      // A bad document and an unreadable parameter are told apart: the fix differs.
-      const invalid = error instanceof SettingsError;
-      options.logger.log("error", invalid ? "settings_invalid" : "settings_unreadable", {
-        source: source.name,
-        error: describeError(error),
-        ...(invalid ? { issues: error.issues } : {}),
-        fix: invalid
-          ? `correct the JSON in parameter ${options.parameterName}; the last good settings stay in force meanwhile`
-          : `check that parameter ${options.parameterName} exists and the function's role may call ssm:GetParameter on it; the last good settings stay in force meanwhile`,
-      });
-    },
+    onError: settingsErrorLogger(options.logger, source.name, {
+      invalid: `correct the JSON in parameter ${options.parameterName}; the last good settings stay in force meanwhile`,
+      unreadable: `check that parameter ${options.parameterName} exists and the function's role may call ssm:GetParameter on it; the last good settings stay in force meanwhile`,
+    }),
   });
 }

@@ -11,7 +11,7 @@
  * and dimensions would still have to be declared twice. A trace line carries
  * the same numbers under the names in shared/metricNames.ts.
  */
-import { METRICS } from "../../shared/metricNames";
+import { METRICS, OUTCOME_METRIC } from "../../shared/metricNames";
 import type { Metrics, PageMetric } from "../../shared/ports";
 import { integerOption } from "./appSettings";
 
@@ -71,13 +71,6 @@ export interface WindowMetricsOptions {
 
 export const FLUSH_INTERVAL_MS = { min: 1_000, max: 300_000, default: 10_000 } as const;
 
-const OUTCOME_FIELD = {
-  ok: METRICS.pagesOk,
-  failed: METRICS.pagesFailed,
-  retry: METRICS.pagesRetried,
-  malformed: METRICS.pagesMalformed,
-} as const satisfies Record<PageMetric["outcome"], string>;
-
 export function createWindowMetrics(options: WindowMetricsOptions): WindowMetrics {
   const now = options.now ?? Date.now;
   const interval = integerOption("flushIntervalMs", options.flushIntervalMs, FLUSH_INTERVAL_MS);
@@ -110,10 +103,10 @@ export function createWindowMetrics(options: WindowMetricsOptions): WindowMetric
         fleet: options.fleetName,
         from: new Date(closed.openedAt).toISOString(),
         to: new Date(at).toISOString(),
-        [OUTCOME_FIELD.ok]: closed.pages.ok,
-        [OUTCOME_FIELD.failed]: closed.pages.failed,
-        [OUTCOME_FIELD.retry]: closed.pages.retry,
-        [OUTCOME_FIELD.malformed]: closed.pages.malformed,
+        [OUTCOME_METRIC.ok]: closed.pages.ok,
+        [OUTCOME_METRIC.failed]: closed.pages.failed,
+        [OUTCOME_METRIC.retry]: closed.pages.retry,
+        [OUTCOME_METRIC.malformed]: closed.pages.malformed,
         [METRICS.bytesFetched]: closed.bytes,
         [METRICS.fetchLatencyMs]: { count: closed.fetches, sum: closed.fetchMsSum, max: closed.fetchMsMax },
         [OLDEST_MESSAGE_AGE_FIELD]: closed.oldestAgeSeconds,

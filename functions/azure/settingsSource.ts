@@ -9,9 +9,9 @@
  */
 import { AppConfigurationClient } from "@azure/app-configuration";
 import type { TokenCredential } from "@azure/identity";
-import { SettingsError, describeError } from "../../shared/errors";
+import { SettingsError } from "../../shared/errors";
 import type { Logger } from "../../shared/ports";
-import { SettingsCache, type SettingsSource } from "../../shared/settings";
+import { SettingsCache, settingsErrorLogger, type SettingsSource } from "../../shared/settings";
 import { integerOption } from "./appSettings";
 
 export interface AppConfigurationSettingsOptions {
@@ -62,18 +62,11 @@ export interface AppConfigurationSettingsCacheOptions extends AppConfigurationSe
  */
 export function createAppConfigurationSettings(options: AppConfigurationSettingsCacheOptions): SettingsCache {
   const source = createAppConfigurationSettingsSource(options);
+  const fix = "the last good settings stay in force until the key-value holds a valid document";
   return new SettingsCache({
     source,
     now: options.now,
-    onError(error) {
-      // A bad document and an unreadable store are told apart: the fix differs (edit the JSON, or the role assignment / key).
-      options.logger.log("error", error instanceof SettingsError ? "settings_invalid" : "settings_unreadable", {
-        source: source.name,
-        error: describeError(error),
-        ...(error instanceof SettingsError ? { issues: error.issues } : {}),
-        fix: "the last good settings stay in force until the key-value holds a valid document",
-      });
-    },
+    onError: settingsErrorLogger(options.logger, source.name, { invalid: fix, unreadable: fix }),
   });
 }
 

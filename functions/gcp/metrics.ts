@@ -10,19 +10,11 @@
  * The fields carry the names in `shared/metricNames.ts`, as on AWS, so a log
  * query reads the same words as the dashboards.
  */
-import { METRICS } from "../../shared/metricNames";
-import type { Metrics, PageMetric } from "../../shared/ports";
+import { METRICS, OUTCOME_METRIC } from "../../shared/metricNames";
+import type { Metrics } from "../../shared/ports";
 
 /** The `event` of a page line: the log-based metrics' filters select it. */
 export const PAGE_METRIC_EVENT = "page_metric";
-
-/** Which counter each outcome adds one to. */
-export const OUTCOME_METRIC = {
-  ok: METRICS.pagesOk,
-  failed: METRICS.pagesFailed,
-  retry: METRICS.pagesRetried,
-  malformed: METRICS.pagesMalformed,
-} as const satisfies Record<PageMetric["outcome"], string>;
 
 export interface LogMetricsOptions {
   /** The fleet's name (env `FLEET_NAME`), written as the `Fleet` field the metrics filter on. */

@@ -13,9 +13,9 @@
  * changes the settings by adding a version; `pulumi up` only ever manages the
  * first one, so it never puts older settings back.
  */
-import { SettingsError, describeError } from "../../shared/errors";
+import { SettingsError } from "../../shared/errors";
 import type { Logger } from "../../shared/ports";
-import { SettingsCache, type SettingsSource } from "../../shared/settings";
+import { SettingsCache, settingsErrorLogger, type SettingsSource } from "../../shared/settings";
 
 export const PARAMETER_MANAGER_ENDPOINT = "https://parametermanager.googleapis.com";
 
@@ -180,17 +180,10 @@ export interface ParameterManagerSettingsOptions extends ParameterManagerSourceO
  */
 export function createParameterManagerSettings(options: ParameterManagerSettingsOptions): SettingsCache {
   const source = createParameterManagerSource(options);
+  const fix = "the last good settings stay in force until the parameter's newest enabled version holds a valid document";
   return new SettingsCache({
     source,
     now: options.now,
-    onError(error) {
-      // A bad document and an unreadable parameter are told apart: the fix differs (add a corrected version, or fix IAM / the name).
-      options.logger.log("error", error instanceof SettingsError ? "settings_invalid" : "settings_unreadable", {
-        source: source.name,
-        error: describeError(error),
-        ...(error instanceof SettingsError ? { issues: error.issues } : {}),
-        fix: "the last good settings stay in force until the parameter's newest enabled version holds a valid document",
-      });
-    },
+    onError: settingsErrorLogger(options.logger, source.name, { invalid: fix, unreadable: fix }),
   });
 }

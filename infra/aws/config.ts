@@ -9,13 +9,10 @@
  * - `scrape-fleet:visibilityTimeoutSeconds` (optional): overrides the work
  *   queue's visibility timeout, which is otherwise derived. Refused below the
  *   derived minimum.
- * - `scrape-fleet:pushSettings` (true/false, default false): on this update,
- *   write the stack's `settings` over the settings parameter's current value
- *   (see ./configStore.ts for why `pulumi up --replace` does not do it).
  */
 import * as pulumi from "@pulumi/pulumi";
 import { SettingsError, type SettingIssue } from "../../shared/errors";
-import { configKey, PROJECT, type RawConfig } from "../config";
+import { configKey, PROJECT, toInteger, type RawConfig } from "../config";
 import type { FleetArgs } from "../contract";
 
 export interface AwsFleetConfig {
@@ -23,8 +20,6 @@ export interface AwsFleetConfig {
   readonly batchWindowSeconds: number;
   /** The work queue's visibility timeout. At least `minimumVisibilityTimeout(...)`, at most 43200 (12 h). */
   readonly visibilityTimeoutSeconds: number;
-  /** Write the stack's settings over the store's current value on this update. @default false */
-  readonly pushSettings: boolean;
 }
 
 /** Lambda's longest timeout (https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html). */
@@ -54,7 +49,7 @@ export function minimumVisibilityTimeout(functionTimeoutSeconds: number, batchWi
 }
 
 /** The stack keys only the AWS fleet reads. */
-export const AWS_KEYS = ["batchWindowSeconds", "visibilityTimeoutSeconds", "pushSettings"] as const;
+export const AWS_KEYS = ["batchWindowSeconds", "visibilityTimeoutSeconds"] as const;
 
 type FleetLimits = Pick<FleetArgs, "functionTimeoutSeconds" | "maxWorkers" | "messagesPerWorker" | "memoryMb" | "logRetentionDays">;
 
@@ -114,24 +109,8 @@ export function validateAwsConfig(raw: RawConfig, fleet: FleetLimits): AwsFleetC
     }
   }
 
-  const pushSettings = raw.pushSettings === undefined ? false : toBoolean(raw.pushSettings);
-  if (pushSettings === undefined) {
-    issue("pushSettings", raw.pushSettings, "must be true or false", `pulumi config rm ${configKey("pushSettings")}`);
-  }
-
   if (issues.length > 0) throw new SettingsError("stack config (AWS)", issues);
-  return { batchWindowSeconds: window as number, visibilityTimeoutSeconds, pushSettings: pushSettings === true };
-}
-
-function toInteger(value: unknown): number | undefined {
-  const number = typeof value === "number" ? value : typeof value === "string" && /^-?\d+$/.test(value.trim()) ? Number(value) : undefined;
-  return number !== undefined && Number.isInteger(number) ? number : undefined;
-}
-
-function toBoolean(value: unknown): boolean | undefined {
-  if (value === true || value === "true") return true;
-  if (value === false || value === "false") return false;
-  return undefined;
+  return { batchWindowSeconds: window as number, visibilityTimeoutSeconds };
 }
 
 /** Reads the AWS keys from the stack's config and validates them against `fleet`. */

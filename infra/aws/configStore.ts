@@ -11,20 +11,10 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import * as ssm from "@pulumi/aws/ssm";
-import type { FleetSettings } from "../../shared/settings";
+import type { FleetArgs } from "../contract";
 
-export interface ConfigStoreArgs {
-  readonly namePrefix: string;
-  /** The stack's `settings`, validated, defaults applied: the parameter's first value. */
-  readonly settings: FleetSettings;
-  /**
-   * Write `settings` over the store's current value on this update (stack key
-   * `scrape-fleet:pushSettings`). Off, an operator's change in the store is
-   * kept by every `pulumi up`. @default false
-   */
-  readonly pushSettings: boolean;
-  readonly tags: Readonly<Record<string, string>>;
-}
+/** `settings` is the parameter's first value; `pushSettings` writes it again on this update. */
+export type ConfigStoreArgs = Pick<FleetArgs, "namePrefix" | "settings" | "pushSettings" | "tags">;
 
 /** The parameter's name: a path under the fleet's prefix. */
 export function settingsParameterName(namePrefix: string): string {

@@ -45,7 +45,7 @@ export class AwsFleet extends pulumi.ComponentResource {
       parent,
     );
     const { bucket } = createStorage(name, { namePrefix: args.namePrefix, rawHtmlRetentionDays: args.rawHtmlRetentionDays, tags }, parent);
-    const { parameter } = createConfigStore(name, { namePrefix: args.namePrefix, settings: args.settings, pushSettings: aws.pushSettings, tags }, parent);
+    const { parameter } = createConfigStore(name, { namePrefix: args.namePrefix, settings: args.settings, pushSettings: args.pushSettings, tags }, parent);
     const logGroup = createWorkerLogGroup(name, { namePrefix: args.namePrefix, logRetentionDays: args.logRetentionDays, tags }, parent);
 
     const role = createWorkerRole(name, { namePrefix: args.namePrefix, tags }, parent);

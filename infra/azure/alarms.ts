@@ -24,7 +24,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as monitor from "@pulumi/azure-native/monitor";
 import { FLEET_METRICS_EVENT, OLDEST_MESSAGE_AGE_FIELD } from "../../functions/azure/metrics";
 import type { AlarmThresholds } from "../contract";
-import type { AzureAlarmName } from "./config";
+import type { AzureAlarmName, AzureLogAlarmName, AzureMetricAlarmName } from "./config";
 
 /** The handler's settlement errors (functions/azure/index.ts), which are not failures of the fleet. */
 export const SETTLEMENT_ERROR_CODES = ["message_abandoned", "message_malformed"] as const;
@@ -113,7 +113,7 @@ export function createAlarms(name: string, args: AlarmsArgs, parent: pulumi.Reso
   );
 
   const onQueue = [{ name: "EntityName", operator: "Include", values: [args.queueName] }];
-  const metricAlert = (alarm: AzureAlarmName, description: string, severity: number, windowMinutes: number, allOf: readonly MetricCriterion[]) =>
+  const metricAlert = (alarm: AzureMetricAlarmName, description: string, severity: number, windowMinutes: number, allOf: readonly MetricCriterion[]) =>
     new monitor.MetricAlert(
       `${name}-${alarm}`,
       {
@@ -149,7 +149,7 @@ export function createAlarms(name: string, args: AlarmsArgs, parent: pulumi.Reso
     ]),
   ];
 
-  const logAlert = (alarm: AzureAlarmName, description: string, severity: number, query: string, column: string, threshold: number) =>
+  const logAlert = (alarm: AzureLogAlarmName, description: string, severity: number, query: string, column: string, threshold: number) =>
     new monitor.ScheduledQueryRule(
       `${name}-${alarm}`,
       {

@@ -11,14 +11,11 @@
  * - `scrape-fleet:lockDurationSeconds` (optional): overrides the work queue's
  *   message lock, which is otherwise derived from `functionTimeoutSeconds`.
  *   Refused below the function timeout or above Service Bus's 5 minutes.
- * - `scrape-fleet:pushSettings` (true/false, default false): on this update,
- *   write the stack's `settings` over the store's current value
- *   (see ./configStore.ts).
  */
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { SettingsError, type SettingIssue } from "../../shared/errors";
-import { configKey, PROJECT, type RawConfig } from "../config";
+import { configKey, PROJECT, toInteger, type RawConfig } from "../config";
 import type { FleetArgs } from "../contract";
 import { resourceName, type NameKind } from "../naming";
 
@@ -26,7 +23,7 @@ import { resourceName, type NameKind } from "../naming";
 export const LOCATION_KEY = "azure-native:location";
 
 /** The stack keys only the Azure fleet reads (besides `azure-native:location`). */
-export const AZURE_KEYS = ["lockDurationSeconds", "pushSettings"] as const;
+export const AZURE_KEYS = ["lockDurationSeconds"] as const;
 
 /**
  * Service Bus's longest message lock: 5 minutes.
@@ -85,8 +82,13 @@ export interface AzureNames {
   readonly alerts: Readonly<Record<AzureAlarmName, string>>;
 }
 
-export const AZURE_ALARMS = ["backlog", "oldest-message", "dead-letters", "errors", "stalled"] as const;
-export type AzureAlarmName = (typeof AZURE_ALARMS)[number];
+/** Alarms on Service Bus metrics: metric alert rules. */
+export const AZURE_METRIC_ALARMS = ["backlog", "dead-letters", "stalled"] as const;
+/** Alarms on the fleet's trace lines and requests: log search alert rules (scheduled query rules). */
+export const AZURE_LOG_ALARMS = ["oldest-message", "errors"] as const;
+export type AzureMetricAlarmName = (typeof AZURE_METRIC_ALARMS)[number];
+export type AzureLogAlarmName = (typeof AZURE_LOG_ALARMS)[number];
+export type AzureAlarmName = AzureMetricAlarmName | AzureLogAlarmName;
 
 /**
  * Characters a globally unique name keeps free for its suffix: a hyphen and 6
@@ -109,8 +111,6 @@ export interface AzureFleetConfig {
   readonly location: string;
   /** The work queue's message lock, in seconds: at least the function timeout, at most 300. */
   readonly lockDurationSeconds: number;
-  /** Write the stack's settings over the store's current value on this update. @default false */
-  readonly pushSettings: boolean;
   readonly names: AzureNames;
 }
 
@@ -190,15 +190,10 @@ export function validateAzureConfig(raw: RawConfig & { readonly location?: unkno
     );
   }
 
-  const pushSettings = raw.pushSettings === undefined ? false : toBoolean(raw.pushSettings);
-  if (pushSettings === undefined) {
-    issue("pushSettings", raw.pushSettings, "must be true or false", `pulumi config set ${configKey("pushSettings")} true   (for one update, then pulumi config rm ${configKey("pushSettings")})`);
-  }
-
   const names = azureNames(fleet.namePrefix, issues);
 
   if (issues.length > 0 || location === undefined || names === undefined) throw new SettingsError("stack config (Azure)", issues);
-  return { location, lockDurationSeconds, pushSettings: pushSettings ?? false, names };
+  return { location, lockDurationSeconds, names };
 }
 
 /** Every name from the prefix; a name that breaks a limit adds the naming table's issue (key `scrape-fleet:namePrefix`). */
@@ -232,21 +227,12 @@ function azureNames(prefix: string, issues: SettingIssue[]): AzureNames | undefi
     appInsights: name("azureApplicationInsights", "ai"),
     actionGroup: name("azureActionGroup", "alerts"),
     actionGroupShortName: resourceName("azureActionGroupShortName", "scrapefleet", ""),
-    alerts: Object.fromEntries(AZURE_ALARMS.map((alarm) => [alarm, name("azureMetricAlert", alarm)])) as Record<AzureAlarmName, string>,
+    alerts: Object.fromEntries([
+      ...AZURE_METRIC_ALARMS.map((alarm) => [alarm, name("azureMetricAlert", alarm)]),
+      ...AZURE_LOG_ALARMS.map((alarm) => [alarm, name("azureScheduledQueryRule", alarm)]),
+    ]) as Record<AzureAlarmName, string>,
   };
   return valid ? names : undefined;
-}
-
-function toInteger(value: unknown): number | undefined {
-  const number = typeof value === "number" ? value : typeof value === "string" && /^-?\d+$/.test(value.trim()) ? Number(value) : undefined;
-  return number !== undefined && Number.isInteger(number) ? number : undefined;
-}
-
-function toBoolean(value: unknown): boolean | undefined {
-  if (typeof value === "boolean") return value;
-  if (value === "true") return true;
-  if (value === "false") return false;
-  return undefined;
 }
 
 /** Reads the Azure keys from the stack's config and validates them against `fleet`. */
@@ -256,7 +242,6 @@ export function readAzureConfig(fleet: FleetLimits): AzureFleetConfig {
     {
       location: new pulumi.Config("azure-native").get("location"),
       lockDurationSeconds: config.get("lockDurationSeconds"),
-      pushSettings: config.get("pushSettings"),
     },
     fleet,
   );

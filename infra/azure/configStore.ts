@@ -20,7 +20,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as appconfiguration from "@pulumi/azure-native/appconfiguration";
-import type { FleetSettings } from "../../shared/settings";
+import type { FleetArgs } from "../contract";
 
 /** The key holding the settings document (app setting `SETTINGS_KEY`). */
 export const SETTINGS_KEY = "settings";
@@ -57,17 +57,10 @@ export function createConfigStore(name: string, args: ConfigStoreArgs, parent: p
   );
 }
 
-export interface SettingsDocumentArgs {
+/** `settings` is the key-value's first value; `pushSettings` writes it again on this update. */
+export interface SettingsDocumentArgs extends Pick<FleetArgs, "settings" | "pushSettings"> {
   readonly resourceGroupName: pulumi.Input<string>;
   readonly store: appconfiguration.ConfigurationStore;
-  /** The stack's `settings`, validated, defaults applied: the key-value's first value. */
-  readonly settings: FleetSettings;
-  /**
-   * Write `settings` over the store's current value on this update (stack key
-   * `scrape-fleet:pushSettings`). Off, an operator's change in the store is
-   * kept by every `pulumi up`. @default false
-   */
-  readonly pushSettings: boolean;
   /** The deployer's data-plane grant: ARM writes the key-value as the deployer. */
   readonly writerGrant: pulumi.Resource;
   readonly tags: Readonly<Record<string, string>>;

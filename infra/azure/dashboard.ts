@@ -12,7 +12,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as applicationinsights from "@pulumi/azure-native/applicationinsights";
-import { METRICS } from "../../shared/metricNames";
+import { METRICS, PAGE_OUTCOME_METRICS } from "../../shared/metricNames";
 import { errorRateKql, fleetMetricsLinesKql, oldestMessageAgeKql } from "./alarms";
 import { guidFrom } from "./identity";
 
@@ -63,7 +63,6 @@ function metricPanel(name: string, title: string, metric: string, aggregation: n
 /** The workbook's gallery JSON. */
 export function workbookDocument(args: { readonly namePrefix: string; readonly namespaceId: string; readonly queueName: string; readonly appInsightsId: string }): Record<string, unknown> {
   const { namespaceId, queueName, appInsightsId } = args;
-  const outcomes = [METRICS.pagesOk, METRICS.pagesFailed, METRICS.pagesRetried, METRICS.pagesMalformed];
   const lines = fleetMetricsLinesKql();
   return {
     version: "Notebook/1.0",
@@ -76,7 +75,7 @@ export function workbookDocument(args: { readonly namePrefix: string; readonly n
       queryPanel("errors", "Failed invocations, % (settlement excluded)", errorRateKql(), appInsightsId),
       queryPanel("duration", "Invocation duration, ms", "requests\n| summarize p50 = percentile(duration, 50), p95 = percentile(duration, 95), max = max(duration) by bin(timestamp, 5m)", appInsightsId),
       queryPanel("instances", "Instances", "requests\n| summarize instances = dcount(cloud_RoleInstance) by bin(timestamp, 5m)", appInsightsId),
-      queryPanel("pages", "Pages by outcome", `${lines}\n| summarize ${outcomes.map((metric) => `${metric} = sum(toint(line.${metric}))`).join(", ")} by bin(timestamp, 5m)`, appInsightsId),
+      queryPanel("pages", "Pages by outcome", `${lines}\n| summarize ${PAGE_OUTCOME_METRICS.map((metric) => `${metric} = sum(toint(line.${metric}))`).join(", ")} by bin(timestamp, 5m)`, appInsightsId),
       queryPanel("bytes", "Bytes fetched", `${lines}\n| summarize ${METRICS.bytesFetched} = sum(tolong(line.${METRICS.bytesFetched})) by bin(timestamp, 5m)`, appInsightsId),
       queryPanel(
         "fetch-latency",

@@ -91,7 +91,7 @@ export class AzureFleet extends pulumi.ComponentResource {
       parent,
     );
     const writerGrant = grantSettingsWriter(name, { deployerObjectId: client.objectId, subscriptionId, configStoreId: store.id }, parent);
-    createSettingsDocument(name, { resourceGroupName: group.name, store, settings: args.settings, pushSettings: azure.pushSettings, writerGrant, tags }, parent);
+    createSettingsDocument(name, { resourceGroupName: group.name, store, settings: args.settings, pushSettings: args.pushSettings, writerGrant, tags }, parent);
     deployCode(name, { resourceGroupName: group.name, worker, packageContainerName: names.packageContainer, hostStorageGrant: grants.hostStorage }, parent);
 
     const { actionGroup } = createAlarms(

@@ -13,13 +13,10 @@
  *   request's timeout. Refused below functionTimeoutSeconds.
  * - `scrape-fleet:workerCpu` (optional): the function's vCPUs, such as `1` or
  *   `2`; derived from memoryMb and messagesPerWorker otherwise.
- * - `scrape-fleet:pushSettings` (true/false, default false): on this update,
- *   add the stack's `settings` as the parameter's newest version (see
- *   ./configStore.ts); off, a version an operator added stays in force.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { SettingsError, type SettingIssue } from "../../shared/errors";
-import { configKey, PROJECT, type RawConfig } from "../config";
+import { configKey, PROJECT, toInteger, toNumber, type RawConfig } from "../config";
 import type { AlarmThresholds, FleetArgs } from "../contract";
 
 export interface GcpFleetConfig {
@@ -29,7 +26,6 @@ export interface GcpFleetConfig {
   readonly ackDeadlineSeconds: number;
   /** `serviceConfig.availableCpu`, as the API takes it ("1", "2", "0.333"). */
   readonly workerCpu: string;
-  readonly pushSettings: boolean;
 }
 
 /**
@@ -103,7 +99,6 @@ export interface RawGcpConfig extends RawConfig {
   readonly region?: unknown;
   readonly ackDeadlineSeconds?: unknown;
   readonly workerCpu?: unknown;
-  readonly pushSettings?: unknown;
 }
 
 const PROJECT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
@@ -138,8 +133,8 @@ export function validateGcpConfig(raw: RawGcpConfig, fleet: FleetLimits): GcpFle
   const derivedAck = Math.min(ACK_DEADLINE_SECONDS.max, Math.max(ACK_DEADLINE_SECONDS.min, fleet.functionTimeoutSeconds));
   let ackDeadlineSeconds = derivedAck;
   if (raw.ackDeadlineSeconds !== undefined) {
-    const given = toNumber(raw.ackDeadlineSeconds);
-    if (given === undefined || !Number.isInteger(given) || given < ACK_DEADLINE_SECONDS.min || given > ACK_DEADLINE_SECONDS.max) {
+    const given = toInteger(raw.ackDeadlineSeconds);
+    if (given === undefined || given < ACK_DEADLINE_SECONDS.min || given > ACK_DEADLINE_SECONDS.max) {
       issue(configKey("ackDeadlineSeconds"), raw.ackDeadlineSeconds, `must be an integer from ${ACK_DEADLINE_SECONDS.min} to ${ACK_DEADLINE_SECONDS.max} (Pub/Sub's range)`, `pulumi config rm ${configKey("ackDeadlineSeconds")}   (the program derives ${derivedAck})`);
     } else if (given < fleet.functionTimeoutSeconds) {
       issue(
@@ -174,26 +169,8 @@ export function validateGcpConfig(raw: RawGcpConfig, fleet: FleetLimits): GcpFle
     issue(configKey("alarms.stalledMinutes"), fleet.alarms.stalledMinutes, `is below ${MIN_STALLED_MINUTES}: Cloud Monitoring's missing-data condition needs a window of at least 2 minutes`, `pulumi config set --path ${configKey("alarms.stalledMinutes")} ${MIN_STALLED_MINUTES}`);
   }
 
-  const pushSettings = raw.pushSettings === undefined ? false : toBoolean(raw.pushSettings);
-  if (pushSettings === undefined) {
-    issue(configKey("pushSettings"), raw.pushSettings, "must be true or false", `pulumi config rm ${configKey("pushSettings")}`);
-  }
-
   if (issues.length > 0) throw new SettingsError("stack config (Google Cloud)", issues);
-  return { project: project as string, region: region as string, ackDeadlineSeconds, workerCpu: workerCpu as string, pushSettings: pushSettings === true };
-}
-
-function toNumber(value: unknown): number | undefined {
-  if (typeof value === "number") return Number.isFinite(value) ? value : undefined;
-  if (typeof value === "string" && /^\d+(\.\d+)?$/.test(value.trim())) return Number(value);
-  return undefined;
-}
-
-function toBoolean(value: unknown): boolean | undefined {
-  if (typeof value === "boolean") return value;
-  if (value === "true") return true;
-  if (value === "false") return false;
-  return undefined;
+  return { project: project as string, region: region as string, ackDeadlineSeconds, workerCpu: workerCpu as string };
 }
 
 /** Reads the Google Cloud keys from the stack's config and validates them against `fleet`. */
@@ -206,7 +183,6 @@ export function readGcpConfig(fleet: FleetLimits): GcpFleetConfig {
       region: gcp.get("region"),
       ackDeadlineSeconds: config.get("ackDeadlineSeconds"),
       workerCpu: config.get("workerCpu"),
-      pushSettings: config.get("pushSettings"),
     },
     fleet,
   );

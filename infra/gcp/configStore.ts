@@ -16,15 +16,12 @@ import { createHash } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
 import * as parametermanager from "@pulumi/gcp/parametermanager";
 import type { FleetSettings } from "../../shared/settings";
+import type { FleetArgs } from "../contract";
 import { resourceName } from "../naming";
 
-export interface ConfigStoreArgs {
-  readonly namePrefix: string;
+/** `settings` is the first version's document; `pushSettings` adds it as the newest version on this update. */
+export interface ConfigStoreArgs extends Pick<FleetArgs, "namePrefix" | "settings" | "pushSettings"> {
   readonly project: string;
-  /** The stack's `settings`, validated, defaults applied: the first version's document. */
-  readonly settings: FleetSettings;
-  /** Add the stack's settings as the newest version on this update (stack key `scrape-fleet:pushSettings`). @default false */
-  readonly pushSettings: boolean;
   readonly labels: Readonly<Record<string, string>>;
 }
 

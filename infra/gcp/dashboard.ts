@@ -7,8 +7,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as logging from "@pulumi/gcp/logging";
 import * as monitoring from "@pulumi/gcp/monitoring";
-import { OUTCOME_METRIC, PAGE_METRIC_EVENT } from "../../functions/gcp/metrics";
-import { METRICS, PAGE_OUTCOME_METRICS } from "../../shared/metricNames";
+import { PAGE_METRIC_EVENT } from "../../functions/gcp/metrics";
+import { METRICS, OUTCOME_METRIC, PAGE_OUTCOME_METRICS } from "../../shared/metricNames";
+import { resourceName } from "../naming";
 import { FILTERS } from "./alarms";
 
 export interface FleetMetricsArgs {
@@ -20,10 +21,7 @@ export interface FleetMetricsArgs {
 
 /** `logging.googleapis.com/user/<namePrefix>/<metric>`: the names in shared/metricNames.ts under the fleet's prefix. */
 export function logMetricName(namePrefix: string, metric: string): string {
-  // The prefix is validated (lower-case letters, digits, hyphens, at most 40
-  // characters), so the name stays inside the 100 characters and the
-  // character set log-based metric names allow.
-  return `${namePrefix}/${metric}`;
+  return resourceName("gcpLogMetric", namePrefix, metric);
 }
 
 const pageLines = (namePrefix: string) => `jsonPayload.event="${PAGE_METRIC_EVENT}" AND jsonPayload.${METRICS.fleetDimension}="${namePrefix}"`;

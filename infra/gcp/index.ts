@@ -40,7 +40,7 @@ export class GcpFleet extends pulumi.ComponentResource {
 
     const { workTopic, deadLetterTopic, deadLetterSubscription } = createTopics(name, { namePrefix, project, labels }, child);
     const { resultsBucket, sourceBucket } = createBuckets({ namePrefix, project, region, rawHtmlRetentionDays: args.rawHtmlRetentionDays, labels }, child);
-    const { parameter } = createConfigStore(name, { namePrefix, project, settings: args.settings, pushSettings: gcp.pushSettings, labels }, child);
+    const { parameter } = createConfigStore(name, { namePrefix, project, settings: args.settings, pushSettings: args.pushSettings, labels }, child);
 
     const accounts = createServiceAccounts(name, { namePrefix, project }, child);
     const runtimeGrants = grantRuntime(name, { project, runtime: accounts.runtime, resultsBucket }, child);

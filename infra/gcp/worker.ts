@@ -167,23 +167,19 @@ export function workerLogFilter(functionName: string): string {
  * `_Default` sink (https://cloud.google.com/logging/docs/reference/v2/rest/v2/projects.exclusions).
  * A log bucket in the sink's own project needs no writer grant.
  * https://cloud.google.com/logging/docs/routing/overview
- *
- * The names are the validated `namePrefix` (lower-case letters, digits,
- * hyphens, at most 40) plus a short suffix, inside every limit of these kinds
- * (bucket ids 100, sink and exclusion names 100).
  */
 export function createWorkerLogs(name: string, args: WorkerLogsArgs, opts: pulumi.CustomResourceOptions): { logBucket: logging.ProjectBucketConfig } {
   const filter = workerLogFilter(args.functionName);
   const logBucket = new logging.ProjectBucketConfig(
     `${name}-logs`,
-    { project: args.project, location: args.region, bucketId: `${args.namePrefix}-logs`, retentionDays: args.logRetentionDays, description: "scrape-fleet worker logs" },
+    { project: args.project, location: args.region, bucketId: resourceName("gcpLogBucket", args.namePrefix, "logs"), retentionDays: args.logRetentionDays, description: "scrape-fleet worker logs" },
     opts,
   );
   new logging.ProjectSink(
     `${name}-logs-sink`,
     {
       project: args.project,
-      name: `${args.namePrefix}-worker-logs`,
+      name: resourceName("gcpLogSink", args.namePrefix, "worker-logs"),
       destination: pulumi.interpolate`logging.googleapis.com/${logBucket.id}`,
       filter,
       uniqueWriterIdentity: true,
@@ -193,7 +189,7 @@ export function createWorkerLogs(name: string, args: WorkerLogsArgs, opts: pulum
   );
   new logging.ProjectExclusion(
     `${name}-logs-default-exclusion`,
-    { project: args.project, name: `${args.namePrefix}-worker-logs`, filter, description: "The scrape-fleet worker's logs are kept in their own bucket." },
+    { project: args.project, name: resourceName("gcpLogExclusion", args.namePrefix, "worker-logs"), filter, description: "The scrape-fleet worker's logs are kept in their own bucket." },
     opts,
   );
   return { logBucket };

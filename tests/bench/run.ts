@@ -8,11 +8,11 @@
  * 3. Wall time of a 10-message batch against pages answered after 300 ms,
  *    against one such page alone. Target ≤ 1.3x.
  *
- * Host names `*.bench.example` map to 127.0.0.1 through a stub resolver, so
- * nothing outside the machine is resolved or contacted.
+ * Host names `*.bench.example` map to 127.0.0.1 through the tests' stub
+ * resolver (tests/support/pages.ts), so nothing outside the machine is
+ * resolved or contacted.
  */
 import { fork, spawn } from "node:child_process";
-import type { LookupFunction } from "node:net";
 import { join } from "node:path";
 import { buildSync } from "esbuild";
 import { Agent, fetch as undiciFetch } from "undici";
@@ -20,6 +20,7 @@ import type { QueueItem } from "../../shared/outcome";
 import type { ResultStore, StoredObject } from "../../shared/ports";
 import { parseSettings } from "../../shared/settings";
 import { createWorker } from "../../shared/worker";
+import { loopbackLookup } from "../support/pages";
 
 const CPU_PAGES = Number(process.env.BENCH_PAGES ?? 300);
 const CPU_ROUNDS = 3;
@@ -29,16 +30,6 @@ const RSS_CONCURRENCY = 16;
 const BATCH_SIZE = 10;
 
 const settings = parseSettings({ perDomainDelayMs: 0, respectRobots: false, concurrency: RSS_CONCURRENCY });
-
-const loopbackLookup: LookupFunction = (hostname, options, callback) => {
-  if (!hostname.endsWith(".bench.example")) {
-    callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: "ENOTFOUND" }), options.all ? [] : "", 0);
-  } else if (options.all) {
-    callback(null, [{ address: "127.0.0.1", family: 4 }]);
-  } else {
-    callback(null, "127.0.0.1", 4);
-  }
-};
 
 /** Keeps only the byte count, so the store itself costs (almost) nothing. */
 class CountingStore implements ResultStore {

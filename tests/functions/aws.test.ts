@@ -12,91 +12,36 @@
  * through an injected resolver; no outside name is resolved.
  */
 import { strict as assert } from "node:assert";
-import { createServer, type RequestListener, type Server } from "node:http";
-import type { AddressInfo, LookupFunction } from "node:net";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { LambdaConfigError, createLambdaHandler, createSqsHandler, type SqsHandler, type SqsHandlerDeps } from "../../functions/aws";
 import { createEmfMetrics } from "../../functions/aws/metrics";
 import { createSsmSettings } from "../../functions/aws/settingsSource";
 import { createJsonLogger } from "../../shared/logging";
-import type { ResultStore, StoredObject } from "../../shared/ports";
 import { resultKey, type ResultRecord } from "../../shared/result";
 import { parseSettings, type FleetSettings } from "../../shared/settings";
 import { lambdaContext, sqsEvent, sqsRecord, startSsmFake, type SsmFake } from "../support/awsFakes";
+import { startLoopbackServer, type LoopbackServer } from "../support/loopback/server";
+import { MemoryResultStore } from "../support/memoryStore";
+import { commonPages, exampleLookup } from "../support/pages";
 import { startLocalS3 } from "../support/s3rver";
 
-class PageServer {
-  readonly hits: string[] = [];
-  private readonly server: Server;
-
-  constructor(routes: Record<string, RequestListener>) {
-    this.server = createServer((req, res) => {
-      this.hits.push(req.url ?? "/");
-      (routes[req.url ?? "/"] ?? ((_q, r) => r.writeHead(404, { "content-type": "text/plain" }).end("not found")))(req, res);
-    });
-  }
-
-  async start(): Promise<number> {
-    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
-    return (this.server.address() as AddressInfo).port;
-  }
-
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-}
-
-const html =
-  (title: string, delayMs = 0): RequestListener =>
-  (_req, res) => {
-    const timer = setTimeout(() => res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(`<html><head><title>${title}</title></head><body>hi</body></html>`), delayMs);
-    res.on("close", () => clearTimeout(timer));
-  };
-
-/** The results store the handler writes to, kept in memory so every write can be checked. */
-class MemoryStore implements ResultStore {
-  readonly objects = new Map<string, StoredObject>();
-  failing = false;
-  async put(object: StoredObject): Promise<void> {
-    if (this.failing) throw new Error("S3 is unavailable");
-    this.objects.set(object.key, object);
-  }
-  record(url: string): ResultRecord | undefined {
-    const object = this.objects.get(resultKey(url));
-    return object ? (JSON.parse(String(object.body)) as ResultRecord) : undefined;
-  }
-}
-
-/**
- * `*.example` → 127.0.0.1, except `imds.example`, which resolves to the EC2
- * metadata service's IPv6 address (refused even with the private-network switch).
- */
-const stubLookup: LookupFunction = (hostname, options, callback) => {
-  const address = hostname === "imds.example" ? { address: "fd00:ec2::254", family: 6 } : hostname.endsWith(".example") ? { address: "127.0.0.1", family: 4 } : undefined;
-  if (!address) {
-    callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: "ENOTFOUND" }), options.all ? [] : "", 0);
-  } else if (options.all) {
-    callback(null, [address]);
-  } else {
-    callback(null, address.address, address.family);
-  }
-};
+/** `*.example` → 127.0.0.1, except `imds.example` → the EC2 metadata service's IPv6 address (refused even with the private-network switch). */
+const stubLookup = exampleLookup({ "imds.example": { address: "fd00:ec2::254", family: 6 } });
 
 const FAST_SETTINGS = { perDomainDelayMs: 0, respectRobots: false, connectTimeoutMs: 1_000, headersTimeoutMs: 5_000, bodyIdleTimeoutMs: 5_000, pageDeadlineMs: 5_000 };
 
 const failedIds = (response: SQSBatchResponse) => response.batchItemFailures.map((failure) => failure.itemIdentifier);
 
 describe("AWS Lambda handler (SQS)", () => {
-  let pages: PageServer;
-  let port: number;
-  let store: MemoryStore;
+  let pages: LoopbackServer;
+  let store: MemoryResultStore;
   let settings: FleetSettings;
   let emfLines: string[];
   let logLines: string[];
   let handler: SqsHandler | undefined;
-  const url = (host: string, path: string) => `http://${host}:${port}${path}`;
+  const url = (host: string, path: string) => `http://${host}:${pages.port}${path}`;
+  const requestedPaths = () => pages.requests.map((request) => request.path);
   const message = (target: string) => JSON.stringify({ v: 1, url: target });
 
   function buildHandler(overrides: Partial<SqsHandlerDeps> = {}): SqsHandler {
@@ -110,15 +55,8 @@ describe("AWS Lambda handler (SQS)", () => {
   }
 
   beforeEach(async () => {
-    pages = new PageServer({
-      "/good": html("Good page"),
-      "/busy": (_req, res) => res.writeHead(503, { "retry-after": "1" }).end(),
-      "/gone": (_req, res) => res.writeHead(404, { "content-type": "text/plain" }).end("gone"),
-      "/slow": html("Slow page", 5_000),
-      "/other": html("Other page"),
-    });
-    port = await pages.start();
-    store = new MemoryStore();
+    pages = await startLoopbackServer(commonPages());
+    store = new MemoryResultStore();
     settings = parseSettings(FAST_SETTINGS);
     emfLines = [];
     logLines = [];
@@ -127,7 +65,7 @@ describe("AWS Lambda handler (SQS)", () => {
   afterEach(async () => {
     await handler?.close();
     handler = undefined;
-    await pages.stop();
+    await pages.close();
   });
 
   describe("a mixed batch", () => {
@@ -173,7 +111,7 @@ describe("AWS Lambda handler (SQS)", () => {
     });
 
     it("requests only the loopback pages: the SSRF targets are refused before any connection", () => {
-      assert.deepEqual([...pages.hits].sort(), ["/busy", "/gone", "/good"]);
+      assert.deepEqual(requestedPaths().sort(), ["/busy", "/gone", "/good"]);
     });
 
     it("writes one EMF line for the whole batch with the outcome counts", () => {
@@ -214,7 +152,7 @@ describe("AWS Lambda handler (SQS)", () => {
         worker: { settings: createSsmSettings({ client: ssm.client, parameterName: "/scrape-fleet/test/settings", logger }), results: store, allowPrivateNetworks: true, lookup: stubLookup },
       }).handle(sqsEvent(records), lambdaContext(30_000));
       assert.deepEqual(failedIds(response), ["a", "b"]);
-      assert.deepEqual(pages.hits, []);
+      assert.deepEqual(requestedPaths(), []);
       assert.equal(store.objects.size, 0);
       assert.equal(ssm.requests.length, 1);
     } finally {
@@ -265,13 +203,13 @@ describe("AWS Lambda handler (SQS)", () => {
     const write = process.stdout.write;
     try {
       handler = createLambdaHandler({ RESULTS_BUCKET: "results", SETTINGS_PARAMETER: "/fleet/settings", FLEET_NAME: "prod-fleet" });
-      const targets = [`http://127.0.0.1:${port}/good`, `http://[::1]:${port}/good`];
+      const targets = [`http://127.0.0.1:${pages.port}/good`, `http://[::1]:${pages.port}/good`];
       process.stdout.write = (chunk: string | Uint8Array) => stdout.push(String(chunk)) > 0;
       const response = await handler.handle(sqsEvent(targets.map((target, i) => sqsRecord({ messageId: `m${i}`, body: message(target) }))), lambdaContext(30_000));
       process.stdout.write = write;
 
       assert.deepEqual(failedIds(response), []);
-      assert.deepEqual(pages.hits, []);
+      assert.deepEqual(requestedPaths(), []);
       for (const target of targets) {
         const object = await s3.client.send(new GetObjectCommand({ Bucket: "results", Key: resultKey(target) }));
         const record = JSON.parse(await object.Body!.transformToString()) as ResultRecord;

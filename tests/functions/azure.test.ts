@@ -14,24 +14,13 @@
 import { InvocationContext, type LogLevel, type TriggerMetadata } from "@azure/functions";
 import { strict as assert } from "node:assert";
 import { METRICS } from "../../shared/metricNames";
-import type { ResultStore, StoredObject } from "../../shared/ports";
-import { resultKey, type ResultRecord } from "../../shared/result";
 import { DEFAULT_SETTINGS, type FleetSettings } from "../../shared/settings";
 import { AZURE_APP_SETTINGS, SCRAPE_FUNCTION_NAME, SERVICE_BUS_CONNECTION } from "../../functions/azure/appSettings";
 import { createServiceBusHandler, MessageAbandonedError, MessageMalformedError, scrapeTrigger, type ServiceBusHandler } from "../../functions/azure/index";
 import { FLEET_METRICS_EVENT, OLDEST_MESSAGE_AGE_FIELD, type FleetMetricsLine } from "../../functions/azure/metrics";
 import { startLoopbackServer, type LoopbackServer } from "../support/loopback/server";
-
-class MemoryStore implements ResultStore {
-  readonly objects = new Map<string, StoredObject>();
-  async put(object: StoredObject): Promise<void> {
-    this.objects.set(object.key, object);
-  }
-  record(url: string): ResultRecord | undefined {
-    const object = this.objects.get(resultKey(url));
-    return object === undefined ? undefined : (JSON.parse(String(object.body)) as ResultRecord);
-  }
-}
+import { MemoryResultStore } from "../support/memoryStore";
+import { busyPage, goodPage, slowPage } from "../support/pages";
 
 interface LogEntry {
   readonly level: LogLevel;
@@ -66,16 +55,17 @@ const jsonLines = (logs: readonly LogEntry[]): LoggedLine[] => logs.flatMap(({ l
 describe("Azure Functions handler (Service Bus queue trigger)", function () {
   this.timeout(10_000);
   let server: LoopbackServer;
-  let store: MemoryStore;
+  let store: MemoryResultStore;
   let handler: ServiceBusHandler;
   const settings: FleetSettings = { ...DEFAULT_SETTINGS, perDomainDelayMs: 0, connectTimeoutMs: 1_000, headersTimeoutMs: 2_000 };
 
   before(async () => {
     server = await startLoopbackServer({
-      "/good": (_req, res) => res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end("<html><head><title>Good page</title></head><body><a href='/next'>next</a></body></html>"),
+      "/good": goodPage,
+      // A 503 without Retry-After: abandoned at once.
       "/busy": (_req, res) => res.writeHead(503, { "content-type": "text/plain" }).end("try later"),
-      "/polite-busy": (_req, res) => res.writeHead(503, { "content-type": "text/plain", "retry-after": "1" }).end("try in a second"),
-      "/slow": () => undefined,
+      "/polite-busy": busyPage,
+      "/slow": slowPage,
     });
   });
   after(async () => {
@@ -84,7 +74,7 @@ describe("Azure Functions handler (Service Bus queue trigger)", function () {
   });
   beforeEach(async () => {
     await handler?.close();
-    store = new MemoryStore();
+    store = new MemoryResultStore();
     handler = createServiceBusHandler({
       fleetName: "sf-test",
       functionTimeoutMs: 30_000,

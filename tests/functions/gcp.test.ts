@@ -13,43 +13,20 @@
  */
 import { strict as assert } from "node:assert";
 import type { Server } from "node:http";
-import type { AddressInfo, LookupFunction } from "node:net";
+import type { AddressInfo } from "node:net";
 import { http } from "@google-cloud/functions-framework";
 import { getFunction, getTestServer } from "@google-cloud/functions-framework/testing";
 import { CloudFunctionConfigError, createCloudFunctionHandler, createPushHandler, type PushHandler, type PushHandlerDeps } from "../../functions/gcp";
 import { ENTRY_POINT } from "../../functions/gcp/environment";
 import { createLogMetrics } from "../../functions/gcp/metrics";
 import { createJsonLogger } from "../../shared/logging";
-import type { ResultStore, StoredObject } from "../../shared/ports";
-import { resultKey, type ResultRecord } from "../../shared/result";
 import { parseSettings, type FleetSettings } from "../../shared/settings";
 import { startLoopbackServer, type LoopbackServer } from "../support/loopback/server";
-
-/** The results store the handler writes to, kept in memory so every write can be checked. */
-class MemoryStore implements ResultStore {
-  readonly objects = new Map<string, StoredObject>();
-  failing = false;
-  async put(object: StoredObject): Promise<void> {
-    if (this.failing) throw new Error("Cloud Storage is unavailable");
-    this.objects.set(object.key, object);
-  }
-  record(url: string): ResultRecord | undefined {
-    const object = this.objects.get(resultKey(url));
-    return object ? (JSON.parse(String(object.body)) as ResultRecord) : undefined;
-  }
-}
+import { MemoryResultStore } from "../support/memoryStore";
+import { commonPages, exampleLookup } from "../support/pages";
 
 /** `*.example` → 127.0.0.1, except `metadata.example` → Google's metadata server address (refused even with the switch on). */
-const stubLookup: LookupFunction = (hostname, options, callback) => {
-  const address = hostname === "metadata.example" ? { address: "169.254.169.254", family: 4 } : hostname.endsWith(".example") ? { address: "127.0.0.1", family: 4 } : undefined;
-  if (!address) {
-    callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: "ENOTFOUND" }), options.all ? [] : "", 0);
-  } else if (options.all) {
-    callback(null, [address]);
-  } else {
-    callback(null, address.address, address.family);
-  }
-};
+const stubLookup = exampleLookup({ "metadata.example": { address: "169.254.169.254", family: 4 } });
 
 const FAST_SETTINGS = { perDomainDelayMs: 0, respectRobots: false, connectTimeoutMs: 1_000, headersTimeoutMs: 5_000, bodyIdleTimeoutMs: 5_000, pageDeadlineMs: 5_000 };
 const SUBSCRIPTION = "projects/test-project/subscriptions/scrape-fleet-test-work-push";
@@ -76,7 +53,7 @@ const TEST_FUNCTION = "scrapeWorkerUnderTest";
 
 describe("Google Cloud Function (Pub/Sub push)", () => {
   let pages: LoopbackServer;
-  let store: MemoryStore;
+  let store: MemoryResultStore;
   let settings: FleetSettings;
   let logLines: string[];
   let metricLines: string[];
@@ -119,16 +96,8 @@ describe("Google Cloud Function (Pub/Sub push)", () => {
   });
 
   beforeEach(async () => {
-    pages = await startLoopbackServer({
-      "/good": (_req, res) => res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end("<html><head><title>Good page</title></head><body>hi</body></html>"),
-      "/busy": (_req, res) => res.writeHead(503, { "retry-after": "1" }).end(),
-      "/gone": (_req, res) => res.writeHead(404, { "content-type": "text/plain" }).end("gone"),
-      "/slow": (_req, res) => {
-        const timer = setTimeout(() => res.writeHead(200, { "content-type": "text/html" }).end("<title>late</title>"), 5_000);
-        res.on("close", () => clearTimeout(timer));
-      },
-    });
-    store = new MemoryStore();
+    pages = await startLoopbackServer(commonPages());
+    store = new MemoryResultStore();
     settings = parseSettings(FAST_SETTINGS);
     logLines = [];
     metricLines = [];

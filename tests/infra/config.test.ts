@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { SettingsError, type SettingIssue } from "../../shared/errors";
 import { DEFAULT_SETTINGS } from "../../shared/settings";
-import { INTEGER_KEYS, validateFleetConfig, type RawConfig } from "../../infra/config";
+import { INTEGER_KEYS, toBoolean, toInteger, toNumber, toObject, validateFleetConfig, type RawConfig } from "../../infra/config";
 import { minimumVisibilityTimeout, validateAwsConfig } from "../../infra/aws/config";
 import { REPO_ROOT } from "../../infra/bundle";
 import { resourceName } from "../../infra/naming";
@@ -69,9 +69,19 @@ describe("stack config validation", () => {
 
   it("every bad key is reported in one error", () => {
     assert.throws(
-      () => validateFleetConfig({ cloud: "aws", maxWorkers: "0", alarms: { backlogMessages: -1, bogus: 1 }, tags: { team: 5 } }, "prod"),
-      (error: unknown) => error instanceof SettingsError && ["scrape-fleet:alertEmail", "scrape-fleet:maxWorkers", "scrape-fleet:alarms.backlogMessages", "scrape-fleet:alarms.bogus", "scrape-fleet:tags.team"].every((key) => error.issues.some((issue) => issue.key === key)),
+      () => validateFleetConfig({ cloud: "aws", maxWorkers: "0", pushSettings: "yes", alarms: { backlogMessages: -1, bogus: 1 }, tags: { team: 5 } }, "prod"),
+      (error: unknown) =>
+        error instanceof SettingsError &&
+        ["scrape-fleet:alertEmail", "scrape-fleet:maxWorkers", "scrape-fleet:pushSettings", "scrape-fleet:alarms.backlogMessages", "scrape-fleet:alarms.bogus", "scrape-fleet:tags.team"].every((key) => error.issues.some((issue) => issue.key === key)),
     );
+  });
+
+  it("pushSettings takes true or false; another value is refused with the command that sets it", () => {
+    assert.equal(fleetArgs({ pushSettings: "true" }).pushSettings, true);
+    assert.equal(fleetArgs({ pushSettings: false }).pushSettings, false);
+    const issue = issueOf(() => validateFleetConfig({ ...VALID, pushSettings: "yes" }, "prod"), "scrape-fleet:pushSettings");
+    assert.equal(issue.value, "yes");
+    assert.match(issue.fix, /pulumi config set scrape-fleet:pushSettings true/);
   });
 
   it("the webhook URL is a secret: a bad one is refused without echoing it", () => {
@@ -97,7 +107,19 @@ describe("stack config validation", () => {
     assert.equal(args.messagesPerWorker, 10);
     assert.deepEqual(args.alarms, { backlogMessages: 1000, oldestMessageAgeSeconds: 900, errorRatePercent: 5, stalledMinutes: 15 });
     assert.deepEqual(args.settings, DEFAULT_SETTINGS);
+    assert.equal(args.pushSettings, false);
     assert.deepEqual(args.tags, { app: "scrape-fleet", stack: "Prod_EU", "managed-by": "pulumi", team: "crawl" });
+  });
+
+  it("config values are read from the CLI's text or given parsed, and anything else is refused", () => {
+    assert.deepEqual([toInteger("120"), toInteger(" -5 "), toInteger(120)], [120, -5, 120]);
+    for (const value of ["1.5", 1.5, "12s", "", true]) assert.equal(toInteger(value), undefined, JSON.stringify(value));
+    assert.deepEqual([toNumber("0.5"), toNumber("-1"), toNumber(2)], [0.5, -1, 2]);
+    for (const value of [Number.NaN, Number.POSITIVE_INFINITY, "1e3", "0x10"]) assert.equal(toNumber(value), undefined, String(value));
+    assert.deepEqual([toBoolean("true"), toBoolean("false"), toBoolean(true)], [true, false, true]);
+    for (const value of ["yes", "True", 1]) assert.equal(toBoolean(value), undefined, JSON.stringify(value));
+    assert.deepEqual([toObject('{"team":"crawl"}'), toObject({ team: "crawl" })], [{ team: "crawl" }, { team: "crawl" }]);
+    for (const value of ["[1]", "{", "null", 5]) assert.equal(toObject(value), undefined, JSON.stringify(value));
   });
 
   it("Pulumi.yaml declares the same defaults the program applies", () => {
@@ -165,6 +187,10 @@ describe("resource names and tags", () => {
     assert.equal(resourceName("gcpServiceAccountId", "Scrape-Fleet-prod", "worker"), "scrape-fleet-prod-worker");
     assert.throws(() => resourceName("gcpServiceAccountId", "sf", "w"), /at least|shorter than the 6/);
     assert.throws(() => resourceName("awsS3Bucket", "scrape-fleet-prod", "x".repeat(50), { reserve: 8 }), /less 8 for Pulumi's auto-name suffix/);
+    assert.equal(resourceName("gcpLogMetric", "scrape-fleet-prod", "PagesOk"), "scrape-fleet-prod/PagesOk");
+    assert.throws(() => resourceName("gcpLogSink", "_fleet", "worker-logs"), /starting with a letter or digit/);
+    assert.throws(() => resourceName("gcpLogBucket", "scrape-fleet-prod", "x".repeat(90)), /at most 100/);
+    assert.throws(() => resourceName("azureScheduledQueryRule", "scrape-fleet-prod", "errors."), /not ending with a space or a dot/);
   });
 
   it("tags become valid Google Cloud labels", () => {

@@ -4,7 +4,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { QUEUE_FILE, main } from "../../functions/local/cli";
 import { LocalQueue } from "../../functions/local/queue";
-import { captureIO, makeTempDir, readDeadLetters, readResult, resultFiles, runCli, startPageServer, type PageServer } from "./support";
+import { captureIO, makeTempDir, readDeadLetters, readResult, resultFiles, runCli, useDirAndPageServer } from "./support";
 
 describe("local CLI: usage errors exit 2 and name the problem", () => {
   let dir: Awaited<ReturnType<typeof makeTempDir>>;
@@ -75,24 +75,14 @@ describe("local CLI: usage errors exit 2 and name the problem", () => {
 });
 
 describe("local CLI: bad lines do not stop the run", () => {
-  let dir: Awaited<ReturnType<typeof makeTempDir>>;
-  let server: PageServer;
-
-  beforeEach(async () => {
-    dir = await makeTempDir();
-    server = await startPageServer();
-  });
-  afterEach(async () => {
-    await server.close();
-    await dir.cleanup();
-  });
+  const fixture = useDirAndPageServer();
 
   it("a non-URL line becomes a dead letter with its line number, duplicates are queued once and reported, and the run exits 0", async () => {
-    const urlsFile = join(dir.path, "urls.txt");
-    const settings = join(dir.path, "settings.json");
-    const out = join(dir.path, "out");
+    const urlsFile = join(fixture.dir.path, "urls.txt");
+    const settings = join(fixture.dir.path, "settings.json");
+    const out = join(fixture.dir.path, "out");
     await writeFile(settings, JSON.stringify({ perDomainDelayMs: 0 }));
-    await writeFile(urlsFile, [`${server.url("/ok/1")}`, "# a comment", "", "www.example.com/no-scheme", server.url("/ok/2"), server.url("/ok/1"), `${server.url("/ok/2")}#again`].join("\n"));
+    await writeFile(urlsFile, [`${fixture.server.url("/ok/1")}`, "# a comment", "", "www.example.com/no-scheme", fixture.server.url("/ok/2"), fixture.server.url("/ok/1"), `${fixture.server.url("/ok/2")}#again`].join("\n"));
 
     const run = await runCli(["--out", out, "--config", settings, "--allow-private-networks", urlsFile]);
 
@@ -103,21 +93,21 @@ describe("local CLI: bad lines do not stop the run", () => {
     const { entries } = await readDeadLetters(out);
     assert.deepEqual(entries.map((entry) => [entry.rawLine, entry.line, entry.code]), [["www.example.com/no-scheme", 4, "url_invalid"]]);
     assert.equal((await resultFiles(out)).length, 2);
-    assert.equal((await readResult(out, server.url("/ok/1")))?.status, "ok");
-    assert.equal(server.hits("/ok/1"), 1, "a duplicate is fetched once");
+    assert.equal((await readResult(out, fixture.server.url("/ok/1")))?.status, "ok");
+    assert.equal(fixture.server.hits("/ok/1"), 1, "a duplicate is fetched once");
     assert.match(run.stdout, /all 3 URLs finished/);
     assert.match(run.stdout, /dead-lettered\s+1\s+url_invalid 1/);
   });
 
   it("URLs can come from stdin with -", async () => {
-    const out = join(dir.path, "out");
-    const settings = join(dir.path, "settings.json");
+    const out = join(fixture.dir.path, "out");
+    const settings = join(fixture.dir.path, "settings.json");
     await writeFile(settings, JSON.stringify({ perDomainDelayMs: 0 }));
-    const io = captureIO(`${server.url("/ok/a")}\n${server.url("/missing/b")}\n`);
+    const io = captureIO(`${fixture.server.url("/ok/a")}\n${fixture.server.url("/missing/b")}\n`);
     const code = await main(["--out", out, "--config", settings, "--allow-private-networks", "-"], io);
     assert.equal(code, 0, io.err());
     assert.match(io.err(), /2 URL\(s\) queued from stdin/);
-    assert.equal((await readResult(out, server.url("/ok/a")))?.status, "ok");
-    assert.equal((await readResult(out, server.url("/missing/b")))?.code, "http_4xx");
+    assert.equal((await readResult(out, fixture.server.url("/ok/a")))?.status, "ok");
+    assert.equal((await readResult(out, fixture.server.url("/missing/b")))?.code, "http_4xx");
   });
 });

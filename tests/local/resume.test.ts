@@ -2,36 +2,26 @@ import assert from "node:assert/strict";
 import { readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { resultKey } from "../../shared/result";
-import { makeTempDir, readDeadLetters, resultFiles, runCli, spawnCli, startPageServer, waitFor, type PageServer } from "./support";
+import { readDeadLetters, resultFiles, runCli, spawnCli, useDirAndPageServer, waitFor } from "./support";
 
 describe("local fleet killed with SIGKILL and started again", () => {
-  let dir: Awaited<ReturnType<typeof makeTempDir>>;
-  let server: PageServer;
-
-  beforeEach(async () => {
-    dir = await makeTempDir();
-    server = await startPageServer({ slowMs: 120 });
-  });
-  afterEach(async () => {
-    await server.close();
-    await dir.cleanup();
-  });
+  const fixture = useDirAndPageServer({ slowMs: 120 });
 
   it("resumes on the same directory: no URL lost, none duplicated, in-flight pages fetched at most twice", async () => {
     const slow = Array.from({ length: 56 }, (_, index) => `/slow/${index}`);
     const down = ["/down/0", "/down/1"];
     const lines = [
-      ...slow.slice(0, 20).map((path) => server.url(path)),
+      ...slow.slice(0, 20).map((path) => fixture.server.url(path)),
       "not-a-url",
-      server.url("/slow/3"), // duplicate
-      ...down.map((path) => server.url(path)),
-      ...slow.slice(20).map((path) => server.url(path)),
+      fixture.server.url("/slow/3"), // duplicate
+      ...down.map((path) => fixture.server.url(path)),
+      ...slow.slice(20).map((path) => fixture.server.url(path)),
       "mailto:someone@example.com",
-      server.url("/slow/40"), // duplicate
+      fixture.server.url("/slow/40"), // duplicate
     ];
-    const urlsFile = join(dir.path, "urls.txt");
-    const settingsFile = join(dir.path, "settings.json");
-    const out = join(dir.path, "out");
+    const urlsFile = join(fixture.dir.path, "urls.txt");
+    const settingsFile = join(fixture.dir.path, "settings.json");
+    const out = join(fixture.dir.path, "out");
     await writeFile(urlsFile, lines.join("\n"));
     await writeFile(settingsFile, JSON.stringify({ perDomainDelayMs: 0, respectRobots: false }));
     const args = ["--out", out, "--config", settingsFile, "--concurrency", "8", "--allow-private-networks", urlsFile];
@@ -51,13 +41,13 @@ describe("local fleet killed with SIGKILL and started again", () => {
     const files = await resultFiles(out);
     const { lines: deadLines, entries } = await readDeadLetters(out);
     assert.equal(new Set(deadLines).size, deadLines.length, "no dead-letter line is written twice");
-    assert.deepEqual(entries.map((entry) => entry.url ?? entry.rawLine).sort(), [...down.map((path) => server.url(path)), "mailto:someone@example.com", "not-a-url"].sort());
+    assert.deepEqual(entries.map((entry) => entry.url ?? entry.rawLine).sort(), [...down.map((path) => fixture.server.url(path)), "mailto:someone@example.com", "not-a-url"].sort());
     for (const path of slow) {
-      assert.ok(files.includes(resultKey(server.url(path)).slice("results/".length)), `${path} has its result`);
-      assert.ok(server.hits(path) <= 2, `${path} was fetched ${server.hits(path)} times; only a page in flight at the kill is fetched again`);
+      assert.ok(files.includes(resultKey(fixture.server.url(path)).slice("results/".length)), `${path} has its result`);
+      assert.ok(fixture.server.hits(path) <= 2, `${path} was fetched ${fixture.server.hits(path)} times; only a page in flight at the kill is fetched again`);
     }
     assert.equal(files.length, slow.length, "one result file per URL, nothing else");
-    const fetched = slow.reduce((sum, path) => sum + server.hits(path), 0);
+    const fetched = slow.reduce((sum, path) => sum + fixture.server.hits(path), 0);
     assert.ok(fetched <= slow.length + 8, `${fetched} fetches for ${slow.length} pages: at most the 8 in flight at the kill are repeated`);
     for (const name of files) JSON.parse(await readFile(join(out, "results", name), "utf8"));
     assert.deepEqual((await readdir(join(out, "results"))).filter((name) => !name.endsWith(".json")), [], "no temporary files are left behind");

@@ -8,21 +8,11 @@ import { runFleet } from "../../functions/local/fleet";
 import { LocalQueue } from "../../functions/local/queue";
 import { FileResultStore } from "../../functions/local/resultStore";
 import { watchSettingsFile } from "../../functions/local/settingsSource";
-import { makeTempDir, readResult, resultFiles, spawnCli, startPageServer, waitFor, type PageServer } from "./support";
+import { readResult, resultFiles, spawnCli, useDirAndPageServer, waitFor } from "./support";
 
 describe("local settings file is re-read while the fleet runs", () => {
-  let dir: Awaited<ReturnType<typeof makeTempDir>>;
-  let server: PageServer;
-  const settingsPath = (): string => join(dir.path, "settings.json");
-
-  beforeEach(async () => {
-    dir = await makeTempDir();
-    server = await startPageServer({ slowMs: 100 });
-  });
-  afterEach(async () => {
-    await server.close();
-    await dir.cleanup();
-  });
+  const fixture = useDirAndPageServer({ slowMs: 100 });
+  const settingsPath = (): string => join(fixture.dir.path, "settings.json");
 
   it("an edit takes effect, and a later bad edit is reported while the last good settings stay", async () => {
     await writeFile(settingsPath(), JSON.stringify({ perDomainDelayMs: 0 }));
@@ -51,10 +41,10 @@ describe("local settings file is re-read while the fleet runs", () => {
   it("enabled: false pauses the run (no new page is started) and enabled: true resumes it to the end", async () => {
     await writeFile(settingsPath(), JSON.stringify({ perDomainDelayMs: 0, respectRobots: false }));
     const settings = await watchSettingsFile({ path: settingsPath(), pollIntervalMs: 20 });
-    const queue = LocalQueue.open(join(dir.path, "queue.sqlite"));
-    const results = new FileResultStore(dir.path);
+    const queue = LocalQueue.open(join(fixture.dir.path, "queue.sqlite"));
+    const results = new FileResultStore(fixture.dir.path);
     const worker = createWorker({ settings, results, allowPrivateNetworks: true });
-    const urls = Array.from({ length: 12 }, (_, index) => server.url(`/slow/${index}`));
+    const urls = Array.from({ length: 12 }, (_, index) => fixture.server.url(`/slow/${index}`));
     queue.enqueue(urls.map((url) => ({ key: normalizeUrl(url), url, body: JSON.stringify({ url }) })));
     const pauses: boolean[] = [];
     let requestsWhenPaused = -1;
@@ -67,20 +57,20 @@ describe("local settings file is re-read while the fleet runs", () => {
         idlePollMs: 20,
         onPause: (paused) => {
           pauses.push(paused);
-          if (paused) requestsWhenPaused = server.requests.length;
+          if (paused) requestsWhenPaused = fixture.server.requests.length;
         },
       });
-      await waitFor(() => server.requests.length >= 3, 5_000, "the first pages");
+      await waitFor(() => fixture.server.requests.length >= 3, 5_000, "the first pages");
       await writeFile(settingsPath(), JSON.stringify({ perDomainDelayMs: 0, respectRobots: false, enabled: false }));
       await waitFor(() => pauses.includes(true), 2_000, "the pause");
       await new Promise((resolve) => setTimeout(resolve, 400));
-      assert.ok(server.requests.length <= requestsWhenPaused + 2, `only the 2 pages already in flight may start after the pause (${requestsWhenPaused} → ${server.requests.length})`);
-      assert.ok(server.requests.length < urls.length, "the run did not go on while paused");
+      assert.ok(fixture.server.requests.length <= requestsWhenPaused + 2, `only the 2 pages already in flight may start after the pause (${requestsWhenPaused} → ${fixture.server.requests.length})`);
+      assert.ok(fixture.server.requests.length < urls.length, "the run did not go on while paused");
 
       await writeFile(settingsPath(), JSON.stringify({ perDomainDelayMs: 0, respectRobots: false, enabled: true }));
       assert.equal(await run, "finished");
       assert.deepEqual(pauses, [true, false]);
-      assert.equal((await resultFiles(dir.path)).length, urls.length);
+      assert.equal((await resultFiles(fixture.dir.path)).length, urls.length);
       assert.equal(queue.counts().ok, urls.length);
       assert.equal(queue.counts().dead, 0, "pausing used up no attempts");
     } finally {
@@ -92,9 +82,9 @@ describe("local settings file is re-read while the fleet runs", () => {
 
   it("blockedDomains added mid-run through the CLI stops fetches to that host: those URLs are recorded as domain_blocked", async () => {
     const settingsFile = settingsPath();
-    const out = join(dir.path, "out");
-    const urlsFile = join(dir.path, "urls.txt");
-    const urls = Array.from({ length: 40 }, (_, index) => server.url(`/slow/${index}`));
+    const out = join(fixture.dir.path, "out");
+    const urlsFile = join(fixture.dir.path, "urls.txt");
+    const urls = Array.from({ length: 40 }, (_, index) => fixture.server.url(`/slow/${index}`));
     await writeFile(urlsFile, urls.join("\n"));
     await writeFile(settingsFile, JSON.stringify({ perDomainDelayMs: 0, respectRobots: false }));
 
@@ -109,6 +99,6 @@ describe("local settings file is re-read while the fleet runs", () => {
     const blocked = urls.filter((_, index) => records[index]?.code === "domain_blocked");
     assert.ok(blocked.length > 0, "URLs after the edit are blocked");
     assert.ok(records.every((record) => record?.status === "ok" || record?.code === "domain_blocked"), "every URL has a record, ok before the edit or blocked after it");
-    for (const url of blocked) assert.equal(server.hits(new URL(url).pathname), 0, `${url} was never fetched`);
+    for (const url of blocked) assert.equal(fixture.server.hits(new URL(url).pathname), 0, `${url} was never fetched`);
   });
 });

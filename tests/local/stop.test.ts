@@ -2,26 +2,16 @@ import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { main } from "../../functions/local/cli";
-import { captureIO, makeTempDir, resultFiles, startPageServer, waitFor, type PageServer } from "./support";
+import { captureIO, resultFiles, useDirAndPageServer, waitFor } from "./support";
 
 describe("local fleet stopped with Ctrl-C", () => {
-  let dir: Awaited<ReturnType<typeof makeTempDir>>;
-  let server: PageServer;
-
-  beforeEach(async () => {
-    dir = await makeTempDir();
-    server = await startPageServer({ slowMs: 100 });
-  });
-  afterEach(async () => {
-    await server.close();
-    await dir.cleanup();
-  });
+  const fixture = useDirAndPageServer({ slowMs: 100 });
 
   it("SIGINT finishes the pages in flight, exits 130 with a resumable summary, and the next run finishes the rest", async () => {
-    const urls = Array.from({ length: 30 }, (_, index) => server.url(`/slow/${index}`));
-    const urlsFile = join(dir.path, "urls.txt");
-    const settingsFile = join(dir.path, "settings.json");
-    const out = join(dir.path, "out");
+    const urls = Array.from({ length: 30 }, (_, index) => fixture.server.url(`/slow/${index}`));
+    const urlsFile = join(fixture.dir.path, "urls.txt");
+    const settingsFile = join(fixture.dir.path, "settings.json");
+    const out = join(fixture.dir.path, "out");
     await writeFile(urlsFile, urls.join("\n"));
     await writeFile(settingsFile, JSON.stringify({ perDomainDelayMs: 0, respectRobots: false }));
     const argv = ["--out", out, "--config", settingsFile, "--concurrency", "3", "--allow-private-networks", urlsFile];
@@ -30,12 +20,12 @@ describe("local fleet stopped with Ctrl-C", () => {
     const running = main(argv, io);
     await waitFor(async () => (await resultFiles(out)).length >= 4, 5_000, "the first results");
     io.raise("SIGINT");
-    const requestsAtSignal = server.requests.length;
+    const requestsAtSignal = fixture.server.requests.length;
     assert.equal(await running, 130);
     assert.match(io.err(), /SIGINT: finishing the \d page\(s\) in flight, then stopping/);
     assert.match(io.out(), /stopped with \d+ of 30 URLs finished .* run the same command again to resume the other \d+/);
     const afterFirst = (await resultFiles(out)).length;
-    assert.equal(afterFirst, server.requests.length, "every page that had started was finished and recorded");
+    assert.equal(afterFirst, fixture.server.requests.length, "every page that had started was finished and recorded");
     assert.ok(afterFirst <= requestsAtSignal + 3, "no page was started after the signal beyond the 3 already claimed");
     assert.ok(afterFirst < urls.length);
 
@@ -43,6 +33,6 @@ describe("local fleet stopped with Ctrl-C", () => {
     assert.equal(await main(argv, again), 0, again.err());
     assert.doesNotMatch(again.err(), /did not finish/, "a clean stop leaves no claims behind");
     assert.equal((await resultFiles(out)).length, urls.length);
-    assert.equal(server.requests.length, urls.length, "no page was fetched twice");
+    assert.equal(fixture.server.requests.length, urls.length, "no page was fetched twice");
   });
 });

@@ -13,6 +13,7 @@ import { EventEmitter } from "node:events";
 import { PassThrough } from "node:stream";
 import { resultKey, type ResultRecord } from "../../shared/result";
 import type { CliIO } from "../../functions/local/cli";
+import type { DeadLetterLine } from "../../functions/local/deadLetters";
 
 export const REPO_ROOT = resolve(__dirname, "..", "..");
 const CLI = join(REPO_ROOT, "functions", "local", "cli.ts");
@@ -79,10 +80,33 @@ export async function startPageServer(options: { readonly slowMs?: number } = {}
   };
 }
 
+export interface TempDir {
+  readonly path: string;
+  cleanup(): Promise<void>;
+}
+
 /** A fresh directory under the OS temp folder, removed by `cleanup`. */
-export async function makeTempDir(): Promise<{ readonly path: string; cleanup(): Promise<void> }> {
+export async function makeTempDir(): Promise<TempDir> {
   const path = await mkdtemp(join(tmpdir(), "scrape-fleet-local-test-"));
   return { path, cleanup: () => rm(path, { recursive: true, force: true }) };
+}
+
+/**
+ * Hooks for the calling `describe`: every test gets a fresh temporary
+ * directory and page server (`options` as for `startPageServer`), both
+ * removed after it.
+ */
+export function useDirAndPageServer(options: { readonly slowMs?: number } = {}): { readonly dir: TempDir; readonly server: PageServer } {
+  const fixture = {} as { dir: TempDir; server: PageServer };
+  beforeEach(async () => {
+    fixture.dir = await makeTempDir();
+    fixture.server = await startPageServer(options);
+  });
+  afterEach(async () => {
+    await fixture.server.close();
+    await fixture.dir.cleanup();
+  });
+  return fixture;
 }
 
 export interface CliRun {
@@ -154,22 +178,11 @@ export async function resultFiles(outDir: string): Promise<string[]> {
   }
 }
 
-export interface DeadLetterEntry {
-  readonly url?: string;
-  readonly rawLine?: string;
-  readonly source?: string;
-  readonly line?: number;
-  readonly code: string;
-  readonly reason: string;
-  readonly attempts: number;
-  readonly time: string;
-}
-
 /** The lines of `outDir/dead-letters.jsonl`, raw and parsed. */
-export async function readDeadLetters(outDir: string): Promise<{ readonly lines: string[]; readonly entries: DeadLetterEntry[] }> {
+export async function readDeadLetters(outDir: string): Promise<{ readonly lines: string[]; readonly entries: DeadLetterLine[] }> {
   const text = await readFile(join(outDir, "dead-letters.jsonl"), "utf8");
   const lines = text.split("\n").filter((line) => line !== "");
-  return { lines, entries: lines.map((line) => JSON.parse(line) as DeadLetterEntry) };
+  return { lines, entries: lines.map((line) => JSON.parse(line) as DeadLetterLine) };
 }
 
 /** Polls `check` until it returns true or `timeoutMs` passes. */

@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { SettingsError } from "../../shared/errors";
-import { DEFAULT_SETTINGS, SETTING_KEYS, SettingsCache, parseSettings, settingsJsonSchema, type SettingsSource } from "../../shared/settings";
+import type { LogLevel } from "../../shared/ports";
+import { DEFAULT_SETTINGS, SETTING_KEYS, SettingsCache, parseSettings, settingsErrorLogger, settingsJsonSchema, type SettingsSource } from "../../shared/settings";
 
 function issuesOf(document: unknown): SettingsError["issues"] {
   try {
@@ -108,6 +109,25 @@ describe("settings cache", () => {
     assert.ok(errors[0] instanceof SettingsError);
     assert.ok(errors[1] instanceof SettingsError && /`concurrency`.*given 999/.test(errors[1].message));
     assert.match(String(errors[2]), /store down/);
+  });
+
+  it("a settings error is logged as invalid (with every bad key) or unreadable, naming the source and the fix for its kind", async () => {
+    let clock = 0;
+    const lines: { level: LogLevel; event: string; fields?: Readonly<Record<string, unknown>> }[] = [];
+    const store = source([{ concurrency: 999 }, new Error("store down")]);
+    const onError = settingsErrorLogger({ log: (level, event, fields) => lines.push({ level, event, fields }) }, "store:settings", { invalid: "edit the document", unreadable: "grant the read" });
+    const cache = new SettingsCache({ source: store, now: () => clock, onError });
+    await cache.get();
+    clock += DEFAULT_SETTINGS.settingsTtlMs;
+    await cache.get();
+    assert.deepEqual(lines.map(({ level, event, fields }) => [level, event, fields?.source, fields?.fix]), [
+      ["error", "settings_invalid", "store:settings", "edit the document"],
+      ["error", "settings_unreadable", "store:settings", "grant the read"],
+    ]);
+    assert.deepEqual(lines[0].fields?.issues, [{ key: "concurrency", value: 999, problem: "must be an integer from 1 to 256", fix: "set a value in range (default 16)" }]);
+    assert.match(String(lines[0].fields?.error), /`concurrency`.*given 999/);
+    assert.equal(lines[1].fields?.issues, undefined);
+    assert.match(String(lines[1].fields?.error), /store down/);
   });
 
   it("concurrent callers share one read", async () => {

@@ -8,14 +8,13 @@
  */
 import { strict as assert } from "node:assert";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { LookupFunction } from "node:net";
 import { gunzipSync } from "node:zlib";
 import type { ItemOutcome, QueueItem } from "../../shared/outcome";
-import type { ResultStore, StoredObject } from "../../shared/ports";
-import { resultKey, type ResultRecord } from "../../shared/result";
 import { parseSettings, type FleetSettings } from "../../shared/settings";
 import { createWorker, type Worker } from "../../shared/worker";
 import { startLoopbackServer, type LoopbackHandler, type LoopbackServer } from "../support/loopback/server";
+import { MemoryResultStore } from "../support/memoryStore";
+import { commonPages, htmlPage, loopbackLookup } from "../support/pages";
 
 type Handler = LoopbackHandler;
 
@@ -61,37 +60,6 @@ class PageServer {
   }
 }
 
-const notFound: Handler = (_req, res) => res.writeHead(404, { "content-type": "text/plain" }).end("not found");
-const html = (body: string, delayMs = 0): Handler => (_req, res) => {
-  setTimeout(() => res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(body), delayMs);
-};
-
-class MemoryStore implements ResultStore {
-  readonly objects = new Map<string, StoredObject>();
-  failNext = 0;
-  async put(object: StoredObject): Promise<void> {
-    if (this.failNext > 0) {
-      this.failNext--;
-      throw new Error("store unavailable");
-    }
-    this.objects.set(object.key, object);
-  }
-  record(url: string): ResultRecord | undefined {
-    const object = this.objects.get(resultKey(url));
-    return object ? (JSON.parse(String(object.body)) as ResultRecord) : undefined;
-  }
-}
-
-/** Every `*.example` name resolves to 127.0.0.1; nothing reaches a real resolver. */
-const loopbackLookup: LookupFunction = (hostname, options, callback) => {
-  if (!hostname.endsWith(".example")) {
-    callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: "ENOTFOUND" }), options.all ? [] : "", 0);
-    return;
-  }
-  if (options.all) callback(null, [{ address: "127.0.0.1", family: 4 }]);
-  else callback(null, "127.0.0.1", 4);
-};
-
 const testSettings = (overrides: Partial<Record<keyof FleetSettings, unknown>> = {}): FleetSettings =>
   parseSettings({ perDomainDelayMs: 0, respectRobots: false, connectTimeoutMs: 1_000, headersTimeoutMs: 2_000, bodyIdleTimeoutMs: 2_000, pageDeadlineMs: 5_000, ...overrides });
 
@@ -104,7 +72,7 @@ const byId = (outcomes: ItemOutcome[]) => Object.fromEntries(outcomes.map(({ id,
 describe("worker", () => {
   let server: PageServer;
   let port: number;
-  let store: MemoryStore;
+  let store: MemoryResultStore;
   let settings: FleetSettings;
   let worker: Worker;
   const url = (host: string, path: string) => `http://${host}:${port}${path}`;
@@ -112,23 +80,19 @@ describe("worker", () => {
   beforeEach(async () => {
     let retriedOnce = false;
     server = new PageServer({
+      ...commonPages(),
       "/robots.txt": (_req, res) => res.writeHead(200, { "content-type": "text/plain" }).end("User-agent: *\nDisallow: /private\n"),
-      "/good": html('<html lang="en"><head><title>Good page</title></head><body><a href="/next">next</a> hello</body></html>'),
-      "/other": html("<title>Other</title>"),
-      "/private/page": html("<title>secret</title>"),
-      "/gone": notFound,
-      "/busy": (_req, res) => res.writeHead(503, { "retry-after": "1" }).end(),
+      "/private/page": htmlPage("<title>secret</title>"),
       "/slow-down": (_req, res) => res.writeHead(429, { "retry-after": "7" }).end(),
-      "/slow": html("<title>slow</title>", 3_000),
       "/flaky": (_req, res) => {
-        if (retriedOnce) return html("<title>recovered</title>")(_req, res);
+        if (retriedOnce) return htmlPage("<title>recovered</title>")(_req, res);
         retriedOnce = true;
         res.writeHead(500).end();
       },
       "/image": (_req, res) => res.writeHead(200, { "content-type": "image/png" }).end(Buffer.alloc(10)),
     });
     port = await server.start();
-    store = new MemoryStore();
+    store = new MemoryResultStore();
     settings = testSettings();
     worker = createWorker({ settings: { get: async () => settings }, results: store, allowPrivateNetworks: true, lookup: loopbackLookup });
   });
@@ -261,7 +225,7 @@ describe("worker", () => {
   it("never has more pages in flight than the concurrency setting", async () => {
     settings = testSettings({ concurrency: 3 });
     const paths = Array.from({ length: 9 }, (_, i) => `/p${i}`);
-    for (const path of paths) server.routes[path] = html("<title>p</title>", 50);
+    for (const path of paths) server.routes[path] = htmlPage("<title>p</title>", 50);
     const outcomes = await worker.processBatch(paths.map((path, i) => item(`m${i}`, { url: url(`h${i}.example`, path) })));
     assert.ok(outcomes.every((o) => o.outcome.kind === "ok"));
     assert.equal(server.maxInFlight, 3);
@@ -272,7 +236,7 @@ describe("worker", () => {
     const times: Record<string, number> = {};
     const stamp = (name: string): Handler => (req, res) => {
       times[name] = Date.now();
-      html("<title>t</title>")(req, res);
+      htmlPage("<title>t</title>")(req, res);
     };
     Object.assign(server.routes, { "/a1": stamp("a1"), "/a2": stamp("a2"), "/b1": stamp("b1") });
     await worker.processBatch([item("1", { url: url("a.example", "/a1") }), item("2", { url: url("a.example", "/a2") }), item("3", { url: url("b.example", "/b1") })]);
@@ -282,7 +246,7 @@ describe("worker", () => {
 
   it("a message whose host slot falls after the deadline goes back as domain_delay without holding the slot", async () => {
     settings = testSettings({ perDomainDelayMs: 400 });
-    for (const path of ["/p1", "/p2", "/p3", "/p4"]) server.routes[path] ??= html("<title>p</title>");
+    for (const path of ["/p1", "/p2", "/p3", "/p4"]) server.routes[path] ??= htmlPage("<title>p</title>");
     const started = Date.now();
     const outcomes = await worker.processBatch(
       ["/p1", "/p2", "/p3", "/p4"].map((path, i) => item(`m${i}`, { url: url("one.example", path) })),

@@ -1,0 +1,28 @@
+/**
+ * A results store in memory, so a test can read back every write the worker
+ * makes, and can make writes fail as an outage would.
+ */
+import type { ResultStore, StoredObject } from "../../shared/ports";
+import { resultKey, type ResultRecord } from "../../shared/result";
+
+export class MemoryResultStore implements ResultStore {
+  readonly objects = new Map<string, StoredObject>();
+  /** Every write fails while this is set. */
+  failing = false;
+  /** How many of the next writes fail. */
+  failNext = 0;
+
+  async put(object: StoredObject): Promise<void> {
+    if (this.failing || this.failNext > 0) {
+      this.failNext = Math.max(0, this.failNext - 1);
+      throw new Error("the results store is unavailable");
+    }
+    this.objects.set(object.key, object);
+  }
+
+  /** The result record stored for `url`, if any. */
+  record(url: string): ResultRecord | undefined {
+    const object = this.objects.get(resultKey(url));
+    return object === undefined ? undefined : (JSON.parse(String(object.body)) as ResultRecord);
+  }
+}
