@@ -82,10 +82,14 @@ export function createAlarms(name: string, args: AlarmsArgs, opts: pulumi.Custom
     );
   }
   const notificationChannels = channels.map((channel) => channel.name);
+  // Notify on close too, as CloudWatch's okActions and Azure's resolved
+  // notifications do, so the channel learns when an alarm has cleared.
+  // https://cloud.google.com/monitoring/api/ref_v3/rest/v3/projects.alertPolicies#AlertStrategy
+  const alertStrategy = { notificationPrompts: ["OPENED", "CLOSED"] };
   const policy = (key: string, displayName: string, documentation: string, conditions: monitoring.AlertPolicyArgs["conditions"], combiner = "OR") =>
     new monitoring.AlertPolicy(
       `${name}-${key}`,
-      { project, displayName: `${args.namePrefix}: ${displayName}`, combiner, conditions, notificationChannels, documentation: { content: documentation, mimeType: "text/markdown" }, userLabels: labels },
+      { project, displayName: `${args.namePrefix}: ${displayName}`, combiner, conditions, notificationChannels, alertStrategy, documentation: { content: documentation, mimeType: "text/markdown" }, userLabels: labels },
       opts,
     );
 

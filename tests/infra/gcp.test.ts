@@ -272,6 +272,10 @@ describe(`Google Cloud fleet, stack ${STACK} (under Pulumi mocks)`, () => {
       for (const policy of policies()) assert.deepEqual(policy.inputs.notificationChannels, [`projects/${project}/notificationChannels/${channel.name}`], policy.name);
     });
 
+    it("every alert policy notifies when it opens and when it closes", () => {
+      for (const policy of policies()) assert.deepEqual(policy.inputs.alertStrategy, { notificationPrompts: ["OPENED", "CLOSED"] }, policy.name);
+    });
+
     it("alerts on the work backlog and the oldest message's age at the stack's thresholds", () => {
       const [backlog] = conditions("backlog");
       assert.match(str(backlog.conditionThreshold.filter, "filter"), new RegExp(`subscription_id = "${workSubscription()}".*subscription/num_undelivered_messages`));
