@@ -92,7 +92,7 @@ export class AzureFleet extends pulumi.ComponentResource {
     );
     const writerGrant = grantSettingsWriter(name, { deployerObjectId: client.objectId, subscriptionId, configStoreId: store.id }, parent);
     createSettingsDocument(name, { resourceGroupName: group.name, store, settings: args.settings, pushSettings: args.pushSettings, writerGrant, tags }, parent);
-    deployCode(name, { resourceGroupName: group.name, worker, packageContainerName: names.packageContainer, hostStorageGrant: grants.hostStorage }, parent);
+    deployCode(name, { resourceGroupName: group.name, worker, packageContainerName: names.packageContainer, hostStorageGrant: grants.hostStorage, tags }, parent);
 
     const { actionGroup } = createAlarms(
       name,

@@ -333,6 +333,7 @@ export interface CodeDeploymentArgs {
   readonly packageContainerName: string;
   /** The app's grant on its code account: the platform copies the package into the deployment container with it. */
   readonly hostStorageGrant: pulumi.Resource;
+  readonly tags: Readonly<Record<string, string>>;
 }
 
 /** Deploys the package with one deploy (see the file comment); runs again only when the package changes. */
@@ -342,6 +343,7 @@ export function deployCode(name: string, args: CodeDeploymentArgs, parent: pulum
     `${name}-code-deployment`,
     {
       resourceGroupName: args.resourceGroupName,
+      tags: args.tags,
       properties: {
         mode: "Incremental",
         template: ONE_DEPLOY_TEMPLATE,

@@ -46,9 +46,9 @@ const T = {
 } as const;
 
 /** Azure types whose Args take `tags`, per the installed provider's .d.ts. */
-const TAGGABLE = new Set<string>([T.group, T.namespace, T.account, T.plan, T.app, T.store, T.keyValue, T.workspace, T.appInsights, T.workbook, T.actionGroup, T.metricAlert, T.logAlert]);
-/** Azure types with no `tags` argument (ARM keeps no tags on them), or none that matter (a deployment record). */
-const UNTAGGABLE = new Set<string>([T.queue, T.container, T.blob, T.lifecycle, T.roleAssignment, T.deployment]);
+const TAGGABLE = new Set<string>([T.group, T.namespace, T.account, T.plan, T.app, T.store, T.keyValue, T.workspace, T.appInsights, T.workbook, T.actionGroup, T.metricAlert, T.logAlert, T.deployment]);
+/** Azure types with no `tags` argument (ARM keeps no tags on them). */
+const UNTAGGABLE = new Set<string>([T.queue, T.container, T.blob, T.lifecycle, T.roleAssignment]);
 
 interface AppSetting {
   readonly name: string;
