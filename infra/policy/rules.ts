@@ -1,0 +1,18 @@
+/**
+ * The fleet's rules, in the order the README lists them. Each is a pure
+ * function over `ResourceView`s (./view.ts): ./index.ts registers them with
+ * CrossGuard, ./evaluate.ts runs them over a mocked plan.
+ */
+import { alarmHasAction } from "./alarmActions";
+import { deadLetterAlarm, deadLetterPath } from "./deadLetters";
+import { encryptionAtRest } from "./encryption";
+import { leastPrivilege } from "./leastPrivilege";
+import { logRetention } from "./logRetention";
+import { nodeRuntime } from "./nodeRuntime";
+import { noPublicStorage } from "./publicAccess";
+import { fleetTags } from "./tagging";
+import type { FleetRule } from "./view";
+
+export { alarmHasAction, deadLetterAlarm, deadLetterPath, encryptionAtRest, fleetTags, leastPrivilege, logRetention, nodeRuntime, noPublicStorage };
+
+export const FLEET_RULES: readonly FleetRule[] = [encryptionAtRest, noPublicStorage, deadLetterPath, deadLetterAlarm, alarmHasAction, leastPrivilege, logRetention, nodeRuntime, fleetTags];
