@@ -4,7 +4,6 @@
  * `*.example` host names to it, so URLs look like real ones while no outside
  * name is ever resolved.
  */
-import type { LookupFunction } from "node:net";
 import { startLoopbackServer, type LoopbackServer } from "../support/loopback/server";
 
 export const GOOD_TITLE = "Good page";
@@ -57,12 +56,4 @@ export async function startPageSite(): Promise<PageSite> {
 }
 
 /** `*.example` → 127.0.0.1; every other name fails as an unknown host would, without asking DNS. */
-export const exampleLookup: LookupFunction = (hostname, options, callback) => {
-  if (!hostname.endsWith(".example")) {
-    callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: "ENOTFOUND" }), options.all ? [] : "", 0);
-  } else if (options.all) {
-    callback(null, [{ address: "127.0.0.1", family: 4 }]);
-  } else {
-    callback(null, "127.0.0.1", 4);
-  }
-};
+export { loopbackLookup as exampleLookup } from "../support/pages";
