@@ -14,6 +14,12 @@
  * getters (`@pulumi/aws/config/vars`), so a provider module loaded by an
  * earlier run does not keep the earlier stack's values (tests/infra/plan.test.ts
  * runs two stacks in one process to keep it so).
+ *
+ * A `pulumi.StackReference` is a read the engine answers with the named
+ * stack's outputs from its last update; the mocks answer it from
+ * `stackOutputs`, and a stack not listed there reads as one with no outputs
+ * yet, as a stack before its first update does (infra/program.ts reads its own
+ * stack's previous outputs this way).
  */
 import * as pulumi from "@pulumi/pulumi";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
@@ -68,11 +74,22 @@ export interface MockRunOptions {
    * @default {}
    */
   readonly configOverrides?: Readonly<Record<string, ConfigOverride>>;
-  /** The program to run. @default `main` from ./program */
-  readonly program?: () => Readonly<Record<string, pulumi.Output<string>>>;
+  /** The program to run; it may be async, as `main` is. @default `main` from ./program */
+  readonly program?: () => ProgramOutputs | Promise<ProgramOutputs>;
   /** Extra mock state per type token, over the built-in ones. @default {} */
   readonly mockState?: Readonly<Record<string, MockStateFunction>>;
+  /**
+   * What a `pulumi.StackReference` reads, by fully qualified stack name
+   * (`organization/scrape-fleet/<stack>`, see `MOCK_ORGANIZATION`): the
+   * outputs of that stack's last update. A stack not listed has no outputs
+   * yet, like a stack before its first `pulumi up`.
+   * @default {}
+   */
+  readonly stackOutputs?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }
+
+/** A program's stack outputs, by name. */
+export type ProgramOutputs = Readonly<Record<string, pulumi.Output<string>>>;
 
 /** Plausible output state for one resource type, given its inputs. */
 export type MockStateFunction = (resource: { readonly name: string; readonly inputs: Record<string, unknown> }, env: MockEnvironment) => Record<string, unknown>;
@@ -106,6 +123,15 @@ export class ConcurrentRunError extends Error {
 
 /** The AWS account id and region mocks report. */
 export const MOCK_ACCOUNT_ID = "123456789012";
+/**
+ * The organization `pulumi.getOrganization()` returns under the mocks: the
+ * name the self-managed (DIY) backends give every stack, so a stack reference
+ * reads `organization/<project>/<stack>` there.
+ * https://www.pulumi.com/blog/project-scoped-stacks-in-self-managed-backend/
+ */
+export const MOCK_ORGANIZATION = "organization";
+/** The type token of `pulumi.StackReference` reads. */
+const STACK_REFERENCE_TYPE = "pulumi:pulumi:StackReference";
 
 const SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d";
 const SECRET_MARKER = "1b47061264138c4ac30d75fd1eb44270";
@@ -175,7 +201,7 @@ async function runOnce(options: MockRunOptions): Promise<MockRunResult> {
     accountId: MOCK_ACCOUNT_ID,
     region: config["aws:region"] ?? config["azure-native:location"] ?? config["gcp:region"] ?? "us-east-1",
   };
-  const states = { ...builtInState(), ...options.mockState };
+  const states: Readonly<Record<string, MockStateFunction>> = { ...builtInState(), [STACK_REFERENCE_TYPE]: stackReferenceState(options.stackOutputs ?? {}), ...options.mockState };
 
   const inputsByResource = new Map<string, { inputs: Record<string, unknown>; secretInputs: string[]; outputs: Record<string, unknown> }>();
   const resources: RecordedResource[] = [];
@@ -195,6 +221,7 @@ async function runOnce(options: MockRunOptions): Promise<MockRunResult> {
     project,
     options.stack,
     false,
+    MOCK_ORGANIZATION,
   );
 
   // The mock monitor's request carries the parent; `Mocks.newResource` does not
@@ -221,8 +248,8 @@ async function runOnce(options: MockRunOptions): Promise<MockRunResult> {
       callback(error, response);
     });
 
-  const program = options.program ?? (require("./program") as { main: () => Record<FleetOutputName, pulumi.Output<string>> }).main;
-  const outputs = program();
+  const program = options.program ?? (require("./program") as { main: () => Promise<Record<FleetOutputName, pulumi.Output<string>>> }).main;
+  const outputs = await program();
   const resolved: Record<string, string> = {};
   for (const [name, output] of Object.entries(outputs)) resolved[name] = await valueOf(output);
   // Waits for every registration still in flight, then lets the next run set a new monitor.
@@ -292,6 +319,14 @@ function callResult(token: string, inputs: Record<string, unknown>, env: MockEnv
 export function physicalName(resource: { name: string; inputs: Record<string, unknown> }, input = "name"): string {
   const given = resource.inputs[input];
   return typeof given === "string" ? given : `${resource.name}-0a1b2c3`;
+}
+
+/** A stack reference's state: the named stack's outputs, none for a stack not in `stackOutputs`. */
+function stackReferenceState(stackOutputs: Readonly<Record<string, Readonly<Record<string, unknown>>>>): MockStateFunction {
+  return ({ inputs }) => {
+    const name = String(inputs.name);
+    return { id: name, name, outputs: { ...stackOutputs[name] }, secretOutputNames: [] };
+  };
 }
 
 function genericState(resource: { name: string; inputs: Record<string, unknown> }, env: MockEnvironment): Record<string, unknown> {

@@ -10,6 +10,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ERROR_CODES, type ErrorCode } from "../shared/errors";
 import { SETTINGS_SPEC, SETTING_KEYS, type SettingSpec } from "../shared/settings";
+import { CAPABILITIES, CLOUD_NAMES, typeLabel } from "../infra/capabilities";
+import { CLOUDS } from "../infra/contract";
 
 export const README_PATH = join(__dirname, "..", "README.md");
 
@@ -39,9 +41,22 @@ function errorCodesTable(): string {
   return ["| outcome | what happens | codes |", "|---|---|---|", "| `ok` | the result record is stored | |", ...rows].join("\n");
 }
 
+/** Role × cloud, from the parity table the tests check every stack against. */
+function cloudsTable(): string {
+  const rows = CAPABILITIES.map((capability) => {
+    const cells = CLOUDS.map((cloud) => {
+      const { label, types } = capability.clouds[cloud];
+      return `${label} (${types.map((type) => `\`${typeLabel(type)}\``).join(", ")})`;
+    });
+    return `| ${capability.role} | ${capability.meaning} | ${cells.join(" | ")} |`;
+  });
+  return [`| role | the same on every cloud | ${CLOUDS.map((cloud) => CLOUD_NAMES[cloud]).join(" | ")} |`, `|---|---|${CLOUDS.map(() => "---").join("|")}|`, ...rows].join("\n");
+}
+
 export const GENERATED_BLOCKS: Record<string, () => string> = {
   settings: settingsTable,
   "error-codes": errorCodesTable,
+  clouds: cloudsTable,
 };
 
 /** The README with every generated block replaced by its current content. */
