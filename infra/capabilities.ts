@@ -355,13 +355,13 @@ const isoMinutes = (value: unknown) => {
   return match === null ? Number.NaN : Number(match[1] ?? 0) * 60 + Number(match[2] ?? 0);
 };
 const azureLogAlert = (alarm: RecordedResource, column: string, threshold: number) =>
-  alarm.type === AZURE.logAlert && azureCriteria(alarm).some((criterion) => field(criterion, "metricMeasureColumn") === column && field(criterion, "threshold") === threshold);
+  alarm.type === AZURE.logAlert &&
+  azureCriteria(alarm).some((criterion) => field(criterion, "metricMeasureColumn") === column && field(criterion, "operator") === "GreaterThanOrEqual" && field(criterion, "threshold") === threshold);
 
 const AZURE_ALARMS: AlarmWiring = {
   types: [AZURE.metricAlert, AZURE.logAlert],
   is: {
-    // Service Bus alerts fire above the threshold ("GreaterThan"), where CloudWatch and Cloud Monitoring fire at it.
-    backlog: (alarm, plan) => azureCriteria(alarm).length === 1 && azureMetric(alarm, plan, "ActiveMessages", "GreaterThan", plan.args.alarms.backlogMessages),
+    backlog: (alarm, plan) => azureCriteria(alarm).length === 1 && azureMetric(alarm, plan, "ActiveMessages", "GreaterThanOrEqual", plan.args.alarms.backlogMessages),
     // Service Bus has no oldest-message metric: the worker logs each message's age, a log query alerts on the largest.
     oldestMessageAge: (alarm, plan) => azureLogAlert(alarm, OLDEST_MESSAGE_AGE_FIELD, plan.args.alarms.oldestMessageAgeSeconds),
     deadLetters: (alarm, plan) => azureMetric(alarm, plan, "DeadletteredMessages", "GreaterThan", 0),

@@ -137,8 +137,8 @@ export function createAlarms(name: string, args: AlarmsArgs, parent: pulumi.Reso
   const { thresholds } = args;
   const stalledWindow = stalledWindowMinutes(thresholds.stalledMinutes);
   const metricAlerts = [
-    metricAlert("backlog", `More than ${thresholds.backlogMessages} messages wait in the work queue`, 2, 5, [
-      { name: "ActiveMessages", metricName: "ActiveMessages", operator: "GreaterThan", threshold: thresholds.backlogMessages, timeAggregation: "Average" },
+    metricAlert("backlog", `${thresholds.backlogMessages} or more messages wait in the work queue`, 2, 5, [
+      { name: "ActiveMessages", metricName: "ActiveMessages", operator: "GreaterThanOrEqual", threshold: thresholds.backlogMessages, timeAggregation: "Average" },
     ]),
     metricAlert("dead-letters", "Messages reached the work queue's dead-letter sub-queue ($DeadLetterQueue)", 1, 5, [
       { name: "DeadletteredMessages", metricName: "DeadletteredMessages", operator: "GreaterThan", threshold: 0, timeAggregation: "Maximum" },
@@ -165,7 +165,7 @@ export function createAlarms(name: string, args: AlarmsArgs, parent: pulumi.Reso
         evaluationFrequency: "PT5M",
         windowSize: "PT15M",
         criteria: {
-          allOf: [{ query, timeAggregation: "Maximum", metricMeasureColumn: column, operator: "GreaterThan", threshold, failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 } }],
+          allOf: [{ query, timeAggregation: "Maximum", metricMeasureColumn: column, operator: "GreaterThanOrEqual", threshold, failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 } }],
         },
         actions: { actionGroups: [actionGroup.id] },
         tags: args.tags,
@@ -174,8 +174,8 @@ export function createAlarms(name: string, args: AlarmsArgs, parent: pulumi.Reso
     );
 
   const logAlerts = [
-    logAlert("oldest-message", `A message older than ${thresholds.oldestMessageAgeSeconds} s was received from the work queue`, 2, oldestMessageAgeKql(), OLDEST_MESSAGE_AGE_FIELD, thresholds.oldestMessageAgeSeconds),
-    logAlert("errors", `More than ${thresholds.errorRatePercent}% of worker invocations failed`, 1, errorRateKql(), "ErrorRatePercent", thresholds.errorRatePercent),
+    logAlert("oldest-message", `A message ${thresholds.oldestMessageAgeSeconds} s old or older was received from the work queue`, 2, oldestMessageAgeKql(), OLDEST_MESSAGE_AGE_FIELD, thresholds.oldestMessageAgeSeconds),
+    logAlert("errors", `${thresholds.errorRatePercent}% or more of worker invocations failed`, 1, errorRateKql(), "ErrorRatePercent", thresholds.errorRatePercent),
   ];
 
   return { actionGroup, metricAlerts, logAlerts };
@@ -184,7 +184,7 @@ export function createAlarms(name: string, args: AlarmsArgs, parent: pulumi.Reso
 interface MetricCriterion {
   readonly name: string;
   readonly metricName: string;
-  readonly operator: "GreaterThan" | "LessThan";
+  readonly operator: "GreaterThan" | "GreaterThanOrEqual" | "LessThan";
   readonly threshold: number;
   readonly timeAggregation: "Average" | "Minimum" | "Maximum" | "Total";
 }

@@ -324,7 +324,7 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
         return { alert, allOf: input<{ allOf: MetricCriterion[] }>(alert, "criteria").allOf };
       };
       const backlog = criteria("-backlog").allOf;
-      assert.deepEqual([backlog[0].metricName, backlog[0].operator, backlog[0].threshold], ["ActiveMessages", "GreaterThan", args.alarms.backlogMessages]);
+      assert.deepEqual([backlog[0].metricName, backlog[0].operator, backlog[0].threshold], ["ActiveMessages", "GreaterThanOrEqual", args.alarms.backlogMessages]);
       const deadLetters = criteria("-dead-letters").allOf;
       assert.deepEqual([deadLetters[0].metricName, deadLetters[0].operator, deadLetters[0].threshold], ["DeadletteredMessages", "GreaterThan", 0]);
       const stalled = criteria("-stalled");
@@ -350,6 +350,8 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
       assert.match(oldest.query, new RegExp(`line\\.${OLDEST_MESSAGE_AGE_FIELD}`));
       const errors = condition("-errors");
       assert.equal(errors.threshold, args.alarms.errorRatePercent);
+      // At the threshold, as CloudWatch and Cloud Monitoring fire.
+      assert.deepEqual([oldest.operator, errors.operator], ["GreaterThanOrEqual", "GreaterThanOrEqual"]);
       for (const code of SETTLEMENT_ERROR_CODES) assert.ok(errors.query.includes(code), `${code} is not excluded`);
     });
 
