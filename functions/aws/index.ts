@@ -7,8 +7,13 @@
  * The event source mapping must list `ReportBatchItemFailures` in its
  * `functionResponseTypes`, or Lambda ignores the answer and deletes the whole
  * batch on success.
+ *
+ * Before answering, the handler sets when each returned `retry` message comes
+ * back (a site's Retry-After, a growing hold while the fleet is paused, a
+ * backoff otherwise): see visibility.ts.
  */
 import { S3Client } from "@aws-sdk/client-s3";
+import { SQSClient } from "@aws-sdk/client-sqs";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { describeError } from "../../shared/errors";
@@ -19,16 +24,26 @@ import { createWorker, type WorkerOptions } from "../../shared/worker";
 import { createEmfMetrics, type BatchMetrics } from "./metrics";
 import { createS3ResultStore } from "./resultStore";
 import { createSsmSettings } from "./settingsSource";
+import { changeVisibility, visibilitySeconds, type VisibilityChange, type VisibilityResult } from "./visibility";
 
 /**
  * Time kept back from the Lambda deadline. The worker answers at its deadline
  * except for result writes already under way, which it lets finish so a page
  * it fetched is not fetched again; an in-region `PutObject` of a record or a
  * gzip page takes well under a second, so 3 s leaves room for one slow write,
- * the EMF line and the response, even at the CPU share of a 512 MB function.
+ * the EMF line, the visibility changes (one in-region call per 10 returned
+ * messages, all at once) and the response, even at the CPU share of a 512 MB
+ * function.
  */
 export const DEFAULT_DEADLINE_MARGIN_MS = 3_000;
 const MAX_DEADLINE_MARGIN_MS = 60_000;
+
+/**
+ * The visibility changes are abandoned this long before the Lambda deadline,
+ * so the log line and the answer still go out: a change that did not happen
+ * only means the message comes back after the queue's own timeout.
+ */
+const ANSWER_RESERVE_MS = 250;
 
 export interface SqsHandlerDeps {
   /**
@@ -46,6 +61,14 @@ export interface SqsHandlerDeps {
    * @default 3000
    */
   readonly deadlineMarginMs?: number;
+  /**
+   * Sets when each returned `retry` message comes back (ChangeMessageVisibilityBatch,
+   * see visibility.ts). Left out, every returned message comes back after the
+   * queue's visibility timeout.
+   */
+  readonly sqs?: SQSClient;
+  /** The retry backoff's jitter: a number from 0 (inclusive) to 1 (exclusive). @default Math.random */
+  readonly random?: () => number;
   /** Clock in epoch milliseconds. @default Date.now */
   readonly now?: () => number;
 }
@@ -76,12 +99,31 @@ export function createSqsHandler(deps: SqsHandlerDeps): SqsHandler {
   if (!Number.isInteger(margin) || margin < 0 || margin > MAX_DEADLINE_MARGIN_MS) {
     throw new LambdaConfigError(`\`deadlineMarginMs\` must be an integer from 0 to ${MAX_DEADLINE_MARGIN_MS} (given ${JSON.stringify(margin)}); leave it out for ${DEFAULT_DEADLINE_MARGIN_MS}`);
   }
-  const { logger, metrics } = deps;
+  const { logger, metrics, sqs } = deps;
   const now = deps.now ?? Date.now;
+  const random = deps.random ?? Math.random;
   const worker = createWorker({ ...deps.worker, logger, metrics });
 
   function toQueueItem(record: SQSRecord): QueueItem {
     return { id: record.messageId, body: record.body, attempt: receiveCount(record, logger) };
+  }
+
+  /** Sets the visibility of the returned `retry` messages, giving up at `giveUpAt`. */
+  async function holdRetries(client: SQSClient, records: readonly SQSRecord[], items: readonly QueueItem[], outcomes: readonly ItemOutcome[], giveUpAt: number, requestId: string): Promise<VisibilityResult> {
+    const outcomeOf = new Map(outcomes.map(({ id, outcome }) => [id, outcome]));
+    const changes: VisibilityChange[] = [];
+    records.forEach((record, index) => {
+      const outcome = outcomeOf.get(record.messageId);
+      const seconds = outcome === undefined ? undefined : visibilitySeconds(outcome, items[index].attempt, random);
+      if (seconds !== undefined) changes.push({ record, seconds });
+    });
+    if (changes.length === 0) return { changed: 0, unchanged: 0 };
+    const budgetMs = giveUpAt - now();
+    if (budgetMs <= 0) {
+      logger.log("warn", "visibility_skipped", { requestId, messages: changes.length, fix: "no time was left before the Lambda deadline; these messages come back after the queue's visibility timeout (raise deadlineMarginMs if this repeats)" });
+      return { changed: 0, unchanged: changes.length };
+    }
+    return changeVisibility(changes, { client, logger, signal: AbortSignal.timeout(budgetMs) });
   }
 
   return {
@@ -91,10 +133,11 @@ export function createSqsHandler(deps: SqsHandlerDeps): SqsHandler {
       // invoke from the console with another payload gets a clear log line.
       const records: readonly SQSRecord[] = Array.isArray(event.Records) ? event.Records : [];
       if (records !== event.Records) logger.log("error", "event_not_sqs", { requestId: context.awsRequestId, fix: "invoke the function through its SQS queue, or with an SQSEvent ({\"Records\": [...]})" });
-      const deadlineAt = started + context.getRemainingTimeInMillis() - margin;
+      const lambdaEndsAt = started + context.getRemainingTimeInMillis();
+      const items = records.map(toQueueItem);
       let outcomes: readonly ItemOutcome[] = [];
       try {
-        outcomes = await worker.processBatch(records.map(toQueueItem), { deadlineAt });
+        outcomes = await worker.processBatch(items, { deadlineAt: lambdaEndsAt - margin });
       } catch (error) {
         // processBatch promises never to throw. If it does, every message goes
         // back to the queue with a log line, instead of a failed invocation.
@@ -103,10 +146,12 @@ export function createSqsHandler(deps: SqsHandlerDeps): SqsHandler {
         metrics.flush();
       }
       const batchItemFailures = messagesToReturn(records, outcomes);
+      const held = sqs === undefined ? undefined : await holdRetries(sqs, records, items, outcomes, lambdaEndsAt - ANSWER_RESERVE_MS, context.awsRequestId);
       logger.log("info", "sqs_batch", {
         requestId: context.awsRequestId,
         records: records.length,
         returned: batchItemFailures.length,
+        ...(held === undefined ? {} : { held: held.changed }),
         ms: now() - started,
       });
       return { batchItemFailures };
@@ -149,7 +194,7 @@ export const LAMBDA_ENV = {
  * The plain-object form of `requestHandler` is documented at
  * https://docs.aws.amazon.com/sdk-for-javascript/v3/developer-guide/node-configuring-maxsockets.html
  */
-const SDK_REQUEST_HANDLER = { connectionTimeout: 2_000, requestTimeout: 5_000, throwOnRequestTimeout: true } as const;
+export const SDK_REQUEST_HANDLER = { connectionTimeout: 2_000, requestTimeout: 5_000, throwOnRequestTimeout: true } as const;
 
 /**
  * The handler with the real AWS clients. The SSRF guard keeps its defaults:
@@ -166,6 +211,11 @@ export function createLambdaHandler(env: NodeJS.ProcessEnv): SqsHandler {
     },
     logger,
     metrics: createEmfMetrics({ fleetName }),
+    // The queue URL is derived from each record's ARN and only names the
+    // queue; by default the SDK would send the call to that URL's host, which
+    // would skip its own endpoint resolution (FIPS, AWS_ENDPOINT_URL_SQS).
+    // https://github.com/aws/aws-sdk-js-v3/blob/main/packages/middleware-sdk-sqs/src/queue-url.ts
+    sqs: new SQSClient({ requestHandler: SDK_REQUEST_HANDLER, useQueueUrlAsEndpoint: false }),
   });
 }
 

@@ -46,11 +46,13 @@ export interface WorkerGrants {
 }
 
 /**
- * The worker's permissions. `sqs:ChangeMessageVisibility` is left out: the
- * handler never changes a message's visibility, it returns failed messages in
- * `batchItemFailures`, and the event source mapping (which polls with this
- * role) needs only ReceiveMessage, DeleteMessage and GetQueueAttributes
+ * The worker's permissions. The event source mapping polls with this role and
+ * needs ReceiveMessage, DeleteMessage and GetQueueAttributes
  * (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html).
+ * The handler itself calls ChangeMessageVisibilityBatch on the messages it
+ * returns (functions/aws/visibility.ts); SQS authorizes the batch call with
+ * `sqs:ChangeMessageVisibility`, which has no separate batch action
+ * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_AddPermission.html).
  */
 export function grantWorker(name: string, grants: WorkerGrants, parent: pulumi.Resource): iam.RolePolicy {
   return new iam.RolePolicy(
@@ -61,6 +63,7 @@ export function grantWorker(name: string, grants: WorkerGrants, parent: pulumi.R
         Version: "2012-10-17",
         Statement: [
           { Sid: "ReadWorkQueue", Effect: "Allow", Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], Resource: grants.workQueueArn },
+          { Sid: "HoldReturnedMessages", Effect: "Allow", Action: "sqs:ChangeMessageVisibility", Resource: grants.workQueueArn },
           {
             Sid: "WriteResults",
             Effect: "Allow",

@@ -1,8 +1,9 @@
 /**
  * The AWS adapters against loopback servers: the S3 results store against a
- * real S3-compatible server (s3rver), the SSM settings source against a
- * recorded-request fake of the SSM JSON API (no SSM emulator installs from
- * npm), and the EMF metrics lines as CloudWatch would parse them.
+ * real S3-compatible server (s3rver), the SSM settings source and the SQS
+ * visibility changes against recorded-request fakes of the SSM and SQS JSON
+ * APIs (no SSM or SQS emulator installs from npm), and the EMF metrics lines
+ * as CloudWatch would parse them.
  */
 import { strict as assert } from "node:assert";
 import { gunzipSync, gzipSync } from "node:zlib";
@@ -10,11 +11,13 @@ import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { createEmfMetrics } from "../../functions/aws/metrics";
 import { createS3ResultStore } from "../../functions/aws/resultStore";
 import { createSsmSettings, createSsmSettingsSource } from "../../functions/aws/settingsSource";
-import { ScrapeError } from "../../shared/errors";
+import { MAX_HOLD_SECONDS, PAUSE_HOLD, RETRY_BACKOFF, changeVisibility, queueUrlFromArn, visibilitySeconds } from "../../functions/aws/visibility";
+import { ScrapeError, type ErrorCode } from "../../shared/errors";
 import { createJsonLogger } from "../../shared/logging";
+import type { Outcome } from "../../shared/outcome";
 import { rawHtmlKey, resultKey } from "../../shared/result";
 import { DEFAULT_SETTINGS } from "../../shared/settings";
-import { startSsmFake, type SsmFake } from "../support/awsFakes";
+import { QUEUE_URL, receiptHandleOf, sqsRecord, startSqsFake, startSsmFake, type SqsFake, type SsmFake } from "../support/awsFakes";
 import { startLocalS3, type LocalS3 } from "../support/s3rver";
 
 describe("AWS S3 results store (against s3rver on loopback)", () => {
@@ -139,6 +142,138 @@ describe("AWS SSM settings source (recorded-request fake of the SSM JSON API)", 
     assert.equal(error.event, "settings_unreadable");
     assert.match(String(error.error), /ParameterNotFound/);
     assert.equal(error.source, `ssm:${parameterName}`);
+  });
+});
+
+describe("AWS visibility policy: when a returned message comes back", () => {
+  const retry = (code: ErrorCode, retryAfterMs?: number): Outcome => ({ kind: "retry", code, reason: "test", ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
+  const middle = () => 0.5;
+
+  it("a Retry-After is honoured to the second, rounded up, whatever the receive count", () => {
+    assert.equal(visibilitySeconds(retry("http_429", 7_000), 1, middle), 7);
+    assert.equal(visibilitySeconds(retry("http_5xx", 6_001), 4, middle), 7);
+    assert.equal(visibilitySeconds(retry("http_429", 0), 2, middle), 0);
+  });
+
+  it("a Retry-After beyond SQS's 12 h limit is cut to what is always left of it after the batching window and the function's run", () => {
+    assert.equal(MAX_HOLD_SECONDS, 43_200 - 300 - 900);
+    assert.equal(visibilitySeconds(retry("http_429", 48 * 3_600_000), 1, middle), MAX_HOLD_SECONDS);
+  });
+
+  it("the kill switch holds 15 min after the first receive and doubles per receive, up to the limit", () => {
+    assert.deepEqual([1, 2, 3, 4, 5].map((attempt) => visibilitySeconds(retry("fleet_paused"), attempt, middle)), [900, 1_800, 3_600, 7_200, 14_400]);
+    assert.equal(visibilitySeconds(retry("fleet_paused"), 40, middle), MAX_HOLD_SECONDS);
+  });
+
+  it("with the default 5 deliveries, a message first received in a pause outlasts more than 7 h of it", () => {
+    const held = [1, 2, 3, 4, 5].reduce((sum, attempt) => sum + (visibilitySeconds(retry("fleet_paused"), attempt, middle) ?? 0), 0);
+    assert.equal(held, 7 * 3_600 + 45 * 60);
+    assert.equal(PAUSE_HOLD.firstSeconds, 15 * 60);
+  });
+
+  it("other retries back off ×4 per receive from 30–60 s, with jitter, never past 2 h", () => {
+    for (const code of ["http_5xx", "connect_timeout", "worker_deadline", "domain_delay", "store_failed"] as const) {
+      assert.deepEqual([0, 0.5, 0.999_999].map((jitter) => visibilitySeconds(retry(code), 1, () => jitter)), [30, 45, 60], code);
+    }
+    assert.deepEqual([2, 3, 4].map((attempt) => visibilitySeconds(retry("http_5xx"), attempt, () => 0)), [120, 480, 1_920]);
+    assert.equal(visibilitySeconds(retry("http_5xx"), 30, () => 0.999_999), RETRY_BACKOFF.maxSeconds);
+  });
+
+  it("with the default 5 deliveries, a failing site has at least 1 h 40 min to recover before its messages are dead-lettered", () => {
+    const shortest = [1, 2, 3, 4, 5].reduce((sum, attempt) => sum + (visibilitySeconds(retry("http_5xx"), attempt, () => 0) ?? 0), 0);
+    assert.ok(shortest >= 100 * 60, `${shortest} s`);
+  });
+
+  it("ok, failed and malformed outcomes keep the queue's visibility timeout", () => {
+    assert.equal(visibilitySeconds({ kind: "ok", key: "results/a.json" }, 1, middle), undefined);
+    assert.equal(visibilitySeconds({ kind: "failed", code: "http_4xx", key: "results/a.json", reason: "404" }, 1, middle), undefined);
+    assert.equal(visibilitySeconds({ kind: "malformed", code: "message_not_json", reason: "not JSON" }, 1, middle), undefined);
+  });
+
+  it("the queue URL comes from the record's ARN, in each partition's SQS domain", () => {
+    assert.equal(queueUrlFromArn("arn:aws:sqs:us-east-1:123456789012:scrape-fleet-test-work"), QUEUE_URL);
+    assert.equal(queueUrlFromArn("arn:aws-us-gov:sqs:us-gov-west-1:123456789012:work"), "https://sqs.us-gov-west-1.amazonaws.com/123456789012/work");
+    assert.equal(queueUrlFromArn("arn:aws-cn:sqs:cn-north-1:123456789012:work"), "https://sqs.cn-north-1.amazonaws.com.cn/123456789012/work");
+    assert.equal(queueUrlFromArn("arn:aws:sqs:eu-west-1:123456789012:orders.fifo"), "https://sqs.eu-west-1.amazonaws.com/123456789012/orders.fifo");
+  });
+
+  it("an ARN that is not an SQS queue's, or in a partition with no known SQS domain, gives no queue URL", () => {
+    for (const arn of ["arn:aws:sns:us-east-1:123456789012:topic", "arn:aws:sqs:us-east-1:12345:work", "arn:aws:sqs:us-east-1:123456789012:bad/name", "arn:aws-iso:sqs:us-iso-east-1:123456789012:work", ""]) {
+      assert.equal(queueUrlFromArn(arn), undefined, arn);
+    }
+  });
+});
+
+describe("AWS SQS visibility changes (recorded-request fake of the SQS JSON API)", () => {
+  let sqs: SqsFake;
+  let logLines: Record<string, unknown>[];
+  const logger = () => createJsonLogger({ write: (line) => logLines.push(JSON.parse(line) as Record<string, unknown>) });
+  const change = (messageId: string, seconds: number, eventSourceARN?: string) => {
+    const record = sqsRecord({ messageId, body: "{}" });
+    return { record: eventSourceARN === undefined ? record : { ...record, eventSourceARN }, seconds };
+  };
+
+  beforeEach(async () => {
+    sqs = await startSqsFake();
+    logLines = [];
+  });
+
+  afterEach(async () => {
+    await sqs.stop();
+  });
+
+  it("sends one ChangeMessageVisibilityBatch per 10 messages, each entry with its receipt handle and visibility", async () => {
+    const changes = Array.from({ length: 23 }, (_, i) => change(`m${i}`, 100 + i));
+    const result = await changeVisibility(changes, { client: sqs.client, logger: logger(), signal: AbortSignal.timeout(5_000) });
+    assert.deepEqual(result, { changed: 23, unchanged: 0 });
+    assert.deepEqual(sqs.requests.map((request) => request.body.Entries?.length).sort(), [10, 10, 3]);
+    for (const request of sqs.requests) {
+      assert.equal(request.target, "AmazonSQS.ChangeMessageVisibilityBatch");
+      assert.equal(request.headers["content-type"], "application/x-amz-json-1.0");
+      assert.equal(request.body.QueueUrl, QUEUE_URL);
+      const ids = (request.body.Entries ?? []).map((entry) => entry.Id);
+      assert.equal(new Set(ids).size, ids.length, "entry ids are distinct within a request");
+    }
+    for (let i = 0; i < 23; i++) assert.equal(sqs.visibilityOf(receiptHandleOf(`m${i}`)), 100 + i);
+  });
+
+  it("a message id repeated in a batch (an at-least-once duplicate) still gets distinct entry ids", async () => {
+    const result = await changeVisibility([change("same", 30), change("same", 30)], { client: sqs.client, logger: logger(), signal: AbortSignal.timeout(5_000) });
+    assert.deepEqual(result, { changed: 2, unchanged: 0 });
+  });
+
+  it("an entry SQS refuses is logged with its message id and SQS's code, and counted unchanged", async () => {
+    sqs.refusedEntries.set(receiptHandleOf("old"), "ReceiptHandleIsInvalid");
+    const result = await changeVisibility([change("old", 60), change("new", 60)], { client: sqs.client, logger: logger(), signal: AbortSignal.timeout(5_000) });
+    assert.deepEqual(result, { changed: 1, unchanged: 1 });
+    const [refused] = logLines.filter((line) => line.event === "visibility_change_refused");
+    assert.deepEqual([refused.messageId, refused.code, refused.queueUrl], ["old", "ReceiptHandleIsInvalid", QUEUE_URL]);
+  });
+
+  it("a record whose ARN names no known queue is left on the queue's timeout with a warning, and its siblings are still changed", async () => {
+    const result = await changeVisibility([change("iso", 60, "arn:aws-iso:sqs:us-iso-east-1:123456789012:work"), change("std", 60)], { client: sqs.client, logger: logger(), signal: AbortSignal.timeout(5_000) });
+    assert.deepEqual(result, { changed: 1, unchanged: 1 });
+    assert.deepEqual(logLines.filter((line) => line.event === "visibility_queue_unknown").map((line) => line.messageId), ["iso"]);
+    assert.deepEqual(sqs.requests.flatMap((request) => (request.body.Entries ?? []).map((entry) => entry.ReceiptHandle)), [receiptHandleOf("std")]);
+  });
+
+  it("a call SQS fails with a 500 is logged with its message ids, and nothing throws", async () => {
+    sqs.mode = "error";
+    const result = await changeVisibility([change("a", 60), change("b", 60)], { client: sqs.client, logger: logger(), signal: AbortSignal.timeout(5_000) });
+    assert.deepEqual(result, { changed: 0, unchanged: 2 });
+    const [failed] = logLines.filter((line) => line.event === "visibility_change_failed");
+    assert.deepEqual(failed.messageIds, ["a", "b"]);
+    assert.equal(failed.level, "warn");
+  });
+
+  it("a call SQS never answers is abandoned when the signal fires, not after the SDK's own timeouts", async () => {
+    sqs.mode = "hang";
+    const started = Date.now();
+    const result = await changeVisibility([change("a", 60)], { client: sqs.client, logger: logger(), signal: AbortSignal.timeout(200) });
+    const elapsed = Date.now() - started;
+    assert.deepEqual(result, { changed: 0, unchanged: 1 });
+    assert.ok(elapsed < 1_000, `gave up after ${elapsed} ms`);
+    assert.match(String(logLines.find((line) => line.event === "visibility_change_failed")?.error), /before the handler's deadline/);
   });
 });
 

@@ -20,8 +20,8 @@ import { createSsmSettings } from "../../functions/aws/settingsSource";
 import { createJsonLogger } from "../../shared/logging";
 import { resultKey, type ResultRecord } from "../../shared/result";
 import { parseSettings, type FleetSettings } from "../../shared/settings";
-import { lambdaContext, sqsEvent, sqsRecord, startSsmFake, type SsmFake } from "../support/awsFakes";
-import { startLoopbackServer, type LoopbackServer } from "../support/loopback/server";
+import { QUEUE_URL, lambdaContext, receiptHandleOf, sqsEvent, sqsRecord, startSqsFake, startSsmFake, type SqsFake, type SsmFake } from "../support/awsFakes";
+import { startLoopbackServer, type LoopbackHandler, type LoopbackServer } from "../support/loopback/server";
 import { MemoryResultStore } from "../support/memoryStore";
 import { commonPages, exampleLookup } from "../support/pages";
 import { startLocalS3 } from "../support/s3rver";
@@ -32,6 +32,38 @@ const stubLookup = exampleLookup({ "imds.example": { address: "fd00:ec2::254", f
 const FAST_SETTINGS = { perDomainDelayMs: 0, respectRobots: false, connectTimeoutMs: 1_000, headersTimeoutMs: 5_000, bodyIdleTimeoutMs: 5_000, pageDeadlineMs: 5_000 };
 
 const failedIds = (response: SQSBatchResponse) => response.batchItemFailures.map((failure) => failure.itemIdentifier);
+
+/** Beyond the shared pages: a 429 asking for 7 s, and a 503 that names no wait. */
+const EXTRA_PAGES: Record<string, LoopbackHandler> = {
+  "/limited": (_request, response) => response.writeHead(429, { "retry-after": "7" }).end(),
+  "/down": (_request, response) => response.writeHead(503).end(),
+};
+
+/**
+ * Runs `body` with the SDK's endpoints, Region and credentials in the
+ * environment, as Lambda sets them, and puts the environment back after.
+ */
+async function withSdkEnvironment(endpoints: { readonly s3: string; readonly ssm: string; readonly sqs: string }, body: () => Promise<void>): Promise<void> {
+  const sdkEnv: Record<string, string> = {
+    AWS_ENDPOINT_URL_S3: endpoints.s3,
+    AWS_ENDPOINT_URL_SSM: endpoints.ssm,
+    AWS_ENDPOINT_URL_SQS: endpoints.sqs,
+    AWS_REGION: "us-east-1",
+    AWS_ACCESS_KEY_ID: "S3RVER",
+    AWS_SECRET_ACCESS_KEY: "S3RVER",
+    AWS_EC2_METADATA_DISABLED: "true",
+  };
+  const saved = Object.fromEntries(Object.keys(sdkEnv).map((name) => [name, process.env[name]]));
+  Object.assign(process.env, sdkEnv);
+  try {
+    await body();
+  } finally {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
+}
 
 describe("AWS Lambda handler (SQS)", () => {
   let pages: LoopbackServer;
@@ -55,7 +87,7 @@ describe("AWS Lambda handler (SQS)", () => {
   }
 
   beforeEach(async () => {
-    pages = await startLoopbackServer(commonPages());
+    pages = await startLoopbackServer({ ...commonPages(), ...EXTRA_PAGES });
     store = new MemoryResultStore();
     settings = parseSettings(FAST_SETTINGS);
     emfLines = [];
@@ -185,46 +217,158 @@ describe("AWS Lambda handler (SQS)", () => {
     assert.throws(() => buildHandler({ deadlineMarginMs: -5 }), (error: unknown) => error instanceof LambdaConfigError && /`deadlineMarginMs`.*\(given -5\)/.test(error.message));
   });
 
-  it("the deployed wiring keeps the SSRF guard on: loopback URLs are refused and recorded in S3 (s3rver), settings read from SSM (recorded-request fake)", async () => {
-    const [s3, ssm] = await Promise.all([startLocalS3(["results"]), startSsmFake()]);
+  describe("when a returned message comes back (ChangeMessageVisibilityBatch, recorded-request fake of the SQS JSON API)", () => {
+    let sqs: SqsFake;
+    const logged = (event: string) => logLines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.event === event);
+
+    beforeEach(async () => {
+      sqs = await startSqsFake();
+    });
+    afterEach(async () => {
+      await sqs.stop();
+    });
+
+    /** A handler on the SQS fake, with the backoff's jitter fixed at its middle. */
+    const heldHandler = (overrides: Partial<SqsHandlerDeps> = {}) => buildHandler({ sqs: sqs.client, random: () => 0.5, ...overrides });
+    const entries = () => sqs.requests.flatMap((request) => (request.body.Entries ?? []).map((entry) => [entry.ReceiptHandle, entry.VisibilityTimeout]));
+
+    it("a 429 with Retry-After: 7 comes back after 7 s", async () => {
+      const response = await heldHandler().handle(sqsEvent([sqsRecord({ messageId: "limited", body: message(url("shop.example", "/limited")) })]), lambdaContext(30_000));
+      assert.deepEqual(failedIds(response), ["limited"]);
+      assert.deepEqual(entries(), [[receiptHandleOf("limited"), 7]]);
+      assert.equal(sqs.requests[0].body.QueueUrl, QUEUE_URL);
+    });
+
+    it("a paused fleet holds each message 15 min after its first receive, doubling per receive (1 h after the third)", async () => {
+      settings = parseSettings({ ...FAST_SETTINGS, enabled: false });
+      const records = [
+        sqsRecord({ messageId: "first", body: message(url("shop.example", "/good")) }),
+        sqsRecord({ messageId: "third", body: message(url("news.example", "/other")), receiveCount: 3 }),
+      ];
+      const response = await heldHandler().handle(sqsEvent(records), lambdaContext(30_000));
+      assert.deepEqual(failedIds(response), ["first", "third"]);
+      assert.deepEqual(requestedPaths(), []);
+      assert.equal(sqs.requests.length, 1, "one call for the batch");
+      assert.deepEqual(entries(), [[receiptHandleOf("first"), 900], [receiptHandleOf("third"), 3_600]]);
+    });
+
+    it("a 503 without Retry-After backs off from the receive count: on the second receive 2–4 min (3 min at the jitter's middle)", async () => {
+      const record = sqsRecord({ messageId: "down", body: message(url("shop.example", "/down")), receiveCount: 2 });
+      const response = await heldHandler().handle(sqsEvent([record]), lambdaContext(30_000));
+      assert.deepEqual(failedIds(response), ["down"]);
+      assert.deepEqual(entries(), [[receiptHandleOf("down"), 180]]);
+    });
+
+    it("ok, failed and malformed messages get no visibility call; only the retry in the batch does", async () => {
+      const records = [
+        sqsRecord({ messageId: "good", body: message(url("shop.example", "/good")) }),
+        sqsRecord({ messageId: "gone", body: message(url("news.example", "/gone")) }),
+        sqsRecord({ messageId: "not-json", body: "{url: https://example.com/" }),
+        sqsRecord({ messageId: "busy", body: message(url("busy.example", "/busy")) }),
+      ];
+      const response = await heldHandler().handle(sqsEvent(records), lambdaContext(30_000));
+      assert.deepEqual(failedIds(response), ["not-json", "busy"]);
+      assert.deepEqual(entries(), [[receiptHandleOf("busy"), 1]]);
+    });
+
+    it("a batch with nothing to hold makes no call", async () => {
+      const records = [sqsRecord({ messageId: "good", body: message(url("shop.example", "/good")) }), sqsRecord({ messageId: "no-url", body: JSON.stringify({ v: 1 }) })];
+      const response = await heldHandler().handle(sqsEvent(records), lambdaContext(30_000));
+      assert.deepEqual(failedIds(response), ["no-url"]);
+      assert.equal(sqs.requests.length, 0);
+    });
+
+    it("when SQS answers 500, the same messages still come back and the failure is logged with their ids", async () => {
+      sqs.mode = "error";
+      settings = parseSettings({ ...FAST_SETTINGS, enabled: false });
+      const records = [sqsRecord({ messageId: "a", body: message(url("shop.example", "/good")) }), sqsRecord({ messageId: "b", body: message(url("news.example", "/other")) })];
+      const response = await heldHandler().handle(sqsEvent(records), lambdaContext(30_000));
+      assert.deepEqual(failedIds(response), ["a", "b"]);
+      assert.equal(sqs.requests.length, 1);
+      const [failure] = logged("visibility_change_failed");
+      assert.deepEqual(failure.messageIds, ["a", "b"]);
+      assert.match(String(failure.error), /internal error/i);
+      assert.equal(logged("sqs_batch")[0].held, 0);
+    });
+
+    it("when SQS does not answer, the handler gives up on it before the Lambda deadline and still returns the right messages", async () => {
+      sqs.mode = "hang";
+      settings = parseSettings({ ...FAST_SETTINGS, enabled: false });
+      const records = [sqsRecord({ messageId: "a", body: message(url("shop.example", "/good")) }), sqsRecord({ messageId: "b", body: message(url("news.example", "/other")) })];
+      const remainingMs = 1_000;
+      const started = Date.now();
+      const response = await heldHandler({ deadlineMarginMs: 500 }).handle(sqsEvent(records), lambdaContext(remainingMs));
+      const elapsed = Date.now() - started;
+      assert.deepEqual(failedIds(response), ["a", "b"]);
+      assert.ok(elapsed < remainingMs, `answered after ${elapsed} ms of ${remainingMs} ms`);
+      assert.equal(sqs.requests.length, 1, "the call was made");
+      assert.match(String(logged("visibility_change_failed")[0]?.error), /before the handler's deadline/);
+    });
+
+    it("an entry SQS refuses is logged with its message id and code; the other messages are held", async () => {
+      settings = parseSettings({ ...FAST_SETTINGS, enabled: false });
+      sqs.refusedEntries.set(receiptHandleOf("expired"), "ReceiptHandleIsInvalid");
+      const records = [sqsRecord({ messageId: "expired", body: message(url("shop.example", "/good")) }), sqsRecord({ messageId: "held", body: message(url("news.example", "/other")) })];
+      const response = await heldHandler().handle(sqsEvent(records), lambdaContext(30_000));
+      assert.deepEqual(failedIds(response), ["expired", "held"]);
+      assert.deepEqual(logged("visibility_change_refused").map((line) => [line.messageId, line.code]), [["expired", "ReceiptHandleIsInvalid"]]);
+      assert.equal(sqs.visibilityOf(receiptHandleOf("held")), 900);
+      assert.equal(logged("sqs_batch")[0].held, 1);
+    });
+  });
+
+  it("the deployed wiring keeps the SSRF guard on: loopback URLs are refused and recorded in S3 (s3rver), settings read from SSM, no visibility call for finished messages (recorded-request fakes)", async () => {
+    const [s3, ssm, sqs] = await Promise.all([startLocalS3(["results"]), startSsmFake(), startSqsFake()]);
     ssm.parameters.set("/fleet/settings", { value: JSON.stringify(FAST_SETTINGS) });
-    // The SDK takes its endpoints, Region and credentials from the environment, as on Lambda.
-    const sdkEnv: Record<string, string> = {
-      AWS_ENDPOINT_URL_S3: s3.endpoint,
-      AWS_ENDPOINT_URL_SSM: `http://127.0.0.1:${ssm.port}`,
-      AWS_REGION: "us-east-1",
-      AWS_ACCESS_KEY_ID: "S3RVER",
-      AWS_SECRET_ACCESS_KEY: "S3RVER",
-      AWS_EC2_METADATA_DISABLED: "true",
-    };
-    const saved = Object.fromEntries(Object.keys(sdkEnv).map((name) => [name, process.env[name]]));
-    Object.assign(process.env, sdkEnv);
     const stdout: string[] = [];
     const write = process.stdout.write;
     try {
-      handler = createLambdaHandler({ RESULTS_BUCKET: "results", SETTINGS_PARAMETER: "/fleet/settings", FLEET_NAME: "prod-fleet" });
-      const targets = [`http://127.0.0.1:${pages.port}/good`, `http://[::1]:${pages.port}/good`];
-      process.stdout.write = (chunk: string | Uint8Array) => stdout.push(String(chunk)) > 0;
-      const response = await handler.handle(sqsEvent(targets.map((target, i) => sqsRecord({ messageId: `m${i}`, body: message(target) }))), lambdaContext(30_000));
-      process.stdout.write = write;
+      await withSdkEnvironment({ s3: s3.endpoint, ssm: `http://127.0.0.1:${ssm.port}`, sqs: sqs.endpoint }, async () => {
+        handler = createLambdaHandler({ RESULTS_BUCKET: "results", SETTINGS_PARAMETER: "/fleet/settings", FLEET_NAME: "prod-fleet" });
+        const targets = [`http://127.0.0.1:${pages.port}/good`, `http://[::1]:${pages.port}/good`];
+        process.stdout.write = (chunk: string | Uint8Array) => stdout.push(String(chunk)) > 0;
+        const response = await handler.handle(sqsEvent(targets.map((target, i) => sqsRecord({ messageId: `m${i}`, body: message(target) }))), lambdaContext(30_000));
+        process.stdout.write = write;
 
-      assert.deepEqual(failedIds(response), []);
-      assert.deepEqual(requestedPaths(), []);
-      for (const target of targets) {
-        const object = await s3.client.send(new GetObjectCommand({ Bucket: "results", Key: resultKey(target) }));
-        const record = JSON.parse(await object.Body!.transformToString()) as ResultRecord;
-        assert.deepEqual([record.status, record.code], ["failed", "ssrf_refused"]);
-      }
-      assert.deepEqual(ssm.requests.map((request) => request.body.Name), ["/fleet/settings"]);
-      const emf = stdout.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => "_aws" in line);
-      assert.deepEqual(emf.map((line) => [line.Fleet, line.PagesFailed]), [["prod-fleet", 2]]);
+        assert.deepEqual(failedIds(response), []);
+        assert.deepEqual(requestedPaths(), []);
+        for (const target of targets) {
+          const object = await s3.client.send(new GetObjectCommand({ Bucket: "results", Key: resultKey(target) }));
+          const record = JSON.parse(await object.Body!.transformToString()) as ResultRecord;
+          assert.deepEqual([record.status, record.code], ["failed", "ssrf_refused"]);
+        }
+        assert.deepEqual(ssm.requests.map((request) => request.body.Name), ["/fleet/settings"]);
+        assert.equal(sqs.requests.length, 0, "no message was returned, so no visibility was changed");
+        const emf = stdout.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => "_aws" in line);
+        assert.deepEqual(emf.map((line) => [line.Fleet, line.PagesFailed]), [["prod-fleet", 2]]);
+      });
     } finally {
       process.stdout.write = write;
-      for (const [name, value] of Object.entries(saved)) {
-        if (value === undefined) delete process.env[name];
-        else process.env[name] = value;
-      }
-      await Promise.all([s3.stop(), ssm.stop()]);
+      await Promise.all([s3.stop(), ssm.stop(), sqs.stop()]);
+    }
+  });
+
+  it("the deployed wiring holds a paused fleet's messages through AWS_ENDPOINT_URL_SQS, naming the queue by the URL its record's ARN stands for (recorded-request fakes)", async () => {
+    const [ssm, sqs] = await Promise.all([startSsmFake(), startSqsFake()]);
+    ssm.parameters.set("/fleet/settings", { value: JSON.stringify({ ...FAST_SETTINGS, enabled: false }) });
+    const write = process.stdout.write;
+    try {
+      // Nothing is written to S3 while paused; its endpoint still points at loopback.
+      await withSdkEnvironment({ s3: sqs.endpoint, ssm: `http://127.0.0.1:${ssm.port}`, sqs: sqs.endpoint }, async () => {
+        handler = createLambdaHandler({ RESULTS_BUCKET: "results", SETTINGS_PARAMETER: "/fleet/settings", FLEET_NAME: "prod-fleet" });
+        process.stdout.write = () => true;
+        const response = await handler.handle(sqsEvent([sqsRecord({ messageId: "paused-1", body: message(url("shop.example", "/good")) })]), lambdaContext(30_000));
+        process.stdout.write = write;
+
+        assert.deepEqual(failedIds(response), ["paused-1"]);
+        assert.deepEqual(sqs.requests.map((request) => [request.target, request.body.QueueUrl]), [["AmazonSQS.ChangeMessageVisibilityBatch", QUEUE_URL]]);
+        assert.equal(sqs.requests[0].headers["content-type"], "application/x-amz-json-1.0");
+        assert.match(String(sqs.requests[0].headers.authorization), /^AWS4-HMAC-SHA256 Credential=S3RVER\/\d{8}\/us-east-1\/sqs\/aws4_request/);
+        assert.equal(sqs.visibilityOf(receiptHandleOf("paused-1")), 900);
+      });
+    } finally {
+      process.stdout.write = write;
+      await Promise.all([ssm.stop(), sqs.stop()]);
     }
   });
 

@@ -189,12 +189,15 @@ for (const stack of ["aws-prod", "dev"]) {
       assert.ok(granted.every((statement) => statement.Effect === "Allow"));
       assert.ok(actions.every((action) => !action.includes("*")), `wildcard action in ${actions.join(", ")}`);
       assert.ok(resources.every((resource) => resource !== "*" && /^arn:aws:[a-z0-9-]+:[a-z0-9-]*:\d*:[^*]/.test(resource)), `wildcard resource in ${resources.join(", ")}`);
-      assert.deepEqual(actions, ["logs:CreateLogStream", "logs:PutLogEvents", "s3:PutObject", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "ssm:GetParameter"]);
+      assert.deepEqual(actions, ["logs:CreateLogStream", "logs:PutLogEvents", "s3:PutObject", "sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "ssm:GetParameter"]);
       const bucketArn = bucket().outputs.arn as string;
       assert.deepEqual(
         resources,
-        [workQueue().outputs.arn, `${bucketArn}/results/*`, `${bucketArn}/raw/*`, one(result, T.parameter).outputs.arn, `${one(result, T.logGroup).outputs.arn}:*`].sort(),
+        [workQueue().outputs.arn, workQueue().outputs.arn, `${bucketArn}/results/*`, `${bucketArn}/raw/*`, one(result, T.parameter).outputs.arn, `${one(result, T.logGroup).outputs.arn}:*`].sort(),
       );
+      // The handler delays the retries it returns on the work queue, and may change no other queue's messages (the DLQ's included).
+      const visibility = granted.filter((statement) => list(statement.Action).includes("sqs:ChangeMessageVisibility"));
+      assert.deepEqual(visibility.map((statement) => [list(statement.Action), statement.Resource]), [[["sqs:ChangeMessageVisibility"], workQueue().outputs.arn]]);
       const trust = statements(one(result, T.role), "assumeRolePolicy");
       assert.deepEqual(trust.map((statement) => [statement.Principal, statement.Action]), [[{ Service: "lambda.amazonaws.com" }, "sts:AssumeRole"]]);
     });

@@ -1,15 +1,19 @@
 /**
- * Builders for the AWS event shapes the Lambda adapter receives, and a
- * recorded-request fake of the SSM JSON API on loopback (no SSM emulator
- * installs from npm).
+ * Builders for the AWS event shapes the Lambda adapter receives, and
+ * recorded-request fakes of the SSM and SQS JSON APIs on loopback (no SSM or
+ * SQS emulator installs from npm).
  */
+import { SQSClient } from "@aws-sdk/client-sqs";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import { createHash } from "node:crypto";
-import { createServer, type IncomingHttpHeaders } from "node:http";
+import { createServer, type IncomingHttpHeaders, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
+import { SDK_REQUEST_HANDLER } from "../../functions/aws";
 
-const QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:scrape-fleet-test-work";
+/** The work queue every built record comes from, and the URL its ARN stands for. */
+export const QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:scrape-fleet-test-work";
+export const QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/scrape-fleet-test-work";
 
 export interface SqsRecordFields {
   readonly messageId: string;
@@ -23,7 +27,7 @@ export function sqsRecord({ messageId, body, receiveCount = 1 }: SqsRecordFields
   const sent = Date.now() - 1_000;
   return {
     messageId,
-    receiptHandle: `AQEB${Buffer.from(messageId).toString("base64")}`,
+    receiptHandle: receiptHandleOf(messageId),
     body,
     attributes: {
       ApproximateReceiveCount: String(receiveCount),
@@ -37,6 +41,11 @@ export function sqsRecord({ messageId, body, receiveCount = 1 }: SqsRecordFields
     eventSourceARN: QUEUE_ARN,
     awsRegion: "us-east-1",
   };
+}
+
+/** The receipt handle `sqsRecord` gives a message id. */
+export function receiptHandleOf(messageId: string): string {
+  return `AQEB${Buffer.from(messageId).toString("base64")}`;
 }
 
 export function sqsEvent(records: readonly SQSRecord[]): SQSEvent {
@@ -125,4 +134,109 @@ export async function startSsmFake(): Promise<SsmFake> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("error", reject);
+    req.on("end", () => resolve(JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}") as Record<string, unknown>));
+  });
+}
+
+/** The error SQS answers a batch with when it breaks a batch rule: 1 to 10 entries, with distinct ids. */
+function invalidBatch(entries: readonly VisibilityEntry[]): string | undefined {
+  if (entries.length === 0) return "EmptyBatchRequest";
+  if (entries.length > 10) return "TooManyEntriesInBatchRequest";
+  if (new Set(entries.map((entry) => entry.Id)).size !== entries.length) return "BatchEntryIdsNotDistinct";
+  return undefined;
+}
+
+/** One entry of a ChangeMessageVisibilityBatch request. */
+export interface VisibilityEntry {
+  readonly Id: string;
+  readonly ReceiptHandle: string;
+  readonly VisibilityTimeout: number;
+}
+
+/** One request the SQS fake received. */
+export interface RecordedSqsRequest {
+  readonly target: string | undefined;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: { readonly QueueUrl?: string; readonly Entries?: readonly VisibilityEntry[] };
+}
+
+/**
+ * How the SQS fake answers: `ok` (every entry changed, but those listed in
+ * `refusedEntries`), `error` (HTTP 500 InternalError for the whole call), or
+ * `hang` (the request is read and never answered).
+ */
+export type SqsFakeMode = "ok" | "error" | "hang";
+
+export interface SqsFake {
+  /** A real `SQSClient` on the fake: the handler's request timeouts, one attempt. */
+  readonly client: SQSClient;
+  /** `http://127.0.0.1:<port>`, for `AWS_ENDPOINT_URL_SQS`. */
+  readonly endpoint: string;
+  readonly requests: RecordedSqsRequest[];
+  mode: SqsFakeMode;
+  /** Receipt handles the fake reports under `Failed`, with the SQS error code for each. */
+  readonly refusedEntries: Map<string, string>;
+  /** The visibility each message got, by receipt handle, over every answered request. */
+  visibilityOf(receiptHandle: string): number | undefined;
+  stop(): Promise<void>;
+}
+
+/**
+ * A loopback HTTP server speaking the `AmazonSQS.ChangeMessageVisibilityBatch`
+ * operation of the awsJson1_0 protocol, with the real `SQSClient` pointed at it.
+ * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibilityBatch.html
+ */
+export async function startSqsFake(): Promise<SqsFake> {
+  const requests: RecordedSqsRequest[] = [];
+  const refusedEntries = new Map<string, string>();
+  const visibility = new Map<string, number>();
+  const fake = { mode: "ok" as SqsFakeMode };
+  const server = createServer((req, res) => {
+    void readJson(req).then((body) => {
+      const target = req.headers["x-amz-target"];
+      const recorded: RecordedSqsRequest = { target: Array.isArray(target) ? target[0] : target, headers: req.headers, body };
+      requests.push(recorded);
+      if (fake.mode === "hang") return;
+      const reply = (status: number, payload: unknown) =>
+        res.writeHead(status, { "content-type": "application/x-amz-json-1.0", "x-amzn-requestid": `req-${requests.length}` }).end(JSON.stringify(payload));
+      if (recorded.target !== "AmazonSQS.ChangeMessageVisibilityBatch") {
+        reply(400, { __type: "com.amazonaws.sqs#InvalidAction", message: `the fake answers only ChangeMessageVisibilityBatch, not ${String(recorded.target)}` });
+      } else if (fake.mode === "error") {
+        reply(500, { __type: "com.amazonaws.sqs#InternalError", message: "We encountered an internal error. Please try again." });
+      } else if (invalidBatch(recorded.body.Entries ?? []) !== undefined) {
+        reply(400, { __type: `com.amazonaws.sqs#${invalidBatch(recorded.body.Entries ?? [])}`, message: "the batch breaks an SQS batch rule" });
+      } else {
+        const entries = recorded.body.Entries ?? [];
+        const refused = entries.filter((entry) => refusedEntries.has(entry.ReceiptHandle));
+        for (const entry of entries) if (!refusedEntries.has(entry.ReceiptHandle)) visibility.set(entry.ReceiptHandle, entry.VisibilityTimeout);
+        reply(200, {
+          Successful: entries.filter((entry) => !refusedEntries.has(entry.ReceiptHandle)).map((entry) => ({ Id: entry.Id })),
+          Failed: refused.map((entry) => ({ Id: entry.Id, SenderFault: true, Code: refusedEntries.get(entry.ReceiptHandle), Message: "The receipt handle has expired." })),
+        });
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = new SQSClient({ endpoint, region: "us-east-1", credentials: { accessKeyId: "AKIDTEST", secretAccessKey: "test-secret" }, maxAttempts: 1, requestHandler: SDK_REQUEST_HANDLER });
+  return Object.assign(fake, {
+    client,
+    endpoint,
+    requests,
+    refusedEntries,
+    visibilityOf: (receiptHandle: string) => visibility.get(receiptHandle),
+    async stop() {
+      client.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  });
 }
