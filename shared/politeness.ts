@@ -106,6 +106,12 @@ export class HostPacer {
     return next.slot - next.now;
   }
 
+  /** Milliseconds until `host`'s next free slot, reserving nothing (0 when it is free now). */
+  msUntilFree(host: string, minIntervalMs: number): number {
+    const next = this.nextSlot(host, minIntervalMs);
+    return next.slot - next.now;
+  }
+
   /** Hosts currently remembered. */
   get size(): number {
     return this.lastSlot.size;

@@ -90,7 +90,9 @@ export function createWorker(options: WorkerOptions): Worker {
 
       const waitMs = pacer.tryReserve(url.host, settings.perDomainDelayMs, deadlineAt - now());
       if (waitMs === undefined) {
-        throw new ScrapeError("domain_delay", `host ${url.host} is paced at one request per ${settings.perDomainDelayMs} ms (runtime setting \`perDomainDelayMs\`) and its next slot is after this batch's deadline`);
+        throw new ScrapeError("domain_delay", `host ${url.host} is paced at one request per ${settings.perDomainDelayMs} ms (runtime setting \`perDomainDelayMs\`) and its next slot is after this batch's deadline`, {
+          retryAfterMs: pacer.msUntilFree(url.host, settings.perDomainDelayMs),
+        });
       }
       if (waitMs > 0) await sleep(waitMs, batchSignal);
 

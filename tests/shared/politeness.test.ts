@@ -77,6 +77,17 @@ describe("host pacer", () => {
     assert.equal(pacer.reserve("h", 1_000), 2_000);
   });
 
+  it("msUntilFree tells how long until a host's next slot, reserving nothing", () => {
+    let clock = 0;
+    const pacer = new HostPacer(() => clock);
+    assert.equal(pacer.msUntilFree("h", 1_000), 0);
+    pacer.reserve("h", 1_000);
+    clock = 400;
+    assert.equal(pacer.msUntilFree("h", 1_000), 600);
+    assert.equal(pacer.msUntilFree("h", 1_000), 600);
+    assert.equal(pacer.reserve("h", 1_000), 600);
+  });
+
   it("a larger interval applies from the previous slot", () => {
     let clock = 0;
     const pacer = new HostPacer(() => clock);

@@ -254,6 +254,9 @@ describe("worker", () => {
     );
     const kinds = outcomes.map((o) => (o.outcome.kind === "retry" ? o.outcome.code : o.outcome.kind));
     assert.deepEqual(kinds, ["ok", "ok", "ok", "domain_delay"]);
+    const delayed = outcomes[3].outcome;
+    // The queue is told when the host's next slot is free: 1 200 ms after the first request.
+    assert.ok(delayed.kind === "retry" && delayed.retryAfterMs !== undefined && delayed.retryAfterMs > 0 && delayed.retryAfterMs <= 1_200, JSON.stringify(delayed));
     assert.ok(Date.now() - started < 1_200);
   });
 
