@@ -4,26 +4,27 @@
  * pull prices, headings, structured data or anything else out of the HTML.
  * Whatever it returns is stored as `content` in the result record.
  *
- * The default reads the page once with htmlparser2's streaming (SAX) parser,
- * without building a DOM, and keeps: the title, the meta description (or
- * og:description), the canonical URL, the `<html lang>`, the outgoing links
- * and the length of the visible text. Links come from `<a href>` and
+ * The default reads the page once, without building a DOM, with the
+ * streaming (SAX) reader in `./htmlTokenizer`. Its events are those of
+ * htmlparser2's `Parser` (`onopentag`, `onclosetag`, `ontext`), so handlers
+ * written for one run on the other. It keeps: the title, the meta description
+ * (or og:description), the canonical URL, the `<html lang>`, the outgoing
+ * links and the length of the visible text. Links come from `<a href>` and
  * `<area href>`, resolved against `<base href>` or the page URL; only http(s)
  * is kept, the fragment is dropped, duplicates count once, and empty or
  * fragment-only hrefs (the page itself) are skipped.
  *
  * Keep an extractor fast: it runs on the worker's CPU for every page, between
- * two network waits.
+ * two network waits. Name the elements whose attributes you read in
+ * `attributesFor` (the reader skips the others' attributes), and prefer
+ * `ontextrange` to `ontext` when you only scan the text.
  */
-import { Parser } from "htmlparser2";
 import { decodeHtml } from "./charset";
+import { HtmlTokenizer, type HtmlAttributes } from "./htmlTokenizer";
 import type { Extractor } from "./page";
 
 /** Longest title or description kept, in UTF-16 code units. */
 export const MAX_META_TEXT = 1000;
-
-/** Decoded text handed to the parser per `write`. */
-const CHUNK_CHARS = 16 * 1024;
 
 /** Text collected for a title or description before normalizing; the rest is ignored. */
 const MAX_RAW_META_TEXT = 16 * MAX_META_TEXT;
@@ -33,19 +34,33 @@ const MAX_RAW_META_TEXT = 16 * MAX_META_TEXT;
  * labels the tab, not the page) and fallback content that a browser with
  * scripting and frames does not render.
  */
-const NON_VISIBLE_ELEMENTS: ReadonlySet<string> = new Set(["script", "style", "noscript", "template", "title", "iframe", "noembed", "noframes"]);
+const NON_VISIBLE_ELEMENTS = ["script", "style", "noscript", "template", "title", "iframe", "noembed", "noframes"] as const;
 
 /**
  * Elements that start a new line when rendered, so `<li>a<li>b` reads "a b"
  * and not "ab". Not the full CSS picture, just the common block elements.
  */
-const BLOCK_ELEMENTS: ReadonlySet<string> = new Set([
+const BLOCK_ELEMENTS = [
   "address", "article", "aside", "blockquote", "br", "dd", "details", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form",
   "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "summary", "table", "td", "th", "tr", "ul",
-]);
+] as const;
 
 /** Inside these, `<title>` is an SVG/MathML element, not the document title. */
-const FOREIGN_ELEMENTS: ReadonlySet<string> = new Set(["svg", "math"]);
+const FOREIGN_ELEMENTS = ["svg", "math"] as const;
+
+/** What an element does to the visible text. */
+const TextRole = { nonVisible: 1, foreign: 2, block: 3 } as const;
+type TextRole = (typeof TextRole)[keyof typeof TextRole];
+
+/** The three lists above as one map: one look-up per tag. */
+const TEXT_ROLES: ReadonlyMap<string, TextRole> = new Map<string, TextRole>([
+  ...NON_VISIBLE_ELEMENTS.map((name) => [name, TextRole.nonVisible] as const),
+  ...FOREIGN_ELEMENTS.map((name) => [name, TextRole.foreign] as const),
+  ...BLOCK_ELEMENTS.map((name) => [name, TextRole.block] as const),
+]);
+
+/** The elements whose attributes the extractor reads; the reader skips the attributes of all others. */
+const ELEMENTS_WITH_ATTRIBUTES: ReadonlySet<string> = new Set(["a", "area", "meta", "link", "base", "html"]);
 
 export const extractPage: Extractor = ({ body, finalUrl, charset, maxLinks }) => {
   let titleText: string | undefined;
@@ -58,16 +73,17 @@ export const extractPage: Extractor = ({ body, finalUrl, charset, maxLinks }) =>
   let lang: string | undefined;
   let nonVisibleDepth = 0;
   let foreignDepth = 0;
-  const hrefs = new Set<string>();
+  // Every href in page order; duplicates are removed after resolving, so they cost no hashing here.
+  const hrefs: string[] = [];
   const text = new VisibleTextCounter();
 
-  const parser = new Parser(
+  const reader = new HtmlTokenizer(
     {
       onopentag(name, attributes) {
         switch (name) {
           case "a":
           case "area":
-            if (attributes.href !== undefined) hrefs.add(attributes.href);
+            if (attributes.href !== undefined) hrefs.push(attributes.href);
             return;
           case "meta":
             readMeta(attributes);
@@ -87,31 +103,34 @@ export const extractPage: Extractor = ({ body, finalUrl, charset, maxLinks }) =>
             if (titleParts === undefined && titleText === undefined && foreignDepth === 0) titleParts = [];
             break;
         }
-        if (NON_VISIBLE_ELEMENTS.has(name)) nonVisibleDepth++;
-        else if (FOREIGN_ELEMENTS.has(name)) foreignDepth++;
-        else if (BLOCK_ELEMENTS.has(name)) text.breakLine();
+        const role = TEXT_ROLES.get(name);
+        if (role === TextRole.nonVisible) nonVisibleDepth++;
+        else if (role === TextRole.foreign) foreignDepth++;
+        else if (role === TextRole.block) text.breakLine();
       },
       onclosetag(name) {
+        const role = TEXT_ROLES.get(name);
+        if (role === undefined) return;
         if (name === "title" && titleParts !== undefined) {
           titleText = normalizeMetaText(titleParts.join("")) ?? "";
           titleParts = undefined;
         }
-        if (NON_VISIBLE_ELEMENTS.has(name)) nonVisibleDepth = Math.max(0, nonVisibleDepth - 1);
-        else if (FOREIGN_ELEMENTS.has(name)) foreignDepth = Math.max(0, foreignDepth - 1);
-        else if (BLOCK_ELEMENTS.has(name)) text.breakLine();
+        if (role === TextRole.nonVisible) nonVisibleDepth = Math.max(0, nonVisibleDepth - 1);
+        else if (role === TextRole.foreign) foreignDepth = Math.max(0, foreignDepth - 1);
+        else text.breakLine();
       },
-      ontext(data) {
+      ontextrange(source, start, end) {
         if (titleParts !== undefined) {
-          if (titleRawLength < MAX_RAW_META_TEXT) titleParts.push(data);
-          titleRawLength += data.length;
+          if (titleRawLength < MAX_RAW_META_TEXT) titleParts.push(source.slice(start, end));
+          titleRawLength += end - start;
         }
-        if (nonVisibleDepth === 0) text.add(data);
+        if (nonVisibleDepth === 0) text.add(source, start, end);
       },
     },
-    { decodeEntities: true },
+    { attributesFor: ELEMENTS_WITH_ATTRIBUTES },
   );
 
-  function readMeta(attributes: Record<string, string>): void {
+  function readMeta(attributes: HtmlAttributes): void {
     const content = attributes.content;
     if (content === undefined) return;
     const name = attributes.name?.trim().toLowerCase();
@@ -122,11 +141,11 @@ export const extractPage: Extractor = ({ body, finalUrl, charset, maxLinks }) =>
     }
   }
 
-  const html = decodeHtml(body, charset);
-  for (let start = 0; start < html.length; start += CHUNK_CHARS) parser.write(html.slice(start, start + CHUNK_CHARS));
+  // The body is in memory already, so it is read in one write.
+  reader.write(decodeHtml(body, charset));
   // end() closes every element still open, so an unclosed <title> ends here
   // with the rest of the document as its text, as in a browser.
-  parser.end();
+  reader.end();
 
   const documentBase = resolveDocumentBase(finalUrl, baseHref);
   const { links, linkCount } = resolveLinks(hrefs, documentBase, maxLinks);
@@ -157,32 +176,39 @@ class VisibleTextCounter {
     this.pendingSpace = this.length > 0;
   }
 
-  add(data: string): void {
-    for (let index = 0; index < data.length; index++) {
-      const code = data.charCodeAt(index);
-      if (code === 0x20 || code === 0x0a || code === 0x09 || code === 0x0d || code === 0x0c) {
-        this.pendingSpace = this.length > 0;
+  /** Counts `source[start, end)`. */
+  add(source: string, start: number, end: number): void {
+    // Locals, not fields, in the loop: it runs for every character of the page's text.
+    let length = this.length;
+    let pendingSpace = this.pendingSpace;
+    for (let index = start; index < end; index++) {
+      const code = source.charCodeAt(index);
+      if (code <= 0x20 && (code === 0x20 || code === 0x0a || code === 0x09 || code === 0x0d || code === 0x0c)) {
+        pendingSpace = length > 0;
       } else if (code < 0xdc00 || code > 0xdfff) {
         // A low surrogate is the second half of a code point already counted.
-        if (this.pendingSpace) {
-          this.length++;
-          this.pendingSpace = false;
+        if (pendingSpace) {
+          length++;
+          pendingSpace = false;
         }
-        this.length++;
+        length++;
       }
     }
+    this.length = length;
+    this.pendingSpace = pendingSpace;
   }
 }
 
-function resolveLinks(hrefs: Iterable<string>, documentBase: string, maxLinks: number): { links: string[]; linkCount: number } {
+function resolveLinks(hrefs: readonly string[], documentBase: string, maxLinks: number): { links: string[]; linkCount: number } {
   const resolver = new LinkResolver(documentBase);
   const seen = new Set<string>();
   const links: string[] = [];
   for (const href of hrefs) {
-    const resolved = resolver.resolve(href);
-    if (resolved === undefined || seen.has(resolved)) continue;
-    seen.add(resolved);
-    if (links.length < maxLinks) links.push(resolved);
+    const key = resolver.key(href);
+    if (key === undefined) continue;
+    const distinctBefore = seen.size;
+    seen.add(key);
+    if (seen.size > distinctBefore && links.length < maxLinks) links.push(resolver.url(key));
   }
   return { links, linkCount: seen.size };
 }
@@ -193,8 +219,24 @@ function resolveLinks(hrefs: Iterable<string>, documentBase: string, maxLinks: n
  * special URL's query), not `%` (`%2e` is a dot segment), not `\` (read as `/`).
  * https://url.spec.whatwg.org/#path-percent-encode-set
  */
-const PLAIN_CHARS = new Uint8Array(128);
-for (const char of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&()*+,;=:@/?") PLAIN_CHARS[char.charCodeAt(0)] = 1;
+const SEGMENT_CHAR = String.raw`[A-Za-z0-9\-._~!$&()*+,;=:@]`;
+const FIRST_SEGMENT_CHAR = String.raw`[A-Za-z0-9\-._~!$&()*+,;=@]`;
+const QUERY_CHAR = String.raw`[A-Za-z0-9\-._~!$&()*+,;=:@/?]`;
+/** At the start of a segment: the segment is not `.` or `..`, which the parser would remove. */
+const NOT_DOT_SEGMENT = String.raw`(?!\.\.?(?:[/?#]|$))`;
+
+/**
+ * A plain reference up to its fragment: path-absolute (`/a/b?c`, not the
+ * network path `//host`) or path-relative (`b/c.html`, without the `:` in its
+ * first segment that would make it a scheme), of plain characters, with no
+ * dot segment. Not a leading `?`. Sticky, so after a match `lastIndex` is
+ * where the fragment starts (or the length). A native regular expression scans
+ * the href faster than a character loop.
+ */
+const PLAIN_REFERENCE = new RegExp(
+  String.raw`(?:(?=/(?!/))|(?![/?#]|$)${NOT_DOT_SEGMENT}${FIRST_SEGMENT_CHAR}*)(?:/${NOT_DOT_SEGMENT}${SEGMENT_CHAR}*)*(?:\?${QUERY_CHAR}*)?(?=#|$)`,
+  "y",
+);
 
 /**
  * Resolves hrefs against one base URL, fragment removed. Most hrefs on a page
@@ -202,62 +244,53 @@ for (const char of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234567
  * they are, so those are joined to the base directly; the rest, and every
  * href that only might be unusual, go through the URL parser, the costliest
  * step of link extraction. Tests compare both paths with the parser.
+ *
+ * A link is first resolved to a key, which is what duplicates are found by:
+ * the path (from its `/`) for a URL on the base's origin, and the whole URL
+ * otherwise (a path never equals a URL, which starts with its scheme). So a
+ * `/a/b` href is its own key, and the full URL string is built only for the
+ * links that are kept.
  */
 class LinkResolver {
   /** `scheme://host[:port]`, when the base is http(s) without credentials (which a joined URL would lose). */
   private readonly origin: string | undefined;
-  /** The base up to the last `/` of its path, for relative paths. */
-  private readonly directory: string | undefined;
+  /** The base's path up to its last `/`, for relative paths. */
+  private readonly directoryPath: string = "";
 
   constructor(private readonly base: string) {
     const parsed = URL.parse(base);
     if (parsed !== null && (parsed.protocol === "http:" || parsed.protocol === "https:") && parsed.username === "" && parsed.password === "") {
       this.origin = parsed.origin;
-      this.directory = parsed.origin + parsed.pathname.slice(0, parsed.pathname.lastIndexOf("/") + 1);
+      this.directoryPath = parsed.pathname.slice(0, parsed.pathname.lastIndexOf("/") + 1);
     }
   }
 
-  resolve(href: string): string | undefined {
+  /** The key of the absolute http(s) URL `href` names, without its fragment, or `undefined`. */
+  key(href: string): string | undefined {
+    const origin = this.origin;
+    if (origin !== undefined) {
+      PLAIN_REFERENCE.lastIndex = 0;
+      if (PLAIN_REFERENCE.test(href)) {
+        const plainEnd = PLAIN_REFERENCE.lastIndex;
+        const path = plainEnd === href.length ? href : href.slice(0, plainEnd);
+        return href.charCodeAt(0) === 0x2f /* / */ ? path : this.directoryPath + path;
+      }
+    }
     if (!mayBeHttpReference(href)) return undefined;
-    const plainEnd = this.origin === undefined ? -1 : plainPathEnd(href);
-    if (plainEnd >= 0) return (href.charCodeAt(0) === 0x2f /* / */ ? this.origin : this.directory) + href.slice(0, plainEnd);
+    const resolved = this.resolveByParser(href);
+    if (origin === undefined || resolved === undefined || !resolved.startsWith(origin) || resolved.charCodeAt(origin.length) !== 0x2f /* / */) return resolved;
+    return resolved.slice(origin.length);
+  }
+
+  /** The absolute URL a key stands for. */
+  url(key: string): string {
+    return key.charCodeAt(0) === 0x2f /* / */ ? this.origin + key : key;
+  }
+
+  private resolveByParser(href: string): string | undefined {
     const resolved = resolveHttpUrl(href, this.base);
     return resolved === undefined ? undefined : stripFragment(resolved);
   }
-}
-
-/**
- * Where the fragment of a plain path-absolute (`/a/b?c`) or path-relative
- * (`b/c.html`) reference starts (its length when it has none), or -1 when
- * the reference is anything else: another character, a scheme or a network
- * path (`//host`), a leading `?`, or a `.` / `..` segment, which the parser
- * would remove.
- */
-function plainPathEnd(href: string): number {
-  const first = href.charCodeAt(0);
-  if (first === 0x3f /* ? */ || (first === 0x2f && href.charCodeAt(1) === 0x2f)) return -1;
-  let segmentStart = 0;
-  let inQuery = false;
-  for (let index = 0; index < href.length; index++) {
-    const code = href.charCodeAt(index);
-    if (code === 0x23 /* # */) return inQuery || !isDotSegment(href, segmentStart, index) ? index : -1;
-    if (code >= 128 || PLAIN_CHARS[code] === 0) return -1;
-    if (inQuery) continue;
-    if (code === 0x2f /* / */ || code === 0x3f /* ? */) {
-      if (isDotSegment(href, segmentStart, index)) return -1;
-      segmentStart = index + 1;
-      inQuery = code === 0x3f;
-    } else if (code === 0x3a /* : */ && segmentStart === 0 && first !== 0x2f) {
-      // A colon in the first segment of a relative reference makes it a scheme.
-      return -1;
-    }
-  }
-  return inQuery || !isDotSegment(href, segmentStart, href.length) ? href.length : -1;
-}
-
-function isDotSegment(href: string, start: number, end: number): boolean {
-  const length = end - start;
-  return (length === 1 && href.charCodeAt(start) === 0x2e) || (length === 2 && href.charCodeAt(start) === 0x2e && href.charCodeAt(start + 1) === 0x2e);
 }
 
 /**

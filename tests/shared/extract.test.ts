@@ -1,7 +1,11 @@
 import { strict as assert } from "node:assert";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { Parser } from "htmlparser2";
+import { decodeHtml } from "../../shared/charset";
 import { MAX_META_TEXT, extractPage } from "../../shared/extract";
+import type { PageContent } from "../../shared/result";
+import { generateDocument } from "../support/generatedPages";
 
 const FIXTURES = join(__dirname, "..", "fixtures", "pages");
 
@@ -208,4 +212,148 @@ describe("extractPage", () => {
     const expectedText = Array.from({ length: distinct * 2 }, (_, index) => `Row ${index} text & more item ${index}`).join(" ");
     assert.equal(content.textLength, expectedText.length);
   });
+
+  it("reads a CDATA section outside SVG as a browser does: a comment up to its first `>`, the rest visible text", () => {
+    assert.equal(extract("<p><![CDATA[ hidden > shown ]]></p>").textLength, visible("shown ]]>"));
+    assert.equal(extract("<svg><text><![CDATA[ a > b ]]></text></svg>").textLength, visible("a > b"));
+  });
+
+  it("decodes a reference right after `<` in the title", () => {
+    assert.equal(extract("<title>a<&amp;b</title>").title, "a<&b");
+  });
+
+  describe("gives the same content as the htmlparser2-based extractor it replaced", () => {
+    const pages = [
+      { name: "article.html", url: "https://example.com/food/article.html" },
+      { name: "broken.html", url: "http://example.fr/dir/" },
+      { name: "base-href.html", url: "https://site.example/dir/page" },
+      { name: "og-only.html", url: "https://example.com/" },
+    ];
+    for (const { name, url } of pages) {
+      it(`on ${name}`, () => {
+        const body = fixture(name);
+        assert.deepEqual(extractPage({ body, finalUrl: url, maxLinks: 500 }), referenceExtract(decodeHtml(body), url, 500));
+      });
+    }
+
+    it("on 300 generated documents, some cut off mid-construct, against several page URLs and link caps", () => {
+      const urls = ["https://example.com/food/article.html", "http://user:pw@example.org/a/", "https://[::1]:8443/x/y"];
+      for (let seed = 1; seed <= 300; seed++) {
+        const html = generateDocument(seed, 50, { truncate: seed % 3 === 0 });
+        const url = urls[seed % urls.length];
+        const maxLinks = seed % 5 === 0 ? 2 : 500;
+        const body = Buffer.from(html);
+        assert.deepEqual(extractPage({ body, finalUrl: url, maxLinks }), referenceExtract(decodeHtml(body), url, maxLinks), `seed ${seed}: ${JSON.stringify(html)}`);
+      }
+    });
+  });
 });
+
+/**
+ * The extractor as it was before its own HTML reader: the same rules written
+ * plainly on htmlparser2's Parser, with every link resolved by the URL parser.
+ * Kept as the oracle the differential tests compare against.
+ */
+function referenceExtract(html: string, pageUrl: string, maxLinks: number): PageContent {
+  const nonVisible = new Set(["script", "style", "noscript", "template", "title", "iframe", "noembed", "noframes"]);
+  const foreign = new Set(["svg", "math"]);
+  const block = new Set([
+    "address", "article", "aside", "blockquote", "br", "dd", "details", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form",
+    "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "summary", "table", "td", "th", "tr", "ul",
+  ]);
+  const normalize = (raw: string): string | undefined => {
+    const collapsed = raw.slice(0, 16 * MAX_META_TEXT).replace(/[\t\n\f\r ]+/g, " ").trim();
+    if (collapsed.length <= MAX_META_TEXT) return collapsed === "" ? undefined : collapsed;
+    const code = collapsed.charCodeAt(MAX_META_TEXT - 1);
+    return collapsed.slice(0, code >= 0xd800 && code <= 0xdbff ? MAX_META_TEXT - 1 : MAX_META_TEXT).trimEnd();
+  };
+  const httpUrl = (href: string, base: string): URL | undefined => {
+    const url = URL.parse(href, base);
+    return url !== null && (url.protocol === "http:" || url.protocol === "https:") ? url : undefined;
+  };
+
+  let title: string | undefined;
+  let titleText: string | undefined;
+  let description: string | undefined;
+  let ogDescription: string | undefined;
+  let canonicalHref: string | undefined;
+  let baseHref: string | undefined;
+  let lang: string | undefined;
+  let nonVisibleDepth = 0;
+  let foreignDepth = 0;
+  let textLength = 0;
+  let pendingSpace = false;
+  const hrefs: string[] = [];
+
+  const parser = new Parser(
+    {
+      onopentag(name, attributes) {
+        if (name === "a" || name === "area") {
+          if (attributes.href !== undefined) hrefs.push(attributes.href);
+        } else if (name === "meta") {
+          if (attributes.content === undefined) return;
+          const metaName = attributes.name?.trim().toLowerCase();
+          if (metaName === "description") description ??= normalize(attributes.content);
+          else if (metaName === "og:description" || attributes.property?.trim().toLowerCase() === "og:description") ogDescription ??= normalize(attributes.content);
+        } else if (name === "link") {
+          const rel = attributes.rel?.toLowerCase().split(/[\t\n\f\r ]+/) ?? [];
+          if (canonicalHref === undefined && attributes.href !== undefined && rel.includes("canonical")) canonicalHref = attributes.href;
+        } else if (name === "base") {
+          baseHref ??= attributes.href;
+        } else if (name === "html") {
+          lang ??= attributes.lang?.trim() || undefined;
+        } else {
+          if (name === "title" && titleText === undefined && title === undefined && foreignDepth === 0) titleText = "";
+          if (nonVisible.has(name)) nonVisibleDepth++;
+          else if (foreign.has(name)) foreignDepth++;
+          else if (block.has(name)) pendingSpace = textLength > 0;
+        }
+      },
+      onclosetag(name) {
+        if (name === "title" && titleText !== undefined) {
+          title = normalize(titleText) ?? "";
+          titleText = undefined;
+        }
+        if (nonVisible.has(name)) nonVisibleDepth = Math.max(0, nonVisibleDepth - 1);
+        else if (foreign.has(name)) foreignDepth = Math.max(0, foreignDepth - 1);
+        else if (block.has(name)) pendingSpace = textLength > 0;
+      },
+      ontext(text) {
+        if (titleText !== undefined && titleText.length < 16 * MAX_META_TEXT) titleText += text;
+        if (nonVisibleDepth > 0) return;
+        for (const char of text) {
+          if (/^[\t\n\f\r ]$/.test(char)) {
+            pendingSpace = textLength > 0;
+          } else {
+            textLength += pendingSpace ? 2 : 1;
+            pendingSpace = false;
+          }
+        }
+      },
+    },
+    { decodeEntities: true },
+  );
+  parser.end(html);
+
+  const parsedBase = baseHref === undefined ? null : URL.parse(baseHref.trim(), pageUrl);
+  const documentBase = parsedBase === null || parsedBase.protocol === "data:" || parsedBase.protocol === "javascript:" ? pageUrl : parsedBase.href;
+  const links = new Set<string>();
+  for (const href of hrefs) {
+    const trimmed = href.replace(/^[\u0000-\u0020]+/, "");
+    if (trimmed === "" || trimmed.startsWith("#")) continue;
+    const url = httpUrl(href, documentBase);
+    if (url === undefined) continue;
+    url.hash = "";
+    links.add(url.href.endsWith("#") ? url.href.slice(0, -1) : url.href);
+  }
+  return {
+    title: title || undefined,
+    description: description ?? ogDescription,
+    canonical: canonicalHref === undefined ? undefined : httpUrl(canonicalHref, documentBase)?.href,
+    lang,
+    links: [...links].slice(0, maxLinks),
+    linkCount: links.size,
+    textLength,
+  };
+}
+
