@@ -49,6 +49,11 @@ export interface BatchOptions {
    * then come back as `retry` with code `worker_deadline`.
    */
   readonly deadlineAt?: number;
+  /**
+   * Ends the batch early, as the deadline would (a runtime that is stopping):
+   * unfinished messages come back as `retry` with code `worker_deadline`.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface Worker {
@@ -211,6 +216,9 @@ export function createWorker(options: WorkerOptions): Worker {
       const deadlineAt = batchOptions.deadlineAt ?? Number.POSITIVE_INFINITY;
       const controller = new AbortController();
       const timer = Number.isFinite(deadlineAt) ? setTimeout(() => controller.abort(), Math.max(0, deadlineAt - now())) : undefined;
+      const stop = () => controller.abort();
+      if (batchOptions.signal?.aborted) stop();
+      batchOptions.signal?.addEventListener("abort", stop, { once: true });
       const outcomes: Outcome[] = new Array(items.length);
       try {
         let settings: FleetSettings;
@@ -244,6 +252,7 @@ export function createWorker(options: WorkerOptions): Worker {
         await Promise.all(Array.from({ length: lanes }, runLane));
       } finally {
         if (timer) clearTimeout(timer);
+        batchOptions.signal?.removeEventListener("abort", stop);
       }
       return items.map((item, index) => ({ id: item.id, outcome: outcomes[index] }));
     },

@@ -222,6 +222,20 @@ describe("worker", () => {
     assert.ok(outcomes.queued.kind === "retry" && outcomes.queued.code === "worker_deadline");
   });
 
+  it("a stop signal ends the batch like its deadline: unfinished messages come back as worker_deadline retries", async () => {
+    settings = testSettings({ concurrency: 1 });
+    const stop = new AbortController();
+    const started = Date.now();
+    setTimeout(() => stop.abort(), 300);
+    const outcomes = byId(
+      await worker.processBatch([item("quick", { url: url("shop.example", "/good") }), item("slow", { url: url("news.example", "/slow") }), item("queued", { url: url("shop.example", "/other") })], { signal: stop.signal }),
+    );
+    assert.ok(Date.now() - started < 1_000);
+    assert.equal(outcomes.quick.kind, "ok");
+    assert.ok(outcomes.slow.kind === "retry" && outcomes.slow.code === "worker_deadline");
+    assert.ok(outcomes.queued.kind === "retry" && outcomes.queued.code === "worker_deadline");
+  });
+
   it("never has more pages in flight than the concurrency setting", async () => {
     settings = testSettings({ concurrency: 3 });
     const paths = Array.from({ length: 9 }, (_, i) => `/p${i}`);
