@@ -61,6 +61,27 @@ export const ALARM_KEYS = {
 /** Keys the fleet reads on every cloud; a cloud's own keys live in `infra/<cloud>/config.ts`. */
 export const FLEET_KEYS = ["cloud", "alertEmail", "alertWebhookUrl", "namePrefix", "settings", "pushSettings", "alarms", "tags", ...Object.keys(INTEGER_KEYS)] as const;
 
+/** Read by the cloud-change guard in `infra/program.ts`, for one update only. */
+export const ALLOW_CLOUD_CHANGE_KEY = "allowCloudChange";
+
+/**
+ * `scrape-fleet:` keys in the stack's config that nothing reads: the fleet's,
+ * the cloud's own (`cloudKeys`) and the guard's are known; anything else is a
+ * typo that would otherwise be ignored silently.
+ */
+export function unknownKeyIssues(configured: readonly string[], cloudKeys: readonly string[]): SettingIssue[] {
+  const known = new Set<string>([...FLEET_KEYS, ...cloudKeys, ALLOW_CLOUD_CHANGE_KEY]);
+  return configured
+    .filter((fullKey) => fullKey.startsWith(`${PROJECT}:`) && !known.has(fullKey.slice(PROJECT.length + 1)))
+    .map((fullKey) => ({ key: fullKey, value: "(set)", problem: "is not a key this program reads", fix: `remove it (pulumi config rm ${fullKey}) or use one of: ${[...known].join(", ")}` }));
+}
+
+/** Throws `SettingsError` for the stack's unknown `scrape-fleet:` keys (see `unknownKeyIssues`). */
+export function refuseUnknownKeys(cloudKeys: readonly string[]): void {
+  const issues = unknownKeyIssues(Object.keys(pulumi.runtime.allConfig()), cloudKeys);
+  if (issues.length > 0) throw new SettingsError(`stack ${JSON.stringify(pulumi.getStack())} config`, issues);
+}
+
 /** Everything in `FleetArgs` except the webhook, which stays a Pulumi secret output. */
 export type ValidatedFleetArgs = Omit<FleetArgs, "alertWebhookUrl">;
 

@@ -24,7 +24,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
-import { parse as parseYaml } from "yaml";
+import { parse as parseYaml, YAMLParseError } from "yaml";
 import { REPO_ROOT } from "./bundle";
 import { AWS_MOCK_STATE } from "./aws/mockState";
 import { AZURE_MOCK_STATE } from "./azure/mockState";
@@ -101,13 +101,31 @@ export interface MockEnvironment {
 }
 
 /** A stack named that has no `Pulumi.<stack>.yaml`. */
+/** A project or stack file that is not valid YAML. */
+export class StackFileError extends Error {
+  readonly code = "stack_file_invalid";
+  constructor(file: string, detail: string) {
+    super(`${path.basename(file)} is not valid YAML: ${detail}; fix the file (pulumi config set writes it correctly)`);
+    this.name = "StackFileError";
+  }
+}
+
+function readYamlFile(file: string): unknown {
+  try {
+    return parseYaml(readFileSync(file, "utf8"));
+  } catch (error) {
+    if (error instanceof YAMLParseError) throw new StackFileError(file, error.message.split("\n")[0]);
+    throw error;
+  }
+}
+
 export class UnknownStackError extends Error {
   readonly code = "stack_unknown";
   constructor(
     readonly stack: string,
     readonly available: readonly string[],
   ) {
-    super(`no stack file Pulumi.${stack}.yaml; the stacks are: ${available.join(", ") || "(none)"}. Use one of them, or create it with \`pulumi stack init ${stack}\``);
+    super(`no stack file Pulumi.${stack}.yaml; the stacks are: ${available.join(", ") || "(none)"}. Use one of them, or start one from a copy: cp Pulumi.${available[0] ?? "dev"}.yaml Pulumi.${stack}.yaml`);
     this.name = "UnknownStackError";
   }
 }
@@ -151,8 +169,8 @@ export function availableStacks(rootDir: string = REPO_ROOT): string[] {
 export function loadStackConfig(stack: string, rootDir: string = REPO_ROOT, overrides: Readonly<Record<string, ConfigOverride>> = {}): { project: string; config: Record<string, string>; secretKeys: string[] } {
   const stackFile = [`Pulumi.${stack}.yaml`, `Pulumi.${stack}.yml`].map((file) => path.join(rootDir, file)).find((file) => existsSync(file));
   if (stackFile === undefined) throw new UnknownStackError(stack, availableStacks(rootDir));
-  const project = parseYaml(readFileSync(path.join(rootDir, "Pulumi.yaml"), "utf8")) as { name: string; config?: Record<string, { default?: unknown }> };
-  const stackDocument = (parseYaml(readFileSync(stackFile, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+  const project = readYamlFile(path.join(rootDir, "Pulumi.yaml")) as { name: string; config?: Record<string, { default?: unknown }> };
+  const stackDocument = (readYamlFile(stackFile) ?? {}) as { config?: Record<string, unknown> };
 
   const config: Record<string, string> = {};
   const secretKeys = new Set<string>();

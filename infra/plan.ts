@@ -8,8 +8,8 @@
  * Exit codes: 0 printed; 1 the stack or its config is wrong (the message
  * names the key, the value and the fix); 2 usage.
  */
-import { SettingsError, describeError } from "../shared/errors";
-import { mockRun, UnknownStackError, type MockRunResult, type RecordedResource } from "./mockRun";
+import { SettingsError, describeError, formatIssue } from "../shared/errors";
+import { mockRun, StackFileError, UnknownStackError, type MockRunResult, type RecordedResource } from "./mockRun";
 
 const USAGE = "usage: npm run plan -- --stack NAME [--json] [--config KEY=VALUE ...]";
 
@@ -30,6 +30,19 @@ const KEY_INPUTS: Readonly<Record<string, readonly string[]>> = {
   "aws:ssm/parameter:Parameter": ["name", "type", "tier"],
   "aws:iam/role:Role": ["name"],
   "pulumi:providers:aws": ["region"],
+  "azure-native:servicebus:Queue": ["queueName", "maxDeliveryCount", "lockDuration", "deadLetteringOnMessageExpiration"],
+  "azure-native:servicebus:Namespace": ["namespaceName", "sku", "disableLocalAuth"],
+  "azure-native:web:WebApp": ["name", "functionAppConfig"],
+  "azure-native:storage:StorageAccount": ["accountName", "allowBlobPublicAccess", "allowSharedKeyAccess", "minimumTlsVersion"],
+  "azure-native:appconfiguration:ConfigurationStore": ["configStoreName", "disableLocalAuth"],
+  "azure-native:monitor:MetricAlert": ["ruleName", "windowSize"],
+  "azure-native:monitor:ScheduledQueryRule": ["ruleName", "windowSize"],
+  "azure-native:authorization:RoleAssignment": ["scope", "roleDefinitionId"],
+  "gcp:pubsub/subscription:Subscription": ["name", "ackDeadlineSeconds", "deadLetterPolicy", "retryPolicy"],
+  "gcp:pubsub/topic:Topic": ["name"],
+  "gcp:cloudfunctionsv2/function:Function": ["name", "location"],
+  "gcp:storage/bucket:Bucket": ["name", "uniformBucketLevelAccess", "publicAccessPrevention"],
+  "gcp:monitoring/alertPolicy:AlertPolicy": ["displayName"],
 };
 
 interface PlanNode {
@@ -87,6 +100,7 @@ function parseArgs(argv: readonly string[]): PlanArgs | string {
   const config: Record<string, string> = {};
   for (let index = 0; index < argv.length; index++) {
     const arg = argv[index];
+    if (arg === "--help" || arg === "-h") return "help";
     if (arg === "--json") json = true;
     else if (arg === "--config" || arg === "-c") {
       const pair = /^([^=]+:[^=]+)=(.*)$/s.exec(argv[++index] ?? "");
@@ -103,6 +117,10 @@ function parseArgs(argv: readonly string[]): PlanArgs | string {
 
 export async function runPlan(argv: readonly string[], out: (text: string) => void, err: (text: string) => void): Promise<number> {
   const args = parseArgs(argv);
+  if (args === "help") {
+    out(USAGE);
+    return 0;
+  }
   if (typeof args === "string") {
     err(`${args}\n${USAGE}`);
     return 2;
@@ -112,7 +130,11 @@ export async function runPlan(argv: readonly string[], out: (text: string) => vo
     out(args.json ? JSON.stringify({ stack: result.stack, project: result.project, resources: planTree(result), outputs: result.outputs }, null, 2) : formatPlan(result));
     return 0;
   } catch (error) {
-    if (error instanceof SettingsError || error instanceof UnknownStackError) {
+    if (error instanceof SettingsError) {
+      err(`plan: the stack's config is invalid:\n${error.issues.map((issue) => `  ${formatIssue(issue)}`).join("\n")}`);
+      return 1;
+    }
+    if (error instanceof UnknownStackError || error instanceof StackFileError) {
       err(`plan: ${error.message}`);
       return 1;
     }

@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { CLOUDS, FLEET_OUTPUT_NAMES, type Cloud, type CreateFleet, type FleetOutputs } from "./contract";
-import { configKey, PROJECT, readFleetConfig } from "./config";
+import { ALLOW_CLOUD_CHANGE_KEY, configKey, PROJECT, readFleetConfig } from "./config";
 
 export type FleetOutputName = (typeof FLEET_OUTPUT_NAMES)[number];
 
@@ -18,7 +18,6 @@ export const CLOUD_OUTPUT = "cloud";
 /** Every output a deployed stack has: the fleet's, the same on every cloud, and `cloud`. */
 export const STACK_OUTPUT_NAMES = [...FLEET_OUTPUT_NAMES, CLOUD_OUTPUT] as const;
 /** Stack config key (boolean) that lets one update move a stack to another cloud. @default false */
-export const ALLOW_CLOUD_CHANGE_KEY = "allowCloudChange";
 /** Logical name of the read of this stack's own previous outputs. */
 const PREVIOUS_OUTPUTS_NAME = `${PROJECT}-previous-update`;
 

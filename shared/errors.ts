@@ -110,7 +110,7 @@ export class SettingsError extends Error {
 }
 
 export function formatIssue(issue: SettingIssue): string {
-  return `\`${issue.key}\` ${issue.problem} (given ${JSON.stringify(issue.value)}); ${issue.fix}`;
+  return `\`${issue.key}\` ${issue.problem} (${issue.value === undefined ? "not set" : `given ${JSON.stringify(issue.value)}`}); ${issue.fix}`;
 }
 
 /** A readable message for anything thrown, without `as Error` casts. */

@@ -12,7 +12,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { SettingsError, type SettingIssue } from "../../shared/errors";
-import { configKey, PROJECT, toInteger, type RawConfig } from "../config";
+import { configKey, PROJECT, refuseUnknownKeys, toInteger, type RawConfig } from "../config";
 import type { FleetArgs } from "../contract";
 
 export interface AwsFleetConfig {
@@ -115,6 +115,13 @@ export function validateAwsConfig(raw: RawConfig, fleet: FleetLimits): AwsFleetC
 
 /** Reads the AWS keys from the stack's config and validates them against `fleet`. */
 export function readAwsConfig(fleet: FleetLimits): AwsFleetConfig {
+  refuseUnknownKeys(AWS_KEYS);
+  // The provider also takes the region from the environment; with none at all
+  // it fails later, at the first API call, without naming the key.
+  const region = new pulumi.Config("aws").get("region") ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+  if (region === undefined) {
+    throw new SettingsError("stack config (AWS)", [{ key: "aws:region", value: undefined, problem: "is required: every resource is created there", fix: "pulumi config set aws:region us-west-2" }]);
+  }
   const config = new pulumi.Config(PROJECT);
   const raw = Object.fromEntries(AWS_KEYS.map((key) => [key, config.get(key)]));
   return validateAwsConfig(raw, fleet);

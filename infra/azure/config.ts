@@ -15,7 +15,7 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { SettingsError, type SettingIssue } from "../../shared/errors";
-import { configKey, PROJECT, toInteger, type RawConfig } from "../config";
+import { configKey, PROJECT, refuseUnknownKeys, toInteger, type RawConfig } from "../config";
 import type { FleetArgs } from "../contract";
 import { resourceName, type NameKind } from "../naming";
 
@@ -237,6 +237,7 @@ function azureNames(prefix: string, issues: SettingIssue[]): AzureNames | undefi
 
 /** Reads the Azure keys from the stack's config and validates them against `fleet`. */
 export function readAzureConfig(fleet: FleetLimits): AzureFleetConfig {
+  refuseUnknownKeys(AZURE_KEYS);
   const config = new pulumi.Config(PROJECT);
   return validateAzureConfig(
     {

@@ -16,7 +16,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { SettingsError, type SettingIssue } from "../../shared/errors";
-import { configKey, PROJECT, toInteger, toNumber, type RawConfig } from "../config";
+import { configKey, PROJECT, refuseUnknownKeys, toInteger, toNumber, type RawConfig } from "../config";
 import type { AlarmThresholds, FleetArgs } from "../contract";
 
 export interface GcpFleetConfig {
@@ -94,6 +94,9 @@ export function cpuProblem(cpu: number, memoryMb: number, concurrency: number): 
 type FleetLimits = Pick<FleetArgs, "functionTimeoutSeconds" | "messagesPerWorker" | "memoryMb" | "logRetentionDays"> & { readonly alarms: Pick<AlarmThresholds, "stalledMinutes"> };
 
 /** The raw Google Cloud keys: `project` and `region` from the `gcp:` namespace, the rest from `scrape-fleet:`. */
+/** The Google Cloud-only `scrape-fleet:` keys. */
+export const GCP_KEYS = ["ackDeadlineSeconds", "workerCpu"] as const;
+
 export interface RawGcpConfig extends RawConfig {
   readonly project?: unknown;
   readonly region?: unknown;
@@ -175,6 +178,7 @@ export function validateGcpConfig(raw: RawGcpConfig, fleet: FleetLimits): GcpFle
 
 /** Reads the Google Cloud keys from the stack's config and validates them against `fleet`. */
 export function readGcpConfig(fleet: FleetLimits): GcpFleetConfig {
+  refuseUnknownKeys(GCP_KEYS);
   const gcp = new pulumi.Config("gcp");
   const config = new pulumi.Config(PROJECT);
   return validateGcpConfig(

@@ -8,8 +8,8 @@ import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { SettingsError, type SettingIssue } from "../../shared/errors";
 import { DEFAULT_SETTINGS } from "../../shared/settings";
-import { INTEGER_KEYS, toBoolean, toInteger, toNumber, toObject, validateFleetConfig, type RawConfig } from "../../infra/config";
-import { minimumVisibilityTimeout, validateAwsConfig } from "../../infra/aws/config";
+import { INTEGER_KEYS, toBoolean, toInteger, toNumber, toObject, unknownKeyIssues, validateFleetConfig, type RawConfig } from "../../infra/config";
+import { AWS_KEYS, minimumVisibilityTimeout, validateAwsConfig } from "../../infra/aws/config";
 import { REPO_ROOT } from "../../infra/bundle";
 import { resourceName } from "../../infra/naming";
 import { fleetTags, gcpLabels } from "../../infra/tags";
@@ -168,6 +168,24 @@ describe("AWS stack config validation", () => {
 
   it("a bad value in a stack run fails it with the SettingsError naming the key", async () => {
     await assert.rejects(runStack("dev", { configOverrides: { "scrape-fleet:maxWorkers": "1" } }), (error: unknown) => error instanceof SettingsError && error.issues[0].key === "scrape-fleet:maxWorkers");
+  });
+
+  it("a misspelled key is refused rather than ignored, naming the keys the program reads", async () => {
+    const issues = unknownKeyIssues(["scrape-fleet:maxWorker", "scrape-fleet:maxWorkers", "scrape-fleet:batchWindowSeconds", "scrape-fleet:allowCloudChange", "aws:region"], AWS_KEYS);
+    assert.deepEqual(issues.map((issue) => issue.key), ["scrape-fleet:maxWorker"]);
+    assert.match(issues[0].fix, /pulumi config rm scrape-fleet:maxWorker\b.*maxWorkers/);
+    await assert.rejects(runStack("dev", { configOverrides: { "scrape-fleet:maxWorker": "3" } }), (error: unknown) => error instanceof SettingsError && error.issues[0].key === "scrape-fleet:maxWorker");
+  });
+
+  it("an AWS stack with no region anywhere is refused, naming aws:region", async () => {
+    const saved = { AWS_REGION: process.env.AWS_REGION, AWS_DEFAULT_REGION: process.env.AWS_DEFAULT_REGION };
+    delete process.env.AWS_REGION;
+    delete process.env.AWS_DEFAULT_REGION;
+    try {
+      await assert.rejects(runStack("dev", { configOverrides: { "aws:region": undefined } }), (error: unknown) => error instanceof SettingsError && error.issues[0].key === "aws:region" && /not set/.test(error.message));
+    } finally {
+      for (const [name, value] of Object.entries(saved)) if (value !== undefined) process.env[name] = value;
+    }
   });
 });
 

@@ -5,9 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { FLEET_OUTPUT_NAMES } from "../../infra/contract";
 import { REPO_ROOT } from "../../infra/bundle";
+import { loadStackConfig, StackFileError } from "../../infra/mockRun";
 import { formatPlan, planTree, runPlan } from "../../infra/plan";
 import { runStack } from "../support/stack";
 
@@ -81,6 +84,19 @@ describe("npm run plan", () => {
     assert.equal(code, 1);
     assert.match(stderr, /`scrape-fleet:maxWorkers`.*\(given 1\).*pulumi config set scrape-fleet:maxWorkers 2/);
     assert.doesNotMatch(stderr, /\n\s+at /);
+  });
+
+  it("--help prints the usage line and exits 0", async () => {
+    const { code, stdout } = await planHere("--help");
+    assert.equal(code, 0);
+    assert.match(stdout, /usage: npm run plan -- --stack NAME/);
+  });
+
+  it("a stack file that is not valid YAML is refused with its name and the line, not a stack trace", () => {
+    const root = mkdtempSync(path.join(tmpdir(), "plan-yaml-"));
+    copyFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), path.join(root, "Pulumi.yaml"));
+    writeFileSync(path.join(root, "Pulumi.broken.yaml"), "config:\n  scrape-fleet:cloud: aws\n  scrape-fleet:tags: [a, b\n");
+    assert.throws(() => loadStackConfig("broken", root), (error: unknown) => error instanceof StackFileError && /Pulumi\.broken\.yaml is not valid YAML: .*line/.test(error.message));
   });
 
   it("a usage error exits 2 with the usage line", async () => {
