@@ -56,7 +56,7 @@ export function parseMessage(body: unknown): ScrapeMessage {
 
   const url = record.url;
   if (typeof url !== "string" || url.trim() === "") {
-    throw new ScrapeError("message_missing_url", `message field \`url\` is required and must be a non-empty string (given ${JSON.stringify(url) ?? "nothing"}); send {"url":"https://example.com/"}`);
+    throw new ScrapeError("message_missing_url", `message field \`url\` is required and must be a non-empty string (given ${url === undefined ? "nothing" : preview(url)}); send {"url":"https://example.com/"}`);
   }
 
   const unknown = Object.keys(record).filter((key) => !KNOWN_FIELDS.has(key));
@@ -66,17 +66,17 @@ export function parseMessage(body: unknown): ScrapeMessage {
 
   const id = record.id;
   if (id !== undefined && (typeof id !== "string" || id.length > 256)) {
-    throw new ScrapeError("message_invalid_field", `message field \`id\` must be a string of at most 256 characters (given ${JSON.stringify(id)})`);
+    throw new ScrapeError("message_invalid_field", `message field \`id\` must be a string of at most 256 characters (given ${preview(id)})`);
   }
 
   const depth = record.depth ?? 0;
   if (typeof depth !== "number" || !Number.isInteger(depth) || depth < 0 || depth > MAX_DEPTH) {
-    throw new ScrapeError("message_invalid_field", `message field \`depth\` must be an integer from 0 to ${MAX_DEPTH} (given ${JSON.stringify(depth)})`);
+    throw new ScrapeError("message_invalid_field", `message field \`depth\` must be an integer from 0 to ${MAX_DEPTH} (given ${preview(depth)})`);
   }
 
   const metadata = record.metadata;
   if (metadata !== undefined && !isFlatMetadata(metadata)) {
-    throw new ScrapeError("message_invalid_field", `message field \`metadata\` must be an object of string, number or boolean values (given ${JSON.stringify(metadata)})`);
+    throw new ScrapeError("message_invalid_field", `message field \`metadata\` must be an object of string, number or boolean values (given ${preview(metadata)})`);
   }
 
   return {
@@ -107,6 +107,12 @@ function decodeBody(body: unknown): unknown {
     }
   }
   return body;
+}
+
+/** A value for an error message: JSON, cut short so a large field does not fill every log line. */
+function preview(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 120 ? `${text.slice(0, 120)}…` : text;
 }
 
 function isFlatMetadata(value: unknown): value is Record<string, string | number | boolean> {

@@ -19,9 +19,9 @@ export const SETTINGS_SPEC = {
   maxBodyBytes: { type: "integer", min: 1_024, max: 100 * 1024 * 1024, default: 5 * 1024 * 1024, doc: "Cap on bytes on the wire per response (compressed)." },
   maxDecodedBytes: { type: "integer", min: 1_024, max: 200 * 1024 * 1024, default: 10 * 1024 * 1024, doc: "Cap on bytes after gzip/br/zstd/deflate decoding (stops decompression bombs)." },
   maxRedirects: { type: "integer", min: 0, max: 20, default: 5, doc: "Redirects followed per page; each hop is re-checked by the SSRF guard." },
-  allowedContentTypes: { type: "string[]", default: ["text/html", "application/xhtml+xml"], doc: "Media types accepted; anything else is recorded as `content_type_not_allowed`." },
-  userAgent: { type: "string", default: "scrape-fleet/0.1", doc: "Product token sent as User-Agent; the contact is appended." },
-  contact: { type: "string", default: "", doc: "Contact address (URL or e-mail) appended to the User-Agent so site owners can reach you." },
+  allowedContentTypes: { type: "string[]", header: true, default: ["text/html", "application/xhtml+xml"], doc: "Media types accepted; anything else is recorded as `content_type_not_allowed`." },
+  userAgent: { type: "string", header: true, default: "scrape-fleet/0.1", doc: "Product token sent as User-Agent; the contact is appended." },
+  contact: { type: "string", header: true, default: "", doc: "Contact address (URL or e-mail) appended to the User-Agent so site owners can reach you." },
   respectRobots: { type: "boolean", default: true, doc: "Obey robots.txt (RFC 9309)." },
   robotsCacheTtlMs: { type: "integer", min: 0, max: 86_400_000, default: 3_600_000, doc: "How long a robots.txt is cached per origin (RFC 9309 allows at most 24 h)." },
   perDomainDelayMs: { type: "integer", min: 0, max: 600_000, default: 1_000, doc: "Minimum time between two requests to the same host from one worker." },
@@ -34,8 +34,8 @@ export const SETTINGS_SPEC = {
 export type SettingSpec =
   | { readonly type: "boolean"; readonly default: boolean; readonly doc: string }
   | { readonly type: "integer"; readonly min: number; readonly max: number; readonly default: number; readonly doc: string }
-  | { readonly type: "string"; readonly default: string; readonly doc: string }
-  | { readonly type: "string[]"; readonly default: readonly string[]; readonly doc: string };
+  | { readonly type: "string"; readonly default: string; readonly doc: string; readonly header?: true }
+  | { readonly type: "string[]"; readonly default: readonly string[]; readonly doc: string; readonly header?: true };
 
 type ValueOf<S> = S extends { type: "boolean" }
   ? boolean
@@ -100,19 +100,37 @@ function checkValue(key: SettingKey, value: unknown): SettingIssue | undefined {
         ? undefined
         : { key, value, problem: `must be an integer from ${spec.min} to ${spec.max}`, fix: `set a value in range (default ${spec.default})` };
     case "string":
-      return typeof value === "string" && isSingleLine(value)
-        ? undefined
-        : { key, value, problem: "must be a single-line string of at most 512 characters", fix: `set a string such as ${JSON.stringify(spec.default || "ops@example.com")}` };
+      if (typeof value !== "string" || !isSingleLine(value)) {
+        return { key, value, problem: "must be a single-line string of at most 512 characters", fix: `set a string such as ${JSON.stringify(spec.default || "ops@example.com")}` };
+      }
+      return spec.header && !isHeaderSafe(value) ? headerIssue(key, value) : undefined;
     case "string[]":
-      return Array.isArray(value) && value.every((item) => typeof item === "string" && item.trim() !== "" && isSingleLine(item))
-        ? undefined
-        : { key, value, problem: "must be a list of non-empty single-line strings of at most 512 characters", fix: `set a list such as ${JSON.stringify(["example.com"])}` };
+      if (!Array.isArray(value) || !value.every((item) => typeof item === "string" && item.trim() !== "" && isSingleLine(item))) {
+        return { key, value, problem: "must be a list of non-empty single-line strings of at most 512 characters", fix: `set a list such as ${JSON.stringify(["example.com"])}` };
+      }
+      return spec.header && !value.every(isHeaderSafe) ? headerIssue(key, value) : undefined;
   }
 }
 
 /** Values end up in HTTP headers (User-Agent, Accept), where a line break would break every request. */
 function isSingleLine(value: string): boolean {
   return value.length <= 512 && !/[\r\n]/.test(value);
+}
+
+/**
+ * Values sent in a request header must be printable ASCII: undici refuses any
+ * other character, which would fail every fetch of the fleet.
+ * https://www.rfc-editor.org/rfc/rfc9110#name-field-values
+ */
+const HEADER_SAFE_PATTERN = "^[\\t\\x20-\\x7e]*$";
+const HEADER_SAFE = new RegExp(HEADER_SAFE_PATTERN);
+
+function isHeaderSafe(value: string): boolean {
+  return HEADER_SAFE.test(value);
+}
+
+function headerIssue(key: string, value: unknown): SettingIssue {
+  return { key, value, problem: "must be printable ASCII: it is sent in a request header", fix: "remove other characters; write an international domain in its xn-- form" };
 }
 
 /** A JSON Schema (draft 2020-12) for the settings document, for config stores that validate on write. */
@@ -129,10 +147,10 @@ export function settingsJsonSchema(): Record<string, unknown> {
         properties[key] = { ...base, type: "integer", minimum: spec.min, maximum: spec.max };
         break;
       case "string":
-        properties[key] = { ...base, type: "string", maxLength: 512 };
+        properties[key] = { ...base, type: "string", maxLength: 512, ...(spec.header ? { pattern: HEADER_SAFE_PATTERN } : {}) };
         break;
       case "string[]":
-        properties[key] = { ...base, type: "array", items: { type: "string", minLength: 1 } };
+        properties[key] = { ...base, type: "array", items: { type: "string", minLength: 1, ...(spec.header ? { pattern: HEADER_SAFE_PATTERN } : {}) } };
         break;
     }
   }

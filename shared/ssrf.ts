@@ -193,6 +193,15 @@ function ipLiteral(hostname: string): string | undefined {
   return isIP(bare) === 0 ? undefined : bare;
 }
 
+/**
+ * `text` with a URL's `user:password@` part redacted, for logs and stored
+ * records; returned unchanged when it has none or is not a URL.
+ */
+export function withoutCredentials(text: string): string {
+  const url = URL.parse(text);
+  return url === null || (url.username === "" && url.password === "") ? text : redactCredentials(url);
+}
+
 function redactCredentials(url: URL): string {
   const copy = new URL(url.href);
   copy.username = "redacted";

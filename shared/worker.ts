@@ -16,7 +16,7 @@ import { HostPacer, isBlockedHost } from "./politeness";
 import { noMetrics, silentLogger, type Logger, type Metrics, type ResultStore } from "./ports";
 import { RESULT_SCHEMA, contentHash, rawHtmlKey, resultKey, type ResultRecord } from "./result";
 import { RobotsCache } from "./robots";
-import { checkUrl } from "./ssrf";
+import { checkUrl, withoutCredentials } from "./ssrf";
 import type { FleetSettings } from "./settings";
 
 const gzipAsync = promisify(gzip);
@@ -81,7 +81,7 @@ export function createWorker(options: WorkerOptions): Worker {
     }
     const context: PageContext = { item, message, settings, started: now() };
     let page: FetchedPage | undefined;
-    const done = (outcome: Outcome): Done => ({ outcome, page, url: message.url });
+    const done = (outcome: Outcome): Done => ({ outcome, page, url: withoutCredentials(message.url) });
     try {
       if (!settings.enabled) {
         throw new ScrapeError("fleet_paused", "the fleet is paused (runtime setting `enabled` is false); the message goes back to the queue");
@@ -93,10 +93,12 @@ export function createWorker(options: WorkerOptions): Worker {
       const verdict = await robots.check(url.href, settings, batchSignal);
       if (!verdict.allowed) throw new ScrapeError(verdict.code, verdict.reason);
 
-      const waitMs = pacer.tryReserve(url.host, settings.perDomainDelayMs, deadlineAt - now());
+      // `example.com.` is the same host as `example.com`, so it shares the pace.
+      const host = url.host.replace(/\.(?=:\d+$|$)/, "");
+      const waitMs = pacer.tryReserve(host, settings.perDomainDelayMs, deadlineAt - now());
       if (waitMs === undefined) {
-        throw new ScrapeError("domain_delay", `host ${url.host} is paced at one request per ${settings.perDomainDelayMs} ms (runtime setting \`perDomainDelayMs\`) and its next slot is after this batch's deadline`, {
-          retryAfterMs: pacer.msUntilFree(url.host, settings.perDomainDelayMs),
+        throw new ScrapeError("domain_delay", `host ${host} is paced at one request per ${settings.perDomainDelayMs} ms (runtime setting \`perDomainDelayMs\`) and its next slot is after this batch's deadline`, {
+          retryAfterMs: pacer.msUntilFree(host, settings.perDomainDelayMs),
         });
       }
       if (waitMs > 0) await sleep(waitMs, batchSignal);
@@ -171,7 +173,7 @@ export function createWorker(options: WorkerOptions): Worker {
     return {
       schema: RESULT_SCHEMA,
       key,
-      url: message.url,
+      url: withoutCredentials(message.url),
       fetchedAt: new Date(context.started).toISOString(),
       attempt: item.attempt,
       messageId: item.id,
@@ -245,7 +247,11 @@ export function createWorker(options: WorkerOptions): Worker {
               }
             }
             outcomes[index] = done.outcome;
-            report(item, done, started);
+            try {
+              report(item, done, started);
+            } catch {
+              // The outcome stands: a logger or metrics port that throws must not cost the batch its answer.
+            }
           }
         };
         const lanes = Math.max(1, Math.min(settings.concurrency, items.length));

@@ -131,8 +131,8 @@ export function createSqsHandler(deps: SqsHandlerDeps): SqsHandler {
       const started = now();
       // Only an SQS event source mapping should invoke this function; a test
       // invoke from the console with another payload gets a clear log line.
-      const records: readonly SQSRecord[] = Array.isArray(event.Records) ? event.Records : [];
-      if (records !== event.Records) logger.log("error", "event_not_sqs", { requestId: context.awsRequestId, fix: "invoke the function through its SQS queue, or with an SQSEvent ({\"Records\": [...]})" });
+      const records: readonly SQSRecord[] = Array.isArray(event?.Records) ? event.Records : [];
+      if (records !== event?.Records) logger.log("error", "event_not_sqs", { requestId: context.awsRequestId, fix: "invoke the function through its SQS queue, or with an SQSEvent ({\"Records\": [...]})" });
       const lambdaEndsAt = started + context.getRemainingTimeInMillis();
       const items = records.map(toQueueItem);
       let outcomes: readonly ItemOutcome[] = [];
@@ -172,7 +172,7 @@ function messagesToReturn(records: readonly SQSRecord[], outcomes: readonly Item
 
 /** `ApproximateReceiveCount` is a decimal string, 1 on the first delivery. */
 function receiveCount(record: SQSRecord, logger: Logger): number {
-  const raw = record.attributes.ApproximateReceiveCount;
+  const raw = record.attributes?.ApproximateReceiveCount;
   const count = Number(raw);
   if (Number.isInteger(count) && count >= 1) return count;
   logger.log("warn", "receive_count_invalid", { messageId: record.messageId, value: raw, fix: "SQS sets attributes.ApproximateReceiveCount; the record is treated as a first delivery" });

@@ -208,8 +208,10 @@ describe("AWS Lambda handler (SQS)", () => {
   });
 
   it("an invocation that is not an SQS event returns no failures and logs an error saying how to invoke it", async () => {
-    const response = await buildHandler().handle(JSON.parse('{"key": "value"}') as SQSEvent, lambdaContext(30_000));
-    assert.deepEqual(response, { batchItemFailures: [] });
+    for (const payload of ['{"key": "value"}', "null"]) {
+      const response = await buildHandler().handle(JSON.parse(payload) as SQSEvent, lambdaContext(30_000));
+      assert.deepEqual(response, { batchItemFailures: [] }, payload);
+    }
     assert.ok(logLines.some((line) => line.includes('"event_not_sqs"')));
   });
 

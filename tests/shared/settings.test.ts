@@ -35,6 +35,9 @@ describe("runtime settings", () => {
     ["a list with an empty entry", { blockedDomains: ["a.example", ""] }, "blockedDomains"],
     ["a multi-line user agent", { userAgent: "a\nb" }, "userAgent"],
     ["a content type with a line break", { allowedContentTypes: ["text/html\r\nX-Evil: 1"] }, "allowedContentTypes"],
+    ["a contact that is not ASCII (it goes into the User-Agent header)", { contact: "ops@例え.jp" }, "contact"],
+    ["a user agent with a control character", { userAgent: "bot\u0001" }, "userAgent"],
+    ["a content type with a non-ASCII mark", { allowedContentTypes: ["text/html", "text/html ✓"] }, "allowedContentTypes"],
     ["a decoded cap below the wire cap", { maxBodyBytes: 4096, maxDecodedBytes: 2048 }, "maxDecodedBytes"],
   ];
   for (const [what, document, key] of bad) {

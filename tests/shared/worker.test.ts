@@ -155,6 +155,30 @@ describe("worker", () => {
     assert.equal(store.record(url("shop.example", "/busy")), undefined);
   });
 
+  it("never writes URL credentials to the record or the logs", async () => {
+    const lines: string[] = [];
+    const logged = createWorker({ settings: { get: async () => settings }, results: store, allowPrivateNetworks: true, lookup: loopbackLookup, logger: { log: (_level, event, fields) => lines.push(JSON.stringify({ event, ...fields })) } });
+    try {
+      const [{ outcome }] = await logged.processBatch([item("a", { url: "https://alice:S3cret@shop.example/" })]);
+      assert.ok(outcome.kind === "failed" && outcome.code === "url_credentials_not_allowed");
+      const record = [...store.objects.values()].map((object) => String(object.body)).join("\n");
+      assert.doesNotMatch(record + lines.join("\n"), /S3cret/);
+      assert.match(record, /"url":"https:\/\/redacted@shop\.example\/"/);
+    } finally {
+      await logged.close();
+    }
+  });
+
+  it("a metrics port that throws costs the batch nothing", async () => {
+    const throwing = createWorker({ settings: { get: async () => settings }, results: store, allowPrivateNetworks: true, lookup: loopbackLookup, metrics: { recordPage: () => { throw new Error("metrics sink full"); } } });
+    try {
+      const outcomes = await throwing.processBatch([item("a", { url: url("shop.example", "/good") }), item("b", "not json")]);
+      assert.deepEqual(outcomes.map((o) => o.outcome.kind), ["ok", "malformed"]);
+    } finally {
+      await throwing.close();
+    }
+  });
+
   it("passes Retry-After of a 429 on to the queue", async () => {
     const [{ outcome }] = await worker.processBatch([item("a", { url: url("shop.example", "/slow-down") })]);
     assert.equal(outcome.kind, "retry");
