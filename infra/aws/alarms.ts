@@ -92,7 +92,7 @@ export function createAlarms(name: string, args: AlarmsArgs, parent: pulumi.Reso
     new cloudwatch.MetricAlarm(
       `${name}-backlog`,
       {
-        ...common("backlog", `More than ${t.backlogMessages} messages are waiting in the work queue.`),
+        ...common("backlog", `${t.backlogMessages} or more messages are waiting in the work queue.`),
         namespace: "AWS/SQS",
         metricName: "ApproximateNumberOfMessagesVisible",
         dimensions: { QueueName: args.workQueueName },

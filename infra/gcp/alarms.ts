@@ -97,7 +97,7 @@ export function createAlarms(name: string, args: AlarmsArgs, opts: pulumi.Custom
   const work = args.workSubscriptionName;
   const stalledWindow = `${t.stalledMinutes * 60}s`;
   const policies = [
-    policy("backlog", "work backlog", `More than ${t.backlogMessages} messages wait in subscription \`${work}\`. Raise maxWorkers or messagesPerWorker, or look for a slow site.`, [
+    policy("backlog", "work backlog", `${t.backlogMessages} or more messages wait in subscription \`${work}\`. Raise maxWorkers or messagesPerWorker, or look for a slow site.`, [
       {
         displayName: `undelivered messages >= ${t.backlogMessages}`,
         conditionThreshold: { filter: FILTERS.backlog(work), comparison: "COMPARISON_GE", thresholdValue: t.backlogMessages, duration: "0s", aggregations: [{ alignmentPeriod: FIVE_MINUTES, perSeriesAligner: "ALIGN_MAX" }] },
