@@ -7,7 +7,18 @@ import type { ErrorCode } from "./errors";
 /** Where result records and raw HTML go. Keys come from `resultKey` / `rawHtmlKey`. */
 export interface ResultStore {
   /** Writes (or overwrites) one object. Must be idempotent for the same key. */
-  put(object: StoredObject): Promise<void>;
+  put(object: StoredObject, options?: PutOptions): Promise<void>;
+}
+
+export interface PutOptions {
+  /**
+   * Aborted when the caller stops waiting for this write: the store should
+   * give up (cancel the request, make no further retries) and reject. The
+   * write may or may not have landed; keys are idempotent, so the retry that
+   * follows overwrites whatever did.
+   * @default no signal: the write runs to the store's own timeouts
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface StoredObject {
@@ -46,3 +57,23 @@ export interface Metrics {
 
 export const silentLogger: Logger = { log: () => undefined };
 export const noMetrics: Metrics = { recordPage: () => undefined };
+
+/**
+ * Settles with `work`, or rejects with the signal's reason as soon as it is
+ * aborted, whichever comes first. For callers that must stop waiting on a
+ * promise that cannot itself be cancelled; the work goes on unobserved.
+ */
+export function abandonOnAbort<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return work;
+  if (signal.aborted) {
+    // Observe the rejection the abandoned work may still produce.
+    work.catch(() => undefined);
+    return Promise.reject(signal.reason);
+  }
+  let onAbort: () => void = () => undefined;
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  return Promise.race([work, aborted]).finally(() => signal.removeEventListener("abort", onAbort));
+}

@@ -13,7 +13,7 @@ import { parseMessage, type ScrapeMessage } from "./message";
 import type { ItemOutcome, Outcome, QueueItem } from "./outcome";
 import type { Extractor, FetchedPage, PageFetcher } from "./page";
 import { HostPacer, isBlockedHost } from "./politeness";
-import { noMetrics, silentLogger, type Logger, type Metrics, type ResultStore } from "./ports";
+import { abandonOnAbort, noMetrics, silentLogger, type Logger, type Metrics, type ResultStore, type StoredObject } from "./ports";
 import { RESULT_SCHEMA, contentHash, rawHtmlKey, resultKey, type ResultRecord } from "./result";
 import { RobotsCache } from "./robots";
 import { checkUrl, withoutCredentials } from "./ssrf";
@@ -43,12 +43,27 @@ export interface WorkerOptions {
   readonly now?: () => number;
 }
 
+/** Bounds of `BatchOptions.writeGraceMs`. */
+export const WRITE_GRACE_MS = { min: 0, max: 60_000, default: 2_000 } as const;
+
 export interface BatchOptions {
   /**
    * Epoch milliseconds by which the batch must answer. Messages not finished by
-   * then come back as `retry` with code `worker_deadline`.
+   * then come back as `retry` with code `worker_deadline`, except those whose
+   * result write is already under way (see `writeGraceMs`).
    */
   readonly deadlineAt?: number;
+  /**
+   * How long past `deadlineAt` a result write already under way may run, so a
+   * page fetched in time is not fetched again. At `deadlineAt + writeGraceMs`
+   * the store's `put` is aborted and the batch answers whatever the store
+   * does; that message comes back as `retry` with code `store_failed`.
+   * Unbounded without a `deadlineAt`. A whole number of milliseconds from 0 to
+   * 60 000; a runtime sets it below the time it keeps back from its own limit,
+   * leaving room to answer.
+   * @default 2000
+   */
+  readonly writeGraceMs?: number;
   /**
    * Ends the batch early, as the deadline would (a runtime that is stopping):
    * unfinished messages come back as `retry` with code `worker_deadline`.
@@ -72,14 +87,15 @@ export function createWorker(options: WorkerOptions): Worker {
   const robots = new RobotsCache({ fetcher, now });
   const pacer = new HostPacer(now);
 
-  async function processOne(item: QueueItem, settings: FleetSettings, batchSignal: AbortSignal, deadlineAt: number): Promise<Done> {
+  async function processOne(item: QueueItem, batch: Batch): Promise<Done> {
+    const { settings, signal: batchSignal, deadlineAt } = batch;
     let message: ScrapeMessage;
     try {
       message = parseMessage(item.body);
     } catch (error) {
       return { outcome: error instanceof ScrapeError ? { kind: "malformed", code: error.code, reason: error.message } : internalRetry(error) };
     }
-    const context: PageContext = { item, message, settings, started: now() };
+    const context: PageContext = { item, message, settings, started: now(), writeSignal: batch.writeSignal };
     let page: FetchedPage | undefined;
     const done = (outcome: Outcome): Done => ({ outcome, page, url: withoutCredentials(message.url) });
     try {
@@ -136,9 +152,9 @@ export function createWorker(options: WorkerOptions): Worker {
     };
     try {
       if (rawKey) {
-        await options.results.put({ key: rawKey, body: await gzipAsync(page.body), contentType: page.charset ? `${page.contentType}; charset=${page.charset}` : page.contentType, contentEncoding: "gzip" });
+        await put(context, { key: rawKey, body: await gzipAsync(page.body), contentType: page.charset ? `${page.contentType}; charset=${page.charset}` : page.contentType, contentEncoding: "gzip" });
       }
-      await options.results.put({ key, body: JSON.stringify(record), contentType: "application/json" });
+      await put(context, { key, body: JSON.stringify(record), contentType: "application/json" });
     } catch (error) {
       return storeFailedRetry(error);
     }
@@ -161,11 +177,26 @@ export function createWorker(options: WorkerOptions): Worker {
       ...(error.httpStatus !== undefined && !page ? { httpStatus: error.httpStatus } : {}),
     };
     try {
-      await options.results.put({ key, body: JSON.stringify(record), contentType: "application/json" });
+      await put(context, { key, body: JSON.stringify(record), contentType: "application/json" });
     } catch (storeError) {
       return storeFailedRetry(storeError);
     }
     return { kind: "failed", code: error.code, key, reason: error.message };
+  }
+
+  /**
+   * One store write, abandoned when the batch's write signal fires even if the
+   * store ignores the signal, so a slow store cannot hold the answer.
+   */
+  async function put(context: PageContext, object: StoredObject): Promise<void> {
+    const signal = context.writeSignal;
+    signal?.throwIfAborted();
+    try {
+      await abandonOnAbort(options.results.put(object, signal === undefined ? undefined : { signal }), signal);
+    } catch (error) {
+      // A store that rejects on the abort gives its SDK's reason ("Request aborted"); ours names the grace that ran out.
+      throw signal?.aborted ? signal.reason : error;
+    }
   }
 
   function baseRecord(context: PageContext, key: string) {
@@ -186,6 +217,11 @@ export function createWorker(options: WorkerOptions): Worker {
   function storeFailedRetry(error: unknown): Outcome {
     logger.log("error", "store_failed", { error: describeError(error) });
     return { kind: "retry", code: "store_failed", reason: `writing the result failed: ${describeError(error)}` };
+  }
+
+  function invalidBatchOptions(reason: string): Outcome {
+    logger.log("error", "batch_options_invalid", { reason });
+    return { kind: "retry", code: "internal_error", reason };
   }
 
   function internalRetry(error: unknown): Outcome {
@@ -216,8 +252,19 @@ export function createWorker(options: WorkerOptions): Worker {
   return {
     async processBatch(items, batchOptions = {}) {
       const deadlineAt = batchOptions.deadlineAt ?? Number.POSITIVE_INFINITY;
+      const writeGraceMs = batchOptions.writeGraceMs ?? WRITE_GRACE_MS.default;
+      if (!Number.isInteger(writeGraceMs) || writeGraceMs < WRITE_GRACE_MS.min || writeGraceMs > WRITE_GRACE_MS.max) {
+        const outcome = invalidBatchOptions(
+          `\`writeGraceMs\` must be a whole number of milliseconds from ${WRITE_GRACE_MS.min} to ${WRITE_GRACE_MS.max} (given ${JSON.stringify(writeGraceMs)}); leave it out for ${WRITE_GRACE_MS.default}`,
+        );
+        return items.map((item) => ({ id: item.id, outcome }));
+      }
       const controller = new AbortController();
       const timer = Number.isFinite(deadlineAt) ? setTimeout(() => controller.abort(), Math.max(0, deadlineAt - now())) : undefined;
+      const writes = new AbortController();
+      const writeTimer = Number.isFinite(deadlineAt)
+        ? setTimeout(() => writes.abort(writeGraceExpired(writeGraceMs)), Math.max(0, deadlineAt + writeGraceMs - now()))
+        : undefined;
       const stop = () => controller.abort();
       if (batchOptions.signal?.aborted) stop();
       batchOptions.signal?.addEventListener("abort", stop, { once: true });
@@ -230,6 +277,7 @@ export function createWorker(options: WorkerOptions): Worker {
           const outcome = internalRetry(error);
           return items.map((item) => ({ id: item.id, outcome }));
         }
+        const batch: Batch = { settings, signal: controller.signal, deadlineAt, ...(writeTimer === undefined ? {} : { writeSignal: writes.signal }) };
         let next = 0;
         const runLane = async (): Promise<void> => {
           while (next < items.length) {
@@ -241,7 +289,7 @@ export function createWorker(options: WorkerOptions): Worker {
               done = { outcome: DEADLINE_RETRY };
             } else {
               try {
-                done = await processOne(item, settings, controller.signal, deadlineAt);
+                done = await processOne(item, batch);
               } catch (error) {
                 done = { outcome: internalRetry(error) };
               }
@@ -258,6 +306,7 @@ export function createWorker(options: WorkerOptions): Worker {
         await Promise.all(Array.from({ length: lanes }, runLane));
       } finally {
         if (timer) clearTimeout(timer);
+        if (writeTimer) clearTimeout(writeTimer);
         batchOptions.signal?.removeEventListener("abort", stop);
       }
       return items.map((item, index) => ({ id: item.id, outcome: outcomes[index] }));
@@ -272,6 +321,24 @@ const DEADLINE_RETRY: Outcome = {
   reason: "the batch reached its deadline before this page finished; the message goes back to the queue",
 };
 
+/** The abort reason of a result write still running when the write grace ran out. */
+function writeGraceExpired(writeGraceMs: number): ScrapeError {
+  return new ScrapeError(
+    "store_failed",
+    `the write was still running ${writeGraceMs} ms after the batch deadline (\`writeGraceMs\`) and was abandoned; it may or may not have landed, and the retry overwrites it`,
+  );
+}
+
+/** What every message of one batch shares. */
+interface Batch {
+  readonly settings: FleetSettings;
+  /** Aborted at the deadline or by the caller's stop signal. */
+  readonly signal: AbortSignal;
+  readonly deadlineAt: number;
+  /** Aborted at `deadlineAt + writeGraceMs`; absent without a deadline. */
+  readonly writeSignal?: AbortSignal;
+}
+
 /** One processed message with what the metrics and logs need. */
 interface Done {
   readonly outcome: Outcome;
@@ -284,6 +351,7 @@ interface PageContext {
   readonly message: ScrapeMessage;
   readonly settings: FleetSettings;
   readonly started: number;
+  readonly writeSignal?: AbortSignal;
 }
 
 /** Maps a final HTTP status to the failure it means, or undefined for success. */

@@ -28,15 +28,24 @@ import { changeVisibility, visibilitySeconds, type VisibilityChange, type Visibi
 
 /**
  * Time kept back from the Lambda deadline. The worker answers at its deadline
- * except for result writes already under way, which it lets finish so a page
- * it fetched is not fetched again; an in-region `PutObject` of a record or a
- * gzip page takes well under a second, so 3 s leaves room for one slow write,
- * the EMF line, the visibility changes (one in-region call per 10 returned
- * messages, all at once) and the response, even at the CPU share of a 512 MB
- * function.
+ * except for result writes already under way, which it lets run on for the
+ * margin less `ANSWER_TIME_MS` (2 s by default) so a page it fetched is not
+ * fetched again, and then aborts. The bound matters: the S3 client's own
+ * worst case is 3 attempts of 2 s connect + 5 s request (twice with raw HTML),
+ * far past the margin, and a Lambda that times out sends EVERY message of the
+ * batch back, stored ones included.
  */
 export const DEFAULT_DEADLINE_MARGIN_MS = 3_000;
 const MAX_DEADLINE_MARGIN_MS = 60_000;
+
+/**
+ * The part of the margin left once writes are done or aborted: the EMF line,
+ * the visibility changes (one in-region call per 10 returned messages, all at
+ * once, themselves cut off `ANSWER_RESERVE_MS` before the deadline) and the
+ * response. These are local work and sub-100 ms calls, so 1 s covers them even
+ * at the CPU share of a 512 MB function.
+ */
+const ANSWER_TIME_MS = 1_000;
 
 /**
  * The visibility changes are abandoned this long before the Lambda deadline,
@@ -102,6 +111,7 @@ export function createSqsHandler(deps: SqsHandlerDeps): SqsHandler {
   const { logger, metrics, sqs } = deps;
   const now = deps.now ?? Date.now;
   const random = deps.random ?? Math.random;
+  const writeGraceMs = Math.max(0, margin - ANSWER_TIME_MS);
   const worker = createWorker({ ...deps.worker, logger, metrics });
 
   function toQueueItem(record: SQSRecord): QueueItem {
@@ -137,7 +147,7 @@ export function createSqsHandler(deps: SqsHandlerDeps): SqsHandler {
       const items = records.map(toQueueItem);
       let outcomes: readonly ItemOutcome[] = [];
       try {
-        outcomes = await worker.processBatch(items, { deadlineAt: lambdaEndsAt - margin });
+        outcomes = await worker.processBatch(items, { deadlineAt: lambdaEndsAt - margin, writeGraceMs });
       } catch (error) {
         // processBatch promises never to throw. If it does, every message goes
         // back to the queue with a log line, instead of a failed invocation.

@@ -21,8 +21,12 @@ export interface S3ResultStoreOptions {
 export function createS3ResultStore(options: S3ResultStoreOptions): ResultStore {
   const { client, bucket } = options;
   return {
-    async put(object) {
+    async put(object, putOptions) {
       try {
+        // The signal cancels the request in flight and stops the SDK's retries,
+        // which could otherwise run for 3 attempts of up to 2 s connect + 5 s
+        // request each (SDK_REQUEST_HANDLER in index.ts).
+        // https://aws.amazon.com/blogs/developer/abortcontroller-in-modular-aws-sdk-for-javascript/
         await client.send(
           new PutObjectCommand({
             Bucket: bucket,
@@ -31,6 +35,7 @@ export function createS3ResultStore(options: S3ResultStoreOptions): ResultStore 
             ContentType: object.contentType,
             ...(object.contentEncoding === undefined ? {} : { ContentEncoding: object.contentEncoding }),
           }),
+          { abortSignal: putOptions?.signal },
         );
       } catch (error) {
         // The SDK's message ("Access Denied") names neither bucket nor key; the log line should.

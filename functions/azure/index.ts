@@ -41,11 +41,19 @@ import { createAppConfigurationClient, createAppConfigurationSettings } from "./
 /**
  * Time kept back from the invocation's deadline (the function timeout or the
  * message lock, whichever ends first). The worker answers at its deadline except
- * for result writes already under way, which it lets finish; an in-region Put
- * Blob takes well under a second, so 5 s leaves room for a slow write and the
- * host's settlement call before the lock runs out.
+ * for result writes already under way, which it lets run on for the margin
+ * less `ANSWER_TIME_MS` (4 s by default) and then aborts: the Blob client's own
+ * worst case, 3 tries of 10 s, would outlast the lock.
  */
 export const DEADLINE_MARGIN_MS = { min: 0, max: 60_000, default: 5_000 } as const;
+
+/**
+ * The part of the margin left once writes are done or aborted: the log and
+ * metrics lines, returning or throwing, and the host's settlement call to
+ * Service Bus (one in-region call), before the lock runs out. The Retry-After
+ * hold is cut at the deadline, so it takes none of this.
+ */
+const ANSWER_TIME_MS = 1_000;
 
 /**
  * Longest wait before abandoning a `retry` that carries a Retry-After.
@@ -119,6 +127,7 @@ export function createServiceBusHandler(deps: ServiceBusHandlerDeps): ServiceBus
   const now = deps.now ?? Date.now;
   const logger = createInvocationLogger(deps.fleetName);
   const metrics = deps.metrics ?? createWindowMetrics({ fleetName: deps.fleetName, now });
+  const writeGraceMs = Math.max(0, margin - ANSWER_TIME_MS);
   const worker = createWorker({ ...deps.worker, logger, metrics });
   let inFlight = 0;
 
@@ -150,7 +159,7 @@ export function createServiceBusHandler(deps: ServiceBusHandlerDeps): ServiceBus
         try {
           let outcome: Outcome | undefined;
           try {
-            const outcomes = await worker.processBatch([metadata.item], { deadlineAt });
+            const outcomes = await worker.processBatch([metadata.item], { deadlineAt, writeGraceMs });
             outcome = outcomes[0]?.outcome;
           } catch (error) {
             // processBatch promises never to throw; if it does, the message goes back with a log line.

@@ -24,9 +24,12 @@ export interface BlobResultStoreOptions {
 export function createBlobResultStore(options: BlobResultStoreOptions): ResultStore {
   const { container } = options;
   return {
-    async put(object) {
+    async put(object, putOptions) {
       const body = typeof object.body === "string" ? Buffer.from(object.body, "utf8") : object.body;
+      // The signal cancels the try in flight and any further ones (BLOB_RETRY_OPTIONS below allows 3 of 10 s each).
+      // https://learn.microsoft.com/javascript/api/@azure/storage-blob/blockblobuploadoptions
       await container.getBlockBlobClient(object.key).upload(body, body.byteLength, {
+        abortSignal: putOptions?.signal,
         blobHTTPHeaders: {
           blobContentType: object.contentType,
           ...(object.contentEncoding === undefined ? {} : { blobContentEncoding: object.contentEncoding }),

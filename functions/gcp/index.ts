@@ -37,11 +37,20 @@ import { createParameterManagerSettings } from "./settingsSource";
 
 /**
  * Time kept back from the function's timeout. The worker answers at its
- * deadline except for result writes already under way; 3 s leaves room for
- * one slow in-region write and the response.
+ * deadline except for result writes already under way, which it lets run on
+ * for the margin less `ANSWER_TIME_MS` (2 s by default) and then stops waiting
+ * for: the Storage client's own retries may take up to its 20 s
+ * `totalTimeout` (resultStore.ts), and a function that times out answers 504,
+ * so Pub/Sub redelivers a message whose record was stored.
  */
 export const DEFAULT_DEADLINE_MARGIN_MS = 3_000;
 const MAX_DEADLINE_MARGIN_MS = 60_000;
+
+/**
+ * The part of the margin left once writes are done or abandoned: the log line
+ * and the JSON response, local work that 1 s covers with room to spare.
+ */
+const ANSWER_TIME_MS = 1_000;
 
 /** The status for each outcome (see the table above). */
 export const PUSH_STATUS = {
@@ -94,6 +103,7 @@ export function createPushHandler(deps: PushHandlerDeps): PushHandler {
     throw new CloudFunctionConfigError(`\`deadlineMarginMs\` must be an integer from 0 to ${MAX_DEADLINE_MARGIN_MS} and below the timeout (${timeoutSeconds * 1000} ms) (given ${JSON.stringify(margin)}); leave it out for ${DEFAULT_DEADLINE_MARGIN_MS}`);
   }
   const now = deps.now ?? Date.now;
+  const writeGraceMs = Math.max(0, margin - ANSWER_TIME_MS);
   const worker = createWorker({ ...deps.worker, logger, metrics });
 
   function answer(response: Response, status: number, body: Readonly<Record<string, unknown>>): void {
@@ -121,7 +131,7 @@ export function createPushHandler(deps: PushHandlerDeps): PushHandler {
       logger.log("warn", "delivery_attempt_missing", { messageId: delivery.messageId, fix: "the push subscription needs a dead-letter policy for Pub/Sub to count deliveries; the message is treated as a first delivery" });
     }
     const deadlineAt = started + timeoutSeconds * 1000 - margin;
-    const [item] = await worker.processBatch([{ id: delivery.messageId, body: delivery.data, attempt: delivery.deliveryAttempt }], { deadlineAt });
+    const [item] = await worker.processBatch([{ id: delivery.messageId, body: delivery.data, attempt: delivery.deliveryAttempt }], { deadlineAt, writeGraceMs });
     answer(response, statusOf(item.outcome), { messageId: delivery.messageId, attempt: delivery.deliveryAttempt, ...outcomeBody(item.outcome) });
   }
 

@@ -3,7 +3,7 @@
  * per record or raw HTML object.
  */
 import { IdempotencyStrategy, type Bucket, type StorageOptions } from "@google-cloud/storage";
-import type { ResultStore } from "../../shared/ports";
+import { abandonOnAbort, type ResultStore } from "../../shared/ports";
 
 export interface GcsResultStoreOptions {
   /** The results bucket (env `RESULTS_BUCKET`), from a `Storage` client created once per instance. */
@@ -16,8 +16,9 @@ export interface GcsResultStoreOptions {
  * must overwrite its record), and in 7.x `file.save()` without one also turns
  * `autoRetry` off on the shared client for good. Every write here is
  * idempotent by design (same URL, same key, last write wins), so transient
- * 429/5xx answers are retried. Two retries inside 20 s keep a write well
- * inside the handler's deadline.
+ * 429/5xx answers are retried, at most twice within 20 s. That can outlast
+ * the handler's deadline margin, so the worker stops waiting at its write grace
+ * (see `put` below and `DEFAULT_DEADLINE_MARGIN_MS` in index.ts).
  * https://cloud.google.com/storage/docs/retry-strategy#node.js
  */
 export const STORAGE_RETRY: NonNullable<StorageOptions["retryOptions"]> = {
@@ -47,12 +48,20 @@ export function storageOptions(overrides: StorageOptions = {}): StorageOptions {
 export function createGcsResultStore(options: GcsResultStoreOptions): ResultStore {
   const { bucket } = options;
   return {
-    async put(object) {
-      await bucket.file(object.key).save(typeof object.body === "string" ? object.body : Buffer.from(object.body.buffer, object.body.byteOffset, object.body.byteLength), {
+    async put(object, putOptions) {
+      putOptions?.signal?.throwIfAborted();
+      const saving = bucket.file(object.key).save(typeof object.body === "string" ? object.body : Buffer.from(object.body.buffer, object.body.byteOffset, object.body.byteLength), {
         resumable: false,
         contentType: object.contentType,
         ...(object.contentEncoding === undefined ? {} : { metadata: { contentEncoding: object.contentEncoding } }),
       });
+      // `file.save()` takes no abort signal in 7.x (SaveOptions has none, and
+      // the write stream it creates stays inside it), so on abort the adapter
+      // stops waiting and the save runs on, to its own `totalTimeout` at most.
+      // A write that lands late is harmless: it is a record of the same URL
+      // under the same key, and at worst it replaces the redelivery's record
+      // with this attempt's, fetched a little earlier.
+      await abandonOnAbort(saving, putOptions?.signal);
     },
   };
 }

@@ -7,7 +7,9 @@
  */
 import { strict as assert } from "node:assert";
 import { gunzipSync, gzipSync } from "node:zlib";
-import { GetObjectCommand } from "@aws-sdk/client-s3";
+import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { createServer, type Socket } from "node:net";
+import { SDK_REQUEST_HANDLER } from "../../functions/aws";
 import { createEmfMetrics } from "../../functions/aws/metrics";
 import { createS3ResultStore } from "../../functions/aws/resultStore";
 import { createSsmSettings, createSsmSettingsSource } from "../../functions/aws/settingsSource";
@@ -19,6 +21,29 @@ import { rawHtmlKey, resultKey } from "../../shared/result";
 import { DEFAULT_SETTINGS } from "../../shared/settings";
 import { QUEUE_URL, receiptHandleOf, sqsRecord, startSqsFake, startSsmFake, type SqsFake, type SsmFake } from "../support/awsFakes";
 import { startLocalS3, type LocalS3 } from "../support/s3rver";
+
+/** A TCP server on loopback that accepts connections and never answers, as a stalled S3 endpoint would. */
+async function startSilentServer() {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.resume();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  if (address === null || typeof address === "string") throw new Error(`unexpected server address ${JSON.stringify(address)}`);
+  let connections = 0;
+  server.on("connection", () => connections++);
+  return {
+    endpoint: `http://127.0.0.1:${address.port}`,
+    connections: () => connections,
+    stop: () => {
+      for (const socket of sockets) socket.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
 
 describe("AWS S3 results store (against s3rver on loopback)", () => {
   let s3: LocalS3;
@@ -56,6 +81,26 @@ describe("AWS S3 results store (against s3rver on loopback)", () => {
     assert.equal(stored.contentType, "text/html; charset=utf-8");
     assert.equal(stored.contentEncoding, "gzip");
     assert.equal(gunzipSync(stored.body).toString("utf8"), page);
+  });
+
+  it("a write S3 never answers is abandoned when the signal fires, not after the SDK's timeouts and retries (silent server on loopback)", async () => {
+    const silent = await startSilentServer();
+    // The production request handler: alone, it would give up after 3 attempts of 5 s.
+    const client = new S3Client({ endpoint: silent.endpoint, forcePathStyle: true, region: "us-east-1", credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" }, requestHandler: SDK_REQUEST_HANDLER });
+    try {
+      const store = createS3ResultStore({ client, bucket: "results" });
+      const started = Date.now();
+      await assert.rejects(
+        store.put({ key: "results/x.json", body: "{}", contentType: "application/json" }, { signal: AbortSignal.timeout(300) }),
+        (error: unknown) => error instanceof ScrapeError && error.code === "store_failed" && /s3:\/\/results\/results\/x\.json failed: .*abort/i.test(error.message),
+      );
+      const elapsed = Date.now() - started;
+      assert.ok(elapsed >= 250 && elapsed < 1_500, `gave up after ${elapsed} ms; the signal fired at 300 ms`);
+      assert.equal(silent.connections(), 1, "one attempt reached the server and no retry followed");
+    } finally {
+      client.destroy();
+      await silent.stop();
+    }
   });
 
   it("a failed write names the bucket, the key and S3's reason, as a store_failed error the worker retries", async () => {

@@ -18,6 +18,7 @@ import { LambdaConfigError, createLambdaHandler, createSqsHandler, type SqsHandl
 import { createEmfMetrics } from "../../functions/aws/metrics";
 import { createSsmSettings } from "../../functions/aws/settingsSource";
 import { createJsonLogger } from "../../shared/logging";
+import type { PutOptions, StoredObject } from "../../shared/ports";
 import { resultKey, type ResultRecord } from "../../shared/result";
 import { parseSettings, type FleetSettings } from "../../shared/settings";
 import { QUEUE_URL, lambdaContext, receiptHandleOf, sqsEvent, sqsRecord, startSqsFake, startSsmFake, type SqsFake, type SsmFake } from "../support/awsFakes";
@@ -30,6 +31,20 @@ import { startLocalS3 } from "../support/s3rver";
 const stubLookup = exampleLookup({ "imds.example": { address: "fd00:ec2::254", family: 6 } });
 
 const FAST_SETTINGS = { perDomainDelayMs: 0, respectRobots: false, connectTimeoutMs: 1_000, headersTimeoutMs: 5_000, bodyIdleTimeoutMs: 5_000, pageDeadlineMs: 5_000 };
+
+/** The memory store, except that a write under `stalledKey` never finishes on its own: it ends only when its abort signal fires. */
+class StallingStore extends MemoryResultStore {
+  constructor(private readonly stalledKey: string) {
+    super();
+  }
+
+  override async put(object: StoredObject, options?: PutOptions): Promise<void> {
+    if (object.key === this.stalledKey) {
+      await new Promise<never>((_resolve, reject) => options?.signal?.addEventListener("abort", () => reject(new Error("write cancelled")), { once: true }));
+    }
+    return super.put(object);
+  }
+}
 
 const failedIds = (response: SQSBatchResponse) => response.batchItemFailures.map((failure) => failure.itemIdentifier);
 
@@ -172,6 +187,22 @@ describe("AWS Lambda handler (SQS)", () => {
     assert.ok(elapsed >= remainingMs - 400 - 50, `gave up after ${elapsed} ms, before its deadline`);
     assert.deepEqual(failedIds(response), ["slow", "queued"]);
     assert.deepEqual([...store.objects.keys()], [resultKey(url("shop.example", "/good"))]);
+  });
+
+  it("a result write that never finishes is abandoned a second before the Lambda deadline (margin − 1 s after the worker's), and only its message comes back", async () => {
+    const stuckUrl = url("news.example", "/other");
+    store = new StallingStore(resultKey(stuckUrl));
+    settings = parseSettings({ ...FAST_SETTINGS, concurrency: 2 });
+    const records = [sqsRecord({ messageId: "stored", body: message(url("shop.example", "/good")) }), sqsRecord({ messageId: "stuck", body: message(stuckUrl) })];
+    const started = Date.now();
+    const remainingMs = 2_000;
+    // Margin 1 200 ms: the worker's deadline is at 800 ms, and writes get 200 ms more.
+    const response = await buildHandler({ deadlineMarginMs: 1_200 }).handle(sqsEvent(records), lambdaContext(remainingMs));
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed >= 950 && elapsed < 1_500, `answered after ${elapsed} ms; writes were due to be abandoned at 1000 ms, and Lambda stops the function at ${remainingMs} ms`);
+    assert.deepEqual(failedIds(response), ["stuck"]);
+    assert.equal(store.record(url("shop.example", "/good"))?.status, "ok");
+    assert.ok(logLines.some((line) => line.includes('"store_failed"') && line.includes("writeGraceMs")), "the abandoned write is logged, naming the grace");
   });
 
   it("with the kill switch off in SSM, every message comes back and no page is fetched", async () => {

@@ -104,6 +104,16 @@ describe("Azure adapters", function () {
       assert.equal(gunzipSync(await blob.downloadToBuffer()).toString("utf8"), html);
     });
 
+    it("an aborted signal reaches the upload: the call rejects with the SDK's AbortError and no blob is written", async () => {
+      const store = createBlobResultStore({ container });
+      const controller = new AbortController();
+      controller.abort();
+      const started = Date.now();
+      await assert.rejects(store.put({ key: "results/aborted.json", body: "{}", contentType: "application/json" }, { signal: controller.signal }), (error: unknown) => error instanceof Error && error.name === "AbortError");
+      assert.ok(Date.now() - started < 500, "rejected at once, without the SDK's tries");
+      assert.equal(await container.getBlockBlobClient("results/aborted.json").exists(), false);
+    });
+
     it("overwrites an earlier record under the same key (a redelivered message replaces it)", async () => {
       const store = createBlobResultStore({ container });
       await store.put({ key: "results/same.json", body: '{"attempt":1}', contentType: "application/json" });

@@ -14,6 +14,8 @@
 import { InvocationContext, type LogLevel, type TriggerMetadata } from "@azure/functions";
 import { strict as assert } from "node:assert";
 import { METRICS } from "../../shared/metricNames";
+import type { PutOptions, StoredObject } from "../../shared/ports";
+import { resultKey } from "../../shared/result";
 import { DEFAULT_SETTINGS, type FleetSettings } from "../../shared/settings";
 import { AZURE_APP_SETTINGS, SCRAPE_FUNCTION_NAME, SERVICE_BUS_CONNECTION } from "../../functions/azure/appSettings";
 import { createServiceBusHandler, MessageAbandonedError, MessageMalformedError, scrapeTrigger, type ServiceBusHandler } from "../../functions/azure/index";
@@ -21,6 +23,20 @@ import { FLEET_METRICS_EVENT, OLDEST_MESSAGE_AGE_FIELD, type FleetMetricsLine } 
 import { startLoopbackServer, type LoopbackServer } from "../support/loopback/server";
 import { MemoryResultStore } from "../support/memoryStore";
 import { busyPage, goodPage, slowPage } from "../support/pages";
+
+/** The memory store, except that a write under `stalledKey` never finishes on its own: it ends only when its abort signal fires. */
+class StallingStore extends MemoryResultStore {
+  constructor(private readonly stalledKey: string) {
+    super();
+  }
+
+  override async put(object: StoredObject, options?: PutOptions): Promise<void> {
+    if (object.key === this.stalledKey) {
+      await new Promise<never>((_resolve, reject) => options?.signal?.addEventListener("abort", () => reject(new Error("write cancelled")), { once: true }));
+    }
+    return super.put(object);
+  }
+}
 
 interface LogEntry {
   readonly level: LogLevel;
@@ -163,6 +179,31 @@ describe("Azure Functions handler (Service Bus queue trigger)", function () {
     });
     const elapsed = Date.now() - started;
     assert.ok(elapsed >= 650 && elapsed < 900, `answered after ${elapsed} ms: at the deadline, before the lock ran out`);
+  });
+
+  it("a result write that never finishes is abandoned a second before the lock runs out (margin − 1 s after the worker's deadline), and the message is abandoned for redelivery", async () => {
+    const url = server.url("/good");
+    const stalled = createServiceBusHandler({
+      fleetName: "sf-test",
+      functionTimeoutMs: 30_000,
+      deadlineMarginMs: 1_200,
+      worker: { settings: { get: async () => settings }, results: new StallingStore(resultKey(url)), allowPrivateNetworks: true },
+    });
+    try {
+      const started = Date.now();
+      // Lock 1 800 ms away, margin 1 200 ms: the worker's deadline is at 600 ms, and writes get 200 ms more.
+      const lockedUntilUtc = new Date(started + 1_800).toISOString();
+      await assert.rejects(stalled.handle({ url }, serviceBusContext([], { lockedUntilUtc })), (error: unknown) => {
+        assert.ok(error instanceof MessageAbandonedError);
+        assert.equal(error.outcome.code, "store_failed");
+        assert.match(error.outcome.reason, /writeGraceMs/);
+        return true;
+      });
+      const elapsed = Date.now() - started;
+      assert.ok(elapsed >= 750 && elapsed < 1_300, `answered after ${elapsed} ms; writes were due to be abandoned at 800 ms, and the lock ends at 1800 ms`);
+    } finally {
+      await stalled.close();
+    }
   });
 
   it("writes the fleet's metrics as one trace line with the oldest message age when the instance goes idle", async () => {

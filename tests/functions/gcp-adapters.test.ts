@@ -26,8 +26,8 @@ interface Recorded {
   readonly headers: IncomingHttpHeaders;
 }
 
-/** A fake HTTP API on loopback: one route function, every request recorded. */
-async function startFake(route: (request: IncomingMessage, body: Buffer, url: URL) => { status: number; body: unknown }) {
+/** A fake HTTP API on loopback: one route function, every request recorded. A route that gives no answer leaves the request hanging until `stop`. */
+async function startFake(route: (request: IncomingMessage, body: Buffer, url: URL) => { status: number; body: unknown } | undefined) {
   const requests: Recorded[] = [];
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
     const chunks: Buffer[] = [];
@@ -36,6 +36,7 @@ async function startFake(route: (request: IncomingMessage, body: Buffer, url: UR
       const url = new URL(request.url ?? "/", "http://fake");
       requests.push({ method: request.method ?? "", url, headers: request.headers });
       const answer = route(request, Buffer.concat(chunks), url);
+      if (answer === undefined) return;
       response.writeHead(answer.status, { "content-type": "application/json" }).end(JSON.stringify(answer.body));
     });
   });
@@ -148,6 +149,30 @@ describe("Google Cloud Storage results store (recorded-request fake of the GCS J
 
   it("a write to a missing bucket fails with the API's error, so the worker sends the message back", async () => {
     await assert.rejects(store("no-such-bucket").put({ key: "results/x.json", body: "{}", contentType: "application/json" }), /bucket does not exist/i);
+  });
+
+  it("an already aborted signal starts no upload", async () => {
+    const controller = new AbortController();
+    controller.abort(new Error("gave up"));
+    await assert.rejects(store().put({ key: "results/x.json", body: "{}", contentType: "application/json" }, { signal: controller.signal }), /gave up/);
+    assert.equal(fake.requests.length, 0);
+  });
+
+  it("a write Cloud Storage never answers is abandoned when the signal fires (file.save takes no signal, so the adapter stops waiting)", async () => {
+    const hanging = await startFake(() => undefined);
+    try {
+      const hangingStore = createGcsResultStore({ bucket: new Storage(storageOptions({ apiEndpoint: hanging.origin, projectId: "test-project", retryOptions })).bucket("results") });
+      const started = Date.now();
+      await assert.rejects(
+        hangingStore.put({ key: resultKey("https://shop.example/hang"), body: "{}", contentType: "application/json" }, { signal: AbortSignal.timeout(300) }),
+        (error: unknown) => error instanceof DOMException && error.name === "TimeoutError",
+      );
+      const elapsed = Date.now() - started;
+      assert.ok(elapsed >= 250 && elapsed < 1_500, `gave up after ${elapsed} ms; the signal fired at 300 ms`);
+      assert.equal(hanging.requests.length, 1, "the upload reached the fake and was left unanswered");
+    } finally {
+      await hanging.stop();
+    }
   });
 });
 

@@ -20,6 +20,8 @@ import { CloudFunctionConfigError, createCloudFunctionHandler, createPushHandler
 import { ENTRY_POINT } from "../../functions/gcp/environment";
 import { createLogMetrics } from "../../functions/gcp/metrics";
 import { createJsonLogger } from "../../shared/logging";
+import type { PutOptions, StoredObject } from "../../shared/ports";
+import { resultKey } from "../../shared/result";
 import { parseSettings, type FleetSettings } from "../../shared/settings";
 import { startLoopbackServer, type LoopbackServer } from "../support/loopback/server";
 import { MemoryResultStore } from "../support/memoryStore";
@@ -42,6 +44,20 @@ function pushBody(messageId: string, data: string | undefined, deliveryAttempt: 
 
 const base64 = (text: string) => Buffer.from(text, "utf8").toString("base64");
 const scrapeMessage = (url: string) => base64(JSON.stringify({ v: 1, url }));
+
+/** The memory store, except that a write under `stalledKey` never finishes on its own: it ends only when its abort signal fires. */
+class StallingStore extends MemoryResultStore {
+  constructor(private readonly stalledKey: string) {
+    super();
+  }
+
+  override async put(object: StoredObject, options?: PutOptions): Promise<void> {
+    if (object.key === this.stalledKey) {
+      await new Promise<never>((_resolve, reject) => options?.signal?.addEventListener("abort", () => reject(new Error("write cancelled")), { once: true }));
+    }
+    return super.put(object);
+  }
+}
 
 interface Answer {
   readonly status: number;
@@ -187,6 +203,19 @@ describe("Google Cloud Function (Pub/Sub push)", () => {
     assert.deepEqual([answer.status, answer.body.code], [429, "worker_deadline"]);
     assert.ok(elapsed < 2_000, `answered after ${elapsed} ms; the timeout is 2000 ms`);
     assert.ok(elapsed >= 550, `gave up after ${elapsed} ms, before its 600 ms deadline`);
+  });
+
+  it("a result write that never finishes is abandoned a second before the function's timeout (margin − 1 s after the worker's deadline), answering 503 store_failed", async () => {
+    const target = url("shop.example", "/good");
+    store = new StallingStore(resultKey(target));
+    // Timeout 2 s, margin 1 200 ms: the worker's deadline is at 800 ms, and writes get 200 ms more.
+    buildHandler({ timeoutSeconds: 2, deadlineMarginMs: 1_200 });
+    const started = Date.now();
+    const answer = await post(pushBody("m-stalled", scrapeMessage(target)));
+    const elapsed = Date.now() - started;
+    assert.deepEqual([answer.status, answer.body.code], [503, "store_failed"]);
+    assert.match(String(answer.body.reason), /writeGraceMs/);
+    assert.ok(elapsed >= 950 && elapsed < 1_500, `answered after ${elapsed} ms; writes were due to be abandoned at 1000 ms, and the timeout is 2000 ms`);
   });
 
   it("a push without deliveryAttempt is read as a first delivery, with a warning naming the missing dead-letter policy", async () => {

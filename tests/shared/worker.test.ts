@@ -10,6 +10,8 @@ import { strict as assert } from "node:assert";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { gunzipSync } from "node:zlib";
 import type { ItemOutcome, QueueItem } from "../../shared/outcome";
+import type { PutOptions, StoredObject } from "../../shared/ports";
+import { resultKey } from "../../shared/result";
 import { parseSettings, type FleetSettings } from "../../shared/settings";
 import { createWorker, type Worker } from "../../shared/worker";
 import { startLoopbackServer, type LoopbackHandler, type LoopbackServer } from "../support/loopback/server";
@@ -68,6 +70,30 @@ function item(id: string, body: unknown, attempt = 1): QueueItem {
 }
 
 const byId = (outcomes: ItemOutcome[]) => Object.fromEntries(outcomes.map(({ id, outcome }) => [id, outcome]));
+
+/**
+ * A store with slow writes: writes to `delayedMs` keys land after that wait;
+ * writes to `stalled` keys never land, and end only when their signal aborts
+ * (or, with `honoursAbort` off, never). It keeps the options of every write.
+ */
+class StallingStore extends MemoryResultStore {
+  readonly delayedMs = new Map<string, number>();
+  readonly stalled = new Set<string>();
+  readonly optionsOf = new Map<string, PutOptions | undefined>();
+  honoursAbort = true;
+
+  override async put(object: StoredObject, options?: PutOptions): Promise<void> {
+    this.optionsOf.set(object.key, options);
+    const delay = this.delayedMs.get(object.key);
+    if (delay !== undefined) await new Promise((resolve) => setTimeout(resolve, delay));
+    if (this.stalled.has(object.key)) {
+      await new Promise<never>((_resolve, reject) => {
+        if (this.honoursAbort) options?.signal?.addEventListener("abort", () => reject(new Error("write cancelled")), { once: true });
+      });
+    }
+    return super.put(object);
+  }
+}
 
 describe("worker", () => {
   let server: PageServer;
@@ -228,6 +254,75 @@ describe("worker", () => {
     const outcomes = byId(await worker.processBatch([item("a", { url: url("shop.example", "/good") }), item("b", { url: url("news.example", "/other") })]));
     assert.ok(outcomes.a.kind === "retry" && outcomes.a.code === "store_failed");
     assert.equal(outcomes.b.kind, "ok");
+  });
+
+  it("a write still running writeGraceMs after the deadline is aborted: the batch answers, that message comes back as store_failed, and writes that end within the grace count", async () => {
+    const stalling = new StallingStore();
+    const stuckUrl = url("blog.example", "/good");
+    const lateUrl = url("news.example", "/other");
+    stalling.stalled.add(resultKey(stuckUrl));
+    stalling.delayedMs.set(resultKey(lateUrl), 400);
+    settings = testSettings({ concurrency: 3 });
+    const stallingWorker = createWorker({ settings: { get: async () => settings }, results: stalling, allowPrivateNetworks: true, lookup: loopbackLookup });
+    try {
+      const started = Date.now();
+      const outcomes = byId(
+        await stallingWorker.processBatch([item("fast", { url: url("shop.example", "/good") }), item("late", { url: lateUrl }), item("stuck", { url: stuckUrl })], { deadlineAt: started + 200, writeGraceMs: 400 }),
+      );
+      const elapsed = Date.now() - started;
+      assert.ok(elapsed >= 550 && elapsed < 1_000, `answered after ${elapsed} ms; the deadline was at 200 ms and the write grace ended at 600 ms`);
+      assert.ok(outcomes.stuck.kind === "retry" && outcomes.stuck.code === "store_failed", JSON.stringify(outcomes.stuck));
+      assert.match(outcomes.stuck.reason, /400 ms after the batch deadline \(`writeGraceMs`\)/);
+      assert.equal(stalling.optionsOf.get(resultKey(stuckUrl))?.signal?.aborted, true, "the store was handed the signal, and it fired");
+      assert.equal(outcomes.fast.kind, "ok");
+      assert.equal(outcomes.late.kind, "ok", "a write that ends after the deadline but within the grace is kept");
+      assert.equal(stalling.record(lateUrl)?.status, "ok");
+      assert.equal(stalling.record(stuckUrl), undefined);
+    } finally {
+      await stallingWorker.close();
+    }
+  });
+
+  it("a store that ignores the abort cannot hold the batch past deadlineAt + writeGraceMs", async () => {
+    const stalling = new StallingStore();
+    stalling.honoursAbort = false;
+    const stuckUrl = url("blog.example", "/good");
+    stalling.stalled.add(resultKey(stuckUrl));
+    const stallingWorker = createWorker({ settings: { get: async () => settings }, results: stalling, allowPrivateNetworks: true, lookup: loopbackLookup });
+    try {
+      const started = Date.now();
+      const [stuck] = await stallingWorker.processBatch([item("stuck", { url: stuckUrl })], { deadlineAt: started + 100, writeGraceMs: 100 });
+      const elapsed = Date.now() - started;
+      assert.ok(elapsed < 600, `answered after ${elapsed} ms; the write grace ended at 200 ms`);
+      assert.ok(stuck.outcome.kind === "retry" && stuck.outcome.code === "store_failed", JSON.stringify(stuck.outcome));
+    } finally {
+      await stallingWorker.close();
+    }
+  });
+
+  it("without a deadline, writes get no abort signal", async () => {
+    const recording = new StallingStore();
+    const recordingWorker = createWorker({ settings: { get: async () => settings }, results: recording, allowPrivateNetworks: true, lookup: loopbackLookup });
+    try {
+      const target = url("shop.example", "/good");
+      const [outcome] = await recordingWorker.processBatch([item("a", { url: target })]);
+      assert.equal(outcome.outcome.kind, "ok");
+      assert.ok(recording.optionsOf.has(resultKey(target)));
+      assert.equal(recording.optionsOf.get(resultKey(target))?.signal, undefined);
+    } finally {
+      await recordingWorker.close();
+    }
+  });
+
+  it("a writeGraceMs out of range sends every message back without fetching, naming the option, the value and the fix", async () => {
+    for (const writeGraceMs of [-1, 1.5, 60_001, Number.NaN]) {
+      const outcomes = await worker.processBatch([item("a", { url: url("shop.example", "/good") }), item("b", { url: url("news.example", "/other") })], { deadlineAt: Date.now() + 5_000, writeGraceMs });
+      for (const { outcome } of outcomes) {
+        assert.ok(outcome.kind === "retry" && outcome.code === "internal_error", JSON.stringify(outcome));
+        assert.match(outcome.reason, /`writeGraceMs` must be a whole number of milliseconds from 0 to 60000 \(given .+\); leave it out for 2000/);
+      }
+    }
+    assert.equal(server.requestCount, 0);
   });
 
   it("answers by the deadline: unfinished messages come back as worker_deadline retries", async () => {
