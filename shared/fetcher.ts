@@ -3,6 +3,10 @@
  * through the SSRF guard, redirects followed by hand (each hop re-checked),
  * and bodies decoded here so both the wire bytes and the decoded bytes are
  * capped while they stream.
+ *
+ * A final response is any status but a followed redirect: a 3xx that cannot
+ * be followed (no Location, or a status such as 300 or 304 that is never
+ * followed) is `redirect_invalid`, so it is not mistaken for a 4xx.
  */
 import type { IncomingHttpHeaders } from "node:http";
 import type { LookupFunction } from "node:net";
@@ -39,6 +43,19 @@ const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]
  */
 const DRAIN_LIMIT_BYTES = 64 * 1024;
 
+/**
+ * How long an unused body may take to arrive before its connection is cut.
+ * The page timer no longer runs once the fetch has answered, and a body that
+ * trickles a byte at a time never trips the body idle timeout, so without
+ * this one drain could hold its connection, and `close()`, for days. Bodies
+ * that come with their headers (nearly every 404 or 503) finish well within
+ * it and keep the connection for the next request to the origin.
+ */
+const DRAIN_TIMEOUT_MS = 2_000;
+
+/** Codes of the URL policy and the address guard: a refusal to go somewhere, as opposed to a failure getting there. */
+const POLICY_REFUSALS: ReadonlySet<ErrorCode> = new Set(["ssrf_refused", "url_scheme_not_allowed", "url_credentials_not_allowed"]);
+
 /** Stacked content codings accepted on one response (`gzip, br` is two). */
 const MAX_CONTENT_CODINGS = 3;
 
@@ -54,6 +71,24 @@ const CONTENT_CODINGS = ["gzip", "deflate", "br", "zstd"] as const;
 type ContentCoding = (typeof CONTENT_CODINGS)[number];
 
 const ACCEPT_ENCODING = CONTENT_CODINGS.join(", ");
+
+/**
+ * A redirect whose target the URL policy or the address guard refuses. The
+ * code is the refusal's (`ssrf_refused`, `url_scheme_not_allowed`,
+ * `url_credentials_not_allowed`), so a page keeps its cause; the type tells
+ * a caller that the URL asked for was itself acceptable, which lets robots.txt
+ * count an unreachable redirect target as "unavailable" (RFC 9309 §2.3.1.2).
+ */
+export class RedirectRefusedError extends ScrapeError {
+  /** The URL whose redirect was refused. */
+  readonly redirectedFrom: string;
+
+  constructor(refusal: ScrapeError, redirectedFrom: string) {
+    super(refusal.code, `redirect from ${redirectedFrom} refused: ${refusal.message}`, { cause: refusal });
+    this.name = "RedirectRefusedError";
+    this.redirectedFrom = redirectedFrom;
+  }
+}
 
 /**
  * Creates a fetcher with its own connection pool. Call `close()` when done
@@ -144,6 +179,8 @@ async function fetchPage(requestedUrl: string, options: FetchOptions, policy: Ad
   );
   const signal = options.signal ? AbortSignal.any([options.signal, deadline.signal]) : deadline.signal;
   let stage: FetchStage = "connect";
+  // Set once a redirect is followed: from then on every request is a hop.
+  let redirectedFrom: URL | undefined;
 
   try {
     let url = checkUrl(requestedUrl, policy);
@@ -168,8 +205,10 @@ async function fetchPage(requestedUrl: string, options: FetchOptions, policy: Ad
       if (REDIRECT_STATUSES.has(response.statusCode) && location !== undefined) {
         // Every hop is a GET with no body, so 301/302/303 (which switch to
         // GET) and 307/308 (which keep the method) need no special case.
-        await response.body.dump({ limit: DRAIN_LIMIT_BYTES, signal });
+        // A page deadline during the drain fails the next request with it.
+        await discardBody(response.body, signal);
         await socketBackInPool();
+        redirectedFrom = url;
         url = nextHop(url, location, policy);
         if (visited.has(url.href)) {
           throw new ScrapeError("redirect_loop", `${requestedUrl} redirects in a loop: ${[requestedUrl, ...redirects, url.href].join(" -> ")}`);
@@ -180,6 +219,16 @@ async function fetchPage(requestedUrl: string, options: FetchOptions, policy: Ad
         visited.add(url.href);
         redirects.push(url.href);
         continue;
+      }
+      if (response.statusCode >= 300 && response.statusCode <= 399) {
+        void discardBody(response.body);
+        throw new ScrapeError(
+          "redirect_invalid",
+          location === undefined
+            ? `${url.href} answered ${response.statusCode} without a Location header, so there is nowhere to go`
+            : `${url.href} answered ${response.statusCode}, a status that is not a redirect to follow (only ${[...REDIRECT_STATUSES].join(", ")} are)`,
+          { httpStatus: response.statusCode },
+        );
       }
 
       const page = await readResponse(response, url, purpose, settings);
@@ -192,7 +241,8 @@ async function fetchPage(requestedUrl: string, options: FetchOptions, policy: Ad
       };
     }
   } catch (error) {
-    throw toScrapeError(error, signal, stage, requestedUrl);
+    const failure = toScrapeError(error, signal, stage, requestedUrl);
+    throw redirectedFrom !== undefined && POLICY_REFUSALS.has(failure.code) ? new RedirectRefusedError(failure, redirectedFrom.href) : failure;
   } finally {
     clearTimeout(timer);
   }
@@ -209,7 +259,10 @@ function requestHeaders(settings: FleetSettings, purpose: FetchPurpose): Record<
   };
 }
 
-/** Resolves a Location against the current URL and puts the target through the URL policy. */
+/**
+ * Resolves a Location against the current URL and puts the target through
+ * the URL policy (whose refusal `fetchPage` reports as a `RedirectRefusedError`).
+ */
 function nextHop(current: URL, location: string, policy: AddressPolicy): URL {
   let target: URL;
   try {
@@ -217,16 +270,27 @@ function nextHop(current: URL, location: string, policy: AddressPolicy): URL {
   } catch (error) {
     throw new ScrapeError("redirect_invalid", `${current.href} redirects to ${JSON.stringify(location)}, which is not a valid URL`, { cause: error });
   }
-  try {
-    const checked = checkUrl(target.href, policy);
-    checked.hash = "";
-    return checked;
-  } catch (error) {
-    if (error instanceof ScrapeError) {
-      throw new ScrapeError(error.code, `redirect from ${current.href} refused: ${error.message}`, { cause: error });
-    }
-    throw error;
-  }
+  const checked = checkUrl(target.href, policy);
+  checked.hash = "";
+  return checked;
+}
+
+/**
+ * Reads an unused body to its end, up to `DRAIN_LIMIT_BYTES` and
+ * `DRAIN_TIMEOUT_MS`, so its connection can serve the next request; past
+ * either limit (or when `signal` aborts) the body is destroyed and its
+ * connection with it. Never rejects: nothing waits for the body.
+ *
+ * Draining rather than destroying at once: a destroyed body closes a
+ * kept-alive connection, and the commonest sequence (robots.txt answers 404,
+ * then the page) would pay a second TCP and TLS handshake.
+ */
+function discardBody(body: ResponseData["body"], signal?: AbortSignal): Promise<void> {
+  const timeout = AbortSignal.timeout(DRAIN_TIMEOUT_MS);
+  return body.dump({ limit: DRAIN_LIMIT_BYTES, signal: signal ? AbortSignal.any([signal, timeout]) : timeout }).then(
+    () => undefined,
+    () => undefined,
+  );
 }
 
 type ResponseData = Dispatcher.ResponseData;
@@ -242,7 +306,7 @@ async function readResponse(response: ResponseData, url: URL, purpose: FetchPurp
   if (status < 200 || status > 299) {
     // The caller classifies the status; the body is not needed. Draining it
     // in the background keeps the connection for the next request.
-    void response.body.dump({ limit: DRAIN_LIMIT_BYTES });
+    void discardBody(response.body);
     return { ...head, body: Buffer.alloc(0), bytesOnWire: 0 };
   }
 
@@ -269,9 +333,9 @@ async function readResponse(response: ResponseData, url: URL, purpose: FetchPurp
     return { ...head, ...read };
   } catch (error) {
     // Refused before reading: a small body is drained to keep the connection,
-    // a large one is cut off. Refused while reading: pipeline already
+    // a large or slow one is cut off. Refused while reading: pipeline already
     // destroyed it.
-    void response.body.dump({ limit: DRAIN_LIMIT_BYTES });
+    void discardBody(response.body);
     throw error;
   }
 }

@@ -1,25 +1,43 @@
 /**
  * robots.txt per origin, as RFC 9309 asks: https://www.rfc-editor.org/rfc/rfc9309
  *
- * | robots.txt fetch                                  | verdict for every URL of the origin            | cached for         |
- * |---------------------------------------------------|------------------------------------------------|--------------------|
- * | 2xx                                               | its rules, for our product token or else `*`   | `robotsCacheTtlMs` |
- * | 3xx not followed, 4xx (401 and 403 too)           | allowed ("unavailable", §2.3.1.3)              | `robotsCacheTtlMs` |
- * | too many / looping / invalid redirects            | allowed (§2.3.1.2 lets us call it unavailable) | `robotsCacheTtlMs` |
- * | 429, 5xx, any fetch error of kind `retry`         | `robots_unavailable` ("unreachable", §2.3.1.4) | min(ttl, 60 s)     |
- * | other fetch errors (`ssrf_refused`, `tls_failed`) | the fetcher's `ScrapeError`, rethrown          | not cached         |
+ * | robots.txt fetch                                              | verdict for every URL of the origin            | cached for         |
+ * |---------------------------------------------------------------|------------------------------------------------|--------------------|
+ * | 2xx                                                           | its rules, for our product token or else `*`   | `robotsCacheTtlMs` |
+ * | 4xx (401 and 403 too)                                         | allowed ("unavailable", §2.3.1.3)              | `robotsCacheTtlMs` |
+ * | a 3xx not followed; too many, looping or invalid redirects;   | allowed (§2.3.1.2 lets us call it unavailable) | `robotsCacheTtlMs` |
+ * | a redirect hop the fetcher refuses (`RedirectRefusedError`)   |                                                |                    |
+ * | 429, 5xx, any fetch error of kind `retry`                     | `robots_unavailable` ("unreachable", §2.3.1.4) | min(ttl, 60 s)     |
+ * | other fetch errors (`ssrf_refused` for the origin itself,     | the fetcher's `ScrapeError`, rethrown          | not cached         |
+ * | `tls_failed`)                                                 |                                                |                    |
  *
  * 401 and 403 allow everything: RFC 9309 §2.3.1.3 puts every 4xx in
  * "unavailable", unlike the 1994 draft that treated them as a full disallow.
  *
- * A refusal such as `ssrf_refused` or `tls_failed` is rethrown rather than
- * turned into a verdict: the page fetch would meet the same refusal, so the
- * record carries the real cause and no page is fetched on the strength of a
- * robots.txt nobody could read.
+ * A robots.txt that redirects to a target the fetcher refuses (the metadata
+ * address, `ftp:`, a URL with credentials) is a robots.txt the crawler cannot
+ * reach through its redirects, which §2.3.1.2 lets it treat as unavailable:
+ * the page's own origin passed the guard, and the page fetch is still checked
+ * on its own. https://www.rfc-editor.org/rfc/rfc9309#section-2.3.1.2
+ *
+ * A refusal of the robots.txt URL itself (its origin resolves to a refused
+ * address, `tls_failed`) is rethrown rather than turned into a verdict: the
+ * page fetch would meet the same refusal, so the record carries the real
+ * cause and no page is fetched on the strength of a robots.txt nobody could
+ * read.
+ *
+ * robots-parser files every Allow/Disallow line once per User-agent line open
+ * above it, repeats included, so N `User-agent: *` lines followed by M rules
+ * build N×M rule objects (a 128 KiB file: 11 s and 2 GiB of heap). Only our
+ * product token's group and `*` are ever looked up, so before parsing every
+ * other agent is folded into one placeholder and each agent is named once per
+ * run of User-agent lines (`compactForAgent`): every rule is then stored at
+ * most three times, and the verdicts do not change.
  */
 import { TextDecoder } from "node:util";
 import robotsParser from "robots-parser";
 import { ScrapeError } from "./errors";
+import { RedirectRefusedError } from "./fetcher";
 import type { FetchedPage, PageFetcher } from "./page";
 import type { FleetSettings } from "./settings";
 
@@ -32,11 +50,17 @@ export interface RobotsCacheOptions {
   readonly fetcher: PageFetcher;
   /** Clock in milliseconds. @default Date.now */
   readonly now?: () => number;
-  /** Origins kept; the least recently fetched is dropped first. 1 or more. @default 10_000 */
+  /**
+   * Origins kept (an origin read for two product tokens counts twice); the
+   * least recently fetched is dropped first. 1 or more. @default 10_000
+   */
   readonly maxOrigins?: number;
   /**
-   * Sum of robots.txt body sizes kept, in bytes, so a fleet meeting many huge
-   * robots.txt files cannot fill the memory. @default 32 MiB
+   * Estimated heap held by the cached rules, in bytes, so a fleet meeting many
+   * huge robots.txt files cannot fill the memory. An origin weighs its body
+   * bytes (sitemaps and the like are kept once) plus its rules'
+   * `CompactedRobotsTxt.ruleHeapBytes`: a few kilobytes for a typical file,
+   * 1 to 13 MiB for a 512 KiB one. 0 or more. @default 32 MiB
    */
   readonly maxCachedBytes?: number;
 }
@@ -51,12 +75,15 @@ export const UNREACHABLE_CACHE_MS = 60_000;
 
 const ALLOWED: RobotsVerdict = Object.freeze({ allowed: true });
 
-/** Redirect failures RFC 9309 §2.3.1.2 lets a crawler treat as "unavailable". */
+/**
+ * Redirect failures RFC 9309 §2.3.1.2 lets a crawler treat as "unavailable";
+ * the fetcher reports a final 3xx it cannot follow as `redirect_invalid`.
+ */
 const REDIRECT_FAILURES: ReadonlySet<string> = new Set(["too_many_redirects", "redirect_loop", "redirect_invalid"]);
 
 /** What one robots.txt fetch decided for its origin. */
 type OriginRules =
-  | { readonly kind: "rules"; readonly robot: Robot; readonly bytes: number }
+  | { readonly kind: "rules"; readonly robot: Robot; readonly weight: number }
   | { readonly kind: "allowAll" }
   | { readonly kind: "unreachable"; readonly why: string }
   | { readonly kind: "refused"; readonly error: unknown };
@@ -77,7 +104,11 @@ export class RobotsCache {
   private readonly now: () => number;
   private readonly maxOrigins: number;
   private readonly maxCachedBytes: number;
-  /** Insertion order is fetch order, so the first key is the oldest. */
+  /**
+   * Keyed by origin and product token (`cacheKey`), since the parsed rules
+   * keep only that token's group. Insertion order is fetch order, so the
+   * first key is the oldest.
+   */
   private readonly entries = new Map<string, CacheEntry>();
   private readonly inFlight = new Map<string, Promise<OriginRules>>();
   private cachedBytes = 0;
@@ -106,35 +137,37 @@ export class RobotsCache {
     // RFC 9309 §2.2.2: "The /robots.txt URI is implicitly allowed."
     if (target.pathname === "/robots.txt") return ALLOWED;
 
-    const rules = this.fresh(target.origin, settings) ?? (await untilAborted(this.load(target.origin, settings), signal));
-    return verdictFor(rules, target, productToken(settings.userAgent));
+    const agent = productToken(settings.userAgent);
+    const key = cacheKey(target.origin, agent);
+    const rules = this.fresh(key, settings) ?? (await untilAborted(this.load(key, target.origin, agent, settings), signal));
+    return verdictFor(rules, target, agent);
   }
 
-  private fresh(origin: string, settings: FleetSettings): OriginRules | undefined {
-    const entry = this.entries.get(origin);
+  private fresh(key: string, settings: FleetSettings): OriginRules | undefined {
+    const entry = this.entries.get(key);
     if (entry === undefined) return undefined;
     const ttl = entry.rules.kind === "unreachable" ? Math.min(settings.robotsCacheTtlMs, UNREACHABLE_CACHE_MS) : settings.robotsCacheTtlMs;
     if (this.now() - entry.fetchedAt < ttl) return entry.rules;
-    this.forget(origin);
+    this.forget(key);
     return undefined;
   }
 
-  private load(origin: string, settings: FleetSettings): Promise<OriginRules> {
-    const pending = this.inFlight.get(origin);
+  private load(key: string, origin: string, agent: string, settings: FleetSettings): Promise<OriginRules> {
+    const pending = this.inFlight.get(key);
     if (pending) return pending;
-    const loading = this.fetchRules(origin, settings)
+    const loading = this.fetchRules(origin, agent, settings)
       .catch((error: unknown): OriginRules => ({ kind: "refused", error }))
       .then((rules) => {
-        this.inFlight.delete(origin);
-        if (rules.kind !== "refused") this.remember(origin, rules);
+        this.inFlight.delete(key);
+        if (rules.kind !== "refused") this.remember(key, rules);
         return rules;
       });
-    this.inFlight.set(origin, loading);
+    this.inFlight.set(key, loading);
     return loading;
   }
 
   /** Every fetch outcome, fetch errors included, becomes `OriginRules`. */
-  private async fetchRules(origin: string, settings: FleetSettings): Promise<OriginRules> {
+  private async fetchRules(origin: string, agent: string, settings: FleetSettings): Promise<OriginRules> {
     const robotsUrl = `${origin}/robots.txt`;
     let page: FetchedPage;
     try {
@@ -146,15 +179,16 @@ export class RobotsCache {
     const { status } = page;
     if (status >= 200 && status < 300) {
       // RFC 9309 §2.3: the file is UTF-8; TextDecoder drops a BOM and replaces invalid bytes.
-      return { kind: "rules", robot: robotsParser(robotsUrl, new TextDecoder("utf-8").decode(page.body)), bytes: page.body.byteLength };
+      const compacted = compactForAgent(new TextDecoder("utf-8").decode(page.body), agent);
+      return { kind: "rules", robot: robotsParser(robotsUrl, compacted.text), weight: page.body.byteLength + compacted.ruleHeapBytes };
     }
     if (status >= 300 && status < 500 && status !== 429) return { kind: "allowAll" };
     return { kind: "unreachable", why: `${robotsUrl} answered ${status}` };
   }
 
-  private remember(origin: string, rules: OriginRules): void {
-    this.forget(origin);
-    this.entries.set(origin, { rules, fetchedAt: this.now() });
+  private remember(key: string, rules: OriginRules): void {
+    this.forget(key);
+    this.entries.set(key, { rules, fetchedAt: this.now() });
     this.cachedBytes += weightOf(rules);
     for (const oldest of this.entries.keys()) {
       if (this.entries.size <= this.maxOrigins && this.cachedBytes <= this.maxCachedBytes) break;
@@ -162,17 +196,24 @@ export class RobotsCache {
     }
   }
 
-  private forget(origin: string): void {
-    const entry = this.entries.get(origin);
+  private forget(key: string): void {
+    const entry = this.entries.get(key);
     if (entry === undefined) return;
-    this.entries.delete(origin);
+    this.entries.delete(key);
     this.cachedBytes -= weightOf(entry.rules);
   }
 }
 
+/** A space never occurs in an origin or a product token. */
+function cacheKey(origin: string, agent: string): string {
+  return `${origin} ${agent}`;
+}
+
 function rulesForFetchError(robotsUrl: string, error: unknown): OriginRules {
   if (!(error instanceof ScrapeError)) return { kind: "refused", error };
-  if (REDIRECT_FAILURES.has(error.code)) return { kind: "allowAll" };
+  // A refusal on a redirect hop leaves robots.txt unreachable through its redirects (§2.3.1.2);
+  // the same code for the robots.txt URL itself is a refusal of the origin, rethrown below.
+  if (REDIRECT_FAILURES.has(error.code) || error instanceof RedirectRefusedError) return { kind: "allowAll" };
   if (error.kind === "retry") return { kind: "unreachable", why: `${robotsUrl}: ${error.message}` };
   return {
     kind: "refused",
@@ -216,6 +257,102 @@ export function productToken(userAgent: string): string {
   return token === "" ? "*" : token;
 }
 
+/**
+ * Heap taken by one rule copy robots-parser stores, besides its pattern's
+ * characters: measured under Node 22 at 51 bytes for a one-character pattern
+ * and 71 to 79 bytes for short ones (rule object, array slot, string header).
+ */
+const RULE_COPY_BYTES = 80;
+
+/**
+ * Heap per UTF-8 byte of a stored pattern: robots-parser percent-encodes it,
+ * which makes up to three characters of a byte; measured 1.1 for ASCII and
+ * up to 3.9 for CJK patterns (three copies of a 512 KiB pattern held 6.1 MiB).
+ */
+const PATTERN_BYTE_WEIGHT = 4;
+
+/**
+ * Stands for every agent other than ours and `*`. The space keeps it apart
+ * from any product token, which `productToken` cuts at the first space.
+ */
+const OTHER_AGENTS = "other agents";
+
+/** What `compactForAgent` hands to robots-parser. */
+export interface CompactedRobotsTxt {
+  /** The file with as many lines as before, so robots-parser's line numbers still point at the site's lines. */
+  readonly text: string;
+  /**
+   * Estimated heap of the rules robots-parser will store for `text`: per
+   * rule copy `RULE_COPY_BYTES` plus `PATTERN_BYTE_WEIGHT` bytes per UTF-8
+   * byte of the pattern.
+   */
+  readonly ruleHeapBytes: number;
+}
+
+/**
+ * robots.txt as robots-parser 3.0.1 would read it for `agent` alone, in a form
+ * that stores every rule at most three times (once each for `agent`, `*` and
+ * the placeholder for all other agents):
+ *
+ * - a User-agent line naming neither `agent` nor `*` names the placeholder;
+ * - a User-agent line naming an agent already named in the same run of
+ *   User-agent lines becomes a blank line.
+ *
+ * The verdict for `agent` cannot change: robots-parser looks up `agent`'s
+ * group or else `*`, the rules stay in the groups that are looked up, and a
+ * group of other agents stays a group (of the placeholder), so its rules still
+ * do not fall into the group above it. Run boundaries follow the parser
+ * (Robots.js, parseRobots): blank lines, comment-only lines, lines without a
+ * colon and lines with an empty field name are skipped and do not end a run;
+ * any other line does. https://github.com/samclarke/robots-parser/blob/master/Robots.js
+ */
+export function compactForAgent(robotsTxt: string, agent: string): CompactedRobotsTxt {
+  const ours = agentName(agent);
+  // The parser's own line split, so line numbers match.
+  const lines = robotsTxt.split(/\r\n|\r|\n/);
+  // The agents the rules below the current run are filed under.
+  let runAgents = new Set<string>();
+  let inUserAgentRun = false;
+  let ruleHeapBytes = 0;
+
+  for (let index = 0; index < lines.length; index++) {
+    const directive = parseDirective(lines[index]);
+    if (directive === undefined) continue;
+    const isUserAgent = directive.field === "user-agent";
+    if (isUserAgent) {
+      if (!inUserAgentRun) runAgents = new Set();
+      if (directive.value !== "") {
+        const named = agentName(directive.value);
+        const kept = named === ours || named === "*" ? named : OTHER_AGENTS;
+        lines[index] = runAgents.has(kept) ? "" : `User-agent: ${kept}`;
+        runAgents.add(kept);
+      }
+    } else if ((directive.field === "allow" || directive.field === "disallow") && directive.value !== "") {
+      ruleHeapBytes += runAgents.size * (RULE_COPY_BYTES + PATTERN_BYTE_WEIGHT * Buffer.byteLength(directive.value));
+    }
+    inUserAgentRun = isUserAgent;
+  }
+  return { text: lines.join("\n"), ruleHeapBytes };
+}
+
+/** A line as robots-parser reads it: comment cut, split at the first colon, both sides trimmed; undefined for a line it skips. */
+function parseDirective(line: string): { readonly field: string; readonly value: string } | undefined {
+  const comment = line.indexOf("#");
+  const content = comment === -1 ? line : line.slice(0, comment);
+  const colon = content.indexOf(":");
+  if (colon === -1) return undefined;
+  const field = content.slice(0, colon).trim();
+  if (field === "") return undefined;
+  return { field: field.toLowerCase(), value: content.slice(colon + 1).trim() };
+}
+
+/** An agent name as robots-parser compares it: lower case, cut at the first `/` (a version), trimmed. */
+function agentName(value: string): string {
+  const lower = value.toLowerCase();
+  const slash = lower.indexOf("/");
+  return (slash === -1 ? lower : lower.slice(0, slash)).trim();
+}
+
 function parseHttpUrl(url: string): URL {
   const parsed = URL.parse(url);
   if (parsed === null) throw new ScrapeError("url_invalid", `${JSON.stringify(url)} is not an absolute URL; robots.txt cannot be looked up for it`);
@@ -226,7 +363,7 @@ function parseHttpUrl(url: string): URL {
 }
 
 function weightOf(rules: OriginRules): number {
-  return rules.kind === "rules" ? rules.bytes : 0;
+  return rules.kind === "rules" ? rules.weight : 0;
 }
 
 /** `promise`, or a rejection with `signal.reason` as soon as `signal` aborts. */

@@ -14,7 +14,7 @@ import type { ServerResponse } from "node:http";
 import type { LookupFunction } from "node:net";
 import * as zlib from "node:zlib";
 import { ScrapeError, type ErrorCode } from "../../shared/errors";
-import { ROBOTS_MAX_BYTES, createFetcher, parseContentType, parseRetryAfter } from "../../shared/fetcher";
+import { ROBOTS_MAX_BYTES, RedirectRefusedError, createFetcher, parseContentType, parseRetryAfter } from "../../shared/fetcher";
 import type { FetchOptions, PageFetcher } from "../../shared/page";
 import { parseSettings, type FleetSettings } from "../../shared/settings";
 import { SELF_SIGNED_127_0_0_1 } from "../support/loopback/selfSignedCertificate";
@@ -47,6 +47,28 @@ const redirect = (status: number, location: string): LoopbackHandler => (_reques
   response.writeHead(status, { location }).end("moved");
 };
 const never: LoopbackHandler = () => undefined;
+
+/** Sends the head at once, then one body byte every 50 ms (well inside the body idle timeout) until the client hangs up. */
+const trickle = (status: number, headers: Record<string, string>): LoopbackHandler => (_request, response) => {
+  response.writeHead(status, headers).flushHeaders();
+  const timer = setInterval(() => response.write("x"), 50);
+  response.on("close", () => clearInterval(timer));
+};
+
+/** How long `promise` took to settle, or Infinity if it had not after `limitMs`. */
+async function settleMs(promise: Promise<unknown>, limitMs: number): Promise<number> {
+  const startedAt = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  const settled = await Promise.race([
+    promise.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<false>((resolve) => (timer = setTimeout(resolve, limitMs, false))),
+  ]);
+  clearTimeout(timer);
+  return settled ? performance.now() - startedAt : Infinity;
+}
 
 /** Writes the head and a first piece of body, then hands the response to `rest`. */
 const partial = (headers: Record<string, string | number>, rest: (response: ServerResponse) => void): LoopbackHandler => (_request, response) => {
@@ -165,6 +187,14 @@ describe("fetcher", () => {
       "/to-file": redirect(302, "file:///etc/passwd"),
       "/bad-location": redirect(302, "http://exa mple.com/"),
       "/json": (_request, response) => response.writeHead(200, { "content-type": "application/json" }).end("{}"),
+      "/503-trickle": trickle(503, { "content-type": "text/html" }),
+      "/json-trickle": trickle(200, { "content-type": "application/json" }),
+      "/302-trickle": trickle(302, { location: "/ok" }),
+      "/301-without-location": (_request, response) => response.writeHead(301, { "content-type": "text/html" }).end("moved, but not saying where"),
+      "/300-choices": (_request, response) => response.writeHead(300, { location: "/ok" }).end(),
+      "/304": (_request, response) => response.writeHead(304).end(),
+      "/to-refused-name": redirect(302, `http://refused.example:${target.port}/`),
+      "/to-credentials": redirect(302, `http://user:secret@127.0.0.1:${target.port}/`),
       "/no-type": (_request, response) => response.writeHead(200).end("<html></html>"),
       "/429": (_request, response) => response.writeHead(429, { "retry-after": "7", "content-type": "text/plain" }).end("slow down"),
       "/503": (_request, response) => response.writeHead(503, { "content-type": "text/html" }).end("<h1>down</h1>".repeat(100)),
@@ -268,6 +298,33 @@ describe("fetcher", () => {
       const result = await fetcher.fetch(url("/404-json"), page);
       assert.equal(result.status, 404);
       assert.equal(result.contentType, "application/json");
+    });
+
+    for (const [label, path, status, why] of [
+      ["301 without Location", "/301-without-location", 301, /answered 301 without a Location header/],
+      ["300 Multiple Choices", "/300-choices", 300, /answered 300, a status that is not a redirect to follow/],
+      ["304 Not Modified", "/304", 304, /answered 304/],
+    ] as const) {
+      it(`a final ${label} is redirect_invalid, never a status the caller could read as a 4xx`, async () => {
+        const error = await assertCode(fetchError(fetcher, url(path), page), "redirect_invalid");
+        assert.match(error.message, why);
+        assert.equal(error.httpStatus, status);
+      });
+    }
+
+    it("unused bodies that trickle (a 503, a refused content type, a redirect) are given up after 2 s, so neither the fetch nor close() waits on them", async () => {
+      const slowDrains = testSettings({ pageDeadlineMs: 6_000 });
+      const failed = fetcher.fetch(url("/503-trickle"), { settings: slowDrains, purpose: "page" });
+      const refused = fetchError(fetcher, url("/json-trickle"), { settings: slowDrains, purpose: "page" });
+      const redirected = fetcher.fetch(url("/302-trickle"), { settings: slowDrains, purpose: "page" });
+      assert.ok((await settleMs(Promise.all([failed, refused]), 1_000)) < 1_000, "the 503 and the refusal answer at once");
+      assert.equal((await failed).status, 503);
+      assert.equal((await refused).code, "content_type_not_allowed");
+      const redirectMs = await settleMs(redirected, 4_000);
+      assert.ok(redirectMs < 3_000, `the redirect went on after ${Math.round(redirectMs)} ms`);
+      assert.equal((await redirected).finalUrl, url("/ok"));
+      const closeMs = await settleMs(fetcher.close(), 5_000);
+      assert.ok(closeMs < 3_000, `close() took ${closeMs} ms`);
     });
 
     it("Retry-After as an HTTP date is read relative to now; junk is ignored", () => {
@@ -391,13 +448,42 @@ describe("fetcher", () => {
       await assertCode(fetchError(fetcher, url("/bad-location"), page), "redirect_invalid");
     });
 
-    it("a redirect to file: is refused by the URL policy", async () => {
-      await assertCode(fetchError(fetcher, url("/to-file"), page), "url_scheme_not_allowed");
+    it("a redirect to file: is refused by the URL policy, as a refused redirect", async () => {
+      const error = await assertCode(fetchError(fetcher, url("/to-file"), page), "url_scheme_not_allowed");
+      assert.ok(error instanceof RedirectRefusedError);
+      assert.equal(error.redirectedFrom, url("/to-file"));
+    });
+
+    it("a redirect to a URL with credentials is refused by the URL policy, as a refused redirect", async () => {
+      const error = await assertCode(fetchError(fetcher, url("/to-credentials"), page), "url_credentials_not_allowed");
+      assert.ok(error instanceof RedirectRefusedError);
+      assert.doesNotMatch(error.message, /secret/);
+      assert.equal(target.connections, 0);
     });
 
     it("a redirect to the cloud metadata address is refused even with the switch on", async () => {
       const error = await assertCode(fetchError(fetcher, url("/to-metadata"), page), "ssrf_refused");
       assert.match(error.message, /169\.254\.169\.254.*linkLocal/);
+      assert.ok(error instanceof RedirectRefusedError);
+    });
+
+    it("a redirect to a name that resolves to a refused address is refused at connect time, as a refused redirect", async () => {
+      const lookup: LookupFunction = (hostname, options, callback) => {
+        const address = hostname === "refused.example" ? "0.0.0.0" : "127.0.0.1";
+        if (options.all) callback(null, [{ address, family: 4 }]);
+        else callback(null, address, 4);
+      };
+      const named = createFetcher({ allowPrivateNetworks: true, lookup });
+      try {
+        const error = await assertCode(fetchError(named, url("/to-refused-name"), page), "ssrf_refused");
+        assert.ok(error instanceof RedirectRefusedError, `got ${error.name}: ${error.message}`);
+        assert.match(error.message, /^redirect from http:\/\/127\.0\.0\.1:\d+\/to-refused-name refused: /);
+        assert.equal(target.connections, 0);
+        const direct = await assertCode(fetchError(named, `http://refused.example:${target.port}/`, page), "ssrf_refused");
+        assert.ok(!(direct instanceof RedirectRefusedError), "a URL refused on its own is not a refused redirect");
+      } finally {
+        await named.close();
+      }
     });
 
     for (const path of ["/to-unspecified", "/to-ipv4-compatible"]) {
