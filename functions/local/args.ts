@@ -35,23 +35,28 @@ export const HELP = `${USAGE}
 Scrapes every URL in URLS_FILE (one per line; blank lines and # comments are
 ignored; - reads the list from stdin) with the scrape-fleet core and a durable
 SQLite queue. Stop it at any time and run the same command again to resume.
+Relative paths are taken from the directory you ran npm in.
 
 Options:
   --out DIR                 where results, dead letters and the queue go (default ${DEFAULT_OUT_DIR})
-  --concurrency N           pages fetched at once, 1 to ${SETTINGS_SPEC.concurrency.max} (default: the settings' concurrency, ${SETTINGS_SPEC.concurrency.default})
-  --config FILE             runtime settings JSON (same keys as the clouds' config store); edits apply while running
+  --concurrency N           pages in flight at once, 1 to ${SETTINGS_SPEC.concurrency.max} (default: the settings' concurrency, ${SETTINGS_SPEC.concurrency.default})
+  --config FILE             runtime settings JSON, the same keys as the clouds' config store
+                            (listed in README.md, "Runtime settings"); edits apply while running
   --max-attempts N          deliveries per URL before it is dead-lettered, 1 to ${MAX_ATTEMPTS_LIMIT} (default ${DEFAULT_MAX_ATTEMPTS})
   --allow-private-networks  let the SSRF guard fetch loopback and private addresses (local testing only)
-  --verbose                 print a log line for every page
+  --verbose                 print a JSON log line for every page; its ms includes the wait
+                            for the host's slot (perDomainDelayMs)
   -h, --help                show this help
 
 Output:
   DIR/results/<sha256>.json  one result record per URL (ok or failed)
   DIR/raw/<sha256>.html.gz   the page's HTML when the setting storeRawHtml is true
   DIR/dead-letters.jsonl     URLs that never got an answer, and lines that are not URLs
+  DIR/queue.sqlite           the queue: what is finished and what is left (delete DIR to start over)
 
 Exit codes: 0 every URL ended as a result or a dead letter; 1 the run could not
-finish; 2 usage error (nothing was fetched); 130 stopped by Ctrl-C (run again to resume).`;
+finish; 2 usage error (nothing was fetched); 130 stopped by Ctrl-C, 143 stopped
+by SIGTERM (run the same command again to resume).`;
 
 export function parseCliArgs(argv: readonly string[]): ParsedCommand {
   let parsed: ReturnType<typeof parse>;
@@ -125,7 +130,7 @@ function describeParseError(error: unknown): string {
   const option = /'(-[^' ]+)/.exec(message)?.[1];
   switch (code) {
     case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
-      return `unknown option ${option ?? message}; run with --help to list the options (a URLS_FILE whose name starts with - goes after --)`;
+      return `unknown option ${option ?? message} (a URLS_FILE whose name starts with - goes after --)`;
     case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
       if (option && /does not take an argument/.test(message)) return `option ${option} takes no value; write just ${option}`;
       if (option && /argument missing/.test(message)) return `option ${option} needs a value, such as ${option} ${EXAMPLE_VALUES[option] ?? "VALUE"}`;

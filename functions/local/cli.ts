@@ -3,26 +3,33 @@
  * durable queue in `--out DIR`, runs the shared worker over them with a
  * progress display, and prints a summary. Killed and started again on the same
  * directory, it resumes where it stopped.
+ *
+ * Relative paths are the user's: npm runs a package's scripts in the package
+ * root, whatever directory `npm start` (or `npm --prefix DIR start`) was typed
+ * in, and records that directory in `INIT_CWD`
+ * (https://docs.npmjs.com/cli/v10/commands/npm-run-script#description).
+ * Messages show each path as it was typed.
  */
 import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { SettingsError, describeError } from "../../shared/errors";
+import { createFetcher } from "../../shared/fetcher";
 import { createJsonLogger } from "../../shared/logging";
-import type { FleetSettings } from "../../shared/settings";
 import { createWorker } from "../../shared/worker";
 import { HELP, parseCliArgs, type CliOptions } from "./args";
 import { DEAD_LETTERS_FILE, writeDeadLetters } from "./deadLetters";
-import { DirectoryInUseError, EXIT_CODES, UsageError, type ExitCode } from "./errors";
+import { DirectoryInUseError, EXIT_CODES, QueueFileError, UsageError, type ExitCode } from "./errors";
 import { runFleet, type StopReason } from "./fleet";
 import { RunMetrics } from "./metrics";
 import { ProgressDisplay, formatSummary, type OutputStream } from "./progress";
-import { LocalQueue } from "./queue";
+import { PageFetches } from "./pageFetches";
+import { LocalQueue, type QueueCounts } from "./queue";
 import { FileResultStore } from "./resultStore";
-import { currentProcess, ownerIsGone } from "./runLock";
+import { STALE_AFTER_MS, currentProcess, ownerIsGone } from "./runLock";
 import { defaultSettings, describeSettingsError, watchSettingsFile, type LocalSettings } from "./settingsSource";
 import { listenForStop, type SignalSource } from "./stopSignals";
-import { readUrlList, type UrlList } from "./urlsFile";
+import { STDIN_NAME, readUrlList, type UrlList } from "./urlsFile";
 
 /** The queue file inside the output directory. */
 export const QUEUE_FILE = "queue.sqlite";
@@ -38,10 +45,28 @@ export interface CliIO {
   readonly stdin: Readable;
   /** Where SIGINT and SIGTERM are heard. */
   readonly signals: SignalSource;
+  /** The directory relative paths are resolved against: the user's. */
+  readonly cwd: string;
 }
 
 export function processIO(): CliIO {
-  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, signals: process };
+  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, signals: process, cwd: process.env.INIT_CWD ?? process.cwd() };
+}
+
+/** The files a run uses, resolved against the user's directory. */
+interface RunPaths {
+  /** The URLs file, or `-` for stdin. */
+  readonly urlsFile: string;
+  readonly outDir: string;
+  readonly configFile?: string;
+}
+
+function resolvePaths(options: CliOptions, cwd: string): RunPaths {
+  return {
+    urlsFile: options.urlsFile === STDIN_NAME ? STDIN_NAME : resolve(cwd, options.urlsFile),
+    outDir: resolve(cwd, options.outDir),
+    ...(options.configFile === undefined ? {} : { configFile: resolve(cwd, options.configFile) }),
+  };
 }
 
 /** Runs the CLI and returns its exit code (see `EXIT_CODES`). */
@@ -59,17 +84,19 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
     }
     options = command.options;
   } catch (error) {
+    // The one place that points to --help: the messages themselves only name the problem.
     if (!(error instanceof UsageError)) throw error;
     note(`error: ${error.message}`);
     note("run with --help to list the options");
     return EXIT_CODES.usage;
   }
 
+  const paths = resolvePaths(options, io.cwd);
   let settings: LocalSettings;
   try {
-    settings = options.configFile
+    settings = paths.configFile
       ? await watchSettingsFile({
-          path: options.configFile,
+          path: paths.configFile,
           onReload: (changed, current) => note(`settings reloaded from ${options.configFile}: ${changed.map((key) => `${key}=${JSON.stringify(current[key])}`).join(", ")}`),
           onError: (error) => note(`settings edit ignored, the last good settings stay in force: ${describeError(error)}`),
         })
@@ -83,8 +110,8 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
   try {
     let list: UrlList;
     try {
-      list = await readUrlList(options.urlsFile, io.stdin);
-      await mkdir(options.outDir, { recursive: true }).catch((error: unknown) => {
+      list = await readUrlList(paths.urlsFile, io.stdin, options.urlsFile);
+      await mkdir(paths.outDir, { recursive: true }).catch((error: unknown) => {
         throw new UsageError(`--out ${options.outDir} cannot be used as the output directory (${describeError(error)}); pass a directory you can write to`);
       });
     } catch (error) {
@@ -92,17 +119,28 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
       note(`error: ${error.message}`);
       return EXIT_CODES.usage;
     }
-    return await run({ options, list, settings, io, display, note });
+    return await run({ options, paths, list, settings, io, display, note });
   } catch (error) {
-    note(`error: ${error instanceof DirectoryInUseError ? error.message : describeError(error)}`);
+    note(`error: ${describeRunError(error, options)}`);
     return EXIT_CODES.incomplete;
   } finally {
     settings.close();
   }
 }
 
+function describeRunError(error: unknown, options: CliOptions): string {
+  if (error instanceof DirectoryInUseError) {
+    return `${error.message}; if that run was killed, the directory is free ${STALE_AFTER_MS / 1_000} s after its last heartbeat`;
+  }
+  if (error instanceof QueueFileError) {
+    return `${join(options.outDir, QUEUE_FILE)} is not a scrape-fleet queue (${error.problem}); delete it to start over, or pass another --out`;
+  }
+  return describeError(error);
+}
+
 interface RunContext {
   readonly options: CliOptions;
+  readonly paths: RunPaths;
   readonly list: UrlList;
   readonly settings: LocalSettings;
   readonly io: CliIO;
@@ -110,19 +148,19 @@ interface RunContext {
   readonly note: (line: string) => void;
 }
 
-async function run({ options, list, settings, io, display, note }: RunContext): Promise<ExitCode> {
+async function run({ options, paths, list, settings, io, display, note }: RunContext): Promise<ExitCode> {
   const startedAt = Date.now();
-  const queue = LocalQueue.open(join(options.outDir, QUEUE_FILE), { maxAttempts: options.maxAttempts });
+  const queue = LocalQueue.open(join(paths.outDir, QUEUE_FILE), { maxAttempts: options.maxAttempts });
   try {
     const me = currentProcess();
     const takeOver = queue.takeOwnership({ ...me, startedAt }, (holder) => ownerIsGone(holder, { me, now: Date.now() }));
-    const results = new FileResultStore(options.outDir);
+    const results = new FileResultStore(paths.outDir);
     await results.sweep();
 
-    const finishedBefore = finishedCount(queue);
+    const finishedBefore = finishedCount(queue.counts());
     reportIntake(list, queue, options, note);
-    const finishedAtStart = finishedCount(queue);
-    if (finishedBefore > 0 || takeOver.previous) {
+    const finishedAtStart = finishedCount(queue.counts());
+    if ((finishedBefore > 0 && queue.hasPending()) || takeOver.previous) {
       const interrupted = takeOver.previous ? `; the previous run (pid ${takeOver.previous.pid}) did not finish, and the ${takeOver.reclaimed} page(s) it had in flight are queued again` : "";
       note(`resuming ${options.outDir}: ${finishedBefore} of ${queue.counts().total} URLs were finished by earlier runs${interrupted}`);
     }
@@ -132,11 +170,13 @@ async function run({ options, list, settings, io, display, note }: RunContext): 
 
     const logger = createJsonLogger({ minLevel: options.verbose ? "debug" : "error", write: (line) => display.log(line.trimEnd()) });
     const metrics = new RunMetrics();
-    const workerSettings = options.concurrency === undefined ? settings : withConcurrency(settings, options.concurrency);
-    const worker = createWorker({ settings: workerSettings, results, metrics, logger, allowPrivateNetworks: options.allowPrivateNetworks });
-    const stop = listenForStop(io.signals, (signal) =>
-      note(`${signal}: finishing the ${queue.counts().inFlight} page(s) in flight, then stopping (press Ctrl-C again to stop at once; the next run picks up the rest)`),
-    );
+    const pageFetches = new PageFetches();
+    const fetcher = pageFetches.track(createFetcher({ allowPrivateNetworks: options.allowPrivateNetworks }));
+    const worker = createWorker({ settings, results, fetcher, metrics, logger, allowPrivateNetworks: options.allowPrivateNetworks });
+    const stop = listenForStop(io.signals, (signal) => {
+      const finishing = pageFetches.size > 0 ? `finishing the ${pageFetches.size} page(s) being fetched, then stopping` : "stopping";
+      note(`${signal}: ${finishing}; pages not yet started go back to the queue (press Ctrl-C again to stop at once; the next run picks up the rest)`);
+    });
     let paused = false;
     display.start(() => ({ counts: queue.counts(), finishedAtStart, startedAt, now: Date.now(), paused, stopping: stop.signal.aborted }));
 
@@ -149,6 +189,7 @@ async function run({ options, list, settings, io, display, note }: RunContext): 
           settings,
           concurrency: options.concurrency,
           signal: stop.signal,
+          isFetchingPage: (href) => pageFetches.isFetching(href),
           logger,
           onPause: (now) => {
             paused = now;
@@ -162,8 +203,7 @@ async function run({ options, list, settings, io, display, note }: RunContext): 
       display.stop();
     }
 
-    const deadLettersFile = join(options.outDir, DEAD_LETTERS_FILE);
-    await writeDeadLetters(deadLettersFile, queue.deadLetters());
+    await writeDeadLetters(join(paths.outDir, DEAD_LETTERS_FILE), queue.deadLetters());
     if (reason === "forced") {
       // The pages still in flight are abandoned; their claims are taken back when the next run starts.
       note(`stopped at once; the ${queue.counts().inFlight} page(s) in flight are queued again on the next run`);
@@ -175,7 +215,8 @@ async function run({ options, list, settings, io, display, note }: RunContext): 
     } else {
       queue.releaseOwnership();
     }
-    const complete = reason === "finished";
+    // A stop that comes after the last page was claimed can still see every page finish.
+    const complete = reason === "finished" || (reason === "stopped" && !queue.hasPending());
     io.stdout.write(
       `${formatSummary({
         counts: queue.counts(),
@@ -183,10 +224,12 @@ async function run({ options, list, settings, io, display, note }: RunContext): 
         finishedAtStart,
         finishedByEarlierRuns: finishedBefore,
         elapsedMs: Date.now() - startedAt,
+        outDir: options.outDir,
         resultsDir: `${join(options.outDir, "results")}/`,
-        deadLettersFile,
+        deadLettersFile: join(options.outDir, DEAD_LETTERS_FILE),
         complete,
         traffic: metrics.snapshot(),
+        privateNetworksAllowed: options.allowPrivateNetworks,
       })}\n`,
     );
     if (complete) return EXIT_CODES.complete;
@@ -219,14 +262,9 @@ function reportIntake(list: UrlList, queue: LocalQueue, options: CliOptions, not
   note(`${added} URL(s) queued from ${list.source}${known > 0 ? ` (${known} already in ${options.outDir} from an earlier run)` : ""}`);
 }
 
-function finishedCount(queue: LocalQueue): number {
-  const counts = queue.counts();
+/** URLs finished for good. */
+function finishedCount(counts: QueueCounts): number {
   return counts.ok + counts.failed + counts.dead;
-}
-
-/** `--concurrency` wins over the settings file, for the worker's lanes too. */
-function withConcurrency(settings: LocalSettings, concurrency: number): { get(): Promise<FleetSettings> } {
-  return { get: async () => ({ ...(await settings.get()), concurrency }) };
 }
 
 if (require.main === module) {

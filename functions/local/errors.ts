@@ -10,9 +10,9 @@ export const EXIT_CODES = {
   incomplete: 1,
   /** The command line, the URLs file or the settings file is wrong; nothing was run. */
   usage: 2,
-  /** Stopped by Ctrl-C (SIGINT) after the pages in flight finished; run again to resume. */
+  /** Stopped by Ctrl-C (SIGINT) with URLs left; run again to resume. */
   interrupted: 130,
-  /** Stopped by SIGTERM after the pages in flight finished; run again to resume. */
+  /** Stopped by SIGTERM with URLs left; run again to resume. */
   terminated: 143,
 } as const;
 
@@ -35,5 +35,20 @@ export class DirectoryInUseError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "DirectoryInUseError";
+  }
+}
+
+/** The queue file in the output directory cannot be read as a scrape-fleet queue (corrupt, or another program's file). */
+export class QueueFileError extends Error {
+  readonly code = "queue_file_unreadable";
+
+  constructor(
+    /** The queue file's path. */
+    readonly path: string,
+    /** What is wrong with it, such as SQLite's "file is not a database". */
+    readonly problem: string,
+  ) {
+    super(`${path} is not a scrape-fleet queue (${problem})`);
+    this.name = "QueueFileError";
   }
 }

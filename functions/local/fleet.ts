@@ -4,10 +4,18 @@
  * adapters do — ok/failed are acked, retry comes back after a backoff (or the
  * server's Retry-After), malformed goes to the dead-letter table.
  *
- * Free slots are refilled as pages finish rather than batch by batch, so one
- * slow page does not hold up the rest.
+ * Each claimed message is a `processBatch` call of its own and is acked the
+ * moment it finishes: progress moves page by page, a free slot is refilled at
+ * once, and a killed run loses only the pages it had in flight. The worker is
+ * shared, so its per-host pacing and robots.txt cache span every call; its
+ * `concurrency` lanes are per call, so this loop bounds the calls itself.
+ *
+ * A stop lets the pages whose fetch has begun finish, and hands the others
+ * (waiting for robots.txt or for their host's slot) back to the queue at once
+ * without using up an attempt.
  */
 import { describeError, type ErrorCode } from "../../shared/errors";
+import { parseMessage } from "../../shared/message";
 import type { Outcome, QueueItem } from "../../shared/outcome";
 import { silentLogger, type Logger } from "../../shared/ports";
 import type { FleetSettings } from "../../shared/settings";
@@ -64,8 +72,17 @@ export interface FleetRunOptions {
   readonly settings: { get(): Promise<FleetSettings> };
   /** Pages in flight at once, 1 to 256. @default the settings' `concurrency`, read on every refill */
   readonly concurrency?: number;
-  /** When aborted, no more messages are claimed; the pages in flight finish. */
+  /**
+   * When aborted, no more messages are claimed; the pages being fetched
+   * finish, and the rest in flight go back to the queue without using up an attempt.
+   */
   readonly signal?: AbortSignal;
+  /**
+   * Whether the page at this URL (its `href`) is being fetched now, such as
+   * `PageFetches.isFetching` over the worker's fetcher.
+   * @default none is: a stop hands back every page not finished
+   */
+  readonly isFetchingPage?: (href: string) => boolean;
   /** @default DEFAULT_BACKOFF */
   readonly backoff?: RetryBackoff;
   readonly logger?: Logger;
@@ -86,8 +103,8 @@ export async function runFleet(options: FleetRunOptions): Promise<StopReason> {
   const logger = options.logger ?? silentLogger;
   const idlePollMs = options.idlePollMs ?? 500;
   const wake = new Wake();
-  const batches = new Set<Promise<void>>();
-  let inFlight = 0;
+  /** The messages in flight, each with the switch that hands it back on a stop. */
+  const calls = new Map<QueueItem, { readonly handBack: AbortController; readonly done: Promise<void> }>();
   let paused = false;
   let lostOwnership = false;
 
@@ -104,10 +121,16 @@ export async function runFleet(options: FleetRunOptions): Promise<StopReason> {
     }
   }, options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS);
   heartbeat.unref();
-  const onAbort = (): void => wake.fire();
+  const onAbort = (): void => {
+    for (const [item, call] of calls) {
+      const href = pageHref(item);
+      if (href === undefined || !options.isFetchingPage?.(href)) call.handBack.abort();
+    }
+    wake.fire();
+  };
   options.signal?.addEventListener("abort", onAbort);
 
-  const settle = (item: QueueItem, outcome: Outcome, settings: FleetSettings): void => {
+  const settle = (item: QueueItem, outcome: Outcome, settings: FleetSettings, handedBack: boolean): void => {
     try {
       switch (outcome.kind) {
         case "ok":
@@ -117,7 +140,9 @@ export async function runFleet(options: FleetRunOptions): Promise<StopReason> {
           queue.ack(item.id, { outcome: "failed", code: outcome.code, reason: outcome.reason });
           return;
         case "retry":
-          if (UNCOUNTED_RETRY_CODES.has(outcome.code)) {
+          if (handedBack && outcome.code === "worker_deadline") {
+            queue.release(item.id, { code: outcome.code, reason: "the run was stopped before this page was fetched", delayMs: 0 });
+          } else if (UNCOUNTED_RETRY_CODES.has(outcome.code)) {
             queue.release(item.id, { code: outcome.code, reason: outcome.reason, delayMs: outcome.retryAfterMs ?? Math.max(settings.perDomainDelayMs, idlePollMs) });
           } else {
             queue.retry(item.id, { code: outcome.code, reason: outcome.reason, delayMs: retryDelayMs(item.attempt, outcome.retryAfterMs, options.backoff) });
@@ -133,26 +158,21 @@ export async function runFleet(options: FleetRunOptions): Promise<StopReason> {
     }
   };
 
-  const startBatch = (items: QueueItem[], settings: FleetSettings, deadlineAt: number): void => {
-    inFlight += items.length;
-    const batch = worker
-      .processBatch(items, { deadlineAt })
+  const start = (item: QueueItem, settings: FleetSettings, deadlineAt: number): void => {
+    const handBack = new AbortController();
+    const done = worker
+      .processBatch([item], { deadlineAt, signal: handBack.signal })
       .then(
-        (answers) => {
-          const byId = new Map(answers.map((answer) => [answer.id, answer.outcome]));
-          for (const item of items) {
-            const outcome = byId.get(item.id);
-            if (outcome) settle(item, outcome, settings);
-          }
+        ([answer]) => {
+          if (answer) settle(item, answer.outcome, settings, handBack.signal.aborted);
         },
-        (error: unknown) => logger.log("error", "batch_failed", { error: describeError(error), messages: items.length }),
+        (error: unknown) => logger.log("error", "batch_failed", { error: describeError(error), messageId: item.id }),
       )
       .finally(() => {
-        inFlight -= items.length;
-        batches.delete(batch);
+        calls.delete(item);
         wake.fire();
       });
-    batches.add(batch);
+    calls.set(item, { handBack, done });
   };
 
   try {
@@ -166,25 +186,34 @@ export async function runFleet(options: FleetRunOptions): Promise<StopReason> {
         await wake.wait(idlePollMs);
         continue;
       }
-      const free = (options.concurrency ?? settings.concurrency) - inFlight;
+      const free = (options.concurrency ?? settings.concurrency) - calls.size;
       if (free > 0) {
         const { visibilityMs, deadlineAt } = claimTimings(settings, now());
         const items = queue.receive(free, visibilityMs);
         if (items.length > 0) {
-          startBatch(items, settings, deadlineAt);
+          for (const item of items) start(item, settings, deadlineAt);
           continue;
         }
       }
-      if (inFlight === 0 && !queue.hasPending()) return "finished";
+      if (calls.size === 0 && !queue.hasPending()) return "finished";
       const nextVisibleAt = queue.nextVisibleAt();
       const untilVisible = nextVisibleAt === undefined ? idlePollMs : nextVisibleAt - now();
       await wake.wait(Math.max(1, Math.min(idlePollMs, untilVisible)));
     }
-    await Promise.all(batches);
+    await Promise.all([...calls.values()].map((call) => call.done));
     return lostOwnership ? "lost-ownership" : "stopped";
   } finally {
     clearInterval(heartbeat);
     options.signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+/** The URL the worker will fetch for `item` (as `PageFetches` keys it), or undefined for a body it cannot read. */
+function pageHref(item: QueueItem): string | undefined {
+  try {
+    return new URL(parseMessage(item.body).url).href;
+  } catch {
+    return undefined;
   }
 }
 

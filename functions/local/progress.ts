@@ -4,7 +4,7 @@
  * no use for carriage returns), and the closing summary.
  */
 import type { MetricsSnapshot } from "./metrics";
-import type { QueueCounts } from "./queue";
+import type { FailureState, QueueCounts } from "./queue";
 
 /** The figures one progress line is drawn from. */
 export interface ProgressState {
@@ -156,50 +156,72 @@ export class ProgressDisplay {
 
 export interface SummaryInput {
   readonly counts: QueueCounts;
-  readonly failureCodes: readonly { readonly state: "failed" | "dead"; readonly code: string; readonly count: number }[];
+  readonly failureCodes: readonly { readonly state: FailureState; readonly code: string; readonly count: number }[];
   readonly finishedAtStart: number;
   /** URLs earlier runs on the same directory finished. */
   readonly finishedByEarlierRuns: number;
   readonly elapsedMs: number;
+  /** The output directory, as the user gave it. */
+  readonly outDir: string;
   readonly resultsDir: string;
   readonly deadLettersFile: string;
   /** Whether every URL ended as a result or a dead letter. */
   readonly complete: boolean;
   /** This run's fetch figures. */
   readonly traffic?: MetricsSnapshot;
+  /** `--allow-private-networks` was given, so an `ssrf_refused` was about an address that stays refused. @default false */
+  readonly privateNetworksAllowed?: boolean;
 }
 
 /** The closing summary: what ended how, how fast, and where to look. */
 export function formatSummary(input: SummaryInput): string {
   const { counts } = input;
   const finished = counts.ok + counts.failed + counts.dead;
-  const thisRun = finished - input.finishedAtStart;
-  const seconds = input.elapsedMs / 1_000;
-  const rate = seconds > 0 ? (thisRun / seconds).toFixed(1) : "–";
-  const codes = (state: "failed" | "dead"): string =>
+  const codes = (state: FailureState): string =>
     input.failureCodes
       .filter((entry) => entry.state === state)
       .map((entry) => `${entry.code} ${entry.count}`)
       .join(", ");
-  const earlier = input.finishedByEarlierRuns > 0 ? `; ${input.finishedByEarlierRuns} were finished by earlier runs` : "";
-  const headline = input.complete
-    ? `scrape-fleet: all ${counts.total} URLs finished (${thisRun} in ${seconds.toFixed(1)} s this run, ${rate} pages/s${earlier})`
-    : `scrape-fleet: stopped with ${finished} of ${counts.total} URLs finished (${thisRun} in ${seconds.toFixed(1)} s this run, ${rate} pages/s); run the same command again to resume the other ${counts.total - finished}`;
   const row = (label: string, value: number, detail: string): string => `  ${label.padEnd(14)}${String(value).padStart(6)}${detail ? `   ${detail}` : ""}`;
+  const answers = input.traffic ? Object.values(input.traffic.outcomes).reduce((sum, count) => sum + count, 0) : 0;
   return [
-    headline,
+    headline(input),
     row("ok", counts.ok, ""),
     row("failed", counts.failed, codes("failed")),
     row("dead-lettered", counts.dead, codes("dead")),
+    ...(counts.notUrls > 0 ? [row("not URLs", counts.notUrls, `${codes("not-url")} (lines of the list, kept in the dead letters)`)] : []),
     ...(input.complete ? [] : [row("not finished", counts.total - finished, "")]),
-    ...(input.traffic ? [describeTraffic(input.traffic)] : []),
+    ...(input.traffic && answers > 0 ? [describeTraffic(input.traffic, answers)] : []),
     `  results       ${input.resultsDir}  (one JSON record per URL, ok or failed)`,
     `  dead letters  ${input.deadLettersFile}`,
+    ...(!input.privateNetworksAllowed && input.failureCodes.some((entry) => entry.code === "ssrf_refused") ? [SSRF_HINT] : []),
   ].join("\n");
 }
 
-function describeTraffic(traffic: MetricsSnapshot): string {
-  const answers = Object.values(traffic.outcomes).reduce((sum, count) => sum + count, 0);
+/** Said once when any page was refused by the SSRF guard: the usual cause is a local test server. */
+const SSRF_HINT = "ssrf_refused: loopback and private addresses are refused; for local testing pass --allow-private-networks";
+
+function headline(input: SummaryInput): string {
+  const { counts } = input;
+  const finished = counts.ok + counts.failed + counts.dead;
+  const thisRun = finished - input.finishedAtStart;
+  if (input.complete && counts.total === 0) {
+    return `scrape-fleet: nothing to fetch: ${counts.notUrls === 1 ? "the one line of the list is not a URL" : `none of the ${counts.notUrls} lines of the list is a URL`}`;
+  }
+  if (input.complete && thisRun === 0 && input.finishedByEarlierRuns === counts.total) {
+    return `scrape-fleet: nothing to do: all ${counts.total} were finished by earlier runs (delete ${input.outDir} to start over)`;
+  }
+  const seconds = input.elapsedMs / 1_000;
+  const rate = seconds > 0 ? (thisRun / seconds).toFixed(1) : "–";
+  const pace = `${thisRun} in ${seconds.toFixed(1)} s this run, ${rate} pages/s`;
+  if (!input.complete) {
+    return `scrape-fleet: stopped with ${finished} of ${counts.total} URLs finished (${pace}); run the same command again to resume the other ${counts.total - finished}`;
+  }
+  const earlier = input.finishedByEarlierRuns > 0 ? `; ${input.finishedByEarlierRuns} were finished by earlier runs` : "";
+  return `scrape-fleet: all ${counts.total} URLs finished (${pace}${earlier})`;
+}
+
+function describeTraffic(traffic: MetricsSnapshot, answers: number): string {
   const fetched = traffic.outcomes.ok + traffic.outcomes.failed;
   const meanMs = fetched > 0 ? Math.round(traffic.fetchMs / fetched) : 0;
   return `  this run      ${answers} answers (${traffic.outcomes.retry} to retry), ${formatBytes(traffic.bytesOnWire)} on the wire, mean fetch ${meanMs} ms`;

@@ -21,7 +21,7 @@ import { randomUUID } from "node:crypto";
 import type { DatabaseSync, SQLOutputValue, StatementSync } from "node:sqlite";
 import { ERROR_CODES, type ErrorCode } from "../../shared/errors";
 import type { QueueItem } from "../../shared/outcome";
-import { DirectoryInUseError } from "./errors";
+import { DirectoryInUseError, QueueFileError } from "./errors";
 import { loadSqlite } from "./sqlite";
 
 /** Deliveries per message, the same meaning as the clouds' `maxDeliveryAttempts`. */
@@ -119,7 +119,12 @@ export type Completion = { readonly outcome: "ok" } | ({ readonly outcome: "fail
 
 export type RetryResult = "requeued" | "dead-lettered" | "stale";
 
+/**
+ * URL messages by state. Input lines that are not URLs are counted apart, in
+ * `notUrls`, and in none of the other fields.
+ */
 export interface QueueCounts {
+  /** URLs queued, ever. */
   readonly total: number;
   /** Never delivered yet. */
   readonly waiting: number;
@@ -129,8 +134,14 @@ export interface QueueCounts {
   readonly retrying: number;
   readonly ok: number;
   readonly failed: number;
+  /** URLs dead-lettered. */
   readonly dead: number;
+  /** Input lines that are not URLs (dead-lettered on arrival). */
+  readonly notUrls: number;
 }
+
+/** How a finished message that is not `ok` ended: a failed result, a dead-lettered URL, or a line that is not a URL. */
+export type FailureState = "failed" | "dead" | "not-url";
 
 export interface DeadLetter {
   readonly url?: string;
@@ -180,7 +191,12 @@ export class LocalQueue {
       throw new RangeError(`\`maxAttempts\` must be an integer from 1 to ${MAX_ATTEMPTS_LIMIT} (given ${maxAttempts})`);
     }
     const { DatabaseSync } = loadSqlite();
-    const db = new DatabaseSync(path);
+    let db: DatabaseSync;
+    try {
+      db = new DatabaseSync(path);
+    } catch (error) {
+      throw asQueueFileError(path, error);
+    }
     try {
       db.exec("PRAGMA journal_mode = WAL");
       db.exec("PRAGMA synchronous = NORMAL");
@@ -190,12 +206,15 @@ export class LocalQueue {
       if (version > SCHEMA_VERSION) {
         throw new Error(`${path} was written by a newer scrape-fleet (queue schema ${version}, this one reads ${SCHEMA_VERSION}); use that version or another --out directory`);
       }
+      if (version === 0 && isSomeoneElsesDatabase(db)) {
+        throw new QueueFileError(path, "it is an SQLite database with another program's tables");
+      }
       db.exec(SCHEMA);
       db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
       return new LocalQueue(db, { ...options, maxAttempts });
     } catch (error) {
       db.close();
-      throw error;
+      throw asQueueFileError(path, error);
     }
   }
 
@@ -366,13 +385,14 @@ export class LocalQueue {
       ok: toNumber(row.ok),
       failed: toNumber(row.failed),
       dead: toNumber(row.dead),
+      notUrls: toNumber(row.not_urls),
     };
   }
 
   /** Finished messages that did not end `ok`, counted by code. */
-  failureCodes(): { readonly state: "failed" | "dead"; readonly code: string; readonly count: number }[] {
+  failureCodes(): { readonly state: FailureState; readonly code: string; readonly count: number }[] {
     return this.statements.failureCodes.all().map((row) => ({
-      state: row.state === "dead" ? "dead" : "failed",
+      state: row.state === "dead" || row.state === "not-url" ? row.state : "failed",
       code: String(row.code ?? "unknown"),
       count: toNumber(row.n),
     }));
@@ -472,24 +492,52 @@ function prepareStatements(db: DatabaseSync) {
     ),
     anyQueued: prepare("SELECT 1 AS one FROM messages WHERE state = 'queued' LIMIT 1"),
     nextVisible: prepare("SELECT MIN(visible_at) AS next_visible FROM messages WHERE state = 'queued' AND claimed_by IS NULL"),
+    // A line that is not a URL is the only row without a message body.
     counts: prepare(
-      `SELECT COUNT(*) AS total,
+      `SELECT COALESCE(SUM(body IS NOT NULL), 0) AS total,
          COALESCE(SUM(state = 'queued' AND claimed_by IS NULL AND receive_count = 0), 0) AS waiting,
          COALESCE(SUM(state = 'queued' AND claimed_by IS NOT NULL), 0) AS in_flight,
          COALESCE(SUM(state = 'queued' AND claimed_by IS NULL AND receive_count > 0), 0) AS retrying,
          COALESCE(SUM(state = 'done' AND outcome = 'ok'), 0) AS ok,
          COALESCE(SUM(state = 'done' AND outcome = 'failed'), 0) AS failed,
-         COALESCE(SUM(state = 'dead'), 0) AS dead
+         COALESCE(SUM(state = 'dead' AND body IS NOT NULL), 0) AS dead,
+         COALESCE(SUM(body IS NULL), 0) AS not_urls
        FROM messages`,
     ),
     failureCodes: prepare(
-      `SELECT CASE state WHEN 'dead' THEN 'dead' ELSE 'failed' END AS state, last_code AS code, COUNT(*) AS n FROM messages
+      `SELECT CASE WHEN body IS NULL THEN 'not-url' WHEN state = 'dead' THEN 'dead' ELSE 'failed' END AS state, last_code AS code, COUNT(*) AS n FROM messages
        WHERE state = 'dead' OR (state = 'done' AND outcome = 'failed')
        GROUP BY 1, 2 ORDER BY n DESC, code`,
     ),
     selectDeadLetters: prepare("SELECT url, raw_line, source, line, code, reason, attempts, dead_at FROM dead_letters ORDER BY dead_at, url_key"),
   };
 }
+
+/**
+ * SQLite's "file is not a database" (SQLITE_NOTADB) and "database disk image is
+ * malformed" (SQLITE_CORRUPT) mean the file is not a queue this code can read
+ * (https://www.sqlite.org/rescode.html); anything else is passed on as it is.
+ */
+function asQueueFileError(path: string, error: unknown): unknown {
+  if (error instanceof QueueFileError) return error;
+  const errcode = error instanceof Error && "errcode" in error ? error.errcode : undefined;
+  if (errcode === SQLITE_NOTADB || errcode === SQLITE_CORRUPT) return new QueueFileError(path, error instanceof Error ? error.message : String(error));
+  return error;
+}
+
+/**
+ * Tables in a file this code never stamped with a schema version, none of them
+ * the queue's own: creating the queue there would mix it into another program's
+ * data. (A run killed between creating the tables and stamping the version
+ * leaves `messages` behind, and that file is still taken as ours.)
+ */
+function isSomeoneElsesDatabase(db: DatabaseSync): boolean {
+  const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all().map((row) => String(row.name));
+  return tables.length > 0 && !tables.includes("messages");
+}
+
+const SQLITE_CORRUPT = 11;
+const SQLITE_NOTADB = 26;
 
 function receipt(seq: number, receiveCount: number): string {
   return `${seq}:${receiveCount}`;

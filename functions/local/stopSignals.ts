@@ -1,7 +1,8 @@
 /**
- * Ctrl-C handling: the first SIGINT (or SIGTERM) asks the run to stop after
- * the pages in flight; a second one stops at once. Either way the queue keeps
- * everything unfinished for the next run.
+ * Ctrl-C handling: the first SIGINT (or SIGTERM) asks the run to stop once the
+ * pages being fetched have finished (the others go back to the queue at once);
+ * a second one stops at once. Either way the queue keeps everything unfinished
+ * for the next run.
  */
 import { EXIT_CODES, type ExitCode } from "./errors";
 

@@ -46,14 +46,18 @@ export interface UrlList {
   readonly duplicates: readonly DuplicateLine[];
 }
 
-/** Reads and parses the list. Throws `UsageError` for a missing, unreadable or empty file. */
-export async function readUrlList(path: string, stdin: Readable): Promise<UrlList> {
-  const source = path === STDIN_NAME ? "stdin" : path;
+/**
+ * Reads and parses the list at `path` (`-` for stdin); messages and dead
+ * letters name it `name`, the path as the user typed it. Throws `UsageError`
+ * for a missing, unreadable or empty file.
+ */
+export async function readUrlList(path: string, stdin: Readable, name: string = path): Promise<UrlList> {
+  const source = path === STDIN_NAME ? "stdin" : name;
   let text: string;
   try {
     text = path === STDIN_NAME ? await readAll(stdin) : await readFile(path, "utf8");
   } catch (error) {
-    throw new UsageError(describeReadError(path, error));
+    throw new UsageError(describeReadError(path === STDIN_NAME ? STDIN_NAME : name, error));
   }
   const list = parseUrlList(text, source);
   if (list.urls.length === 0 && list.invalid.length === 0) {
@@ -98,7 +102,11 @@ export function parseUrlList(text: string, source: string): UrlList {
 function checkUrl(value: string): { code: ErrorCode; reason: string } | undefined {
   const quoted = JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value);
   if (/\s/.test(value)) {
-    return { code: "url_invalid", reason: `${quoted} contains whitespace; put one URL per line and write spaces inside a URL as %20` };
+    // Whitespace is worth pointing at only when it is all that stands between the line and a URL.
+    const reason = URL.canParse(value.replace(/\s+/g, ""))
+      ? `${quoted} contains whitespace; put one URL per line and write spaces inside a URL as %20`
+      : `${quoted} is not a URL; write one absolute http(s) URL per line`;
+    return { code: "url_invalid", reason };
   }
   let url: URL;
   try {

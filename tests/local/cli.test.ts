@@ -37,7 +37,9 @@ describe("local CLI: usage errors exit 2 and name the problem", () => {
   });
 
   it("an unknown flag, a bad --concurrency and no URLS_FILE are refused before anything runs", async () => {
-    assert.match(await usage(["--fast", file("urls.txt")]), /unknown option --fast; run with --help/);
+    const unknown = await usage(["--fast", file("urls.txt")]);
+    assert.match(unknown, /unknown option --fast/);
+    assert.equal(unknown.split("--help").length - 1, 1, `--help is pointed to once: ${unknown}`);
     assert.match(await usage(["--concurrency", "lots", file("urls.txt")]), /--concurrency must be an integer from 1 to 256 \(given "lots"\)/);
     assert.match(await usage([]), /missing URLS_FILE/);
   });
@@ -64,7 +66,29 @@ describe("local CLI: usage errors exit 2 and name the problem", () => {
     other.close();
     const io = captureIO();
     assert.equal(await main(["--out", out, file("urls.txt")], io), 1);
-    assert.match(io.err(), new RegExp(`another run \\(pid ${process.ppid} on .*\\) is using this directory; wait for it to finish, stop it, or pass a different --out`));
+    assert.match(
+      io.err(),
+      new RegExp(`another run \\(pid ${process.ppid} on .*\\) is using this directory; wait for it to finish, stop it, or pass a different --out; if that run was killed, the directory is free 30 s after its last heartbeat`),
+    );
+  });
+
+  it("a queue file that is not a scrape-fleet queue is named, with the way out", async () => {
+    const out = file("corrupt");
+    await mkdir(out);
+    await writeFile(join(out, QUEUE_FILE), "this was never an SQLite file, whatever its name says.".repeat(4));
+    const io = captureIO();
+    assert.equal(await main(["--out", out, file("urls.txt")], io), 1);
+    assert.equal(io.err().trim(), `scrape-fleet: error: ${join(out, QUEUE_FILE)} is not a scrape-fleet queue (file is not a database); delete it to start over, or pass another --out`);
+  });
+
+  it("relative paths are the user's: URLS_FILE, --out and --config resolve against the directory npm was run in", async () => {
+    await writeFile(file("settings.json"), JSON.stringify({ perDomainDelayMs: 0 }));
+    await writeFile(file("urls.txt"), "not a url\n");
+    const io = captureIO("", dir.path);
+    assert.equal(await main(["--out", "out", "--config", "settings.json", "urls.txt"], io), 0, io.err());
+    assert.match(io.err(), /urls\.txt:1: "not a url" is not a URL/, "the list was read from the user's directory");
+    assert.match(io.out(), /dead letters {2}out\/dead-letters\.jsonl/, "paths are shown as typed");
+    assert.equal((await readDeadLetters(join(dir.path, "out"))).entries[0].rawLine, "not a url", "the output went to the user's directory");
   });
 
   it("the real process exits with code 2 on a usage error", async () => {
@@ -95,8 +119,9 @@ describe("local CLI: bad lines do not stop the run", () => {
     assert.equal((await resultFiles(out)).length, 2);
     assert.equal((await readResult(out, fixture.server.url("/ok/1")))?.status, "ok");
     assert.equal(fixture.server.hits("/ok/1"), 1, "a duplicate is fetched once");
-    assert.match(run.stdout, /all 3 URLs finished/);
-    assert.match(run.stdout, /dead-lettered\s+1\s+url_invalid 1/);
+    assert.match(run.stdout, /^scrape-fleet: all 2 URLs finished \(2 in /);
+    assert.match(run.stdout, /dead-lettered\s+0\n/);
+    assert.match(run.stdout, /not URLs\s+1\s+url_invalid 1 \(lines of the list, kept in the dead letters\)/);
   });
 
   it("URLs can come from stdin with -", async () => {
@@ -109,5 +134,21 @@ describe("local CLI: bad lines do not stop the run", () => {
     assert.match(io.err(), /2 URL\(s\) queued from stdin/);
     assert.equal((await readResult(out, fixture.server.url("/ok/a")))?.status, "ok");
     assert.equal((await readResult(out, fixture.server.url("/missing/b")))?.code, "http_4xx");
+
+    const rerun = captureIO(`${fixture.server.url("/ok/a")}\n${fixture.server.url("/missing/b")}\n`);
+    assert.equal(await main(["--out", out, "--config", settings, "--allow-private-networks", "-"], rerun), 0, rerun.err());
+    assert.match(rerun.out(), new RegExp(`^scrape-fleet: nothing to do: all 2 were finished by earlier runs \\(delete ${out.replace(/[/\\.]/g, "\\$&")} to start over\\)\n`));
+    assert.doesNotMatch(rerun.out(), /pages\/s|this run/);
+    assert.equal(fixture.server.requests.length, 2, "nothing was fetched again");
+  });
+
+  it("a page refused by the SSRF guard is recorded, and the summary says how to allow local addresses for testing", async () => {
+    const out = join(fixture.dir.path, "out");
+    const io = captureIO(`${fixture.server.url("/ok/a")}\n`);
+    assert.equal(await main(["--out", out, "-"], io), 0, io.err());
+    assert.equal((await readResult(out, fixture.server.url("/ok/a")))?.code, "ssrf_refused");
+    assert.deepEqual(fixture.server.requests, [], "nothing reached the loopback server");
+    const hint = "ssrf_refused: loopback and private addresses are refused; for local testing pass --allow-private-networks";
+    assert.equal(io.out().split(hint).length - 1, 1, io.out());
   });
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseCliArgs } from "../../functions/local/args";
+import { HELP, parseCliArgs } from "../../functions/local/args";
 import { UsageError } from "../../functions/local/errors";
 import { parseUrlList } from "../../functions/local/urlsFile";
 
@@ -14,8 +14,20 @@ describe("local URLs file", () => {
     const list = parseUrlList("https://a.example/\nexample.com/page\nnot a url\nftp://files.example/x\n", "urls.txt");
     assert.deepEqual(list.invalid.map((entry) => [entry.line, entry.code]), [[2, "url_invalid"], [3, "url_invalid"], [4, "url_scheme_not_allowed"]]);
     assert.match(list.invalid[0].reason, /^urls\.txt:2: "example\.com\/page" is not an absolute URL; .*https:\/\/example\.com\/page/);
-    assert.match(list.invalid[1].reason, /urls\.txt:3: "not a url" contains whitespace; put one URL per line/);
+    assert.equal(list.invalid[1].reason, 'urls.txt:3: "not a url" is not a URL; write one absolute http(s) URL per line');
     assert.match(list.invalid[2].reason, /urls\.txt:4: .*ftp:; only http: and https:/);
+  });
+
+  it("whitespace is pointed at only where removing it would leave a URL", () => {
+    const list = parseUrlList("https://a.example/my page\nhttps://a.example/ https://b.example/\nsee the docs\n", "urls.txt");
+    assert.deepEqual(
+      list.invalid.map((entry) => entry.reason),
+      [
+        'urls.txt:1: "https://a.example/my page" contains whitespace; put one URL per line and write spaces inside a URL as %20',
+        'urls.txt:2: "https://a.example/ https://b.example/" contains whitespace; put one URL per line and write spaces inside a URL as %20',
+        'urls.txt:3: "see the docs" is not a URL; write one absolute http(s) URL per line',
+      ],
+    );
   });
 
   it("a repeated URL (in any spelling) is kept once and each repeat is reported with both line numbers", () => {
@@ -45,12 +57,20 @@ describe("local CLI arguments", () => {
   });
 
   it("an unknown flag, a missing value, a bad number or a missing URLS_FILE is a usage error naming it", () => {
-    usageError(["--bogus", "urls.txt"], /unknown option --bogus/);
+    usageError(["--bogus", "urls.txt"], /^unknown option --bogus \(a URLS_FILE whose name starts with - goes after --\)$/);
     usageError(["urls.txt", "--out"], /option --out needs a value/);
     usageError(["--concurrency", "0", "urls.txt"], /--concurrency must be an integer from 1 to 256 \(given "0"\)/);
     usageError(["--concurrency", "2.5", "urls.txt"], /given "2\.5"/);
     usageError(["--max-attempts", "many", "urls.txt"], /--max-attempts must be an integer from 1 to 100/);
     usageError([], /missing URLS_FILE/);
     usageError(["a.txt", "b.txt"], /expected one URLS_FILE, got 2/);
+  });
+
+  it("--help lists both stop exit codes, the queue file, and where the settings keys are documented", () => {
+    assert.deepEqual(parseCliArgs(["--help"]), { kind: "help" });
+    assert.match(HELP, /130 stopped by Ctrl-C, 143 stopped\s+by SIGTERM/);
+    assert.match(HELP, /DIR\/queue\.sqlite\s+the queue/);
+    assert.match(HELP, /README\.md, "Runtime settings"/);
+    assert.match(HELP, /--verbose\s+print a JSON log line for every page; its ms includes the wait\s+for the host's slot/);
   });
 });

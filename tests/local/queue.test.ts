@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { normalizeUrl } from "../../shared/result";
-import { DirectoryInUseError } from "../../functions/local/errors";
+import { DirectoryInUseError, QueueFileError } from "../../functions/local/errors";
 import { LocalQueue, type NewMessage, type RunOwner } from "../../functions/local/queue";
 import { ownerIsGone } from "../../functions/local/runLock";
+import { loadSqlite } from "../../functions/local/sqlite";
 import { makeTempDir } from "./support";
 
 /** A clock the test moves by hand. */
@@ -146,6 +148,14 @@ describe("local queue (SQLite)", () => {
     );
   });
 
+  it("lines that are not URLs are counted apart from the URLs", () => {
+    queue.enqueue([message("http://example.com/a")]);
+    queue.rejectLines([{ key: "line:nope", rawLine: "nope", code: "url_invalid", reason: "not a URL" }]);
+    const counts = queue.counts();
+    assert.deepEqual([counts.total, counts.waiting, counts.dead, counts.notUrls], [1, 1, 0, 1]);
+    assert.deepEqual(queue.failureCodes(), [{ state: "not-url", code: "url_invalid", count: 1 }]);
+  });
+
   it("a paused or paced message goes back without using up an attempt", () => {
     queue.enqueue([message("http://example.com/a")]);
     for (let i = 0; i < 5; i += 1) {
@@ -229,5 +239,28 @@ describe("run ownership policy", () => {
 
   it("an owner on another host is judged by its heartbeat alone", () => {
     assert.equal(ownerIsGone(holder({ host: "other" }), { me, now, isPidAlive: () => false }), false);
+  });
+});
+
+describe("local queue file that is not a queue", () => {
+  let dir: Awaited<ReturnType<typeof makeTempDir>>;
+  beforeEach(async () => (dir = await makeTempDir()));
+  afterEach(() => dir.cleanup());
+
+  const refusal = (problem: RegExp) => (error: unknown) => error instanceof QueueFileError && error.code === "queue_file_unreadable" && problem.test(error.problem);
+
+  it("a file that is not SQLite is refused as not a queue, not opened as one", async () => {
+    const path = join(dir.path, "queue.sqlite");
+    await writeFile(path, "plain text, not a database ".repeat(8));
+    assert.throws(() => LocalQueue.open(path), refusal(/^file is not a database$/));
+  });
+
+  it("another program's SQLite database is refused rather than given the queue's tables", () => {
+    const path = join(dir.path, "queue.sqlite");
+    const { DatabaseSync } = loadSqlite();
+    const other = new DatabaseSync(path);
+    other.exec("CREATE TABLE notes (body TEXT)");
+    other.close();
+    assert.throws(() => LocalQueue.open(path), refusal(/another program|other tables/));
   });
 });

@@ -8,7 +8,7 @@ describe("local fleet stopped with Ctrl-C", () => {
   const fixture = useDirAndPageServer({ slowMs: 100 });
 
   it("SIGINT finishes the pages in flight, exits 130 with a resumable summary, and the next run finishes the rest", async () => {
-    const urls = Array.from({ length: 30 }, (_, index) => fixture.server.url(`/slow/${index}`));
+    const urls = Array.from({ length: 15 }, (_, index) => fixture.server.url(`/slow/${index}`));
     const urlsFile = join(fixture.dir.path, "urls.txt");
     const settingsFile = join(fixture.dir.path, "settings.json");
     const out = join(fixture.dir.path, "out");
@@ -22,8 +22,8 @@ describe("local fleet stopped with Ctrl-C", () => {
     io.raise("SIGINT");
     const requestsAtSignal = fixture.server.requests.length;
     assert.equal(await running, 130);
-    assert.match(io.err(), /SIGINT: finishing the \d page\(s\) in flight, then stopping/);
-    assert.match(io.out(), /stopped with \d+ of 30 URLs finished .* run the same command again to resume the other \d+/);
+    assert.match(io.err(), /SIGINT: finishing the \d page\(s\) being fetched, then stopping; pages not yet started go back to the queue/);
+    assert.match(io.out(), /stopped with \d+ of 15 URLs finished .* run the same command again to resume the other \d+/);
     const afterFirst = (await resultFiles(out)).length;
     assert.equal(afterFirst, fixture.server.requests.length, "every page that had started was finished and recorded");
     assert.ok(afterFirst <= requestsAtSignal + 3, "no page was started after the signal beyond the 3 already claimed");
@@ -34,5 +34,28 @@ describe("local fleet stopped with Ctrl-C", () => {
     assert.doesNotMatch(again.err(), /did not finish/, "a clean stop leaves no claims behind");
     assert.equal((await resultFiles(out)).length, urls.length);
     assert.equal(fixture.server.requests.length, urls.length, "no page was fetched twice");
+  });
+
+});
+
+describe("local fleet stopped with Ctrl-C while its last pages are being fetched", () => {
+  // Slow enough that the signal surely arrives while the pages are still being fetched.
+  const fixture = useDirAndPageServer({ slowMs: 400 });
+
+  it("a stop after the last page has started, with every page then finishing, is a complete run: exit 0", async () => {
+    const urls = Array.from({ length: 3 }, (_, index) => fixture.server.url(`/slow/${index}`));
+    const urlsFile = join(fixture.dir.path, "urls.txt");
+    const settingsFile = join(fixture.dir.path, "settings.json");
+    await writeFile(urlsFile, urls.join("\n"));
+    await writeFile(settingsFile, JSON.stringify({ perDomainDelayMs: 0, respectRobots: false }));
+
+    const io = captureIO();
+    const running = main(["--out", join(fixture.dir.path, "out"), "--config", settingsFile, "--allow-private-networks", urlsFile], io);
+    await waitFor(() => fixture.server.requests.length === 3, 5_000, "all three pages to be requested");
+    io.raise("SIGINT");
+    assert.equal(await running, 0, io.err());
+    assert.match(io.err(), /SIGINT: finishing the 3 page\(s\) being fetched/, "the signal came while the pages were being fetched");
+    assert.match(io.out(), /^scrape-fleet: all 3 URLs finished/);
+    assert.doesNotMatch(io.out(), /stopped with|not finished/);
   });
 });

@@ -122,9 +122,15 @@ export interface SpawnedCli {
   stderrSoFar(): string;
 }
 
-/** Starts the CLI as a child process. */
-export function spawnCli(args: readonly string[], options: { readonly stdin?: string } = {}): SpawnedCli {
-  const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], { cwd: REPO_ROOT, stdio: ["pipe", "pipe", "pipe"] });
+export interface SpawnOptions {
+  readonly stdin?: string;
+  /** Extra environment variables, such as the `INIT_CWD` npm sets. */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/** Starts the CLI as a child process, in the repository root as `npm start` does. */
+export function spawnCli(args: readonly string[], options: SpawnOptions = {}): SpawnedCli {
+  const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...options.env }, stdio: ["pipe", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stdout?.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
@@ -137,12 +143,12 @@ export function spawnCli(args: readonly string[], options: { readonly stdin?: st
   return { child, done, stderrSoFar: () => stderr };
 }
 
-export function runCli(args: readonly string[], options: { readonly stdin?: string } = {}): Promise<CliRun> {
+export function runCli(args: readonly string[], options: SpawnOptions = {}): Promise<CliRun> {
   return spawnCli(args, options).done;
 }
 
-/** In-process IO for `main()`: collected output, a given stdin, and signals the test raises. */
-export function captureIO(stdinText = ""): CliIO & { out(): string; err(): string; raise(signal: "SIGINT" | "SIGTERM"): void } {
+/** In-process IO for `main()`: collected output, a given stdin, signals the test raises, relative paths from `cwd`. */
+export function captureIO(stdinText = "", cwd = process.cwd()): CliIO & { out(): string; err(): string; raise(signal: "SIGINT" | "SIGTERM"): void } {
   let out = "";
   let err = "";
   const stdin = new PassThrough();
@@ -153,6 +159,7 @@ export function captureIO(stdinText = ""): CliIO & { out(): string; err(): strin
     stderr: { write: (text: string) => (err += text) },
     stdin,
     signals,
+    cwd,
     out: () => out,
     err: () => err,
     raise: (signal) => void signals.emit(signal, signal),

@@ -9,7 +9,7 @@ import type { QueueCounts } from "../../functions/local/queue";
 import { FileResultStore } from "../../functions/local/resultStore";
 import { makeTempDir } from "./support";
 
-const counts = (fields: Partial<QueueCounts>): QueueCounts => ({ total: 0, waiting: 0, inFlight: 0, retrying: 0, ok: 0, failed: 0, dead: 0, ...fields });
+const counts = (fields: Partial<QueueCounts>): QueueCounts => ({ total: 0, waiting: 0, inFlight: 0, retrying: 0, ok: 0, failed: 0, dead: 0, notUrls: 0, ...fields });
 
 describe("local result store", () => {
   let dir: Awaited<ReturnType<typeof makeTempDir>>;
@@ -133,6 +133,7 @@ describe("local progress display", () => {
       finishedAtStart: 0,
       finishedByEarlierRuns: 0,
       elapsedMs: 4_000,
+      outDir: ".fleet",
       resultsDir: ".fleet/results/",
       deadLettersFile: ".fleet/dead-letters.jsonl",
       complete: true,
@@ -143,5 +144,53 @@ describe("local progress display", () => {
     assert.match(text, /dead-lettered\s+2\s+http_5xx 2/);
     assert.match(text, /results\s+\.fleet\/results\//);
     assert.match(text, /this run\s+48 answers \(10 to retry\), 2\.0 MB on the wire, mean fetch 20 ms/);
+  });
+
+  describe("summary headline", () => {
+    const summary = (fields: Partial<Parameters<typeof formatSummary>[0]>): string =>
+      formatSummary({
+        counts: counts({ total: 6, ok: 6 }),
+        failureCodes: [],
+        finishedAtStart: 0,
+        finishedByEarlierRuns: 0,
+        elapsedMs: 2_000,
+        outDir: ".fleet",
+        resultsDir: ".fleet/results/",
+        deadLettersFile: ".fleet/dead-letters.jsonl",
+        complete: true,
+        ...fields,
+      });
+
+    it("counts URLs, and lines that are not URLs in a row of their own", () => {
+      const text = summary({ counts: counts({ total: 6, ok: 5, dead: 1, notUrls: 3 }), failureCodes: [{ state: "dead", code: "http_5xx", count: 1 }, { state: "not-url", code: "url_invalid", count: 3 }] });
+      assert.match(text, /^scrape-fleet: all 6 URLs finished \(6 in 2\.0 s this run, 3\.0 pages\/s\)\n/);
+      assert.match(text, /dead-lettered\s+1\s+http_5xx 1\n/);
+      assert.match(text, /not URLs\s+3\s+url_invalid 3 \(lines of the list, kept in the dead letters\)/);
+    });
+
+    it("a rerun with nothing left says so instead of a rate of nothing", () => {
+      const text = summary({ counts: counts({ total: 12, ok: 12 }), finishedAtStart: 12, finishedByEarlierRuns: 12, traffic: { outcomes: { ok: 0, failed: 0, retry: 0, malformed: 0 }, codes: {}, bytesOnWire: 0, fetchMs: 0 } });
+      assert.match(text, /^scrape-fleet: nothing to do: all 12 were finished by earlier runs \(delete \.fleet to start over\)\n/);
+      assert.doesNotMatch(text, /pages\/s|this run/);
+    });
+
+    it("a list without one URL says there was nothing to fetch", () => {
+      assert.match(summary({ counts: counts({ notUrls: 1 }) }), /^scrape-fleet: nothing to fetch: the one line of the list is not a URL\n/);
+      assert.match(summary({ counts: counts({ notUrls: 4 }) }), /^scrape-fleet: nothing to fetch: none of the 4 lines of the list is a URL\n/);
+    });
+
+    it("a stopped run counts only URLs as left to resume", () => {
+      const text = summary({ counts: counts({ total: 10, ok: 4, waiting: 6, notUrls: 2 }), complete: false });
+      assert.match(text, /^scrape-fleet: stopped with 4 of 10 URLs finished \(4 in 2\.0 s this run, 2\.0 pages\/s\); run the same command again to resume the other 6\n/);
+      assert.match(text, /not finished\s+6\n/);
+    });
+
+    it("an ssrf_refused result adds one line on allowing local addresses, unless they were already allowed", () => {
+      const refused = [{ state: "failed" as const, code: "ssrf_refused", count: 2 }];
+      const hint = "ssrf_refused: loopback and private addresses are refused; for local testing pass --allow-private-networks";
+      assert.ok(summary({ counts: counts({ total: 2, failed: 2 }), failureCodes: refused }).endsWith(`\n${hint}`));
+      assert.ok(!summary({ counts: counts({ total: 2, failed: 2 }), failureCodes: refused, privateNetworksAllowed: true }).includes(hint));
+      assert.ok(!summary({}).includes(hint));
+    });
   });
 });
