@@ -6,7 +6,7 @@
 import type { LookupFunction } from "node:net";
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
-import { ScrapeError, describeError, kindOf, type ErrorCode } from "./errors";
+import { ScrapeError, describeError, kindOf } from "./errors";
 import { extractPage } from "./extract";
 import { createFetcher } from "./fetcher";
 import { parseMessage, type ScrapeMessage } from "./message";
@@ -361,8 +361,8 @@ function classifyStatus(page: FetchedPage): ScrapeError | undefined {
   const details = { httpStatus: status, retryAfterMs: page.retryAfterMs };
   if (status === 429) return new ScrapeError("http_429", `${page.finalUrl} answered 429 Too Many Requests`, details);
   if (status >= 500) return new ScrapeError("http_5xx", `${page.finalUrl} answered ${status}`, details);
-  const code: ErrorCode = "http_4xx";
-  return new ScrapeError(code, `${page.finalUrl} answered ${status}`, details);
+  if (status >= 300 && status < 400) return new ScrapeError("redirect_invalid", `${page.finalUrl} answered ${status} with no redirect to follow`, details);
+  return new ScrapeError("http_4xx", `${page.finalUrl} answered ${status}`, details);
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

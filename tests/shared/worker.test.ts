@@ -10,6 +10,7 @@ import { strict as assert } from "node:assert";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { gunzipSync } from "node:zlib";
 import type { ItemOutcome, QueueItem } from "../../shared/outcome";
+import type { PageFetcher } from "../../shared/page";
 import type { PutOptions, StoredObject } from "../../shared/ports";
 import { resultKey } from "../../shared/result";
 import { parseSettings, type FleetSettings } from "../../shared/settings";
@@ -203,6 +204,16 @@ describe("worker", () => {
     } finally {
       await throwing.close();
     }
+  });
+
+  it("a final 3xx from any fetcher is recorded as redirect_invalid, not as a 4xx", async () => {
+    const fetcher: PageFetcher = {
+      fetch: async (target) => ({ requestedUrl: target, finalUrl: target, status: 304, contentType: "", body: Buffer.alloc(0), bytesOnWire: 0, redirects: [], fetchMs: 1 }),
+      close: async () => undefined,
+    };
+    const redirecting = createWorker({ settings: { get: async () => settings }, results: store, fetcher });
+    const [{ outcome }] = await redirecting.processBatch([item("a", { url: "https://shop.example/moved" })]);
+    assert.ok(outcome.kind === "failed" && outcome.code === "redirect_invalid", JSON.stringify(outcome));
   });
 
   it("passes Retry-After of a 429 on to the queue", async () => {
