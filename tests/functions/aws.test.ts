@@ -18,12 +18,11 @@ import { LambdaConfigError, createLambdaHandler, createSqsHandler, type SqsHandl
 import { createEmfMetrics } from "../../functions/aws/metrics";
 import { createSsmSettings } from "../../functions/aws/settingsSource";
 import { createJsonLogger } from "../../shared/logging";
-import type { PutOptions, StoredObject } from "../../shared/ports";
 import { resultKey, type ResultRecord } from "../../shared/result";
 import { parseSettings, type FleetSettings } from "../../shared/settings";
 import { QUEUE_URL, lambdaContext, receiptHandleOf, sqsEvent, sqsRecord, startSqsFake, startSsmFake, type SqsFake, type SsmFake } from "../support/awsFakes";
 import { startLoopbackServer, type LoopbackHandler, type LoopbackServer } from "../support/loopback/server";
-import { MemoryResultStore } from "../support/memoryStore";
+import { MemoryResultStore, StallingStore } from "../support/memoryStore";
 import { commonPages, exampleLookup } from "../support/pages";
 import { startLocalS3 } from "../support/s3rver";
 
@@ -32,19 +31,6 @@ const stubLookup = exampleLookup({ "imds.example": { address: "fd00:ec2::254", f
 
 const FAST_SETTINGS = { perDomainDelayMs: 0, respectRobots: false, connectTimeoutMs: 1_000, headersTimeoutMs: 5_000, bodyIdleTimeoutMs: 5_000, pageDeadlineMs: 5_000 };
 
-/** The memory store, except that a write under `stalledKey` never finishes on its own: it ends only when its abort signal fires. */
-class StallingStore extends MemoryResultStore {
-  constructor(private readonly stalledKey: string) {
-    super();
-  }
-
-  override async put(object: StoredObject, options?: PutOptions): Promise<void> {
-    if (object.key === this.stalledKey) {
-      await new Promise<never>((_resolve, reject) => options?.signal?.addEventListener("abort", () => reject(new Error("write cancelled")), { once: true }));
-    }
-    return super.put(object);
-  }
-}
 
 const failedIds = (response: SQSBatchResponse) => response.batchItemFailures.map((failure) => failure.itemIdentifier);
 

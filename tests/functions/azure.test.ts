@@ -14,29 +14,15 @@
 import { InvocationContext, type LogLevel, type TriggerMetadata } from "@azure/functions";
 import { strict as assert } from "node:assert";
 import { METRICS } from "../../shared/metricNames";
-import type { PutOptions, StoredObject } from "../../shared/ports";
 import { resultKey } from "../../shared/result";
 import { DEFAULT_SETTINGS, type FleetSettings } from "../../shared/settings";
 import { AZURE_APP_SETTINGS, SCRAPE_FUNCTION_NAME, SERVICE_BUS_CONNECTION } from "../../functions/azure/appSettings";
 import { createServiceBusHandler, MessageAbandonedError, MessageMalformedError, scrapeTrigger, type ServiceBusHandler } from "../../functions/azure/index";
 import { FLEET_METRICS_EVENT, OLDEST_MESSAGE_AGE_FIELD, type FleetMetricsLine } from "../../functions/azure/metrics";
 import { startLoopbackServer, type LoopbackServer } from "../support/loopback/server";
-import { MemoryResultStore } from "../support/memoryStore";
+import { MemoryResultStore, StallingStore } from "../support/memoryStore";
 import { busyPage, goodPage, slowPage } from "../support/pages";
 
-/** The memory store, except that a write under `stalledKey` never finishes on its own: it ends only when its abort signal fires. */
-class StallingStore extends MemoryResultStore {
-  constructor(private readonly stalledKey: string) {
-    super();
-  }
-
-  override async put(object: StoredObject, options?: PutOptions): Promise<void> {
-    if (object.key === this.stalledKey) {
-      await new Promise<never>((_resolve, reject) => options?.signal?.addEventListener("abort", () => reject(new Error("write cancelled")), { once: true }));
-    }
-    return super.put(object);
-  }
-}
 
 interface LogEntry {
   readonly level: LogLevel;

@@ -20,11 +20,10 @@ import { CloudFunctionConfigError, createCloudFunctionHandler, createPushHandler
 import { ENTRY_POINT } from "../../functions/gcp/environment";
 import { createLogMetrics } from "../../functions/gcp/metrics";
 import { createJsonLogger } from "../../shared/logging";
-import type { PutOptions, StoredObject } from "../../shared/ports";
 import { resultKey } from "../../shared/result";
 import { parseSettings, type FleetSettings } from "../../shared/settings";
 import { startLoopbackServer, type LoopbackServer } from "../support/loopback/server";
-import { MemoryResultStore } from "../support/memoryStore";
+import { MemoryResultStore, StallingStore } from "../support/memoryStore";
 import { commonPages, exampleLookup } from "../support/pages";
 
 /** `*.example` → 127.0.0.1, except `metadata.example` → Google's metadata server address (refused even with the switch on). */
@@ -45,19 +44,6 @@ function pushBody(messageId: string, data: string | undefined, deliveryAttempt: 
 const base64 = (text: string) => Buffer.from(text, "utf8").toString("base64");
 const scrapeMessage = (url: string) => base64(JSON.stringify({ v: 1, url }));
 
-/** The memory store, except that a write under `stalledKey` never finishes on its own: it ends only when its abort signal fires. */
-class StallingStore extends MemoryResultStore {
-  constructor(private readonly stalledKey: string) {
-    super();
-  }
-
-  override async put(object: StoredObject, options?: PutOptions): Promise<void> {
-    if (object.key === this.stalledKey) {
-      await new Promise<never>((_resolve, reject) => options?.signal?.addEventListener("abort", () => reject(new Error("write cancelled")), { once: true }));
-    }
-    return super.put(object);
-  }
-}
 
 interface Answer {
   readonly status: number;

@@ -2,7 +2,7 @@
  * A results store in memory, so a test can read back every write the worker
  * makes, and can make writes fail as an outage would.
  */
-import type { ResultStore, StoredObject } from "../../shared/ports";
+import type { PutOptions, ResultStore, StoredObject } from "../../shared/ports";
 import { resultKey, type ResultRecord } from "../../shared/result";
 
 export class MemoryResultStore implements ResultStore {
@@ -24,5 +24,19 @@ export class MemoryResultStore implements ResultStore {
   record(url: string): ResultRecord | undefined {
     const object = this.objects.get(resultKey(url));
     return object === undefined ? undefined : (JSON.parse(String(object.body)) as ResultRecord);
+  }
+}
+
+/** The memory store, except that a write under `stalledKey` never finishes on its own: it ends only when its abort signal fires. */
+export class StallingStore extends MemoryResultStore {
+  constructor(private readonly stalledKey: string) {
+    super();
+  }
+
+  override async put(object: StoredObject, options?: PutOptions): Promise<void> {
+    if (object.key === this.stalledKey) {
+      await new Promise<never>((_resolve, reject) => options?.signal?.addEventListener("abort", () => reject(new Error("write cancelled")), { once: true }));
+    }
+    return super.put(object);
   }
 }
