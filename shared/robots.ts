@@ -39,6 +39,7 @@ import robotsParser from "robots-parser";
 import { ScrapeError } from "./errors";
 import { RedirectRefusedError } from "./fetcher";
 import type { FetchedPage, PageFetcher } from "./page";
+import { abandonOnAbort } from "./ports";
 import type { FleetSettings } from "./settings";
 
 export type RobotsVerdict = { readonly allowed: true } | { readonly allowed: false; readonly code: "robots_disallowed" | "robots_unavailable"; readonly reason: string };
@@ -139,7 +140,7 @@ export class RobotsCache {
 
     const agent = productToken(settings.userAgent);
     const key = cacheKey(target.origin, agent);
-    const rules = this.fresh(key, settings) ?? (await untilAborted(this.load(key, target.origin, agent, settings), signal));
+    const rules = this.fresh(key, settings) ?? (await abandonOnAbort(this.load(key, target.origin, agent, settings), signal));
     return verdictFor(rules, target, agent);
   }
 
@@ -364,18 +365,4 @@ function parseHttpUrl(url: string): URL {
 
 function weightOf(rules: OriginRules): number {
   return rules.kind === "rules" ? rules.weight : 0;
-}
-
-/** `promise`, or a rejection with `signal.reason` as soon as `signal` aborts. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    void promise.then((value) => {
-      signal.removeEventListener("abort", onAbort);
-      resolve(value);
-    });
-  });
 }
