@@ -272,9 +272,10 @@ export function createWorker(options: WorkerOptions): Worker {
       try {
         let settings: FleetSettings;
         try {
-          settings = await options.settings.get();
+          // A settings store that hangs must not hold the batch past its deadline.
+          settings = await abandonOnAbort(options.settings.get(), controller.signal);
         } catch (error) {
-          const outcome = internalRetry(error);
+          const outcome = controller.signal.aborted ? DEADLINE_RETRY : internalRetry(error);
           return items.map((item) => ({ id: item.id, outcome }));
         }
         const batch: Batch = { settings, signal: controller.signal, deadlineAt, ...(writeTimer === undefined ? {} : { writeSignal: writes.signal }) };

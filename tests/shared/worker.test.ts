@@ -206,6 +206,18 @@ describe("worker", () => {
     }
   });
 
+  it("a settings store that hangs does not hold the batch past its deadline", async () => {
+    const hanging = createWorker({ settings: { get: () => new Promise<FleetSettings>(() => undefined) }, results: store, allowPrivateNetworks: true, lookup: loopbackLookup });
+    try {
+      const started = Date.now();
+      const outcomes = await hanging.processBatch([item("a", { url: url("shop.example", "/good") })], { deadlineAt: started + 300 });
+      assert.ok(Date.now() - started < 800);
+      assert.ok(outcomes[0].outcome.kind === "retry" && outcomes[0].outcome.code === "worker_deadline");
+    } finally {
+      await hanging.close();
+    }
+  });
+
   it("a final 3xx from any fetcher is recorded as redirect_invalid, not as a 4xx", async () => {
     const fetcher: PageFetcher = {
       fetch: async (target) => ({ requestedUrl: target, finalUrl: target, status: 304, contentType: "", body: Buffer.alloc(0), bytesOnWire: 0, redirects: [], fetchMs: 1 }),
