@@ -27,7 +27,7 @@ function settingsTable(): string {
 const OUTCOME_MEANING = {
   failed: "a failure record is stored; not retried",
   retry: "back to the queue; dead-lettered after `maxDeliveryAttempts`",
-  malformed: "to the dead-letter path with its reason",
+  malformed: "to the dead-letter path: locally at once with its reason; on the clouds after `maxDeliveryAttempts`, the reason in the logs",
 } as const;
 
 function errorCodesTable(): string {

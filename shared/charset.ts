@@ -18,7 +18,7 @@
  * decoding never throws.
  */
 import { TextDecoder } from "node:util";
-import { Parser } from "htmlparser2";
+import { HtmlTokenizer, type HtmlAttributes } from "./htmlTokenizer";
 
 /** How many leading bytes the `<meta>` prescan reads (the WHATWG prescan limit). */
 export const PRESCAN_BYTES = 1024;
@@ -54,19 +54,25 @@ function decoderFor(label: string): TextDecoder | undefined {
  */
 function prescanMeta(body: Buffer): TextDecoder | undefined {
   let found: TextDecoder | undefined;
-  const parser = new Parser({
-    onopentag(name, attributes) {
-      if (found !== undefined || name !== "meta") return;
-      const label = attributes.charset ?? charsetFromContentType(attributes);
-      if (label === undefined) return;
-      found = metaDecoder(label);
+  const reader = new HtmlTokenizer(
+    {
+      onopentag(name, attributes) {
+        if (found !== undefined || name !== "meta") return;
+        const label = attributes.charset ?? charsetFromContentType(attributes);
+        if (label === undefined) return;
+        found = metaDecoder(label);
+      },
     },
-  });
-  parser.end(body.subarray(0, PRESCAN_BYTES).toString("latin1"));
+    { attributesFor: META_ONLY },
+  );
+  reader.write(body.subarray(0, PRESCAN_BYTES).toString("latin1"));
+  reader.end();
   return found;
 }
 
-function charsetFromContentType(attributes: Record<string, string>): string | undefined {
+const META_ONLY: ReadonlySet<string> = new Set(["meta"]);
+
+function charsetFromContentType(attributes: HtmlAttributes): string | undefined {
   if (attributes["http-equiv"]?.trim().toLowerCase() !== "content-type" || attributes.content === undefined) return undefined;
   // https://html.spec.whatwg.org/multipage/urls-and-fetching.html#algorithm-for-extracting-a-character-encoding-from-a-meta-element
   const match = /charset\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s;"']+))/i.exec(attributes.content);

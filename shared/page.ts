@@ -15,10 +15,12 @@ export interface FetchOptions {
 }
 
 /**
- * A response after redirects. Returned for any final HTTP status; the caller
- * classifies the status. For a 2xx page response the body is read (within the
- * caps) and its content type has passed the allowlist; for other statuses the
- * body is empty.
+ * A response after redirects. Returned for any final 2xx, 4xx or 5xx status;
+ * the caller classifies it. A final 3xx (no `Location`, or a status that is
+ * not a redirect to follow) is thrown as `redirect_invalid`, since only the
+ * fetcher knows why it could not follow it. For a 2xx page response the body
+ * is read (within the caps) and its content type has passed the allowlist;
+ * for other statuses the body is empty.
  */
 export interface FetchedPage {
   readonly requestedUrl: string;

@@ -48,6 +48,11 @@ function normalizeHost(host: string): string {
   return domainToASCII(trimmed) || trimmed.toLowerCase();
 }
 
+/** `example.com.` and `Example.com:8080` are the hosts `example.com` and `example.com:8080`: they share one pace. */
+function pacingKey(host: string): string {
+  return host.replace(/\.(?=:\d+$|$)/, "").toLowerCase();
+}
+
 /**
  * How long a host's last slot is remembered: the longest `perDomainDelayMs`
  * the settings allow, so forgetting a host can never shorten a spacing.
@@ -120,12 +125,12 @@ export class HostPacer {
   private nextSlot(host: string, minIntervalMs: number): { readonly now: number; readonly slot: number } {
     if (!(minIntervalMs >= 0)) throw new RangeError(`HostPacer interval for ${host} must be 0 or more milliseconds (given ${minIntervalMs})`);
     const now = this.now();
-    const previous = this.lastSlot.get(host);
+    const previous = this.lastSlot.get(pacingKey(host));
     return { now, slot: previous === undefined ? now : Math.max(now, previous + minIntervalMs) };
   }
 
   private take(host: string, slot: number, now: number, minIntervalMs: number): void {
-    this.lastSlot.set(host, slot);
+    this.lastSlot.set(pacingKey(host), slot);
     this.rememberMs = Math.max(this.rememberMs, minIntervalMs);
     if (this.lastSlot.size >= this.sweepAtSize) this.sweep(now);
   }

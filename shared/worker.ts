@@ -4,6 +4,7 @@
  * only maps the outcomes to its queue's answer.
  */
 import type { LookupFunction } from "node:net";
+import { setTimeout as delay } from "node:timers/promises";
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
 import { ScrapeError, describeError, kindOf } from "./errors";
@@ -109,15 +110,14 @@ export function createWorker(options: WorkerOptions): Worker {
       const verdict = await robots.check(url.href, settings, batchSignal);
       if (!verdict.allowed) throw new ScrapeError(verdict.code, verdict.reason);
 
-      // `example.com.` is the same host as `example.com`, so it shares the pace.
-      const host = url.host.replace(/\.(?=:\d+$|$)/, "");
+      const { host } = url;
       const waitMs = pacer.tryReserve(host, settings.perDomainDelayMs, deadlineAt - now());
       if (waitMs === undefined) {
         throw new ScrapeError("domain_delay", `host ${host} is paced at one request per ${settings.perDomainDelayMs} ms (runtime setting \`perDomainDelayMs\`) and its next slot is after this batch's deadline`, {
           retryAfterMs: pacer.msUntilFree(host, settings.perDomainDelayMs),
         });
       }
-      if (waitMs > 0) await sleep(waitMs, batchSignal);
+      if (waitMs > 0) await delay(waitMs, undefined, { signal: batchSignal });
 
       const fetched = await fetcher.fetch(url.href, { settings, purpose: "page", signal: batchSignal });
       page = fetched;
@@ -364,19 +364,4 @@ function classifyStatus(page: FetchedPage): ScrapeError | undefined {
   if (status >= 500) return new ScrapeError("http_5xx", `${page.finalUrl} answered ${status}`, details);
   if (status >= 300 && status < 400) return new ScrapeError("redirect_invalid", `${page.finalUrl} answered ${status} with no redirect to follow`, details);
   return new ScrapeError("http_4xx", `${page.finalUrl} answered ${status}`, details);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }

@@ -77,6 +77,15 @@ describe("host pacer", () => {
     assert.equal(pacer.reserve("h", 1_000), 2_000);
   });
 
+  it("a host written with a trailing dot or in capitals shares the pace of the same host", () => {
+    const pacer = new HostPacer(() => 0);
+    assert.equal(pacer.reserve("example.com", 1_000), 0);
+    assert.equal(pacer.reserve("example.com.", 1_000), 1_000);
+    assert.equal(pacer.reserve("Example.COM", 1_000), 2_000);
+    assert.equal(pacer.reserve("example.com.:8080", 1_000), 0);
+    assert.equal(pacer.reserve("example.com:8080", 1_000), 1_000);
+  });
+
   it("msUntilFree tells how long until a host's next slot, reserving nothing", () => {
     let clock = 0;
     const pacer = new HostPacer(() => clock);
