@@ -1,10 +1,13 @@
 /**
  * The stack's config, read once and validated up front, before any resource
- * exists: every bad key is reported together, each with its value and the
+ * exists: every bad key (the fleet's, one nothing reads, the cloud's own) is
+ * reported together in one `SettingsError`, each with its value and the
  * `pulumi config set` command that fixes it.
  *
- * `validateFleetConfig` is pure (no Pulumi), so it is tested with plain
- * objects; `readFleetConfig` feeds it from `pulumi.Config`.
+ * The validators are pure (no Pulumi), so they are tested with plain objects:
+ * `checkFleetConfig` / `validateFleetConfig` here, `validate<Cloud>Config` in
+ * each `infra/<cloud>/config.ts`. `readFleetConfig` feeds them from
+ * `pulumi.Config` and merges what they find.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { SettingsError, type SettingIssue } from "../shared/errors";
@@ -76,10 +79,32 @@ export function unknownKeyIssues(configured: readonly string[], cloudKeys: reado
     .map((fullKey) => ({ key: fullKey, value: "(set)", problem: "is not a key this program reads", fix: `remove it (pulumi config rm ${fullKey}) or use one of: ${[...known].join(", ")}` }));
 }
 
-/** Throws `SettingsError` for the stack's unknown `scrape-fleet:` keys (see `unknownKeyIssues`). */
-export function refuseUnknownKeys(cloudKeys: readonly string[]): void {
-  const issues = unknownKeyIssues(Object.keys(pulumi.runtime.allConfig()), cloudKeys);
-  if (issues.length > 0) throw new SettingsError(`stack ${JSON.stringify(pulumi.getStack())} config`, issues);
+/**
+ * A validator's answer: the validated value, or every issue it found. Returned,
+ * never thrown, so the program can merge the issues of every validator into
+ * one error.
+ */
+export type Validation<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly issues: readonly SettingIssue[] };
+
+/** The validated value, or a `SettingsError` (from `source`) listing every issue. */
+export function validOrThrow<T>(result: Validation<T>, source: string): T {
+  if (!result.ok) throw new SettingsError(source, result.issues);
+  return result.value;
+}
+
+/** The fleet's values a cloud checks against its own limits (Lambda's timeout, Flex's memory sizes, ...). */
+export type FleetLimits = Pick<FleetArgs, "namePrefix" | IntegerKey | "alarms">;
+
+/**
+ * What each `infra/<cloud>/config.ts` exports as `cloudConfig`. The program
+ * loads only the stack's cloud's (no provider SDK comes with it), so the
+ * cloud's checks run with the fleet's, before any resource is declared.
+ */
+export interface CloudConfig {
+  /** The `scrape-fleet:` keys only this cloud reads (its provider's own keys, such as `aws:region`, are not listed). */
+  readonly keys: readonly string[];
+  /** Reads the cloud's keys from the stack's config and validates them, and the cloud's limits on `fleet`. */
+  read(fleet: FleetLimits): Validation<unknown>;
 }
 
 /** Everything in `FleetArgs` except the webhook, which stays a Pulumi secret output. */
@@ -92,15 +117,38 @@ export interface ValidatedFleetConfig {
   readonly hasAlertWebhook: boolean;
 }
 
+/** What `checkFleetConfig` finds: the issues, and values a cloud can check even when some are bad. */
+export interface FleetConfigCheck {
+  /** The stack's cloud; undefined when `cloud` is missing or not one of `CLOUDS`. */
+  readonly cloud: Cloud | undefined;
+  /**
+   * The values a cloud checks its limits against, each bad one replaced by its
+   * default (the prefix derived from the stack name, for `namePrefix`), so the
+   * cloud's checks run even while the fleet's keys have issues.
+   */
+  readonly limits: FleetLimits;
+  /** Every issue with the fleet's keys (`scrape-fleet:<key>`), with its value and fix. */
+  readonly issues: readonly SettingIssue[];
+  /** The validated config; undefined when there are issues. */
+  readonly config: ValidatedFleetConfig | undefined;
+}
+
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const NAME_PREFIX = /^[a-z][a-z0-9-]*[a-z0-9]$/;
 const NAME_PREFIX_MAX = 40;
 
 /**
- * Validates the stack's config and applies defaults. Throws one `SettingsError`
+ * Validates the fleet's keys and applies defaults. Throws one `SettingsError`
  * listing every bad key (`scrape-fleet:<key>`), its value and the fix.
  */
 export function validateFleetConfig(raw: RawConfig, stack: string): ValidatedFleetConfig {
+  const { issues, config } = checkFleetConfig(raw, stack);
+  if (config === undefined) throw new SettingsError(`stack ${JSON.stringify(stack)} config`, issues);
+  return config;
+}
+
+/** Checks the fleet's keys and applies defaults; returns every issue rather than throwing (see `FleetConfigCheck`). */
+export function checkFleetConfig(raw: RawConfig, stack: string): FleetConfigCheck {
   const issues: SettingIssue[] = [];
   const issue = (key: string, value: unknown, problem: string, fix: string) => issues.push({ key: configKey(key), value, problem, fix });
 
@@ -111,7 +159,8 @@ export function validateFleetConfig(raw: RawConfig, stack: string): ValidatedFle
   }
 
   const alertEmail = raw.alertEmail;
-  if (typeof alertEmail !== "string" || !EMAIL.test(alertEmail)) {
+  const alertEmailValid = typeof alertEmail === "string" && EMAIL.test(alertEmail);
+  if (!alertEmailValid) {
     issue("alertEmail", alertEmail, alertEmail === undefined ? "is required: every alarm is sent there" : "is not an e-mail address", `pulumi config set ${configKey("alertEmail")} ops@example.com`);
   }
 
@@ -122,11 +171,12 @@ export function validateFleetConfig(raw: RawConfig, stack: string): ValidatedFle
   }
 
   const defaultPrefix = `${PROJECT}-${stack}`.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/-+$/, "");
-  const namePrefix = raw.namePrefix ?? defaultPrefix;
-  if (typeof namePrefix !== "string" || !NAME_PREFIX.test(namePrefix) || namePrefix.length > NAME_PREFIX_MAX) {
+  const givenPrefix = raw.namePrefix ?? defaultPrefix;
+  const namePrefix = typeof givenPrefix === "string" && NAME_PREFIX.test(givenPrefix) && givenPrefix.length <= NAME_PREFIX_MAX ? givenPrefix : undefined;
+  if (namePrefix === undefined) {
     issue(
       "namePrefix",
-      namePrefix,
+      givenPrefix,
       `${raw.namePrefix === undefined ? `(derived from the stack name ${JSON.stringify(stack)}) ` : ""}must be ${NAME_PREFIX_MAX} characters at most, lower-case letters, digits and hyphens, starting with a letter`,
       `pulumi config set ${configKey("namePrefix")} sf-${stack.toLowerCase().replace(/[^a-z0-9]+/g, "").slice(0, 12) || "prod"}`,
     );
@@ -138,6 +188,7 @@ export function validateFleetConfig(raw: RawConfig, stack: string): ValidatedFle
     const value = raw[key] === undefined ? spec.default : toInteger(raw[key]);
     if (value === undefined || value < spec.min || value > spec.max) {
       issue(key, raw[key], `must be an integer from ${spec.min} to ${spec.max}`, `pulumi config set ${configKey(key)} ${spec.default}`);
+      integers[key] = spec.default;
     } else {
       integers[key] = value;
     }
@@ -151,19 +202,19 @@ export function validateFleetConfig(raw: RawConfig, stack: string): ValidatedFle
   const alarms = validateAlarms(raw.alarms, issue);
   const tags = validateTags(raw.tags, issue);
 
-  if (issues.length > 0 || cloud === undefined) throw new SettingsError(`stack ${JSON.stringify(stack)} config`, issues);
+  const limits: FleetLimits = { namePrefix: namePrefix ?? defaultPrefix, ...integers, alarms };
+  const valid = issues.length === 0 && cloud !== undefined && alertEmailValid && namePrefix !== undefined && settings !== undefined && pushSettings !== undefined;
   return {
     cloud,
-    hasAlertWebhook: webhook !== undefined,
-    args: {
-      namePrefix: namePrefix as string,
-      alertEmail: alertEmail as string,
-      ...integers,
-      settings: settings as FleetSettings,
-      pushSettings: pushSettings === true,
-      alarms: alarms as AlarmThresholds,
-      tags: fleetTags(stack, tags),
-    },
+    limits,
+    issues,
+    config: valid
+      ? {
+          cloud,
+          hasAlertWebhook: webhook !== undefined,
+          args: { ...limits, alertEmail, settings, pushSettings, tags: fleetTags(stack, tags) },
+        }
+      : undefined,
   };
 }
 
@@ -188,32 +239,31 @@ function validateSettings(value: unknown, issue: Report): FleetSettings | undefi
   }
 }
 
-function validateAlarms(value: unknown, issue: Report): AlarmThresholds | undefined {
+/** The thresholds, each bad or missing one replaced by its default (its issue reported). */
+function validateAlarms(value: unknown, issue: Report): AlarmThresholds {
   const document = value === undefined ? {} : toObject(value);
   if (document === undefined) {
     issue("alarms", value, "must be an object of alarm thresholds", `pulumi config set --path ${configKey("alarms")}.backlogMessages 1000`);
-    return undefined;
   }
-  const alarms: Record<string, number> = {};
-  let valid = true;
-  for (const [key, given] of Object.entries(document)) {
+  const given = document ?? {};
+  for (const [key, threshold] of Object.entries(given)) {
     if (!(key in ALARM_KEYS)) {
-      issue(`alarms.${key}`, given, "is not an alarm threshold", `remove it (pulumi config rm --path ${configKey(`alarms.${key}`)}), or use one of: ${Object.keys(ALARM_KEYS).join(", ")}`);
-      valid = false;
+      issue(`alarms.${key}`, threshold, "is not an alarm threshold", `remove it (pulumi config rm --path ${configKey(`alarms.${key}`)}), or use one of: ${Object.keys(ALARM_KEYS).join(", ")}`);
     }
   }
+  const alarms = {} as Record<keyof AlarmThresholds, number>;
   for (const key of Object.keys(ALARM_KEYS) as (keyof AlarmThresholds)[]) {
     const spec = ALARM_KEYS[key];
-    const given = document[key];
-    const number = given === undefined ? spec.default : spec.integer ? toInteger(given) : toNumber(given);
+    const threshold = given[key];
+    const number = threshold === undefined ? spec.default : spec.integer ? toInteger(threshold) : toNumber(threshold);
     if (number === undefined || number < spec.min || number > spec.max) {
-      issue(`alarms.${key}`, given, `must be ${spec.integer ? "an integer" : "a number"} from ${spec.min} to ${spec.max}`, `pulumi config set --path ${configKey(`alarms.${key}`)} ${spec.default}`);
-      valid = false;
+      issue(`alarms.${key}`, threshold, `must be ${spec.integer ? "an integer" : "a number"} from ${spec.min} to ${spec.max}`, `pulumi config set --path ${configKey(`alarms.${key}`)} ${spec.default}`);
+      alarms[key] = spec.default;
     } else {
       alarms[key] = number;
     }
   }
-  return valid ? (alarms as unknown as AlarmThresholds) : undefined;
+  return alarms;
 }
 
 /** AWS allows tag keys of 128 and values of 256 characters, Azure 512 and 256: keep to the smaller. */
@@ -289,14 +339,48 @@ function isHttpsUrl(value: unknown): boolean {
 }
 
 /**
- * Reads the stack's config through `pulumi.Config` and validates it. The
- * webhook URL comes back as a secret output (`config.getSecret`): set it with
- * `pulumi config set --secret scrape-fleet:alertWebhookUrl https://...`.
+ * The cloud `scrape-fleet:cloud` names, or undefined when it names none
+ * (`readFleetConfig` reports that issue with the others).
  */
-export function readFleetConfig(): { cloud: Cloud; args: FleetArgs } {
+export function readStackCloud(): Cloud | undefined {
+  const cloud = new pulumi.Config(PROJECT).get("cloud");
+  return CLOUDS.find((name) => name === cloud);
+}
+
+/**
+ * Reads the stack's config through `pulumi.Config` and validates all of it
+ * before any resource is declared: the fleet's keys, the `scrape-fleet:` keys
+ * nothing reads, and the cloud's own keys and limits (`cloudConfigOf(cloud)`,
+ * checked against the fleet's values, each bad one's default standing in, so a
+ * bad `memoryMb` does not hide a bad `logRetentionDays`). Throws one
+ * `SettingsError` with every issue.
+ *
+ * With no valid `cloud`, no cloud's checks run, and a key any cloud reads is
+ * not reported as unknown (the stack may be meant for that cloud).
+ *
+ * The webhook URL comes back as a secret output (`config.getSecret`): set it
+ * with `pulumi config set --secret scrape-fleet:alertWebhookUrl https://...`.
+ */
+export function readFleetConfig(cloudConfigOf: (cloud: Cloud) => CloudConfig): { cloud: Cloud; args: FleetArgs } {
   const config = new pulumi.Config(PROJECT);
   const raw: Record<string, unknown> = {};
   for (const key of FLEET_KEYS) raw[key] = config.get(key);
-  const { cloud, args, hasAlertWebhook } = validateFleetConfig(raw, pulumi.getStack());
+  const stack = pulumi.getStack();
+  const fleet = checkFleetConfig(raw, stack);
+
+  const cloudConfig = fleet.cloud === undefined ? undefined : cloudConfigOf(fleet.cloud);
+  const cloudKeys = (cloudConfig === undefined ? CLOUDS.map(cloudConfigOf) : [cloudConfig]).flatMap((candidate) => candidate.keys);
+  const unknownKeys = unknownKeyIssues(Object.keys(pulumi.runtime.allConfig()), cloudKeys);
+  const cloudIssues = cloudConfig === undefined ? [] : issuesOf(cloudConfig.read(fleet.limits));
+  // A key the fleet's checks refused was checked by the cloud at its default, a value the stack does not hold: its own issue says what to fix.
+  const refused = new Set(fleet.issues.map((issue) => issue.key));
+  const issues = [...fleet.issues, ...unknownKeys, ...cloudIssues.filter((issue) => !refused.has(issue.key))];
+
+  if (issues.length > 0 || fleet.config === undefined) throw new SettingsError(`stack ${JSON.stringify(stack)} config`, issues);
+  const { cloud, args, hasAlertWebhook } = fleet.config;
   return { cloud, args: hasAlertWebhook ? { ...args, alertWebhookUrl: config.getSecret("alertWebhookUrl") } : args };
+}
+
+function issuesOf(result: Validation<unknown>): readonly SettingIssue[] {
+  return result.ok ? [] : result.issues;
 }

@@ -1,11 +1,12 @@
 /**
- * The program: read the stack's config, refuse a change of cloud on a stack
- * that already runs a fleet, load the one cloud the stack names, build its
- * fleet, return the outputs every cloud exposes under the same names.
+ * The program: refuse a change of cloud on a stack that already runs a fleet,
+ * read the stack's config and check all of it (the fleet's keys and the
+ * cloud's, every issue in one error), load the one cloud the stack names,
+ * build its fleet, return the outputs every cloud exposes under the same names.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { CLOUDS, FLEET_OUTPUT_NAMES, type Cloud, type CreateFleet, type FleetOutputs } from "./contract";
-import { ALLOW_CLOUD_CHANGE_KEY, configKey, PROJECT, readFleetConfig } from "./config";
+import { ALLOW_CLOUD_CHANGE_KEY, configKey, PROJECT, readFleetConfig, readStackCloud, type CloudConfig } from "./config";
 
 export type FleetOutputName = (typeof FLEET_OUTPUT_NAMES)[number];
 
@@ -17,26 +18,37 @@ export type FleetOutputName = (typeof FLEET_OUTPUT_NAMES)[number];
 export const CLOUD_OUTPUT = "cloud";
 /** Every output a deployed stack has: the fleet's, the same on every cloud, and `cloud`. */
 export const STACK_OUTPUT_NAMES = [...FLEET_OUTPUT_NAMES, CLOUD_OUTPUT] as const;
-/** Stack config key (boolean) that lets one update move a stack to another cloud. @default false */
 /** Logical name of the read of this stack's own previous outputs. */
 const PREVIOUS_OUTPUTS_NAME = `${PROJECT}-previous-update`;
 
-interface CloudModule {
-  readonly createFleet: CreateFleet;
+interface CloudLoaders {
+  /** The cloud's keys and their check (`infra/<cloud>/config.ts`): loads no provider SDK. */
+  readonly config: () => CloudConfig;
+  /** The cloud's fleet (`infra/<cloud>/index.ts`): loads the cloud's provider SDK. */
+  readonly createFleet: () => CreateFleet;
 }
 
 /**
- * One loader per cloud, called only for the stack's cloud, so an AWS stack
- * never loads `@pulumi/azure-native` or `@pulumi/gcp` (each adds seconds of
- * start-up and a provider plugin the stack does not need;
- * tests/infra/stackSwitching.test.ts checks it in a fresh process). `require`
- * keeps this type-checking while a cloud's folder is still being written: a
- * missing module only fails the stacks of that cloud, at run time.
+ * The loaders of each cloud, called only for the stack's cloud, so an AWS
+ * stack never loads `@pulumi/azure-native` or `@pulumi/gcp` (each adds seconds
+ * of start-up and a provider plugin the stack does not need;
+ * tests/infra/stackSwitching.test.ts checks it in a fresh process). A stack
+ * with no valid cloud loads every cloud's config module, to know their keys,
+ * and no provider. `typeof import` types each `require` without loading it.
  */
-const CLOUD_LOADERS: Readonly<Record<Cloud, () => CloudModule>> = {
-  aws: () => require("./aws") as CloudModule,
-  azure: () => require("./azure") as CloudModule,
-  gcp: () => require("./gcp") as CloudModule,
+const CLOUD_LOADERS: Readonly<Record<Cloud, CloudLoaders>> = {
+  aws: {
+    config: () => (require("./aws/config") as typeof import("./aws/config")).cloudConfig,
+    createFleet: () => (require("./aws") as typeof import("./aws")).createFleet,
+  },
+  azure: {
+    config: () => (require("./azure/config") as typeof import("./azure/config")).cloudConfig,
+    createFleet: () => (require("./azure") as typeof import("./azure")).createFleet,
+  },
+  gcp: {
+    config: () => (require("./gcp/config") as typeof import("./gcp/config")).cloudConfig,
+    createFleet: () => (require("./gcp") as typeof import("./gcp")).createFleet,
+  },
 };
 
 /**
@@ -121,11 +133,14 @@ export async function refuseCloudChange(requested: Cloud): Promise<void> {
   throw new CloudChangeError(stack, previous, requested);
 }
 
-/** The stack's cloud and its fleet's outputs, after the cloud-change guard. */
+/** The stack's cloud and its fleet's outputs, after the cloud-change guard and the config's check. */
 export async function buildFleet(): Promise<{ cloud: Cloud; outputs: Record<FleetOutputName, pulumi.Output<string>> }> {
-  const { cloud, args } = readFleetConfig();
-  await refuseCloudChange(cloud);
-  const fleet: FleetOutputs = CLOUD_LOADERS[cloud]().createFleet(args.namePrefix, args);
+  // The guard goes first: on a stack moved to another cloud, the config's
+  // issues would be the new cloud's, for a fleet the stack is not meant to run.
+  const requested = readStackCloud();
+  if (requested !== undefined) await refuseCloudChange(requested);
+  const { cloud, args } = readFleetConfig((stackCloud) => CLOUD_LOADERS[stackCloud].config());
+  const fleet: FleetOutputs = CLOUD_LOADERS[cloud].createFleet()(args.namePrefix, args);
   return { cloud, outputs: Object.fromEntries(FLEET_OUTPUT_NAMES.map((name) => [name, fleet[name]])) as Record<FleetOutputName, pulumi.Output<string>> };
 }
 

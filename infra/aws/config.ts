@@ -1,8 +1,13 @@
 /**
  * AWS-only stack keys, and the AWS limits on the fleet's common keys. Pure
- * validation (`validateAwsConfig`) plus a reader over `pulumi.Config`.
+ * validation (`validateAwsConfig`, which returns its issues) plus a reader over
+ * `pulumi.Config` (`cloudConfig`, which infra/program.ts runs with the fleet's
+ * checks, before any resource is declared). Imports no provider SDK.
  *
  * Keys:
+ * - `aws:region` (required, or `AWS_REGION` / `AWS_DEFAULT_REGION`): the
+ *   provider's own key, read here so a missing one is reported with the fix
+ *   rather than at the first API call.
  * - `scrape-fleet:batchWindowSeconds` (0–300, default 0): the event source
  *   mapping's `maximumBatchingWindowInSeconds`. SQS requires at least 1 when the
  *   batch size (`messagesPerWorker`) is above 10.
@@ -11,8 +16,8 @@
  *   derived minimum.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { SettingsError, type SettingIssue } from "../../shared/errors";
-import { configKey, PROJECT, refuseUnknownKeys, toInteger, type RawConfig } from "../config";
+import type { SettingIssue } from "../../shared/errors";
+import { configKey, PROJECT, toInteger, type CloudConfig, type RawConfig, type Validation } from "../config";
 import type { FleetArgs } from "../contract";
 
 export interface AwsFleetConfig {
@@ -53,13 +58,24 @@ export const AWS_KEYS = ["batchWindowSeconds", "visibilityTimeoutSeconds"] as co
 
 type FleetLimits = Pick<FleetArgs, "functionTimeoutSeconds" | "maxWorkers" | "messagesPerWorker" | "memoryMb" | "logRetentionDays">;
 
+/** The raw AWS keys: `region` from the provider (`aws:region`, or the environment), the rest from `scrape-fleet:`. */
+export interface RawAwsConfig extends RawConfig {
+  readonly region?: unknown;
+  readonly batchWindowSeconds?: unknown;
+  readonly visibilityTimeoutSeconds?: unknown;
+}
+
 /**
- * Validates the AWS keys and the AWS limits on the fleet's keys. Throws one
- * `SettingsError` listing every problem with its key, value and fix.
+ * Validates the AWS keys and the AWS limits on the fleet's keys. Returns the
+ * config, or every problem with its key, value and fix.
  */
-export function validateAwsConfig(raw: RawConfig, fleet: FleetLimits): AwsFleetConfig {
+export function validateAwsConfig(raw: RawAwsConfig, fleet: FleetLimits): Validation<AwsFleetConfig> {
   const issues: SettingIssue[] = [];
   const issue = (key: string, value: unknown, problem: string, fix: string) => issues.push({ key: configKey(key), value, problem, fix });
+
+  if (typeof raw.region !== "string" || raw.region === "") {
+    issues.push({ key: "aws:region", value: raw.region, problem: "is required: every resource is created there", fix: "pulumi config set aws:region us-west-2" });
+  }
 
   if (fleet.functionTimeoutSeconds > LAMBDA_MAX_TIMEOUT_SECONDS) {
     issue("functionTimeoutSeconds", fleet.functionTimeoutSeconds, `is above Lambda's limit of ${LAMBDA_MAX_TIMEOUT_SECONDS} seconds`, `pulumi config set ${configKey("functionTimeoutSeconds")} ${LAMBDA_MAX_TIMEOUT_SECONDS}`);
@@ -109,20 +125,18 @@ export function validateAwsConfig(raw: RawConfig, fleet: FleetLimits): AwsFleetC
     }
   }
 
-  if (issues.length > 0) throw new SettingsError("stack config (AWS)", issues);
-  return { batchWindowSeconds: window as number, visibilityTimeoutSeconds };
+  if (issues.length > 0 || window === undefined) return { ok: false, issues };
+  return { ok: true, value: { batchWindowSeconds: window, visibilityTimeoutSeconds } };
 }
 
-/** Reads the AWS keys from the stack's config and validates them against `fleet`. */
-export function readAwsConfig(fleet: FleetLimits): AwsFleetConfig {
-  refuseUnknownKeys(AWS_KEYS);
+/** Reads the AWS keys from the stack's config (and the region from the environment when the stack has none) and validates them against `fleet`. */
+export function readAwsConfig(fleet: FleetLimits): Validation<AwsFleetConfig> {
   // The provider also takes the region from the environment; with none at all
   // it fails later, at the first API call, without naming the key.
   const region = new pulumi.Config("aws").get("region") ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
-  if (region === undefined) {
-    throw new SettingsError("stack config (AWS)", [{ key: "aws:region", value: undefined, problem: "is required: every resource is created there", fix: "pulumi config set aws:region us-west-2" }]);
-  }
   const config = new pulumi.Config(PROJECT);
-  const raw = Object.fromEntries(AWS_KEYS.map((key) => [key, config.get(key)]));
-  return validateAwsConfig(raw, fleet);
+  return validateAwsConfig({ region, ...Object.fromEntries(AWS_KEYS.map((key) => [key, config.get(key)])) }, fleet);
 }
+
+/** The AWS keys and their check, for the program's up-front validation (infra/program.ts). */
+export const cloudConfig: CloudConfig = { keys: AWS_KEYS, read: readAwsConfig };

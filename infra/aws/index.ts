@@ -14,6 +14,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { getCallerIdentityOutput } from "@pulumi/aws/getCallerIdentity";
 import { getPartitionOutput } from "@pulumi/aws/getPartition";
 import { getRegionOutput } from "@pulumi/aws/getRegion";
+import { validOrThrow } from "../config";
 import type { CreateFleet, FleetArgs, FleetOutputs } from "../contract";
 import { createAlarms } from "./alarms";
 import { readAwsConfig, type AwsFleetConfig } from "./config";
@@ -110,4 +111,9 @@ export class AwsFleet extends pulumi.ComponentResource {
   }
 }
 
-export const createFleet: CreateFleet = (name, args, opts) => new AwsFleet(name, args, readAwsConfig(args), opts).outputs;
+/**
+ * Reads and validates the AWS keys again: infra/program.ts has already
+ * reported their issues with the fleet's, but `createFleet` is callable on its
+ * own and declares nothing from a config it has not checked.
+ */
+export const createFleet: CreateFleet = (name, args, opts) => new AwsFleet(name, args, validOrThrow(readAwsConfig(args), "stack config (AWS)"), opts).outputs;

@@ -1,8 +1,10 @@
 /**
  * Azure-only stack keys, the Azure limits on the fleet's common keys, and every
- * resource name the Azure fleet uses. Pure validation (`validateAzureConfig`)
- * plus a reader over `pulumi.Config`; it runs before any resource is declared,
- * so bad input fails `pulumi up` (and `preview`) with every problem at once.
+ * resource name the Azure fleet uses. Pure validation (`validateAzureConfig`,
+ * which returns its issues) plus a reader over `pulumi.Config` (`cloudConfig`);
+ * infra/program.ts runs it with the fleet's checks, before any resource is
+ * declared, so bad input fails `pulumi up` (and `preview`) with every problem
+ * at once. Imports no provider SDK.
  *
  * Keys:
  * - `azure-native:location` (required): the region for every resource, such as
@@ -15,7 +17,7 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { SettingsError, type SettingIssue } from "../../shared/errors";
-import { configKey, PROJECT, refuseUnknownKeys, toInteger, type RawConfig } from "../config";
+import { configKey, PROJECT, toInteger, type CloudConfig, type RawConfig, type Validation } from "../config";
 import type { FleetArgs } from "../contract";
 import { resourceName, type NameKind } from "../naming";
 
@@ -121,12 +123,18 @@ export function derivedLockDuration(functionTimeoutSeconds: number): number {
 
 type FleetLimits = Pick<FleetArgs, "namePrefix" | "functionTimeoutSeconds" | "maxWorkers" | "memoryMb" | "logRetentionDays">;
 
+/** The raw Azure keys: `location` from the provider (`azure-native:location`), the rest from `scrape-fleet:`. */
+export interface RawAzureConfig extends RawConfig {
+  readonly location?: unknown;
+  readonly lockDurationSeconds?: unknown;
+}
+
 /**
  * Validates the Azure keys, the Azure limits on the fleet's keys and every
- * resource name. Throws one `SettingsError` listing every problem with its key,
- * value and fix.
+ * resource name. Returns the config, or every problem with its key, value and
+ * fix.
  */
-export function validateAzureConfig(raw: RawConfig & { readonly location?: unknown }, fleet: FleetLimits): AzureFleetConfig {
+export function validateAzureConfig(raw: RawAzureConfig, fleet: FleetLimits): Validation<AzureFleetConfig> {
   const issues: SettingIssue[] = [];
   const issue = (key: string, value: unknown, problem: string, fix: string) => issues.push({ key: key.includes(":") ? key : configKey(key), value, problem, fix });
 
@@ -192,8 +200,8 @@ export function validateAzureConfig(raw: RawConfig & { readonly location?: unkno
 
   const names = azureNames(fleet.namePrefix, issues);
 
-  if (issues.length > 0 || location === undefined || names === undefined) throw new SettingsError("stack config (Azure)", issues);
-  return { location, lockDurationSeconds, names };
+  if (issues.length > 0 || location === undefined || names === undefined) return { ok: false, issues };
+  return { ok: true, value: { location, lockDurationSeconds, names } };
 }
 
 /** Every name from the prefix; a name that breaks a limit adds the naming table's issue (key `scrape-fleet:namePrefix`). */
@@ -236,8 +244,7 @@ function azureNames(prefix: string, issues: SettingIssue[]): AzureNames | undefi
 }
 
 /** Reads the Azure keys from the stack's config and validates them against `fleet`. */
-export function readAzureConfig(fleet: FleetLimits): AzureFleetConfig {
-  refuseUnknownKeys(AZURE_KEYS);
+export function readAzureConfig(fleet: FleetLimits): Validation<AzureFleetConfig> {
   const config = new pulumi.Config(PROJECT);
   return validateAzureConfig(
     {
@@ -247,3 +254,6 @@ export function readAzureConfig(fleet: FleetLimits): AzureFleetConfig {
     fleet,
   );
 }
+
+/** The Azure keys and their check, for the program's up-front validation (infra/program.ts). */
+export const cloudConfig: CloudConfig = { keys: AZURE_KEYS, read: readAzureConfig };

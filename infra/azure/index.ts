@@ -16,6 +16,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as authorization from "@pulumi/azure-native/authorization";
 import * as resources from "@pulumi/azure-native/resources";
+import { validOrThrow } from "../config";
 import type { CreateFleet, FleetArgs, FleetOutputs } from "../contract";
 import { createAlarms } from "./alarms";
 import { globalSuffix, readAzureConfig, type AzureFleetConfig } from "./config";
@@ -128,5 +129,9 @@ export class AzureFleet extends pulumi.ComponentResource {
   }
 }
 
-/** Validates the Azure config (every problem at once) before any resource is declared. */
-export const createFleet: CreateFleet = (name, args, opts) => new AzureFleet(name, args, readAzureConfig(args), opts).outputs;
+/**
+ * Reads and validates the Azure keys again: infra/program.ts has already
+ * reported their issues with the fleet's, but `createFleet` is callable on its
+ * own and declares nothing from a config it has not checked.
+ */
+export const createFleet: CreateFleet = (name, args, opts) => new AzureFleet(name, args, validOrThrow(readAzureConfig(args), "stack config (Azure)"), opts).outputs;

@@ -1,7 +1,9 @@
 /**
  * Google Cloud-only stack keys, and the Google Cloud limits on the fleet's
- * common keys. Pure validation (`validateGcpConfig`) plus a reader over
- * `pulumi.Config`.
+ * common keys. Pure validation (`validateGcpConfig`, which returns its issues)
+ * plus a reader over `pulumi.Config` (`cloudConfig`, which infra/program.ts
+ * runs with the fleet's checks, before any resource is declared). Imports no
+ * provider SDK.
  *
  * Keys:
  * - `gcp:project` (required): the project the fleet is deployed to (the
@@ -15,8 +17,8 @@
  *   `2`; derived from memoryMb and messagesPerWorker otherwise.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { SettingsError, type SettingIssue } from "../../shared/errors";
-import { configKey, PROJECT, refuseUnknownKeys, toInteger, toNumber, type RawConfig } from "../config";
+import type { SettingIssue } from "../../shared/errors";
+import { configKey, PROJECT, toInteger, toNumber, type CloudConfig, type RawConfig, type Validation } from "../config";
 import type { AlarmThresholds, FleetArgs } from "../contract";
 
 export interface GcpFleetConfig {
@@ -93,10 +95,10 @@ export function cpuProblem(cpu: number, memoryMb: number, concurrency: number): 
 
 type FleetLimits = Pick<FleetArgs, "functionTimeoutSeconds" | "messagesPerWorker" | "memoryMb" | "logRetentionDays"> & { readonly alarms: Pick<AlarmThresholds, "stalledMinutes"> };
 
-/** The raw Google Cloud keys: `project` and `region` from the `gcp:` namespace, the rest from `scrape-fleet:`. */
 /** The Google Cloud-only `scrape-fleet:` keys. */
 export const GCP_KEYS = ["ackDeadlineSeconds", "workerCpu"] as const;
 
+/** The raw Google Cloud keys: `project` and `region` from the `gcp:` namespace, the rest from `scrape-fleet:`. */
 export interface RawGcpConfig extends RawConfig {
   readonly project?: unknown;
   readonly region?: unknown;
@@ -109,9 +111,9 @@ const REGION = /^[a-z]+-[a-z]+\d+$/;
 
 /**
  * Validates the Google Cloud keys and the Google Cloud limits on the fleet's
- * keys. Throws one `SettingsError` listing every problem with its key, value and fix.
+ * keys. Returns the config, or every problem with its key, value and fix.
  */
-export function validateGcpConfig(raw: RawGcpConfig, fleet: FleetLimits): GcpFleetConfig {
+export function validateGcpConfig(raw: RawGcpConfig, fleet: FleetLimits): Validation<GcpFleetConfig> {
   const issues: SettingIssue[] = [];
   const issue = (key: string, value: unknown, problem: string, fix: string) => issues.push({ key, value, problem, fix });
 
@@ -172,13 +174,12 @@ export function validateGcpConfig(raw: RawGcpConfig, fleet: FleetLimits): GcpFle
     issue(configKey("alarms.stalledMinutes"), fleet.alarms.stalledMinutes, `is below ${MIN_STALLED_MINUTES}: Cloud Monitoring's missing-data condition needs a window of at least 2 minutes`, `pulumi config set --path ${configKey("alarms.stalledMinutes")} ${MIN_STALLED_MINUTES}`);
   }
 
-  if (issues.length > 0) throw new SettingsError("stack config (Google Cloud)", issues);
-  return { project: project as string, region: region as string, ackDeadlineSeconds, workerCpu: workerCpu as string };
+  if (issues.length > 0 || typeof project !== "string" || typeof region !== "string" || workerCpu === undefined) return { ok: false, issues };
+  return { ok: true, value: { project, region, ackDeadlineSeconds, workerCpu } };
 }
 
 /** Reads the Google Cloud keys from the stack's config and validates them against `fleet`. */
-export function readGcpConfig(fleet: FleetLimits): GcpFleetConfig {
-  refuseUnknownKeys(GCP_KEYS);
+export function readGcpConfig(fleet: FleetLimits): Validation<GcpFleetConfig> {
   const gcp = new pulumi.Config("gcp");
   const config = new pulumi.Config(PROJECT);
   return validateGcpConfig(
@@ -191,3 +192,6 @@ export function readGcpConfig(fleet: FleetLimits): GcpFleetConfig {
     fleet,
   );
 }
+
+/** The Google Cloud keys and their check, for the program's up-front validation (infra/program.ts). */
+export const cloudConfig: CloudConfig = { keys: GCP_KEYS, read: readGcpConfig };

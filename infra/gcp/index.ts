@@ -11,6 +11,7 @@
  * `gcp:` settings (credentials, impersonation) apply.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { validOrThrow } from "../config";
 import type { CreateFleet, FleetArgs, FleetOutputs } from "../contract";
 import { gcpLabels } from "../tags";
 import { createAlarms } from "./alarms";
@@ -131,4 +132,9 @@ export class GcpFleet extends pulumi.ComponentResource {
   }
 }
 
-export const createFleet: CreateFleet = (name, args, opts) => new GcpFleet(name, args, readGcpConfig(args), opts).outputs;
+/**
+ * Reads and validates the Google Cloud keys again: infra/program.ts has already
+ * reported their issues with the fleet's, but `createFleet` is callable on its
+ * own and declares nothing from a config it has not checked.
+ */
+export const createFleet: CreateFleet = (name, args, opts) => new GcpFleet(name, args, validOrThrow(readGcpConfig(args), "stack config (Google Cloud)"), opts).outputs;

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { FLEET_OUTPUT_NAMES } from "../../infra/contract";
 import { validateAwsConfig } from "../../infra/aws/config";
+import { validOrThrow } from "../../infra/config";
 import { settingsParameterName } from "../../infra/aws/configStore";
 import { ConcurrentRunError, MOCK_ACCOUNT_ID, mockRun } from "../../infra/mockRun";
 import { LAMBDA_ENV } from "../../functions/aws/index";
@@ -53,9 +54,9 @@ const statements = (resource: RecordedResource, key = "policy") => jsonInput<{ S
 for (const stack of ["aws-prod", "dev"]) {
   describe(`AWS fleet, stack ${stack} (under Pulumi mocks)`, () => {
     let result: MockRunResult;
-    const { fleet, raw } = stackConfig(stack);
+    const { fleet, raw, config } = stackConfig(stack);
     const args = fleet.args;
-    const aws = validateAwsConfig(raw, args);
+    const aws = validOrThrow(validateAwsConfig({ ...raw, region: config["aws:region"] }, args), `stack ${stack} config (AWS)`);
 
     before(async () => {
       result = await runStack(stack);

@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { AZURE_APP_SETTINGS, SERVICE_BUS_NAMESPACE_SETTING } from "../../functions/azure/appSettings";
 import { OLDEST_MESSAGE_AGE_FIELD } from "../../functions/azure/metrics";
+import { validOrThrow, type Validation } from "../../infra/config";
 import { FLEET_OUTPUT_NAMES } from "../../infra/contract";
 import { isoMinutes, SETTLEMENT_ERROR_CODES, stalledWindowMinutes } from "../../infra/azure/alarms";
 import { derivedLockDuration, LOCATION_KEY, SERVICE_BUS_MAX_LOCK_SECONDS, validateAzureConfig } from "../../infra/azure/config";
@@ -73,7 +74,7 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
   let result: MockRunResult;
   const { fleet, raw, config } = stackConfig(STACK);
   const args = fleet.args;
-  const azure = validateAzureConfig({ ...raw, location: config[LOCATION_KEY] }, args);
+  const azure = validOrThrow(validateAzureConfig({ ...raw, location: config[LOCATION_KEY] }, args), `stack ${STACK} config (Azure)`);
 
   before(async () => {
     result = await runStack(STACK);
@@ -403,44 +404,36 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
 describe("Azure fleet, bad input (refused before any resource exists)", () => {
   const { fleet, raw, config } = stackConfig(STACK);
   const base = { ...raw, location: config[LOCATION_KEY] };
-  const issuesOf = (run: () => unknown) => {
-    try {
-      run();
-    } catch (error) {
-      assert.ok(error instanceof SettingsError, String(error));
-      return error.issues;
-    }
-    assert.fail("no error");
-  };
+  const issuesOf = (validation: Validation<unknown>) => (validation.ok ? assert.fail("no issue") : validation.issues);
 
   it("a missing location names azure-native:location and how to set it", () => {
-    const [issue] = issuesOf(() => validateAzureConfig({ ...base, location: undefined }, fleet.args));
+    const [issue] = issuesOf(validateAzureConfig({ ...base, location: undefined }, fleet.args));
     assert.equal(issue.key, LOCATION_KEY);
     assert.match(issue.fix, /pulumi config set azure-native:location/);
   });
 
   it("a lock shorter than the function timeout is refused, naming the key and the derived value", () => {
-    const [issue] = issuesOf(() => validateAzureConfig({ ...base, lockDurationSeconds: "60" }, fleet.args));
+    const [issue] = issuesOf(validateAzureConfig({ ...base, lockDurationSeconds: "60" }, fleet.args));
     assert.equal(issue.key, "scrape-fleet:lockDurationSeconds");
     assert.equal(issue.value, "60");
     assert.match(issue.fix, new RegExp(`derives ${derivedLockDuration(fleet.args.functionTimeoutSeconds)}`));
   });
 
   it("a function timeout Service Bus cannot cover (over 5 minutes) is refused", () => {
-    const [issue] = issuesOf(() => validateAzureConfig(base, { ...fleet.args, functionTimeoutSeconds: 600 }));
+    const [issue] = issuesOf(validateAzureConfig(base, { ...fleet.args, functionTimeoutSeconds: 600 }));
     assert.equal(issue.key, "scrape-fleet:functionTimeoutSeconds");
     assert.match(issue.problem, /300 s/);
   });
 
   it("a name prefix too long for a storage account (3-24 lower-case letters and digits) is refused with a prefix that fits", () => {
-    const [issue] = issuesOf(() => validateAzureConfig(base, { ...fleet.args, namePrefix: "scrape-fleet-azure-production" }));
+    const [issue] = issuesOf(validateAzureConfig(base, { ...fleet.args, namePrefix: "scrape-fleet-azure-production" }));
     assert.equal(issue.key, "scrape-fleet:namePrefix");
     assert.match(issue.problem, /azureStorageAccount|azureServiceBusNamespace|azureFunctionApp/);
     assert.match(issue.fix, /pulumi config set scrape-fleet:namePrefix \S+/);
   });
 
   it("Flex limits: an instance size Flex lacks, maxWorkers over 1000 and a retention Log Analytics refuses are all reported at once", () => {
-    const issues = issuesOf(() => validateAzureConfig(base, { ...fleet.args, memoryMb: 1024, maxWorkers: 5000, logRetentionDays: 7 }));
+    const issues = issuesOf(validateAzureConfig(base, { ...fleet.args, memoryMb: 1024, maxWorkers: 5000, logRetentionDays: 7 }));
     assert.deepEqual(issues.map((issue) => issue.key).sort(), ["scrape-fleet:logRetentionDays", "scrape-fleet:maxWorkers", "scrape-fleet:memoryMb"]);
     assert.match(issues.find((issue) => issue.key === "scrape-fleet:memoryMb")?.fix ?? "", /memoryMb 2048/);
   });

@@ -6,10 +6,14 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
-import { SettingsError, type SettingIssue } from "../../shared/errors";
+import { formatIssue, SettingsError, type SettingIssue } from "../../shared/errors";
 import { DEFAULT_SETTINGS } from "../../shared/settings";
-import { INTEGER_KEYS, toBoolean, toInteger, toNumber, toObject, unknownKeyIssues, validateFleetConfig, type RawConfig } from "../../infra/config";
-import { AWS_KEYS, minimumVisibilityTimeout, validateAwsConfig } from "../../infra/aws/config";
+import { checkFleetConfig, INTEGER_KEYS, toBoolean, toInteger, toNumber, toObject, unknownKeyIssues, validateFleetConfig, validOrThrow, type RawConfig } from "../../infra/config";
+import { AWS_KEYS, minimumVisibilityTimeout, validateAwsConfig, type RawAwsConfig } from "../../infra/aws/config";
+import { AWS_MOCK_STATE } from "../../infra/aws/mockState";
+import { AZURE_MOCK_STATE } from "../../infra/azure/mockState";
+import { GCP_MOCK_STATE } from "../../infra/gcp/mockState";
+import { mockRun, type ConfigOverride, type MockStateFunction } from "../../infra/mockRun";
 import { REPO_ROOT } from "../../infra/bundle";
 import { resourceName } from "../../infra/naming";
 import { fleetTags, gcpLabels } from "../../infra/tags";
@@ -34,6 +38,8 @@ function issueOf(fn: () => unknown, key: string): SettingIssue {
 }
 
 const fleetArgs = (raw: RawConfig = {}) => validateFleetConfig({ ...VALID, ...raw }, "test").args;
+/** The AWS config (in a region unless `raw` says otherwise), or the `SettingsError` `createFleet` would throw. */
+const awsConfig = (raw: RawAwsConfig, fleet = fleetArgs()) => validOrThrow(validateAwsConfig({ region: "us-west-2", ...raw }, fleet), "stack config (AWS)");
 
 describe("stack config validation", () => {
   it("a stack with no alertEmail is refused with the command that sets it", () => {
@@ -135,14 +141,14 @@ describe("stack config validation", () => {
 
 describe("AWS stack config validation", () => {
   it("a batch size above 10 with no batching window is refused with the fix", () => {
-    const issue = issueOf(() => validateAwsConfig({}, fleetArgs({ messagesPerWorker: "20" })), "scrape-fleet:batchWindowSeconds");
+    const issue = issueOf(() => awsConfig({}, fleetArgs({ messagesPerWorker: "20" })), "scrape-fleet:batchWindowSeconds");
     assert.equal(issue.value, 0);
     assert.match(issue.fix, /pulumi config set scrape-fleet:batchWindowSeconds 1/);
-    assert.equal(validateAwsConfig({ batchWindowSeconds: "1" }, fleetArgs({ messagesPerWorker: "20" })).batchWindowSeconds, 1);
+    assert.equal(awsConfig({ batchWindowSeconds: "1" }, fleetArgs({ messagesPerWorker: "20" })).batchWindowSeconds, 1);
   });
 
   it("a visibility timeout set by hand below 6x the function timeout is refused", () => {
-    const issue = issueOf(() => validateAwsConfig({ visibilityTimeoutSeconds: "300" }, fleetArgs({ functionTimeoutSeconds: "120" })), "scrape-fleet:visibilityTimeoutSeconds");
+    const issue = issueOf(() => awsConfig({ visibilityTimeoutSeconds: "300" }, fleetArgs({ functionTimeoutSeconds: "120" })), "scrape-fleet:visibilityTimeoutSeconds");
     assert.equal(issue.value, "300");
     assert.match(issue.problem, /720/);
     assert.match(issue.fix, /pulumi config rm scrape-fleet:visibilityTimeoutSeconds/);
@@ -150,19 +156,19 @@ describe("AWS stack config validation", () => {
 
   it("the visibility timeout is derived from the function timeout and the batching window", () => {
     assert.equal(minimumVisibilityTimeout(120, 5), 725);
-    assert.equal(validateAwsConfig({ batchWindowSeconds: "5" }, fleetArgs()).visibilityTimeoutSeconds, 725);
-    assert.equal(validateAwsConfig({ visibilityTimeoutSeconds: "3600" }, fleetArgs()).visibilityTimeoutSeconds, 3600);
+    assert.equal(awsConfig({ batchWindowSeconds: "5" }, fleetArgs()).visibilityTimeoutSeconds, 725);
+    assert.equal(awsConfig({ visibilityTimeoutSeconds: "3600" }, fleetArgs()).visibilityTimeoutSeconds, 3600);
   });
 
   it("maxWorkers 1 is refused: Lambda's maximumConcurrency starts at 2", () => {
-    const issue = issueOf(() => validateAwsConfig({}, fleetArgs({ maxWorkers: "1" })), "scrape-fleet:maxWorkers");
+    const issue = issueOf(() => awsConfig({}, fleetArgs({ maxWorkers: "1" })), "scrape-fleet:maxWorkers");
     assert.equal(issue.value, 1);
     assert.match(issue.fix, /pulumi config set scrape-fleet:maxWorkers 2/);
   });
 
   it("a function timeout above Lambda's 900 s and a log retention CloudWatch does not offer are refused", () => {
-    issueOf(() => validateAwsConfig({}, fleetArgs({ functionTimeoutSeconds: "901" })), "scrape-fleet:functionTimeoutSeconds");
-    const retention = issueOf(() => validateAwsConfig({}, fleetArgs({ logRetentionDays: "10" })), "scrape-fleet:logRetentionDays");
+    issueOf(() => awsConfig({}, fleetArgs({ functionTimeoutSeconds: "901" })), "scrape-fleet:functionTimeoutSeconds");
+    const retention = issueOf(() => awsConfig({}, fleetArgs({ logRetentionDays: "10" })), "scrape-fleet:logRetentionDays");
     assert.match(retention.fix, /logRetentionDays 14/);
   });
 
@@ -186,6 +192,88 @@ describe("AWS stack config validation", () => {
     } finally {
       for (const [name, value] of Object.entries(saved)) if (value !== undefined) process.env[name] = value;
     }
+  });
+});
+
+describe("one run reports every problem with the stack's config at once (under Pulumi mocks)", () => {
+  interface Expected {
+    readonly key: string;
+    readonly value: unknown;
+    readonly fix: RegExp;
+  }
+
+  /** Mock state that records every cloud resource the program declares. */
+  function recordingState(registered: string[]): Record<string, MockStateFunction> {
+    return Object.fromEntries(
+      Object.entries({ ...AWS_MOCK_STATE, ...AZURE_MOCK_STATE, ...GCP_MOCK_STATE }).map(([type, state]): [string, MockStateFunction] => [type, (resource, env) => (registered.push(type), state(resource, env))]),
+    );
+  }
+
+  /**
+   * Runs `stack` with `configOverrides` (mockRun directly: these runs fail, and
+   * nothing is gained by caching them), checks that it fails with exactly the
+   * `expected` issues, each in the message with its key, value and fix, and
+   * that no resource was declared.
+   */
+  async function refusedWith(stack: string, configOverrides: Record<string, ConfigOverride>, expected: readonly Expected[]): Promise<void> {
+    const registered: string[] = [];
+    const error = await mockRun({ stack, configOverrides, mockState: recordingState(registered) }).then(
+      () => assert.fail(`the ${stack} run went ahead`),
+      (caught: unknown) => caught,
+    );
+    assert.ok(error instanceof SettingsError, `not a SettingsError: ${String(error)}`);
+    assert.deepEqual(error.issues.map((issue) => issue.key).sort(), expected.map((issue) => issue.key).sort(), error.message);
+    for (const { key, value, fix } of expected) {
+      const issue: SettingIssue = error.issues.find((candidate) => candidate.key === key) ?? assert.fail(`no issue for ${key}`);
+      assert.deepEqual(issue.value, value, key);
+      assert.match(issue.fix, fix, key);
+      assert.ok(error.message.includes(formatIssue(issue)), `the message names ${key}, its value and its fix: ${error.message}`);
+    }
+    assert.deepEqual(registered, [], "no resource is declared");
+  }
+
+  it("AWS: a memoryMb below every cloud's range does not hide a log retention CloudWatch refuses", async () => {
+    await refusedWith("dev", { "scrape-fleet:memoryMb": "64", "scrape-fleet:logRetentionDays": "10" }, [
+      { key: "scrape-fleet:memoryMb", value: "64", fix: /^pulumi config set scrape-fleet:memoryMb 512$/ },
+      { key: "scrape-fleet:logRetentionDays", value: 10, fix: /^pulumi config set scrape-fleet:logRetentionDays 14$/ },
+    ]);
+  });
+
+  it("Google Cloud: an unknown alarm threshold does not hide a workerCpu Cloud Run cannot run", async () => {
+    await refusedWith("gcp-prod", { "scrape-fleet:alarms": { bogus: 1 }, "scrape-fleet:workerCpu": "0.5" }, [
+      { key: "scrape-fleet:alarms.bogus", value: 1, fix: /pulumi config rm --path scrape-fleet:alarms\.bogus/ },
+      { key: "scrape-fleet:workerCpu", value: "0.5", fix: /^pulumi config set scrape-fleet:workerCpu 1\b/ },
+    ]);
+  });
+
+  it("Azure: a misspelled scrape-fleet: key does not hide a missing azure-native:location", async () => {
+    await refusedWith("azure-prod", { "azure-native:location": undefined, "scrape-fleet:lockDuration": "60" }, [
+      { key: "azure-native:location", value: undefined, fix: /^pulumi config set azure-native:location westeurope/ },
+      { key: "scrape-fleet:lockDuration", value: "(set)", fix: /pulumi config rm scrape-fleet:lockDuration\b.*lockDurationSeconds/ },
+    ]);
+  });
+
+  it("a bad fleet value is reported once, by the fleet's check, not again by the cloud's check of the default standing in for it", async () => {
+    // The default prefix (scrape-fleet-azure-prod) is too long for Azure's storage account names.
+    await refusedWith("azure-prod", { "scrape-fleet:namePrefix": "Bad_Prefix" }, [{ key: "scrape-fleet:namePrefix", value: "Bad_Prefix", fix: /^pulumi config set scrape-fleet:namePrefix sf-/ }]);
+  });
+
+  it("with no valid cloud, a misspelled key is still reported, and a key of any cloud is not called unknown", async () => {
+    // aws-prod sets scrape-fleet:batchWindowSeconds, an AWS key.
+    await refusedWith("aws-prod", { "scrape-fleet:cloud": "asw", "scrape-fleet:maxWorker": "3" }, [
+      { key: "scrape-fleet:cloud", value: "asw", fix: /pulumi config set scrape-fleet:cloud aws/ },
+      { key: "scrape-fleet:maxWorker", value: "(set)", fix: /pulumi config rm scrape-fleet:maxWorker\b/ },
+    ]);
+  });
+
+  it("a bad fleet value's default stands in for it in the values a cloud checks, while its issue is kept", () => {
+    const { cloud, limits, issues, config } = checkFleetConfig({ ...VALID, memoryMb: "64", logRetentionDays: "10", alarms: { bogus: 1, stalledMinutes: "0", backlogMessages: 50 } }, "prod");
+    assert.equal(cloud, "aws");
+    assert.equal(config, undefined, "no validated config while there are issues");
+    assert.deepEqual(issues.map((issue) => issue.key), ["scrape-fleet:memoryMb", "scrape-fleet:alarms.bogus", "scrape-fleet:alarms.stalledMinutes"]);
+    assert.equal(limits.memoryMb, INTEGER_KEYS.memoryMb.default);
+    assert.equal(limits.logRetentionDays, 10, "a valid value is kept");
+    assert.deepEqual(limits.alarms, { backlogMessages: 50, oldestMessageAgeSeconds: 900, errorRatePercent: 5, stalledMinutes: 15 });
   });
 });
 

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { ENTRY_POINT, FUNCTION_ENV } from "../../functions/gcp/environment";
 import { PAGE_METRIC_EVENT } from "../../functions/gcp/metrics";
+import { validOrThrow } from "../../infra/config";
 import { FLEET_OUTPUT_NAMES } from "../../infra/contract";
 import { ACK_DEADLINE_SECONDS, cpuProblem, defaultWorkerCpu, validateGcpConfig } from "../../infra/gcp/config";
 import { programVersionId } from "../../infra/gcp/configStore";
@@ -417,18 +418,14 @@ describe("Google Cloud config (pure)", () => {
   const fleet = { functionTimeoutSeconds: 120, messagesPerWorker: 10, memoryMb: 1024, logRetentionDays: 30, alarms: { stalledMinutes: 15 } };
   const valid = { project: "my-project-1", region: "us-central1" };
   const issuesOf = (raw: Parameters<typeof validateGcpConfig>[0], limits = fleet) => {
-    try {
-      validateGcpConfig(raw, limits);
-    } catch (error) {
-      if (error instanceof SettingsError) return error.issues;
-      throw error;
-    }
-    return [];
+    const validation = validateGcpConfig(raw, limits);
+    return validation.ok ? [] : validation.issues;
   };
+  const gcpConfig = (raw: Parameters<typeof validateGcpConfig>[0], limits = fleet) => validOrThrow(validateGcpConfig(raw, limits), "stack config (Google Cloud)");
 
   it("derives the ack deadline from the function timeout, at least Pub/Sub's 10 s", () => {
-    assert.equal(validateGcpConfig(valid, fleet).ackDeadlineSeconds, 120);
-    assert.equal(validateGcpConfig(valid, { ...fleet, functionTimeoutSeconds: 5 }).ackDeadlineSeconds, 10);
+    assert.equal(gcpConfig(valid, fleet).ackDeadlineSeconds, 120);
+    assert.equal(gcpConfig(valid, { ...fleet, functionTimeoutSeconds: 5 }).ackDeadlineSeconds, 10);
   });
 
   it("refuses a function timeout above 600 s: a push request may not take longer", () => {
