@@ -1,11 +1,14 @@
 /**
  * Bundles a worker entry point into one minified CommonJS file with a linked
  * source map, at program time: `pulumi up` always ships the code in the
- * checkout, with no build step to forget.
+ * checkout, with no build step to forget. Also packs a bundle into the
+ * deployment zip every cloud uploads.
  */
 import { buildSync } from "esbuild";
-import { mkdirSync, rmSync, statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
 
 export interface BundleOptions {
   /** The worker's entry file, relative to the repository root or absolute. */
@@ -26,14 +29,20 @@ export interface BundledFile {
   readonly path: string;
   /** The file's name inside the deployment package. */
   readonly name: string;
-  readonly bytes: number;
+  /** SHA-256 (hex) of the file as built. */
+  readonly sha256: string;
 }
 
 export interface Bundle {
   /** The bundle, then its source map. */
   readonly files: readonly BundledFile[];
-  /** Size of the code file (without the map). */
-  readonly codeBytes: number;
+}
+
+export interface DeploymentArchive {
+  /** The bundle's files, then the generated ones. */
+  readonly archive: pulumi.asset.AssetArchive;
+  /** SHA-256 (hex) over every entry's name and content hash: the package's identity. */
+  readonly sha256: string;
 }
 
 /** The repository root: this file lives in `<root>/infra`. */
@@ -72,8 +81,30 @@ export function bundleWorker(options: BundleOptions): Bundle {
     external: [...(options.external ?? [])],
     logLevel: "silent",
   });
-  const files = [outFile, `${outFile}.map`].map((file) => ({ path: file, name: path.basename(file), bytes: statSync(file).size }));
-  const bundle: Bundle = { files, codeBytes: files[0].bytes };
+  const files = [outFile, `${outFile}.map`].map((file) => ({ path: file, name: path.basename(file), sha256: sha256Of(readFileSync(file)) }));
+  const bundle: Bundle = { files };
   cache.set(key, bundle);
   return bundle;
+}
+
+function sha256Of(content: string | Buffer): string {
+  return createHash("sha256").update(content).digest("hex");
+}
+
+/**
+ * The deployment zip: the bundle's files plus `generated` (file name → text),
+ * and its identity. Each entry is hashed as its name, a NUL (never part of a
+ * file name) and its content's fixed-length SHA-256, so two different lists of
+ * entries never share a hash.
+ */
+export function deploymentArchive(bundle: Bundle, generated: Readonly<Record<string, string>>): DeploymentArchive {
+  const texts = Object.entries(generated);
+  const entries = [...bundle.files.map((file) => [file.name, file.sha256]), ...texts.map(([name, text]) => [name, sha256Of(text)])];
+  return {
+    archive: new pulumi.asset.AssetArchive({
+      ...Object.fromEntries(bundle.files.map((file) => [file.name, new pulumi.asset.FileAsset(file.path)])),
+      ...Object.fromEntries(texts.map(([name, text]) => [name, new pulumi.asset.StringAsset(text)])),
+    }),
+    sha256: sha256Of(entries.map(([name, hash]) => `${name}\0${hash}`).join("")),
+  };
 }

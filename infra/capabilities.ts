@@ -25,6 +25,8 @@ import type * as AzureWorker from "./azure/worker";
 import type { ValidatedFleetArgs } from "./config";
 import { FLEET_OUTPUT_NAMES, type Cloud } from "./contract";
 import type { RecordedResource } from "./mockRun";
+import { AWS, AZURE, GCP } from "./policy/types";
+import { items, read } from "./policy/view";
 
 /** What a check reads: one stack's mocked plan, and the stack's validated config. */
 export interface PlanEvidence {
@@ -85,20 +87,10 @@ function resourcesOf(plan: PlanEvidence, type: string): RecordedResource[] {
 }
 
 /** The one resource of `type` that `matches`; `what` says which one, for the message. */
-function the(plan: PlanEvidence, type: string, what: string, matches: (resource: RecordedResource) => boolean): RecordedResource {
+function exactlyOne(plan: PlanEvidence, type: string, what: string, matches: (resource: RecordedResource) => boolean): RecordedResource {
   const found = resourcesOf(plan, type).filter(matches);
   if (found.length !== 1) fail(`expected one ${typeLabel(type)} ${what}, found ${found.length}${found.length > 0 ? ` (${found.map((resource) => resource.name).join(", ")})` : ""}`);
   return found[0];
-}
-
-/** A nested field, or `undefined` when any step is missing. */
-function field(value: unknown, ...path: readonly (string | number)[]): unknown {
-  let current = value;
-  for (const step of path) {
-    if (typeof current !== "object" || current === null) return undefined;
-    current = (current as Record<string | number, unknown>)[step];
-  }
-  return current;
 }
 
 function text(value: unknown, what: string): string {
@@ -154,86 +146,42 @@ function checkSettingsDocument(value: unknown, what: string, plan: PlanEvidence)
 // ---------------------------------------------------------------------------
 // Each cloud's resources, found through the stack outputs
 
-const AWS = {
-  queue: "aws:sqs/queue:Queue",
-  fn: "aws:lambda/function:Function",
-  trigger: "aws:lambda/eventSourceMapping:EventSourceMapping",
-  bucket: "aws:s3/bucket:Bucket",
-  publicAccessBlock: "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
-  encryption: "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-  parameter: "aws:ssm/parameter:Parameter",
-  alarm: "aws:cloudwatch/metricAlarm:MetricAlarm",
-  topic: "aws:sns/topic:Topic",
-  subscription: "aws:sns/topicSubscription:TopicSubscription",
-  dashboard: "aws:cloudwatch/dashboard:Dashboard",
-  fleet: "scrape-fleet:aws:Fleet",
-} as const;
-
-const AZURE = {
-  namespace: "azure-native:servicebus:Namespace",
-  queue: "azure-native:servicebus:Queue",
-  app: "azure-native:web:WebApp",
-  blob: "azure-native:storage:Blob",
-  deployment: "azure-native:resources:Deployment",
-  account: "azure-native:storage:StorageAccount",
-  container: "azure-native:storage:BlobContainer",
-  store: "azure-native:appconfiguration:ConfigurationStore",
-  keyValue: "azure-native:appconfiguration:KeyValue",
-  metricAlert: "azure-native:monitor:MetricAlert",
-  logAlert: "azure-native:monitor:ScheduledQueryRule",
-  actionGroup: "azure-native:monitor:ActionGroup",
-  workbook: "azure-native:applicationinsights:Workbook",
-  fleet: "scrape-fleet:azure:Fleet",
-} as const;
-
-const GCP = {
-  topic: "gcp:pubsub/topic:Topic",
-  subscription: "gcp:pubsub/subscription:Subscription",
-  topicMember: "gcp:pubsub/topicIAMMember:TopicIAMMember",
-  subscriptionMember: "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember",
-  fn: "gcp:cloudfunctionsv2/function:Function",
-  bucket: "gcp:storage/bucket:Bucket",
-  parameter: "gcp:parametermanager/parameter:Parameter",
-  version: "gcp:parametermanager/parameterVersion:ParameterVersion",
-  policy: "gcp:monitoring/alertPolicy:AlertPolicy",
-  channel: "gcp:monitoring/notificationChannel:NotificationChannel",
-  dashboard: "gcp:monitoring/dashboard:Dashboard",
-  fleet: "scrape-fleet:gcp:Fleet",
-} as const;
+/** The fleet components' types; every other type comes from the policy pack's tables. */
+const FLEET_COMPONENT = { aws: "scrape-fleet:aws:Fleet", azure: "scrape-fleet:azure:Fleet", gcp: "scrape-fleet:gcp:Fleet" } as const satisfies Record<Cloud, string>;
 
 const aws = {
-  workQueue: (plan: PlanEvidence) => the(plan, AWS.queue, "whose ARN is the workQueueId output", (queue) => queue.outputs.arn === output(plan, "workQueueId")),
-  deadLetterQueue: (plan: PlanEvidence) => the(plan, AWS.queue, "whose URL is the deadLetterQueueUrl output", (queue) => queue.outputs.url === output(plan, "deadLetterQueueUrl")),
-  worker: (plan: PlanEvidence) => the(plan, AWS.fn, "named by the workerName output", (fn) => fn.outputs.name === output(plan, "workerName")),
+  workQueue: (plan: PlanEvidence) => exactlyOne(plan, AWS.queue, "whose ARN is the workQueueId output", (queue) => queue.outputs.arn === output(plan, "workQueueId")),
+  deadLetterQueue: (plan: PlanEvidence) => exactlyOne(plan, AWS.queue, "whose URL is the deadLetterQueueUrl output", (queue) => queue.outputs.url === output(plan, "deadLetterQueueUrl")),
+  worker: (plan: PlanEvidence) => exactlyOne(plan, AWS.lambda, "named by the workerName output", (fn) => fn.outputs.name === output(plan, "workerName")),
   trigger: (plan: PlanEvidence) => {
     const fn = aws.worker(plan);
-    return the(plan, AWS.trigger, `invoking ${fn.name}`, (mapping) => mapping.inputs.functionName === fn.outputs.arn);
+    return exactlyOne(plan, AWS.eventSourceMapping, `invoking ${fn.name}`, (mapping) => mapping.inputs.functionName === fn.outputs.arn);
   },
   queueName: (queue: RecordedResource) => text(queue.outputs.name, `${queue.name} name`),
 };
 
 const azure = {
-  workQueue: (plan: PlanEvidence) => the(plan, AZURE.queue, "whose id is the workQueueId output", (queue) => queue.outputs.id === output(plan, "workQueueId")),
+  workQueue: (plan: PlanEvidence) => exactlyOne(plan, AZURE.queue, "whose id is the workQueueId output", (queue) => queue.outputs.id === output(plan, "workQueueId")),
   namespace: (plan: PlanEvidence) => {
     const queue = azure.workQueue(plan);
-    return the(plan, AZURE.namespace, `holding queue ${queue.name}`, (namespace) => namespace.outputs.name === queue.inputs.namespaceName);
+    return exactlyOne(plan, AZURE.namespace, `holding queue ${queue.name}`, (namespace) => namespace.outputs.name === queue.inputs.namespaceName);
   },
-  app: (plan: PlanEvidence) => the(plan, AZURE.app, "named by the workerName output", (app) => app.outputs.name === output(plan, "workerName")),
+  app: (plan: PlanEvidence) => exactlyOne(plan, AZURE.webApp, "named by the workerName output", (app) => app.outputs.name === output(plan, "workerName")),
   appSetting: (app: RecordedResource, name: string) => {
-    const entry = list(field(app.inputs, "siteConfig", "appSettings"), `${app.name} siteConfig.appSettings`).find((setting) => field(setting, "name") === name);
-    return field(entry, "value");
+    const entry = list(read(app.inputs, "siteConfig", "appSettings"), `${app.name} siteConfig.appSettings`).find((setting) => read(setting, "name") === name);
+    return read(entry, "value");
   },
 };
 
 const gcp = {
-  workTopic: (plan: PlanEvidence) => the(plan, GCP.topic, "whose id is the workQueueId output", (topic) => topic.outputs.id === output(plan, "workQueueId")),
+  workTopic: (plan: PlanEvidence) => exactlyOne(plan, GCP.topic, "whose id is the workQueueId output", (topic) => topic.outputs.id === output(plan, "workQueueId")),
   workSubscription: (plan: PlanEvidence) => {
     const topic = gcp.workTopic(plan);
-    return the(plan, GCP.subscription, `on topic ${topic.name}`, (subscription) => subscription.inputs.topic === topic.outputs.id);
+    return exactlyOne(plan, GCP.subscription, `on topic ${topic.name}`, (subscription) => subscription.inputs.topic === topic.outputs.id);
   },
   deadLetterSubscription: (plan: PlanEvidence) =>
-    the(plan, GCP.subscription, "whose id is the deadLetterQueueUrl output", (subscription) => subscription.outputs.id === output(plan, "deadLetterQueueUrl")),
-  worker: (plan: PlanEvidence) => the(plan, GCP.fn, "named by the workerName output", (fn) => fn.outputs.name === output(plan, "workerName")),
+    exactlyOne(plan, GCP.subscription, "whose id is the deadLetterQueueUrl output", (subscription) => subscription.outputs.id === output(plan, "deadLetterQueueUrl")),
+  worker: (plan: PlanEvidence) => exactlyOne(plan, GCP.function, "named by the workerName output", (fn) => fn.outputs.name === output(plan, "workerName")),
   shortName: (resource: RecordedResource) => text(resource.inputs.name, `${resource.name} name`),
 };
 
@@ -251,27 +199,27 @@ const gcp = {
  * so that rendering the README does not load `@pulumi/azure-native`.
  */
 function azureMessagesPerInstance(plan: PlanEvidence): number {
-  const deployment = the(plan, AZURE.deployment, "deploying the worker's package", () => true);
-  const blobName = text(field(deployment.inputs, "properties", "parameters", "blobName", "value"), "the one deploy's blobName parameter");
-  const blob = the(plan, AZURE.blob, `named ${blobName}`, (candidate) => candidate.inputs.blobName === blobName);
-  const recorded = text(field(blob.inputs, "metadata", "packagesha256"), `${blob.name} metadata.packagesha256`);
+  const deployment = exactlyOne(plan, AZURE.deployment, "deploying the worker's package", () => true);
+  const blobName = text(read(deployment.inputs, "properties", "parameters", "blobName", "value"), "the one deploy's blobName parameter");
+  const blob = exactlyOne(plan, AZURE.blob, `named ${blobName}`, (candidate) => candidate.inputs.blobName === blobName);
+  const recorded = text(read(blob.inputs, "metadata", "packagesha256"), `${blob.name} metadata.packagesha256`);
   const worker = require("./azure/worker") as typeof AzureWorker;
   const host = { maxConcurrentCalls: plan.args.messagesPerWorker, functionTimeoutSeconds: plan.args.functionTimeoutSeconds };
   const built = worker.workerPackage(worker.bundleAzureWorker(), host);
   if (built.sha256 !== recorded) fail(`the deployed package (sha256 ${recorded}) is not the one whose host.json has maxConcurrentCalls ${host.maxConcurrentCalls} (sha256 ${built.sha256})`);
-  return count(field(worker.hostJson(host), "extensions", "serviceBus", "maxConcurrentCalls"), "host.json extensions.serviceBus.maxConcurrentCalls");
+  return count(read(worker.hostJson(host), "extensions", "serviceBus", "maxConcurrentCalls"), "host.json extensions.serviceBus.maxConcurrentCalls");
 }
 
 /** The most pages the fleet works on at once, per cloud: instances × messages per instance. */
 export const IN_FLIGHT_PAGES: Readonly<Record<Cloud, (plan: PlanEvidence) => number>> = {
   aws: (plan) => {
     const trigger = aws.trigger(plan);
-    return count(field(trigger.inputs, "scalingConfig", "maximumConcurrency"), "scalingConfig.maximumConcurrency") * count(trigger.inputs.batchSize, "batchSize");
+    return count(read(trigger.inputs, "scalingConfig", "maximumConcurrency"), "scalingConfig.maximumConcurrency") * count(trigger.inputs.batchSize, "batchSize");
   },
-  azure: (plan) => count(field(azure.app(plan).inputs, "functionAppConfig", "scaleAndConcurrency", "maximumInstanceCount"), "functionAppConfig.scaleAndConcurrency.maximumInstanceCount") * azureMessagesPerInstance(plan),
+  azure: (plan) => count(read(azure.app(plan).inputs, "functionAppConfig", "scaleAndConcurrency", "maximumInstanceCount"), "functionAppConfig.scaleAndConcurrency.maximumInstanceCount") * azureMessagesPerInstance(plan),
   gcp: (plan) => {
-    const service = field(gcp.worker(plan).inputs, "serviceConfig");
-    return count(field(service, "maxInstanceCount"), "serviceConfig.maxInstanceCount") * count(field(service, "maxInstanceRequestConcurrency"), "serviceConfig.maxInstanceRequestConcurrency");
+    const service = read(gcp.worker(plan).inputs, "serviceConfig");
+    return count(read(service, "maxInstanceCount"), "serviceConfig.maxInstanceCount") * count(read(service, "maxInstanceRequestConcurrency"), "serviceConfig.maxInstanceRequestConcurrency");
   },
 };
 
@@ -317,13 +265,13 @@ function checkAlarms(wiring: AlarmWiring): (plan: PlanEvidence) => void {
   };
 }
 
-const awsMetricQueries = (alarm: RecordedResource) => (Array.isArray(alarm.inputs.metricQueries) ? (alarm.inputs.metricQueries as unknown[]) : []);
+const awsMetricQueries = (alarm: RecordedResource) => items(alarm.inputs.metricQueries);
 const awsQueriesMetric = (alarm: RecordedResource, metric: string, dimension: string, value: string) =>
-  awsMetricQueries(alarm).some((query) => field(query, "metric", "metricName") === metric && field(query, "metric", "dimensions", dimension) === value);
-const awsOnQueue = (alarm: RecordedResource, metric: string, queue: RecordedResource) => alarm.inputs.metricName === metric && field(alarm.inputs, "dimensions", "QueueName") === aws.queueName(queue);
+  awsMetricQueries(alarm).some((query) => read(query, "metric", "metricName") === metric && read(query, "metric", "dimensions", dimension) === value);
+const awsOnQueue = (alarm: RecordedResource, metric: string, queue: RecordedResource) => alarm.inputs.metricName === metric && read(alarm.inputs, "dimensions", "QueueName") === aws.queueName(queue);
 
 const AWS_ALARMS: AlarmWiring = {
-  types: [AWS.alarm],
+  types: [AWS.metricAlarm],
   is: {
     backlog: (alarm, plan) => awsOnQueue(alarm, "ApproximateNumberOfMessagesVisible", aws.workQueue(plan)) && alarm.inputs.threshold === plan.args.alarms.backlogMessages,
     oldestMessageAge: (alarm, plan) => awsOnQueue(alarm, "ApproximateAgeOfOldestMessage", aws.workQueue(plan)) && alarm.inputs.threshold === plan.args.alarms.oldestMessageAgeSeconds,
@@ -335,62 +283,57 @@ const AWS_ALARMS: AlarmWiring = {
       alarm.inputs.evaluationPeriods === plan.args.alarms.stalledMinutes &&
       alarm.inputs.datapointsToAlarm === plan.args.alarms.stalledMinutes,
   },
-  notifies: (alarm) => (Array.isArray(alarm.inputs.alarmActions) ? alarm.inputs.alarmActions : []),
+  notifies: (alarm) => items(alarm.inputs.alarmActions),
   channelReachesEmail: (plan) => {
-    const topic = the(plan, AWS.topic, "whose ARN is the alertChannel output", (candidate) => candidate.outputs.arn === output(plan, "alertChannel"));
-    the(plan, AWS.subscription, `e-mailing ${plan.args.alertEmail} from ${topic.name}`, (subscription) => subscription.inputs.topic === topic.outputs.arn && subscription.inputs.protocol === "email" && subscription.inputs.endpoint === plan.args.alertEmail);
+    const topic = exactlyOne(plan, AWS.topic, "whose ARN is the alertChannel output", (candidate) => candidate.outputs.arn === output(plan, "alertChannel"));
+    exactlyOne(plan, AWS.topicSubscription, `e-mailing ${plan.args.alertEmail} from ${topic.name}`, (subscription) => subscription.inputs.topic === topic.outputs.arn && subscription.inputs.protocol === "email" && subscription.inputs.endpoint === plan.args.alertEmail);
   },
 };
 
-const azureCriteria = (alarm: RecordedResource) => (Array.isArray(field(alarm.inputs, "criteria", "allOf")) ? (field(alarm.inputs, "criteria", "allOf") as unknown[]) : []);
+const azureCriteria = (alarm: RecordedResource) => items(read(alarm.inputs, "criteria", "allOf"));
 const azureOnQueue = (criterion: unknown, plan: PlanEvidence) =>
-  (Array.isArray(field(criterion, "dimensions")) ? (field(criterion, "dimensions") as unknown[]) : []).some(
-    (dimension) => field(dimension, "name") === "EntityName" && Array.isArray(field(dimension, "values")) && (field(dimension, "values") as unknown[]).includes(azure.workQueue(plan).outputs.name),
-  );
+  items(read(criterion, "dimensions")).some((dimension) => read(dimension, "name") === "EntityName" && items(read(dimension, "values")).includes(azure.workQueue(plan).outputs.name));
 const azureMetric = (alarm: RecordedResource, plan: PlanEvidence, metric: string, operator: string, threshold: number) =>
-  alarm.type === AZURE.metricAlert && azureCriteria(alarm).some((criterion) => field(criterion, "metricName") === metric && field(criterion, "operator") === operator && field(criterion, "threshold") === threshold && azureOnQueue(criterion, plan));
+  alarm.type === AZURE.metricAlert && azureCriteria(alarm).some((criterion) => read(criterion, "metricName") === metric && read(criterion, "operator") === operator && read(criterion, "threshold") === threshold && azureOnQueue(criterion, plan));
 /** `PT15M`, `PT1H`: an ISO 8601 duration of minutes or hours, in minutes. */
 const isoMinutes = (value: unknown) => {
   const match = /^PT(?:(\d+)H)?(?:(\d+)M)?$/.exec(String(value));
   return match === null ? Number.NaN : Number(match[1] ?? 0) * 60 + Number(match[2] ?? 0);
 };
 const azureLogAlert = (alarm: RecordedResource, column: string, threshold: number) =>
-  alarm.type === AZURE.logAlert &&
-  azureCriteria(alarm).some((criterion) => field(criterion, "metricMeasureColumn") === column && field(criterion, "operator") === "GreaterThanOrEqual" && field(criterion, "threshold") === threshold);
+  alarm.type === AZURE.scheduledQueryRule &&
+  azureCriteria(alarm).some((criterion) => read(criterion, "metricMeasureColumn") === column && read(criterion, "operator") === "GreaterThanOrEqual" && read(criterion, "threshold") === threshold);
 
 const AZURE_ALARMS: AlarmWiring = {
-  types: [AZURE.metricAlert, AZURE.logAlert],
+  types: [AZURE.metricAlert, AZURE.scheduledQueryRule],
   is: {
     backlog: (alarm, plan) => azureCriteria(alarm).length === 1 && azureMetric(alarm, plan, "ActiveMessages", "GreaterThanOrEqual", plan.args.alarms.backlogMessages),
     // Service Bus has no oldest-message metric: the worker logs each message's age, a log query alerts on the largest.
     oldestMessageAge: (alarm, plan) => azureLogAlert(alarm, OLDEST_MESSAGE_AGE_FIELD, plan.args.alarms.oldestMessageAgeSeconds),
     deadLetters: (alarm, plan) => azureMetric(alarm, plan, "DeadletteredMessages", "GreaterThan", 0),
-    workerErrors: (alarm, plan) => azureLogAlert(alarm, "ErrorRatePercent", plan.args.alarms.errorRatePercent) && /\brequests\b/.test(String(field(azureCriteria(alarm)[0], "query"))),
+    workerErrors: (alarm, plan) => azureLogAlert(alarm, "ErrorRatePercent", plan.args.alarms.errorRatePercent) && /\brequests\b/.test(String(read(azureCriteria(alarm)[0], "query"))),
     // Metric alert windows come in fixed sizes: the smallest at least `stalledMinutes`.
     stalled: (alarm, plan) =>
       azureMetric(alarm, plan, "ActiveMessages", "GreaterThan", 0) && azureMetric(alarm, plan, "CompleteMessage", "LessThan", 1) && isoMinutes(alarm.inputs.windowSize) >= plan.args.alarms.stalledMinutes,
   },
-  notifies: (alarm) =>
-    alarm.type === AZURE.metricAlert
-      ? (Array.isArray(alarm.inputs.actions) ? alarm.inputs.actions : []).map((action: unknown) => field(action, "actionGroupId"))
-      : (Array.isArray(field(alarm.inputs, "actions", "actionGroups")) ? (field(alarm.inputs, "actions", "actionGroups") as unknown[]) : []),
+  notifies: (alarm) => (alarm.type === AZURE.metricAlert ? items(alarm.inputs.actions).map((action) => read(action, "actionGroupId")) : items(read(alarm.inputs, "actions", "actionGroups"))),
   channelReachesEmail: (plan) => {
-    const group = the(plan, AZURE.actionGroup, "whose id is the alertChannel output", (candidate) => candidate.outputs.id === output(plan, "alertChannel"));
+    const group = exactlyOne(plan, AZURE.actionGroup, "whose id is the alertChannel output", (candidate) => candidate.outputs.id === output(plan, "alertChannel"));
     const receivers = list(group.inputs.emailReceivers, `${group.name} emailReceivers`);
-    if (!receivers.some((receiver) => field(receiver, "emailAddress") === plan.args.alertEmail)) fail(`action group ${group.name} does not e-mail ${plan.args.alertEmail}`);
+    if (!receivers.some((receiver) => read(receiver, "emailAddress") === plan.args.alertEmail)) fail(`action group ${group.name} does not e-mail ${plan.args.alertEmail}`);
   },
 };
 
-const gcpConditions = (policy: RecordedResource) => (Array.isArray(policy.inputs.conditions) ? (policy.inputs.conditions as unknown[]) : []);
+const gcpConditions = (policy: RecordedResource) => items(policy.inputs.conditions);
 const gcpThreshold = (policy: RecordedResource, filterParts: readonly string[], threshold: number, comparison: string) =>
   gcpConditions(policy).some((condition) => {
-    const filter = String(field(condition, "conditionThreshold", "filter"));
-    return filterParts.every((part) => filter.includes(part)) && field(condition, "conditionThreshold", "thresholdValue") === threshold && field(condition, "conditionThreshold", "comparison") === comparison;
+    const filter = String(read(condition, "conditionThreshold", "filter"));
+    return filterParts.every((part) => filter.includes(part)) && read(condition, "conditionThreshold", "thresholdValue") === threshold && read(condition, "conditionThreshold", "comparison") === comparison;
   });
 const onSubscription = (subscription: RecordedResource) => `subscription_id = "${gcp.shortName(subscription)}"`;
 
 const GCP_ALARMS: AlarmWiring = {
-  types: [GCP.policy],
+  types: [GCP.alertPolicy],
   is: {
     backlog: (policy, plan) =>
       gcpConditions(policy).length === 1 && gcpThreshold(policy, ["num_undelivered_messages", onSubscription(gcp.workSubscription(plan))], plan.args.alarms.backlogMessages, "COMPARISON_GE"),
@@ -399,18 +342,18 @@ const GCP_ALARMS: AlarmWiring = {
     // A ratio: 5xx responses over all requests of the worker's service.
     workerErrors: (policy, plan) =>
       gcpThreshold(policy, [`service_name = "${output(plan, "workerName")}"`, `response_code_class = "5xx"`], plan.args.alarms.errorRatePercent / 100, "COMPARISON_GE") &&
-      gcpConditions(policy).some((condition) => typeof field(condition, "conditionThreshold", "denominatorFilter") === "string"),
+      gcpConditions(policy).some((condition) => typeof read(condition, "conditionThreshold", "denominatorFilter") === "string"),
     stalled: (policy, plan) =>
       policy.inputs.combiner === "AND" &&
       gcpConditions(policy).some((condition) => {
-        const filter = String(field(condition, "conditionAbsent", "filter"));
-        return filter.includes("push_request_count") && filter.includes(onSubscription(gcp.workSubscription(plan))) && field(condition, "conditionAbsent", "duration") === `${plan.args.alarms.stalledMinutes * 60}s`;
+        const filter = String(read(condition, "conditionAbsent", "filter"));
+        return filter.includes("push_request_count") && filter.includes(onSubscription(gcp.workSubscription(plan))) && read(condition, "conditionAbsent", "duration") === `${plan.args.alarms.stalledMinutes * 60}s`;
       }),
   },
-  notifies: (policy) => (Array.isArray(policy.inputs.notificationChannels) ? policy.inputs.notificationChannels : []),
+  notifies: (policy) => items(policy.inputs.notificationChannels),
   channelReachesEmail: (plan) => {
-    const channel = the(plan, GCP.channel, "whose name is the alertChannel output", (candidate) => candidate.outputs.name === output(plan, "alertChannel"));
-    same([channel.inputs.type, field(channel.inputs, "labels", "email_address")], ["email", plan.args.alertEmail], `${channel.name} type and e-mail address`);
+    const channel = exactlyOne(plan, GCP.notificationChannel, "whose name is the alertChannel output", (candidate) => candidate.outputs.name === output(plan, "alertChannel"));
+    same([channel.inputs.type, read(channel.inputs, "labels", "email_address")], ["email", plan.args.alertEmail], `${channel.name} type and e-mail address`);
   },
 };
 
@@ -452,8 +395,8 @@ export const CAPABILITIES = [
         label: "SQS dead-letter queue; redrive policy `maxReceiveCount`",
         check: (plan) => {
           const redrive = json(aws.workQueue(plan).inputs.redrivePolicy, "the work queue's redrivePolicy");
-          same(field(redrive, "maxReceiveCount"), plan.args.maxDeliveryAttempts, "redrivePolicy.maxReceiveCount");
-          same(field(redrive, "deadLetterTargetArn"), aws.deadLetterQueue(plan).outputs.arn, "redrivePolicy.deadLetterTargetArn");
+          same(read(redrive, "maxReceiveCount"), plan.args.maxDeliveryAttempts, "redrivePolicy.maxReceiveCount");
+          same(read(redrive, "deadLetterTargetArn"), aws.deadLetterQueue(plan).outputs.arn, "redrivePolicy.deadLetterTargetArn");
         },
       },
       azure: {
@@ -465,18 +408,18 @@ export const CAPABILITIES = [
         },
       },
       gcp: {
-        types: [GCP.topic, GCP.subscription, GCP.topicMember, GCP.subscriptionMember],
+        types: [GCP.topic, GCP.subscription, GCP.topicIamMember, GCP.subscriptionIamMember],
         label: "dead-letter topic and its own subscription; `deadLetterPolicy.maxDeliveryAttempts`",
         check: (plan) => {
           const work = gcp.workSubscription(plan);
-          same(field(work.inputs, "deadLetterPolicy", "maxDeliveryAttempts"), plan.args.maxDeliveryAttempts, "deadLetterPolicy.maxDeliveryAttempts");
-          const deadLetterTopic = text(field(work.inputs, "deadLetterPolicy", "deadLetterTopic"), "deadLetterPolicy.deadLetterTopic");
+          same(read(work.inputs, "deadLetterPolicy", "maxDeliveryAttempts"), plan.args.maxDeliveryAttempts, "deadLetterPolicy.maxDeliveryAttempts");
+          const deadLetterTopic = text(read(work.inputs, "deadLetterPolicy", "deadLetterTopic"), "deadLetterPolicy.deadLetterTopic");
           same(gcp.deadLetterSubscription(plan).inputs.topic, deadLetterTopic, "the dead-letter subscription's topic");
           // Pub/Sub dead-letters with its own service agent: without these two grants it keeps redelivering instead.
           // https://cloud.google.com/pubsub/docs/handling-failures#grant_forwarding_permissions
-          const topicName = text(the(plan, GCP.topic, "that is the dead-letter topic", (topic) => topic.outputs.id === deadLetterTopic).inputs.name, "dead-letter topic name");
-          the(plan, GCP.topicMember, "letting Pub/Sub publish dead letters", (member) => member.inputs.topic === topicName && member.inputs.role === "roles/pubsub.publisher");
-          the(plan, GCP.subscriptionMember, "letting Pub/Sub take dead letters off the work subscription", (member) => member.inputs.subscription === gcp.shortName(work) && member.inputs.role === "roles/pubsub.subscriber");
+          const topicName = text(exactlyOne(plan, GCP.topic, "that is the dead-letter topic", (topic) => topic.outputs.id === deadLetterTopic).inputs.name, "dead-letter topic name");
+          exactlyOne(plan, GCP.topicIamMember, "letting Pub/Sub publish dead letters", (member) => member.inputs.topic === topicName && member.inputs.role === "roles/pubsub.publisher");
+          exactlyOne(plan, GCP.subscriptionIamMember, "letting Pub/Sub take dead letters off the work subscription", (member) => member.inputs.subscription === gcp.shortName(work) && member.inputs.role === "roles/pubsub.subscriber");
         },
       },
     },
@@ -486,7 +429,7 @@ export const CAPABILITIES = [
     meaning: "fed by the work queue, never more than `maxWorkers × messagesPerWorker` pages in flight",
     clouds: {
       aws: {
-        types: [AWS.fn, AWS.trigger],
+        types: [AWS.lambda, AWS.eventSourceMapping],
         label: "Lambda function fed by an event source mapping; `maximumConcurrency` × `batchSize`",
         check: (plan) => {
           same(aws.trigger(plan).inputs.eventSourceArn, aws.workQueue(plan).outputs.arn, "the event source mapping's queue");
@@ -494,7 +437,7 @@ export const CAPABILITIES = [
         },
       },
       azure: {
-        types: [AZURE.app, AZURE.blob, AZURE.deployment],
+        types: [AZURE.webApp, AZURE.blob, AZURE.deployment],
         label: "Function app on Flex Consumption, its package deployed by one deploy; `maximumInstanceCount` × host.json `maxConcurrentCalls`",
         check: (plan) => {
           const app = azure.app(plan);
@@ -504,10 +447,10 @@ export const CAPABILITIES = [
         },
       },
       gcp: {
-        types: [GCP.fn],
+        types: [GCP.function],
         label: "Cloud Function (gen2) the subscription pushes to; `maxInstanceCount` × `maxInstanceRequestConcurrency`",
         check: (plan) => {
-          same(field(gcp.workSubscription(plan).inputs, "pushConfig", "pushEndpoint"), field(gcp.worker(plan).outputs, "serviceConfig", "uri"), "the push endpoint");
+          same(read(gcp.workSubscription(plan).inputs, "pushConfig", "pushEndpoint"), read(gcp.worker(plan).outputs, "serviceConfig", "uri"), "the push endpoint");
           same(maxInFlightPages(plan), plan.args.maxWorkers * plan.args.messagesPerWorker, "pages in flight");
         },
       },
@@ -521,23 +464,23 @@ export const CAPABILITIES = [
         types: [AWS.bucket, AWS.publicAccessBlock, AWS.encryption],
         label: "S3 bucket, all public access blocked, SSE-S3",
         check: (plan) => {
-          const bucket = the(plan, AWS.bucket, "named by the resultsBucket output", (candidate) => candidate.outputs.bucket === output(plan, "resultsBucket"));
-          const block = the(plan, AWS.publicAccessBlock, `on ${bucket.name}`, (candidate) => candidate.inputs.bucket === bucket.outputs.id);
+          const bucket = exactlyOne(plan, AWS.bucket, "named by the resultsBucket output", (candidate) => candidate.outputs.bucket === output(plan, "resultsBucket"));
+          const block = exactlyOne(plan, AWS.publicAccessBlock, `on ${bucket.name}`, (candidate) => candidate.inputs.bucket === bucket.outputs.id);
           same(["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"].map((flag) => block.inputs[flag]), [true, true, true, true], "the four public access blocks");
-          const encryption = the(plan, AWS.encryption, `on ${bucket.name}`, (candidate) => candidate.inputs.bucket === bucket.outputs.id);
-          const algorithm = field(encryption.inputs, "rules", 0, "applyServerSideEncryptionByDefault", "sseAlgorithm");
+          const encryption = exactlyOne(plan, AWS.encryption, `on ${bucket.name}`, (candidate) => candidate.inputs.bucket === bucket.outputs.id);
+          const algorithm = read(encryption.inputs, "rules", 0, "applyServerSideEncryptionByDefault", "sseAlgorithm");
           if (algorithm !== "AES256" && algorithm !== "aws:kms") fail(`default encryption is ${JSON.stringify(algorithm)}`);
         },
       },
       azure: {
-        types: [AZURE.account, AZURE.container],
+        types: [AZURE.storageAccount, AZURE.blobContainer],
         label: "Storage account (no public blob access, Entra ID only, infrastructure encryption) and private container",
         check: (plan) => {
           const [accountName, containerName] = output(plan, "resultsBucket").split("/");
-          const account = the(plan, AZURE.account, `named ${accountName}`, (candidate) => candidate.inputs.accountName === accountName);
+          const account = exactlyOne(plan, AZURE.storageAccount, `named ${accountName}`, (candidate) => candidate.inputs.accountName === accountName);
           same([account.inputs.allowBlobPublicAccess, account.inputs.allowSharedKeyAccess], [false, false], "allowBlobPublicAccess and allowSharedKeyAccess");
-          same(field(account.inputs, "encryption", "services", "blob", "enabled"), true, "blob encryption");
-          const container = the(plan, AZURE.container, `named ${containerName} in ${accountName}`, (candidate) => candidate.inputs.containerName === containerName && candidate.inputs.accountName === accountName);
+          same(read(account.inputs, "encryption", "services", "blob", "enabled"), true, "blob encryption");
+          const container = exactlyOne(plan, AZURE.blobContainer, `named ${containerName} in ${accountName}`, (candidate) => candidate.inputs.containerName === containerName && candidate.inputs.accountName === accountName);
           same(container.inputs.publicAccess, "None", "the container's publicAccess");
         },
       },
@@ -545,11 +488,11 @@ export const CAPABILITIES = [
         types: [GCP.bucket],
         label: "Cloud Storage bucket, public access prevention enforced, uniform access, Google-managed encryption",
         check: (plan) => {
-          const bucket = the(plan, GCP.bucket, "named by the resultsBucket output", (candidate) => candidate.outputs.name === output(plan, "resultsBucket"));
+          const bucket = exactlyOne(plan, GCP.bucket, "named by the resultsBucket output", (candidate) => candidate.outputs.name === output(plan, "resultsBucket"));
           same([bucket.inputs.publicAccessPrevention, bucket.inputs.uniformBucketLevelAccess], ["enforced", true], "publicAccessPrevention and uniformBucketLevelAccess");
           // Cloud Storage encrypts every object at rest, with Google-managed keys unless a KMS key is named:
           // https://cloud.google.com/storage/docs/encryption/default-keys
-          const kmsKey = field(bucket.inputs, "encryption", "defaultKmsKeyName");
+          const kmsKey = read(bucket.inputs, "encryption", "defaultKmsKeyName");
           if (bucket.inputs.encryption !== undefined && typeof kmsKey !== "string") fail(`encryption is ${JSON.stringify(bucket.inputs.encryption)} without a KMS key`);
         },
       },
@@ -563,27 +506,27 @@ export const CAPABILITIES = [
         types: [AWS.parameter],
         label: "SSM parameter (JSON)",
         check: (plan) => {
-          const parameter = the(plan, AWS.parameter, "named by the configLocation output", (candidate) => candidate.outputs.name === output(plan, "configLocation"));
+          const parameter = exactlyOne(plan, AWS.parameter, "named by the configLocation output", (candidate) => candidate.outputs.name === output(plan, "configLocation"));
           checkSettingsDocument(parameter.inputs.value, `${parameter.name} value`, plan);
         },
       },
       azure: {
-        types: [AZURE.store, AZURE.keyValue],
+        types: [AZURE.configStore, AZURE.keyValue],
         label: "App Configuration store, one JSON key-value",
         check: (plan) => {
           const location = new URL(output(plan, "configLocation"));
-          const store = the(plan, AZURE.store, `at ${location.origin}`, (candidate) => candidate.outputs.endpoint === location.origin);
+          const store = exactlyOne(plan, AZURE.configStore, `at ${location.origin}`, (candidate) => candidate.outputs.endpoint === location.origin);
           const key = location.pathname.replace(/^\/kv\//, "");
-          const keyValue = the(plan, AZURE.keyValue, `named ${key} in ${store.name}`, (candidate) => candidate.inputs.keyValueName === key && candidate.inputs.configStoreName === store.outputs.name);
+          const keyValue = exactlyOne(plan, AZURE.keyValue, `named ${key} in ${store.name}`, (candidate) => candidate.inputs.keyValueName === key && candidate.inputs.configStoreName === store.outputs.name);
           checkSettingsDocument(keyValue.inputs.value, `${keyValue.name} value`, plan);
         },
       },
       gcp: {
-        types: [GCP.parameter, GCP.version],
+        types: [GCP.parameter, GCP.parameterVersion],
         label: "Parameter Manager parameter (JSON) and its version",
         check: (plan) => {
-          const parameter = the(plan, GCP.parameter, "named by the configLocation output", (candidate) => candidate.outputs.name === output(plan, "configLocation"));
-          const version = the(plan, GCP.version, `of ${parameter.name}`, (candidate) => candidate.inputs.parameter === parameter.outputs.id);
+          const parameter = exactlyOne(plan, GCP.parameter, "named by the configLocation output", (candidate) => candidate.outputs.name === output(plan, "configLocation"));
+          const version = exactlyOne(plan, GCP.parameterVersion, `of ${parameter.name}`, (candidate) => candidate.inputs.parameter === parameter.outputs.id);
           checkSettingsDocument(version.inputs.parameterData, `${version.name} parameterData`, plan);
         },
       },
@@ -593,9 +536,9 @@ export const CAPABILITIES = [
     role: "alarms",
     meaning: `the same five kinds (${Object.values(ALARM_KINDS).join("; ")}), each to the \`alertChannel\` output, which e-mails \`alertEmail\``,
     clouds: {
-      aws: { types: [AWS.alarm, AWS.topic, AWS.subscription], label: "CloudWatch alarms to an SNS topic", check: checkAlarms(AWS_ALARMS) },
-      azure: { types: [AZURE.metricAlert, AZURE.logAlert, AZURE.actionGroup], label: "Azure Monitor metric and log alerts to an action group", check: checkAlarms(AZURE_ALARMS) },
-      gcp: { types: [GCP.policy, GCP.channel], label: "Cloud Monitoring alert policies to a notification channel", check: checkAlarms(GCP_ALARMS) },
+      aws: { types: [AWS.metricAlarm, AWS.topic, AWS.topicSubscription], label: "CloudWatch alarms to an SNS topic", check: checkAlarms(AWS_ALARMS) },
+      azure: { types: [AZURE.metricAlert, AZURE.scheduledQueryRule, AZURE.actionGroup], label: "Azure Monitor metric and log alerts to an action group", check: checkAlarms(AZURE_ALARMS) },
+      gcp: { types: [GCP.alertPolicy, GCP.notificationChannel], label: "Cloud Monitoring alert policies to a notification channel", check: checkAlarms(GCP_ALARMS) },
     },
   },
   {
@@ -606,7 +549,7 @@ export const CAPABILITIES = [
         types: [AWS.dashboard],
         label: "CloudWatch dashboard",
         check: (plan) => {
-          const dashboard = the(plan, AWS.dashboard, "in the plan", () => true);
+          const dashboard = exactlyOne(plan, AWS.dashboard, "in the plan", () => true);
           if (!output(plan, "dashboardUrl").endsWith(`#dashboards/dashboard/${text(dashboard.inputs.dashboardName, "dashboardName")}`)) fail(`the dashboardUrl output does not link to ${dashboard.name}`);
           const body = text(dashboard.inputs.dashboardBody, "dashboardBody");
           for (const name of [aws.queueName(aws.workQueue(plan)), output(plan, "workerName")]) if (!body.includes(`"${name}"`)) fail(`the dashboard does not chart ${name}`);
@@ -616,7 +559,7 @@ export const CAPABILITIES = [
         types: [AZURE.workbook],
         label: "Azure Monitor workbook",
         check: (plan) => {
-          const workbook = the(plan, AZURE.workbook, "in the plan", () => true);
+          const workbook = exactlyOne(plan, AZURE.workbook, "in the plan", () => true);
           same(output(plan, "dashboardUrl"), `https://portal.azure.com/#resource${text(workbook.outputs.id, "workbook id")}`, "the dashboardUrl output");
           const data = text(workbook.inputs.serializedData, "serializedData");
           if (!data.includes(text(azure.namespace(plan).outputs.id, "namespace id"))) fail("the workbook does not chart the work queue's namespace");
@@ -626,7 +569,7 @@ export const CAPABILITIES = [
         types: [GCP.dashboard],
         label: "Cloud Monitoring dashboard",
         check: (plan) => {
-          const dashboard = the(plan, GCP.dashboard, "in the plan", () => true);
+          const dashboard = exactlyOne(plan, GCP.dashboard, "in the plan", () => true);
           const id = text(dashboard.outputs.id, "dashboard id").split("/").pop() ?? "";
           if (!output(plan, "dashboardUrl").includes(`/dashboards/custom/${id}`)) fail(`the dashboardUrl output does not link to dashboard ${id}`);
           const body = text(dashboard.inputs.dashboardJson, "dashboardJson");
@@ -639,9 +582,9 @@ export const CAPABILITIES = [
     role: "stack outputs",
     meaning: `the same names on every cloud: ${FLEET_OUTPUT_NAMES.map((name) => `\`${name}\``).join(", ")}`,
     clouds: {
-      aws: { types: [AWS.fleet], label: "outputs of the AWS fleet component", check: (plan) => checkOutputNames(plan) },
-      azure: { types: [AZURE.fleet], label: "outputs of the Azure fleet component", check: (plan) => checkOutputNames(plan) },
-      gcp: { types: [GCP.fleet], label: "outputs of the Google Cloud fleet component", check: (plan) => checkOutputNames(plan) },
+      aws: { types: [FLEET_COMPONENT.aws], label: "outputs of the AWS fleet component", check: (plan) => checkOutputNames(plan) },
+      azure: { types: [FLEET_COMPONENT.azure], label: "outputs of the Azure fleet component", check: (plan) => checkOutputNames(plan) },
+      gcp: { types: [FLEET_COMPONENT.gcp], label: "outputs of the Google Cloud fleet component", check: (plan) => checkOutputNames(plan) },
     },
   },
 ] as const satisfies readonly Capability[];

@@ -201,9 +201,7 @@ export class SettingsCache {
 
   private async refresh(): Promise<FleetSettings> {
     try {
-      const raw = await this.options.source.read();
-      const document = typeof raw === "string" ? parseJsonDocument(raw, this.options.source.name) : raw;
-      this.current = parseSettings(document, this.options.source.name);
+      this.current = parseSettingsDocument(await this.options.source.read(), this.options.source.name);
     } catch (error) {
       this.options.onError?.(error);
     }
@@ -238,10 +236,19 @@ export function settingsErrorLogger(logger: Logger, source: string, fixes: Setti
   };
 }
 
-function parseJsonDocument(text: string, source: string): unknown {
+/**
+ * Validates a settings document as a `SettingsSource` reads it: JSON text, or
+ * a value already decoded. Throws `SettingsError` as `parseSettings` does, and
+ * for text that is not JSON.
+ */
+export function parseSettingsDocument(raw: unknown, source: string): FleetSettings {
+  return parseSettings(typeof raw === "string" ? parseJsonText(raw, source) : raw, source);
+}
+
+function parseJsonText(text: string, source: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new SettingsError(source, [{ key: "(document)", value: text.slice(0, 80), problem: `is not JSON (${error instanceof Error ? error.message : String(error)})`, fix: "write a JSON object" }]);
+    throw new SettingsError(source, [{ key: "(document)", value: text.slice(0, 80), problem: `is not JSON (${describeError(error)})`, fix: 'write a JSON object such as {"concurrency": 8}' }]);
   }
 }

@@ -21,6 +21,7 @@ import { createJsonLogger } from "../../shared/logging";
 import type { ItemOutcome, QueueItem } from "../../shared/outcome";
 import type { Logger } from "../../shared/ports";
 import { createWorker, type WorkerOptions } from "../../shared/worker";
+import { integerOption, requireEnv, writeGraceFor } from "../handlerConfig";
 import { createEmfMetrics, type BatchMetrics } from "./metrics";
 import { createS3ResultStore } from "./resultStore";
 import { createSsmSettings } from "./settingsSource";
@@ -29,23 +30,13 @@ import { changeVisibility, visibilitySeconds, type VisibilityChange, type Visibi
 /**
  * Time kept back from the Lambda deadline. The worker answers at its deadline
  * except for result writes already under way, which it lets run on for the
- * margin less `ANSWER_TIME_MS` (2 s by default) so a page it fetched is not
- * fetched again, and then aborts. The bound matters: the S3 client's own
- * worst case is 3 attempts of 2 s connect + 5 s request (twice with raw HTML),
- * far past the margin, and a Lambda that times out sends EVERY message of the
- * batch back, stored ones included.
+ * margin less the answer's time (`writeGraceFor`: 2 s by default) so a page
+ * it fetched is not fetched again, and then aborts. The bound matters: the S3
+ * client's own worst case is 3 attempts of 2 s connect + 5 s request (twice
+ * with raw HTML), far past the margin, and a Lambda that times out sends EVERY
+ * message of the batch back, stored ones included.
  */
-export const DEFAULT_DEADLINE_MARGIN_MS = 3_000;
-const MAX_DEADLINE_MARGIN_MS = 60_000;
-
-/**
- * The part of the margin left once writes are done or aborted: the EMF line,
- * the visibility changes (one in-region call per 10 returned messages, all at
- * once, themselves cut off `ANSWER_RESERVE_MS` before the deadline) and the
- * response. These are local work and sub-100 ms calls, so 1 s covers them even
- * at the CPU share of a 512 MB function.
- */
-const ANSWER_TIME_MS = 1_000;
+export const DEADLINE_MARGIN_MS = { min: 0, max: 60_000, default: 3_000 } as const;
 
 /**
  * The visibility changes are abandoned this long before the Lambda deadline,
@@ -92,26 +83,13 @@ export interface SqsHandler {
   close(): Promise<void>;
 }
 
-/** A missing or invalid Lambda environment variable. */
-export class LambdaConfigError extends Error {
-  readonly code = "lambda_config_invalid";
-
-  constructor(message: string) {
-    super(message);
-    this.name = "LambdaConfigError";
-  }
-}
-
 /** Builds the handler from its dependencies: `handler` below with the AWS clients, tests with loopback ones. */
 export function createSqsHandler(deps: SqsHandlerDeps): SqsHandler {
-  const margin = deps.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS;
-  if (!Number.isInteger(margin) || margin < 0 || margin > MAX_DEADLINE_MARGIN_MS) {
-    throw new LambdaConfigError(`\`deadlineMarginMs\` must be an integer from 0 to ${MAX_DEADLINE_MARGIN_MS} (given ${JSON.stringify(margin)}); leave it out for ${DEFAULT_DEADLINE_MARGIN_MS}`);
-  }
+  const margin = integerOption("deadlineMarginMs", deps.deadlineMarginMs, DEADLINE_MARGIN_MS);
   const { logger, metrics, sqs } = deps;
   const now = deps.now ?? Date.now;
   const random = deps.random ?? Math.random;
-  const writeGraceMs = Math.max(0, margin - ANSWER_TIME_MS);
+  const writeGraceMs = writeGraceFor(margin);
   const worker = createWorker({ ...deps.worker, logger, metrics });
 
   function toQueueItem(record: SQSRecord): QueueItem {
@@ -120,10 +98,9 @@ export function createSqsHandler(deps: SqsHandlerDeps): SqsHandler {
 
   /** Sets the visibility of the returned `retry` messages, giving up at `giveUpAt`. */
   async function holdRetries(client: SQSClient, records: readonly SQSRecord[], items: readonly QueueItem[], outcomes: readonly ItemOutcome[], giveUpAt: number, requestId: string): Promise<VisibilityResult> {
-    const outcomeOf = new Map(outcomes.map(({ id, outcome }) => [id, outcome]));
     const changes: VisibilityChange[] = [];
     records.forEach((record, index) => {
-      const outcome = outcomeOf.get(record.messageId);
+      const outcome = outcomes[index]?.outcome;
       const seconds = outcome === undefined ? undefined : visibilitySeconds(outcome, items[index].attempt, random);
       if (seconds !== undefined) changes.push({ record, seconds });
     });
@@ -174,10 +151,11 @@ export function createSqsHandler(deps: SqsHandlerDeps): SqsHandler {
  * Every message not known to be finished goes back: `retry` and `malformed`
  * outcomes (malformed ones reach the dead-letter queue after
  * `maxReceiveCount`), and any message the worker gave no outcome for.
+ * `processBatch` answers in item order, so outcomes are matched by position.
  */
 function messagesToReturn(records: readonly SQSRecord[], outcomes: readonly ItemOutcome[]): SQSBatchItemFailure[] {
-  const finished = new Set(outcomes.filter(({ outcome }) => outcome.kind === "ok" || outcome.kind === "failed").map(({ id }) => id));
-  return records.filter((record) => !finished.has(record.messageId)).map((record) => ({ itemIdentifier: record.messageId }));
+  const finished = (index: number) => outcomes[index]?.outcome.kind === "ok" || outcomes[index]?.outcome.kind === "failed";
+  return records.filter((_record, index) => !finished(index)).map((record) => ({ itemIdentifier: record.messageId }));
 }
 
 /** `ApproximateReceiveCount` is a decimal string, 1 on the first delivery. */
@@ -212,12 +190,12 @@ export const SDK_REQUEST_HANDLER = { connectionTimeout: 2_000, requestTimeout: 5
  * configuration can open the VPC or loopback to scraped URLs.
  */
 export function createLambdaHandler(env: NodeJS.ProcessEnv): SqsHandler {
-  const fleetName = requireEnv(env, LAMBDA_ENV.fleetName);
+  const fleetName = requireEnv(env, LAMBDA_ENV.fleetName, "environment variable");
   const logger = createJsonLogger({ base: { fleet: fleetName } });
   return createSqsHandler({
     worker: {
-      settings: createSsmSettings({ client: new SSMClient({ requestHandler: SDK_REQUEST_HANDLER }), parameterName: requireEnv(env, LAMBDA_ENV.settingsParameter), logger }),
-      results: createS3ResultStore({ client: new S3Client({ requestHandler: SDK_REQUEST_HANDLER }), bucket: requireEnv(env, LAMBDA_ENV.resultsBucket) }),
+      settings: createSsmSettings({ client: new SSMClient({ requestHandler: SDK_REQUEST_HANDLER }), parameterName: requireEnv(env, LAMBDA_ENV.settingsParameter, "environment variable"), logger }),
+      results: createS3ResultStore({ client: new S3Client({ requestHandler: SDK_REQUEST_HANDLER }), bucket: requireEnv(env, LAMBDA_ENV.resultsBucket, "environment variable") }),
     },
     logger,
     metrics: createEmfMetrics({ fleetName }),
@@ -227,12 +205,6 @@ export function createLambdaHandler(env: NodeJS.ProcessEnv): SqsHandler {
     // https://github.com/aws/aws-sdk-js-v3/blob/main/packages/middleware-sdk-sqs/src/queue-url.ts
     sqs: new SQSClient({ requestHandler: SDK_REQUEST_HANDLER, useQueueUrlAsEndpoint: false }),
   });
-}
-
-function requireEnv(env: NodeJS.ProcessEnv, name: string): string {
-  const value = env[name]?.trim();
-  if (!value) throw new LambdaConfigError(`environment variable ${name} is not set (given ${JSON.stringify(env[name])}); the fleet's Pulumi program sets it on the function: redeploy the stack`);
-  return value;
 }
 
 /**

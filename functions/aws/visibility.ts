@@ -16,6 +16,7 @@
  */
 import { ChangeMessageVisibilityBatchCommand, type ChangeMessageVisibilityBatchRequestEntry, type SQSClient } from "@aws-sdk/client-sqs";
 import type { SQSRecord } from "aws-lambda";
+import { equalJitter, type Backoff } from "../../shared/backoff";
 import { describeError } from "../../shared/errors";
 import type { Outcome } from "../../shared/outcome";
 import type { Logger } from "../../shared/ports";
@@ -48,15 +49,13 @@ export const PAUSE_HOLD = { firstSeconds: 900, factor: 2 } as const;
 /**
  * Any other retry without a Retry-After (a 5xx, a timeout, a store outage, the
  * batch deadline, a host's pacing): exponential backoff from the receive count,
- * ×4 per receive from 1 min, capped at 2 h, with equal jitter (half fixed,
- * half random, so messages for one host that failed together come back apart).
+ * in seconds, ×4 per receive from 1 min, capped at 2 h, with equal jitter.
  * The first retry comes after 30–60 s instead of the queue's timeout; the
  * default 5 deliveries span 1 h 42 min to 3 h 25 min, so a site has longer to
  * recover than the hour it had before, not the 15 minutes a ×2 backoff from
  * 30 s would give it before its messages are dead-lettered.
- * https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/
  */
-export const RETRY_BACKOFF = { firstSeconds: 60, factor: 4, maxSeconds: 7_200 } as const;
+export const RETRY_BACKOFF: Backoff = { first: 60, factor: 4, max: 7_200 };
 
 /**
  * The visibility, in whole seconds, for a message the handler returns with
@@ -72,8 +71,7 @@ export function visibilitySeconds(outcome: Outcome, attempt: number, random: () 
   if (outcome.retryAfterMs !== undefined && Number.isFinite(outcome.retryAfterMs)) return clampHold(Math.ceil(outcome.retryAfterMs / 1000));
   const receivesBefore = Math.max(1, attempt) - 1;
   if (outcome.code === "fleet_paused") return clampHold(PAUSE_HOLD.firstSeconds * PAUSE_HOLD.factor ** receivesBefore);
-  const ceiling = Math.min(RETRY_BACKOFF.maxSeconds, RETRY_BACKOFF.firstSeconds * RETRY_BACKOFF.factor ** receivesBefore);
-  return clampHold(Math.ceil(ceiling / 2 + (random() * ceiling) / 2));
+  return clampHold(Math.ceil(equalJitter(RETRY_BACKOFF, receivesBefore, random)));
 }
 
 function clampHold(seconds: number): number {

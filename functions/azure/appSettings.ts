@@ -36,22 +36,3 @@ export const AZURE_APP_SETTINGS = {
 
 /** The app setting that holds the Service Bus namespace's host name. */
 export const SERVICE_BUS_NAMESPACE_SETTING = `${SERVICE_BUS_CONNECTION}__fullyQualifiedNamespace`;
-
-/** A missing or invalid app setting or handler option. */
-export class AzureFunctionConfigError extends Error {
-  readonly code = "azure_function_config_invalid";
-
-  constructor(message: string) {
-    super(message);
-    this.name = "AzureFunctionConfigError";
-  }
-}
-
-/** Checks an integer option and returns it, or throws naming the option, the value and the range. */
-export function integerOption(name: string, value: number | undefined, range: { readonly min: number; readonly max: number; readonly default: number }): number {
-  const chosen = value ?? range.default;
-  if (!Number.isInteger(chosen) || chosen < range.min || chosen > range.max) {
-    throw new AzureFunctionConfigError(`\`${name}\` must be an integer from ${range.min} to ${range.max} (given ${JSON.stringify(value)}); leave it out for ${range.default}`);
-  }
-  return chosen;
-}

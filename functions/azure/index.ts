@@ -33,7 +33,8 @@ import { describeError } from "../../shared/errors";
 import type { Outcome, QueueItem } from "../../shared/outcome";
 import type { Logger, LogLevel } from "../../shared/ports";
 import { createWorker, type WorkerOptions } from "../../shared/worker";
-import { AZURE_APP_SETTINGS, AzureFunctionConfigError, SCRAPE_FUNCTION_NAME, SERVICE_BUS_CONNECTION, integerOption } from "./appSettings";
+import { HandlerConfigError, integerOption, requireEnv, writeGraceFor } from "../handlerConfig";
+import { AZURE_APP_SETTINGS, SCRAPE_FUNCTION_NAME, SERVICE_BUS_CONNECTION } from "./appSettings";
 import { createWindowMetrics, type WindowMetrics } from "./metrics";
 import { createBlobResultStore, createResultsContainerClient } from "./resultStore";
 import { createAppConfigurationClient, createAppConfigurationSettings } from "./settingsSource";
@@ -42,18 +43,11 @@ import { createAppConfigurationClient, createAppConfigurationSettings } from "./
  * Time kept back from the invocation's deadline (the function timeout or the
  * message lock, whichever ends first). The worker answers at its deadline except
  * for result writes already under way, which it lets run on for the margin
- * less `ANSWER_TIME_MS` (4 s by default) and then aborts: the Blob client's own
- * worst case, 3 tries of 10 s, would outlast the lock.
+ * less the answer's time (`writeGraceFor`: 4 s by default) and then aborts: the
+ * Blob client's own worst case, 3 tries of 10 s, would outlast the lock. The
+ * Retry-After hold is cut at the deadline, so it takes none of the answer's time.
  */
 export const DEADLINE_MARGIN_MS = { min: 0, max: 60_000, default: 5_000 } as const;
-
-/**
- * The part of the margin left once writes are done or aborted: the log and
- * metrics lines, returning or throwing, and the host's settlement call to
- * Service Bus (one in-region call), before the lock runs out. The Retry-After
- * hold is cut at the deadline, so it takes none of this.
- */
-const ANSWER_TIME_MS = 1_000;
 
 /**
  * Longest wait before abandoning a `retry` that carries a Retry-After.
@@ -122,12 +116,12 @@ export function createServiceBusHandler(deps: ServiceBusHandlerDeps): ServiceBus
   const margin = integerOption("deadlineMarginMs", deps.deadlineMarginMs, DEADLINE_MARGIN_MS);
   const maxHold = integerOption("maxRetryHoldMs", deps.maxRetryHoldMs, RETRY_HOLD_MS);
   if (!Number.isInteger(deps.functionTimeoutMs) || deps.functionTimeoutMs <= margin) {
-    throw new AzureFunctionConfigError(`\`functionTimeoutMs\` must be an integer above the deadline margin of ${margin} ms (given ${JSON.stringify(deps.functionTimeoutMs)})`);
+    throw new HandlerConfigError(`\`functionTimeoutMs\` must be an integer above the deadline margin of ${margin} ms (given ${JSON.stringify(deps.functionTimeoutMs)})`);
   }
   const now = deps.now ?? Date.now;
   const logger = createInvocationLogger(deps.fleetName);
   const metrics = deps.metrics ?? createWindowMetrics({ fleetName: deps.fleetName, now });
-  const writeGraceMs = Math.max(0, margin - ANSWER_TIME_MS);
+  const writeGraceMs = writeGraceFor(margin);
   const worker = createWorker({ ...deps.worker, logger, metrics });
   let inFlight = 0;
 
@@ -245,27 +239,21 @@ export function createInvocationLogger(fleetName: string): Logger {
  * network to scraped URLs.
  */
 export function createAzureHandler(env: NodeJS.ProcessEnv): ServiceBusHandler {
-  const fleetName = requireSetting(env, AZURE_APP_SETTINGS.fleetName);
-  const timeoutSeconds = Number(requireSetting(env, AZURE_APP_SETTINGS.functionTimeoutSeconds));
+  const fleetName = requireEnv(env, AZURE_APP_SETTINGS.fleetName, "app setting");
+  const timeoutSeconds = Number(requireEnv(env, AZURE_APP_SETTINGS.functionTimeoutSeconds, "app setting"));
   if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 10) {
-    throw new AzureFunctionConfigError(`app setting ${AZURE_APP_SETTINGS.functionTimeoutSeconds} must be a whole number of seconds, at least 10 (given ${JSON.stringify(env[AZURE_APP_SETTINGS.functionTimeoutSeconds])}); the fleet's Pulumi program sets it: redeploy the stack`);
+    throw new HandlerConfigError(`app setting ${AZURE_APP_SETTINGS.functionTimeoutSeconds} must be a whole number of seconds, at least 10 (given ${JSON.stringify(env[AZURE_APP_SETTINGS.functionTimeoutSeconds])}); the fleet's Pulumi program sets it: redeploy the stack`);
   }
   const credential = new DefaultAzureCredential();
-  const endpoint = requireSetting(env, AZURE_APP_SETTINGS.configEndpoint);
+  const endpoint = requireEnv(env, AZURE_APP_SETTINGS.configEndpoint, "app setting");
   return createServiceBusHandler({
     fleetName,
     functionTimeoutMs: timeoutSeconds * 1000,
     worker: {
-      settings: createAppConfigurationSettings({ client: createAppConfigurationClient(endpoint, credential), endpoint, key: requireSetting(env, AZURE_APP_SETTINGS.settingsKey), logger: createInvocationLogger(fleetName) }),
-      results: createBlobResultStore({ container: createResultsContainerClient(requireSetting(env, AZURE_APP_SETTINGS.resultsContainerUrl), credential) }),
+      settings: createAppConfigurationSettings({ client: createAppConfigurationClient(endpoint, credential), endpoint, key: requireEnv(env, AZURE_APP_SETTINGS.settingsKey, "app setting"), logger: createInvocationLogger(fleetName) }),
+      results: createBlobResultStore({ container: createResultsContainerClient(requireEnv(env, AZURE_APP_SETTINGS.resultsContainerUrl, "app setting"), credential) }),
     },
   });
-}
-
-function requireSetting(env: NodeJS.ProcessEnv, name: string): string {
-  const value = env[name]?.trim();
-  if (!value) throw new AzureFunctionConfigError(`app setting ${name} is not set (given ${JSON.stringify(env[name])}); the fleet's Pulumi program sets it on the function app: redeploy the stack`);
-  return value;
 }
 
 /**

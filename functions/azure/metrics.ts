@@ -13,7 +13,7 @@
  */
 import { METRICS, OUTCOME_METRIC } from "../../shared/metricNames";
 import type { Metrics, PageMetric } from "../../shared/ports";
-import { integerOption } from "./appSettings";
+import { integerOption } from "../handlerConfig";
 
 /** The trace event the lines carry, and the Azure-only field beside the shared metric names. */
 export const FLEET_METRICS_EVENT = "fleet_metrics";
@@ -86,16 +86,15 @@ export function createWindowMetrics(options: WindowMetricsOptions): WindowMetric
         window.fetchMsMax = Math.max(window.fetchMsMax, metric.fetchMs);
       }
       if (metric.code !== undefined) window.codes[metric.code] = (window.codes[metric.code] ?? 0) + 1;
-      window.empty = false;
     },
     observeMessageAge(ageSeconds) {
-      if (!Number.isFinite(ageSeconds)) return;
-      window.oldestAgeSeconds = Math.max(window.oldestAgeSeconds, Math.max(0, Math.round(ageSeconds)));
-      window.empty = false;
+      if (Number.isFinite(ageSeconds)) window.oldestAgeSeconds = Math.max(window.oldestAgeSeconds ?? 0, Math.round(ageSeconds));
     },
     takeLine(force) {
       const at = now();
-      if (window.empty || (!force && at - window.openedAt < interval)) return undefined;
+      const { pages } = window;
+      const empty = pages.ok + pages.failed + pages.retry + pages.malformed === 0 && window.oldestAgeSeconds === undefined;
+      if (empty || (!force && at - window.openedAt < interval)) return undefined;
       const closed = window;
       window = emptyWindow(at);
       const line: FleetMetricsLine = {
@@ -109,7 +108,7 @@ export function createWindowMetrics(options: WindowMetricsOptions): WindowMetric
         [OUTCOME_METRIC.malformed]: closed.pages.malformed,
         [METRICS.bytesFetched]: closed.bytes,
         [METRICS.fetchLatencyMs]: { count: closed.fetches, sum: closed.fetchMsSum, max: closed.fetchMsMax },
-        [OLDEST_MESSAGE_AGE_FIELD]: closed.oldestAgeSeconds,
+        [OLDEST_MESSAGE_AGE_FIELD]: closed.oldestAgeSeconds ?? 0,
         codes: closed.codes,
       };
       return JSON.stringify(line);
@@ -119,16 +118,16 @@ export function createWindowMetrics(options: WindowMetricsOptions): WindowMetric
 
 interface Window {
   readonly openedAt: number;
-  empty: boolean;
   readonly pages: Record<PageMetric["outcome"], number>;
   bytes: number;
   fetches: number;
   fetchMsSum: number;
   fetchMsMax: number;
-  oldestAgeSeconds: number;
+  /** Unset until a message's age is known. */
+  oldestAgeSeconds?: number;
   readonly codes: Record<string, number>;
 }
 
 function emptyWindow(openedAt: number): Window {
-  return { openedAt, empty: true, pages: { ok: 0, failed: 0, retry: 0, malformed: 0 }, bytes: 0, fetches: 0, fetchMsSum: 0, fetchMsMax: 0, oldestAgeSeconds: 0, codes: {} };
+  return { openedAt, pages: { ok: 0, failed: 0, retry: 0, malformed: 0 }, bytes: 0, fetches: 0, fetchMsSum: 0, fetchMsMax: 0, codes: {} };
 }

@@ -12,7 +12,7 @@ import type { TokenCredential } from "@azure/identity";
 import { SettingsError } from "../../shared/errors";
 import type { Logger } from "../../shared/ports";
 import { SettingsCache, settingsErrorLogger, type SettingsSource } from "../../shared/settings";
-import { integerOption } from "./appSettings";
+import { integerOption } from "../handlerConfig";
 
 export interface AppConfigurationSettingsOptions {
   /** A client created once per instance and shared by every invocation. */

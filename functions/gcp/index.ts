@@ -29,6 +29,7 @@ import { createJsonLogger } from "../../shared/logging";
 import type { Outcome } from "../../shared/outcome";
 import type { Logger, Metrics } from "../../shared/ports";
 import { createWorker, type WorkerOptions } from "../../shared/worker";
+import { HandlerConfigError, integerOption, requireEnv, writeGraceFor } from "../handlerConfig";
 import { ENTRY_POINT, FUNCTION_ENV } from "./environment";
 import { createLogMetrics } from "./metrics";
 import { PushEnvelopeError, decodePushEnvelope, type PushDelivery } from "./pushEnvelope";
@@ -38,19 +39,12 @@ import { createParameterManagerSettings } from "./settingsSource";
 /**
  * Time kept back from the function's timeout. The worker answers at its
  * deadline except for result writes already under way, which it lets run on
- * for the margin less `ANSWER_TIME_MS` (2 s by default) and then stops waiting
- * for: the Storage client's own retries may take up to its 20 s
- * `totalTimeout` (resultStore.ts), and a function that times out answers 504,
- * so Pub/Sub redelivers a message whose record was stored.
+ * for the margin less the answer's time (`writeGraceFor`: 2 s by default) and
+ * then stops waiting for: the Storage client's own retries may take up to its
+ * 20 s `totalTimeout` (resultStore.ts), and a function that times out answers
+ * 504, so Pub/Sub redelivers a message whose record was stored.
  */
-export const DEFAULT_DEADLINE_MARGIN_MS = 3_000;
-const MAX_DEADLINE_MARGIN_MS = 60_000;
-
-/**
- * The part of the margin left once writes are done or abandoned: the log line
- * and the JSON response, local work that 1 s covers with room to spare.
- */
-const ANSWER_TIME_MS = 1_000;
+export const DEADLINE_MARGIN_MS = { min: 0, max: 60_000, default: 3_000 } as const;
 
 /** The status for each outcome (see the table above). */
 export const PUSH_STATUS = {
@@ -82,28 +76,18 @@ export interface PushHandler {
   close(): Promise<void>;
 }
 
-/** A missing or invalid function setting (environment variable or handler option). */
-export class CloudFunctionConfigError extends Error {
-  readonly code = "cloud_function_config_invalid";
-
-  constructor(message: string) {
-    super(message);
-    this.name = "CloudFunctionConfigError";
-  }
-}
-
 /** Builds the handler from its dependencies: `createCloudFunctionHandler` with the Google clients, tests with loopback ones. */
 export function createPushHandler(deps: PushHandlerDeps): PushHandler {
   const { logger, metrics, timeoutSeconds } = deps;
   if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1 || timeoutSeconds > 3600) {
-    throw new CloudFunctionConfigError(`\`timeoutSeconds\` must be an integer from 1 to 3600 (given ${JSON.stringify(timeoutSeconds)}); it is the function's serviceConfig.timeoutSeconds`);
+    throw new HandlerConfigError(`\`timeoutSeconds\` must be an integer from 1 to 3600 (given ${JSON.stringify(timeoutSeconds)}); it is the function's serviceConfig.timeoutSeconds`);
   }
-  const margin = deps.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS;
-  if (!Number.isInteger(margin) || margin < 0 || margin > MAX_DEADLINE_MARGIN_MS || margin >= timeoutSeconds * 1000) {
-    throw new CloudFunctionConfigError(`\`deadlineMarginMs\` must be an integer from 0 to ${MAX_DEADLINE_MARGIN_MS} and below the timeout (${timeoutSeconds * 1000} ms) (given ${JSON.stringify(margin)}); leave it out for ${DEFAULT_DEADLINE_MARGIN_MS}`);
+  const margin = integerOption("deadlineMarginMs", deps.deadlineMarginMs, DEADLINE_MARGIN_MS);
+  if (margin >= timeoutSeconds * 1000) {
+    throw new HandlerConfigError(`\`deadlineMarginMs\` must be below the timeout of ${timeoutSeconds * 1000} ms (given ${margin}); lower it or raise the function's timeoutSeconds`);
   }
   const now = deps.now ?? Date.now;
-  const writeGraceMs = Math.max(0, margin - ANSWER_TIME_MS);
+  const writeGraceMs = writeGraceFor(margin);
   const worker = createWorker({ ...deps.worker, logger, metrics });
 
   function answer(response: Response, status: number, body: Readonly<Record<string, unknown>>): void {
@@ -174,20 +158,19 @@ function outcomeBody(outcome: Outcome): Record<string, unknown> {
  * configuration can open the VPC, loopback or the metadata server to scraped URLs.
  */
 export function createCloudFunctionHandler(env: NodeJS.ProcessEnv): PushHandler {
-  const fleetName = requireEnv(env, FUNCTION_ENV.fleetName);
-  const timeoutText = requireEnv(env, FUNCTION_ENV.timeoutSeconds);
-  const timeoutSeconds = Number(timeoutText);
+  const fleetName = requireEnv(env, FUNCTION_ENV.fleetName, "environment variable");
+  const timeoutSeconds = Number(requireEnv(env, FUNCTION_ENV.timeoutSeconds, "environment variable"));
   const logger = createJsonLogger({ base: { fleet: fleetName } });
   // One client per instance: its auth client caches the access token, which the settings source reuses.
   const storage = new Storage(storageOptions());
   return createPushHandler({
     worker: {
-      results: createGcsResultStore({ bucket: storage.bucket(requireEnv(env, FUNCTION_ENV.resultsBucket)) }),
+      results: createGcsResultStore({ bucket: storage.bucket(requireEnv(env, FUNCTION_ENV.resultsBucket, "environment variable")) }),
       settings: createParameterManagerSettings({
-        parameter: requireEnv(env, FUNCTION_ENV.settingsParameter),
+        parameter: requireEnv(env, FUNCTION_ENV.settingsParameter, "environment variable"),
         getAccessToken: async () => {
           const token = await storage.authClient.getAccessToken();
-          if (!token) throw new CloudFunctionConfigError("the runtime service account's credentials gave no access token");
+          if (!token) throw new HandlerConfigError("the runtime service account's credentials gave no access token");
           return token;
         },
         logger,
@@ -197,12 +180,6 @@ export function createCloudFunctionHandler(env: NodeJS.ProcessEnv): PushHandler 
     metrics: createLogMetrics({ fleetName }),
     timeoutSeconds,
   });
-}
-
-function requireEnv(env: NodeJS.ProcessEnv, name: string): string {
-  const value = env[name]?.trim();
-  if (!value) throw new CloudFunctionConfigError(`environment variable ${name} is not set (given ${JSON.stringify(env[name])}); the fleet's Pulumi program sets it on the function: redeploy the stack`);
-  return value;
 }
 
 /**

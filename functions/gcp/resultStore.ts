@@ -18,7 +18,7 @@ export interface GcsResultStoreOptions {
  * idempotent by design (same URL, same key, last write wins), so transient
  * 429/5xx answers are retried, at most twice within 20 s. That can outlast
  * the handler's deadline margin, so the worker stops waiting at its write grace
- * (see `put` below and `DEFAULT_DEADLINE_MARGIN_MS` in index.ts).
+ * (see `put` below and `DEADLINE_MARGIN_MS` in index.ts).
  * https://cloud.google.com/storage/docs/retry-strategy#node.js
  */
 export const STORAGE_RETRY: NonNullable<StorageOptions["retryOptions"]> = {

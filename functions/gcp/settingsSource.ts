@@ -16,8 +16,11 @@
 import { SettingsError } from "../../shared/errors";
 import type { Logger } from "../../shared/ports";
 import { SettingsCache, settingsErrorLogger, type SettingsSource } from "../../shared/settings";
+import { integerOption } from "../handlerConfig";
 
 export const PARAMETER_MANAGER_ENDPOINT = "https://parametermanager.googleapis.com";
+
+const REQUEST_TIMEOUT_MS = { min: 100, max: 60_000, default: 5_000 } as const;
 
 export interface ParameterManagerSourceOptions {
   /** The parameter's resource name (env `SETTINGS_PARAMETER`): `projects/<project>/locations/global/parameters/<id>`. */
@@ -60,7 +63,7 @@ export function createParameterManagerSource(options: ParameterManagerSourceOpti
     throw new ParameterManagerError(`\`parameter\` must be a resource name such as projects/my-project/locations/global/parameters/settings (given ${JSON.stringify(parameter)})`);
   }
   const endpoint = (options.endpoint ?? PARAMETER_MANAGER_ENDPOINT).replace(/\/+$/, "");
-  const timeoutMs = options.requestTimeoutMs ?? 5_000;
+  const timeoutMs = integerOption("requestTimeoutMs", options.requestTimeoutMs, REQUEST_TIMEOUT_MS);
   const name = `parametermanager:${parameter}`;
   /** The payload of the version read last: when no newer version exists, the list call is all a refresh costs. */
   let last: { readonly version: string; readonly text: string } | undefined;

@@ -14,6 +14,7 @@
  * (waiting for robots.txt or for their host's slot) back to the queue at once
  * without using up an attempt.
  */
+import { equalJitter, type Backoff } from "../../shared/backoff";
 import { describeError, type ErrorCode } from "../../shared/errors";
 import { parseMessage } from "../../shared/message";
 import type { Outcome, QueueItem } from "../../shared/outcome";
@@ -33,24 +34,16 @@ const UNCOUNTED_RETRY_CODES: ReadonlySet<ErrorCode> = new Set(["fleet_paused", "
 /** The longest wait honoured from a server's Retry-After. */
 const MAX_RETRY_DELAY_MS = 15 * 60_000;
 
-export interface RetryBackoff {
-  /** First retry's delay in ms; doubles per attempt. @default 1000 */
-  readonly baseMs: number;
-  /** Upper bound in ms. @default 60000 */
-  readonly maxMs: number;
-}
-
-export const DEFAULT_BACKOFF: RetryBackoff = { baseMs: 1_000, maxMs: 60_000 };
+/** The local retry backoff, in milliseconds: from 1 s, doubling per attempt, up to 1 min. */
+export const DEFAULT_BACKOFF: Backoff = { first: 1_000, factor: 2, max: 60_000 };
 
 /**
  * Delay before delivery `attempt + 1`: the server's Retry-After when it sent
- * one, otherwise exponential backoff with jitter (half fixed, half random, so
- * retries of many URLs from one failing host spread out).
+ * one, otherwise exponential backoff with equal jitter.
  */
-export function retryDelayMs(attempt: number, retryAfterMs: number | undefined, backoff: RetryBackoff = DEFAULT_BACKOFF, random: () => number = Math.random): number {
+export function retryDelayMs(attempt: number, retryAfterMs: number | undefined, backoff: Backoff = DEFAULT_BACKOFF, random: () => number = Math.random): number {
   if (retryAfterMs !== undefined) return Math.min(Math.max(0, retryAfterMs), MAX_RETRY_DELAY_MS);
-  const ceiling = Math.min(backoff.maxMs, backoff.baseMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+  return Math.round(equalJitter(backoff, attempt - 1, random));
 }
 
 /**
@@ -84,7 +77,7 @@ export interface FleetRunOptions {
    */
   readonly isFetchingPage?: (href: string) => boolean;
   /** @default DEFAULT_BACKOFF */
-  readonly backoff?: RetryBackoff;
+  readonly backoff?: Backoff;
   readonly logger?: Logger;
   /** Called when the kill switch (`enabled`) pauses or resumes the run. */
   readonly onPause?: (paused: boolean) => void;

@@ -14,7 +14,7 @@
  */
 import { unwatchFile, watchFile, type Stats } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { DEFAULT_SETTINGS, SETTING_KEYS, parseSettings, type FleetSettings, type SettingKey, type SettingsSource } from "../../shared/settings";
+import { DEFAULT_SETTINGS, SETTING_KEYS, parseSettingsDocument, type FleetSettings, type SettingKey, type SettingsSource } from "../../shared/settings";
 import { SettingsError, describeError, formatIssue } from "../../shared/errors";
 
 /** What the worker and the run loop read the settings through. */
@@ -47,16 +47,7 @@ export async function readSettings(source: SettingsSource): Promise<FleetSetting
       },
     ]);
   }
-  if (typeof raw !== "string") return parseSettings(raw, source.name);
-  let document: unknown;
-  try {
-    document = JSON.parse(raw);
-  } catch (error) {
-    throw new SettingsError(source.name, [
-      { key: "(document)", value: raw.slice(0, 80), problem: `is not JSON (${describeError(error)})`, fix: 'write a JSON object such as {"concurrency": 8}' },
-    ]);
-  }
-  return parseSettings(document, source.name);
+  return parseSettingsDocument(raw, source.name);
 }
 
 export interface WatchedSettingsOptions {

@@ -2,10 +2,10 @@
  * The worker: the bundled handler as a Lambda function, its log group, and the
  * SQS event source mapping that is the fleet's concurrency bound.
  */
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import * as cloudwatch from "@pulumi/aws/cloudwatch";
 import * as lambda from "@pulumi/aws/lambda";
-import { bundleWorker, type Bundle } from "../bundle";
+import { bundleWorker, deploymentArchive, type Bundle } from "../bundle";
 import { resourceName } from "../naming";
 
 /** The handler's entry file; its `handler` export is the Lambda entry point. */
@@ -74,7 +74,6 @@ export function createWorkerLogGroup(name: string, args: Pick<WorkerArgs, "nameP
 }
 
 export function createWorker(name: string, args: WorkerArgs, logGroup: cloudwatch.LogGroup, parent: pulumi.Resource): Worker {
-  const bundle = bundleAwsWorker();
   const fn = new lambda.Function(
     `${name}-worker`,
     {
@@ -83,7 +82,7 @@ export function createWorker(name: string, args: WorkerArgs, logGroup: cloudwatc
       runtime: WORKER_RUNTIME,
       architectures: [WORKER_ARCHITECTURE],
       handler: WORKER_HANDLER,
-      code: new pulumi.asset.AssetArchive(Object.fromEntries(bundle.files.map((file) => [file.name, new pulumi.asset.FileAsset(file.path)]))),
+      code: deploymentArchive(bundleAwsWorker(), {}).archive,
       role: args.roleArn,
       timeout: args.functionTimeoutSeconds,
       memorySize: args.memoryMb,

@@ -12,6 +12,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as applicationinsights from "@pulumi/azure-native/applicationinsights";
+import { OLDEST_MESSAGE_AGE_FIELD } from "../../functions/azure/metrics";
 import { METRICS, PAGE_OUTCOME_METRICS } from "../../shared/metricNames";
 import { errorRateKql, fleetMetricsLinesKql, oldestMessageAgeKql } from "./alarms";
 import { guidFrom } from "./identity";
@@ -69,7 +70,7 @@ export function workbookDocument(args: { readonly namePrefix: string; readonly n
     items: [
       { type: 1, name: "title", content: { json: `## scrape-fleet ${args.namePrefix}\nWork queue \`${queueName}\`. Alerts go to the fleet's action group.` } },
       metricPanel("queue-depth", "Messages waiting (ActiveMessages)", "ActiveMessages", AGGREGATION.average, namespaceId, queueName),
-      queryPanel("oldest-age", "Oldest message received, seconds", `${oldestMessageAgeKql()}\n| summarize max(OldestMessageAgeSeconds) by bin(timestamp, 5m)`, appInsightsId),
+      queryPanel("oldest-age", "Oldest message received, seconds", `${oldestMessageAgeKql()}\n| summarize max(${OLDEST_MESSAGE_AGE_FIELD}) by bin(timestamp, 5m)`, appInsightsId),
       metricPanel("dead-letters", "Dead-lettered messages (DeadletteredMessages)", "DeadletteredMessages", AGGREGATION.maximum, namespaceId, queueName),
       queryPanel("invocations", "Invocations", "requests\n| summarize invocations = count() by bin(timestamp, 5m)", appInsightsId),
       queryPanel("errors", "Failed invocations, % (settlement excluded)", errorRateKql(), appInsightsId),

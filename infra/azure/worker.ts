@@ -32,8 +32,6 @@
  * signs with it, so this code account allows shared keys. It holds only the
  * code and the host's state; the results account allows none.
  */
-import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import * as applicationinsights from "@pulumi/azure-native/applicationinsights";
 import * as operationalinsights from "@pulumi/azure-native/operationalinsights";
@@ -41,7 +39,7 @@ import * as resources from "@pulumi/azure-native/resources";
 import * as storage from "@pulumi/azure-native/storage";
 import * as web from "@pulumi/azure-native/web";
 import { AZURE_APP_SETTINGS, SERVICE_BUS_NAMESPACE_SETTING } from "../../functions/azure/appSettings";
-import { bundleWorker, type Bundle } from "../bundle";
+import { bundleWorker, deploymentArchive, type Bundle, type DeploymentArchive } from "../bundle";
 import { createStorageAccount } from "./storage";
 
 /** The handler's entry file: it registers the function with `app.serviceBusQueue`. */
@@ -115,11 +113,8 @@ export function hms(seconds: number): string {
   return `${pad(Math.floor(seconds / 3600))}:${pad(Math.floor((seconds % 3600) / 60))}:${pad(seconds % 60)}`;
 }
 
-export interface WorkerPackage {
-  /** The zip's entries: the bundle and its map, host.json, package.json. */
-  readonly archive: pulumi.asset.AssetArchive;
-  /** SHA-256 over every entry's name and bytes: the package's identity. */
-  readonly sha256: string;
+/** The zip's entries are the bundle and its map, host.json, package.json. */
+export interface WorkerPackage extends DeploymentArchive {
   /** SHA-256 of the bundle file alone, recorded on the blob. */
   readonly bundleSha256: string;
   /** The blob name: `<first 16 hex of sha256>/released-package.zip`. */
@@ -129,28 +124,13 @@ export interface WorkerPackage {
 /** Builds the deployment package from the bundle and the stack's host settings. */
 export function workerPackage(bundle: Bundle, host: HostJsonArgs): WorkerPackage {
   const [code] = bundle.files;
-  const generated: Record<string, string> = {
+  const { archive, sha256 } = deploymentArchive(bundle, {
     "host.json": `${JSON.stringify(hostJson(host), null, 2)}\n`,
     // Node.js v4 programming model: the worker loads package.json `main`, which registers the function.
     // https://learn.microsoft.com/azure/azure-functions/functions-reference-node#registering-a-function
     "package.json": `${JSON.stringify({ name: "scrape-fleet-azure-worker", version: "1.0.0", private: true, main: code.name }, null, 2)}\n`,
-  };
-  const entries: [string, Buffer][] = [
-    ...bundle.files.map((file): [string, Buffer] => [file.name, readFileSync(file.path)]),
-    ...Object.entries(generated).map(([entryName, text]): [string, Buffer] => [entryName, Buffer.from(text)]),
-  ];
-  const digest = createHash("sha256");
-  for (const [entryName, bytes] of entries) digest.update(entryName).update("\0").update(bytes).update("\0");
-  const sha256 = digest.digest("hex");
-  return {
-    archive: new pulumi.asset.AssetArchive({
-      ...Object.fromEntries(bundle.files.map((file) => [file.name, new pulumi.asset.FileAsset(file.path)])),
-      ...Object.fromEntries(Object.entries(generated).map(([entryName, text]) => [entryName, new pulumi.asset.StringAsset(text)])),
-    }),
-    sha256,
-    bundleSha256: createHash("sha256").update(entries[0][1]).digest("hex"),
-    blobName: `${sha256.slice(0, 16)}/${PACKAGE_FILE_NAME}`,
-  };
+  });
+  return { archive, sha256, bundleSha256: code.sha256, blobName: `${sha256.slice(0, 16)}/${PACKAGE_FILE_NAME}` };
 }
 
 /**

@@ -3,7 +3,6 @@
  * Function (gen2) built from it, and the log bucket its logs are kept in for
  * `logRetentionDays`.
  */
-import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
@@ -12,7 +11,7 @@ import * as logging from "@pulumi/gcp/logging";
 import type * as serviceaccount from "@pulumi/gcp/serviceaccount";
 import * as storage from "@pulumi/gcp/storage";
 import { ENTRY_POINT, FUNCTION_ENV } from "../../functions/gcp/environment";
-import { bundleWorker, type Bundle } from "../bundle";
+import { bundleWorker, deploymentArchive, type Bundle } from "../bundle";
 import { resourceName } from "../naming";
 
 /** The handler's entry file; it registers `ENTRY_POINT` with the Functions Framework. */
@@ -57,20 +56,6 @@ export function workerPackageJson(): string {
   return `${JSON.stringify({ name: "scrape-fleet-worker", private: true, main: "index.js", dependencies: { [FUNCTIONS_FRAMEWORK]: functionsFrameworkVersion() } }, null, 2)}\n`;
 }
 
-/** The source zip's files and its content hash: a change to any of them gives a new object name, and so a new build. */
-export function workerSource(bundle: Bundle = bundleGcpWorker()): { archive: pulumi.asset.AssetArchive; hash: string } {
-  const packageJson = workerPackageJson();
-  const hash = createHash("sha256");
-  const assets: Record<string, pulumi.asset.Asset> = {};
-  for (const file of bundle.files) {
-    hash.update(file.name).update(readFileSync(file.path));
-    assets[file.name] = new pulumi.asset.FileAsset(file.path);
-  }
-  hash.update("package.json").update(packageJson);
-  assets["package.json"] = new pulumi.asset.StringAsset(packageJson);
-  return { archive: new pulumi.asset.AssetArchive(assets), hash: hash.digest("hex").slice(0, 16) };
-}
-
 export interface WorkerArgs {
   readonly namePrefix: string;
   readonly project: string;
@@ -100,8 +85,9 @@ export function workerFunctionName(namePrefix: string): string {
  * HTTP entry point.
  */
 export function createWorker(name: string, args: WorkerArgs, opts: pulumi.CustomResourceOptions): { fn: cloudfunctionsv2.Function; functionName: string; serviceUri: pulumi.Output<string> } {
-  const { archive, hash } = workerSource();
-  const source = new storage.BucketObject(`${name}-worker-source`, { bucket: args.sourceBucket.name, name: `worker-${hash}.zip`, source: archive, contentType: "application/zip" }, opts);
+  const { archive, sha256 } = deploymentArchive(bundleGcpWorker(), { "package.json": workerPackageJson() });
+  // Named after its content: a change to any file is a new object, and so a new build.
+  const source = new storage.BucketObject(`${name}-worker-source`, { bucket: args.sourceBucket.name, name: `worker-${sha256.slice(0, 16)}.zip`, source: archive, contentType: "application/zip" }, opts);
   const functionName = workerFunctionName(args.namePrefix);
   const fn = new cloudfunctionsv2.Function(
     `${name}-worker`,

@@ -14,9 +14,10 @@
 import { strict as assert } from "node:assert";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
-import { LambdaConfigError, createLambdaHandler, createSqsHandler, type SqsHandler, type SqsHandlerDeps } from "../../functions/aws";
+import { createLambdaHandler, createSqsHandler, type SqsHandler, type SqsHandlerDeps } from "../../functions/aws";
 import { createEmfMetrics } from "../../functions/aws/metrics";
 import { createSsmSettings } from "../../functions/aws/settingsSource";
+import { HandlerConfigError } from "../../functions/handlerConfig";
 import { createJsonLogger } from "../../shared/logging";
 import { resultKey, type ResultRecord } from "../../shared/result";
 import { parseSettings, type FleetSettings } from "../../shared/settings";
@@ -233,7 +234,7 @@ describe("AWS Lambda handler (SQS)", () => {
   });
 
   it("rejects a deadline margin out of range, naming the option and the value", () => {
-    assert.throws(() => buildHandler({ deadlineMarginMs: -5 }), (error: unknown) => error instanceof LambdaConfigError && /`deadlineMarginMs`.*\(given -5\)/.test(error.message));
+    assert.throws(() => buildHandler({ deadlineMarginMs: -5 }), (error: unknown) => error instanceof HandlerConfigError && /`deadlineMarginMs`.*\(given -5\)/.test(error.message));
   });
 
   describe("when a returned message comes back (ChangeMessageVisibilityBatch, recorded-request fake of the SQS JSON API)", () => {
@@ -391,10 +392,10 @@ describe("AWS Lambda handler (SQS)", () => {
     }
   });
 
-  it("the deployed wiring refuses to start without its environment, naming the variable", () => {
+  it("the deployed wiring refuses to start without its environment, naming the variable and the fix", () => {
     assert.throws(
       () => createLambdaHandler({ FLEET_NAME: "f", SETTINGS_PARAMETER: "/p" }),
-      (error: unknown) => error instanceof LambdaConfigError && error.message.includes("RESULTS_BUCKET"),
+      (error: unknown) => error instanceof HandlerConfigError && /environment variable RESULTS_BUCKET is not set.*redeploy the stack/.test(error.message),
     );
   });
 });

@@ -17,8 +17,9 @@ import { METRICS } from "../../shared/metricNames";
 import { resultKey } from "../../shared/result";
 import { DEFAULT_SETTINGS, type FleetSettings } from "../../shared/settings";
 import { AZURE_APP_SETTINGS, SCRAPE_FUNCTION_NAME, SERVICE_BUS_CONNECTION } from "../../functions/azure/appSettings";
-import { createServiceBusHandler, MessageAbandonedError, MessageMalformedError, scrapeTrigger, type ServiceBusHandler } from "../../functions/azure/index";
+import { createAzureHandler, createServiceBusHandler, MessageAbandonedError, MessageMalformedError, scrapeTrigger, type ServiceBusHandler } from "../../functions/azure/index";
 import { FLEET_METRICS_EVENT, OLDEST_MESSAGE_AGE_FIELD, type FleetMetricsLine } from "../../functions/azure/metrics";
+import { HandlerConfigError } from "../../functions/handlerConfig";
 import { startLoopbackServer, type LoopbackServer } from "../support/loopback/server";
 import { MemoryResultStore, StallingStore } from "../support/memoryStore";
 import { busyPage, goodPage, slowPage } from "../support/pages";
@@ -212,5 +213,12 @@ describe("Azure Functions handler (Service Bus queue trigger)", function () {
     const page = jsonLines(logs).find((line) => line.event === "page");
     assert.equal(page?.messageId, "log-1");
     assert.equal(page?.outcome, "ok");
+  });
+
+  it("the deployed wiring refuses to start without its app settings, naming the setting and the fix", () => {
+    assert.throws(
+      () => createAzureHandler({ [AZURE_APP_SETTINGS.functionTimeoutSeconds]: "120" }),
+      (error: unknown) => error instanceof HandlerConfigError && /app setting FLEET_NAME is not set.*redeploy the stack/.test(error.message),
+    );
   });
 });

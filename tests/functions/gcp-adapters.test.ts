@@ -15,6 +15,7 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import { CRC32C, Storage } from "@google-cloud/storage";
 import { STORAGE_RETRY, createGcsResultStore, storageOptions } from "../../functions/gcp/resultStore";
 import { ParameterManagerError, createParameterManagerSettings, createParameterManagerSource, newestEnabled } from "../../functions/gcp/settingsSource";
+import { HandlerConfigError } from "../../functions/handlerConfig";
 import { SettingsError } from "../../shared/errors";
 import { createJsonLogger } from "../../shared/logging";
 import { rawHtmlKey, resultKey } from "../../shared/result";
@@ -267,6 +268,15 @@ describe("Google Cloud Parameter Manager settings source (recorded-request fake 
 
   it("refuses a parameter that is not a full resource name, quoting it", () => {
     assert.throws(() => createParameterManagerSource({ parameter: "settings", getAccessToken: async () => TOKEN }), (error: unknown) => error instanceof ParameterManagerError && /given "settings"/.test(error.message));
+  });
+
+  it("refuses a request timeout outside 100 to 60 000 ms, naming the option and the value", () => {
+    for (const requestTimeoutMs of [99, 60_001, 1.5]) {
+      assert.throws(
+        () => createParameterManagerSource({ parameter: PARAMETER, getAccessToken: async () => TOKEN, requestTimeoutMs }),
+        (error: unknown) => error instanceof HandlerConfigError && error.message.includes(`\`requestTimeoutMs\` must be an integer from 100 to 60000 (given ${requestTimeoutMs})`),
+      );
+    }
   });
 
   it("picks the newest version to the nanosecond, skipping disabled ones", () => {

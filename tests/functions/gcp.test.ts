@@ -16,9 +16,10 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { http } from "@google-cloud/functions-framework";
 import { getFunction, getTestServer } from "@google-cloud/functions-framework/testing";
-import { CloudFunctionConfigError, createCloudFunctionHandler, createPushHandler, type PushHandler, type PushHandlerDeps } from "../../functions/gcp";
+import { createCloudFunctionHandler, createPushHandler, type PushHandler, type PushHandlerDeps } from "../../functions/gcp";
 import { ENTRY_POINT } from "../../functions/gcp/environment";
 import { createLogMetrics } from "../../functions/gcp/metrics";
+import { HandlerConfigError } from "../../functions/handlerConfig";
 import { createJsonLogger } from "../../shared/logging";
 import { resultKey } from "../../shared/result";
 import { parseSettings, type FleetSettings } from "../../shared/settings";
@@ -234,13 +235,13 @@ describe("Google Cloud Function (Pub/Sub push)", () => {
   });
 
   it("rejects a deadline margin at or above the timeout, naming the option and the value", () => {
-    assert.throws(() => buildHandler({ timeoutSeconds: 2, deadlineMarginMs: 2_000 }), (error: unknown) => error instanceof CloudFunctionConfigError && /`deadlineMarginMs`.*\(given 2000\)/.test(error.message));
+    assert.throws(() => buildHandler({ timeoutSeconds: 2, deadlineMarginMs: 2_000 }), (error: unknown) => error instanceof HandlerConfigError && /`deadlineMarginMs`.*\(given 2000\)/.test(error.message));
   });
 
-  it("the deployed wiring refuses to start without its environment, naming the variable", () => {
+  it("the deployed wiring refuses to start without its environment, naming the variable and the fix", () => {
     assert.throws(
       () => createCloudFunctionHandler({ FLEET_NAME: "f", FUNCTION_TIMEOUT_SECONDS: "120", SETTINGS_PARAMETER: "projects/p/locations/global/parameters/s" }),
-      (error: unknown) => error instanceof CloudFunctionConfigError && error.message.includes("RESULTS_BUCKET"),
+      (error: unknown) => error instanceof HandlerConfigError && /environment variable RESULTS_BUCKET is not set.*redeploy the stack/.test(error.message),
     );
   });
 

@@ -8,36 +8,15 @@ import { validateAwsConfig } from "../../infra/aws/config";
 import { validOrThrow } from "../../infra/config";
 import { settingsParameterName } from "../../infra/aws/configStore";
 import { ConcurrentRunError, MOCK_ACCOUNT_ID, mockRun } from "../../infra/mockRun";
+import { AWS } from "../../infra/policy/types";
 import { LAMBDA_ENV } from "../../functions/aws/index";
 import { parseSettings } from "../../shared/settings";
 import { jsonInput, ofType, one, runStack, stackConfig, type MockRunResult, type RecordedResource } from "../support/stack";
 
-const T = {
-  queue: "aws:sqs/queue:Queue",
-  redriveAllow: "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy",
-  fn: "aws:lambda/function:Function",
-  eventSource: "aws:lambda/eventSourceMapping:EventSourceMapping",
-  logGroup: "aws:cloudwatch/logGroup:LogGroup",
-  alarm: "aws:cloudwatch/metricAlarm:MetricAlarm",
-  dashboard: "aws:cloudwatch/dashboard:Dashboard",
-  bucket: "aws:s3/bucket:Bucket",
-  publicAccessBlock: "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
-  encryption: "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-  ownership: "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
-  bucketPolicy: "aws:s3/bucketPolicy:BucketPolicy",
-  lifecycle: "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
-  topic: "aws:sns/topic:Topic",
-  topicPolicy: "aws:sns/topicPolicy:TopicPolicy",
-  subscription: "aws:sns/topicSubscription:TopicSubscription",
-  parameter: "aws:ssm/parameter:Parameter",
-  role: "aws:iam/role:Role",
-  rolePolicy: "aws:iam/rolePolicy:RolePolicy",
-} as const;
-
 /** AWS types whose Args take `tags`, per the installed provider's .d.ts. */
-const TAGGABLE = new Set<string>([T.queue, T.fn, T.eventSource, T.logGroup, T.alarm, T.bucket, T.topic, T.parameter, T.role]);
+const TAGGABLE = new Set<string>([AWS.queue, AWS.lambda, AWS.eventSourceMapping, AWS.logGroup, AWS.metricAlarm, AWS.bucket, AWS.topic, AWS.parameter, AWS.role]);
 /** AWS types with no `tags` argument. */
-const UNTAGGABLE = new Set<string>([T.redriveAllow, T.dashboard, T.publicAccessBlock, T.encryption, T.ownership, T.bucketPolicy, T.lifecycle, T.topicPolicy, T.subscription, T.rolePolicy]);
+const UNTAGGABLE = new Set<string>([AWS.redriveAllowPolicy, AWS.dashboard, AWS.publicAccessBlock, AWS.encryption, AWS.ownershipControls, AWS.bucketPolicy, AWS.lifecycle, AWS.topicPolicy, AWS.topicSubscription, AWS.rolePolicy]);
 
 interface PolicyStatement {
   Sid?: string;
@@ -62,11 +41,11 @@ for (const stack of ["aws-prod", "dev"]) {
       result = await runStack(stack);
     });
 
-    const workQueue = () => one(result, T.queue, "-work");
-    const deadLetterQueue = () => one(result, T.queue, "-dlq");
-    const worker = () => one(result, T.fn);
-    const bucket = () => one(result, T.bucket);
-    const topic = () => one(result, T.topic);
+    const workQueue = () => one(result, AWS.queue, "-work");
+    const deadLetterQueue = () => one(result, AWS.queue, "-dlq");
+    const worker = () => one(result, AWS.lambda);
+    const bucket = () => one(result, AWS.bucket);
+    const topic = () => one(result, AWS.topic);
 
     it("the work queue redrives to the DLQ after 5 receives", () => {
       const redrive = jsonInput<{ deadLetterTargetArn: string; maxReceiveCount: number }>(workQueue(), "redrivePolicy");
@@ -76,7 +55,7 @@ for (const stack of ["aws-prod", "dev"]) {
     });
 
     it("the DLQ allows redrive only from the work queue", () => {
-      const allow = one(result, T.redriveAllow);
+      const allow = one(result, AWS.redriveAllowPolicy);
       assert.equal(allow.inputs.queueUrl, deadLetterQueue().outputs.url);
       assert.deepEqual(jsonInput(allow, "redriveAllowPolicy"), { redrivePermission: "byQueue", sourceQueueArns: [workQueue().outputs.arn] });
     });
@@ -95,7 +74,7 @@ for (const stack of ["aws-prod", "dev"]) {
     });
 
     it("the event source mapping reports batch item failures and bounds concurrency at maxWorkers", () => {
-      const mapping = one(result, T.eventSource);
+      const mapping = one(result, AWS.eventSourceMapping);
       assert.deepEqual(mapping.inputs.functionResponseTypes, ["ReportBatchItemFailures"]);
       assert.deepEqual(mapping.inputs.scalingConfig, { maximumConcurrency: args.maxWorkers });
       assert.equal(mapping.inputs.batchSize, args.messagesPerWorker);
@@ -106,21 +85,21 @@ for (const stack of ["aws-prod", "dev"]) {
 
     it("no reserved concurrency below maximumConcurrency", () => {
       const reserved = worker().inputs.reservedConcurrentExecutions;
-      const maximum = (one(result, T.eventSource).inputs.scalingConfig as { maximumConcurrency: number }).maximumConcurrency;
+      const maximum = (one(result, AWS.eventSourceMapping).inputs.scalingConfig as { maximumConcurrency: number }).maximumConcurrency;
       assert.ok(reserved === undefined || reserved === -1 || (reserved as number) >= maximum, `reserved ${String(reserved)} < ${maximum}`);
     });
 
     it("the bucket blocks all public access", () => {
-      const block = one(result, T.publicAccessBlock);
+      const block = one(result, AWS.publicAccessBlock);
       assert.equal(block.inputs.bucket, bucket().outputs.id);
       for (const flag of ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"]) assert.equal(block.inputs[flag], true, flag);
-      assert.deepEqual(one(result, T.ownership).inputs.rule, { objectOwnership: "BucketOwnerEnforced" });
+      assert.deepEqual(one(result, AWS.ownershipControls).inputs.rule, { objectOwnership: "BucketOwnerEnforced" });
     });
 
     it("the bucket is encrypted and denies non-TLS", () => {
-      const [rule] = one(result, T.encryption).inputs.rules as { applyServerSideEncryptionByDefault: { sseAlgorithm: string } }[];
+      const [rule] = one(result, AWS.encryption).inputs.rules as { applyServerSideEncryptionByDefault: { sseAlgorithm: string } }[];
       assert.ok(["AES256", "aws:kms"].includes(rule.applyServerSideEncryptionByDefault.sseAlgorithm));
-      const policy = one(result, T.bucketPolicy);
+      const policy = one(result, AWS.bucketPolicy);
       assert.equal(policy.inputs.bucket, bucket().outputs.id);
       const deny = statements(policy).find((statement) => statement.Effect === "Deny");
       assert.ok(deny, "no Deny statement");
@@ -131,7 +110,7 @@ for (const stack of ["aws-prod", "dev"]) {
     });
 
     it("raw HTML expires", () => {
-      const rules = one(result, T.lifecycle).inputs.rules as { filter?: { prefix?: string }; expiration?: { days: number }; status: string }[];
+      const rules = one(result, AWS.lifecycle).inputs.rules as { filter?: { prefix?: string }; expiration?: { days: number }; status: string }[];
       const raw = rules.find((rule) => rule.filter?.prefix === "raw/");
       assert.ok(raw, "no rule for raw/");
       assert.equal(raw.status, "Enabled");
@@ -140,7 +119,7 @@ for (const stack of ["aws-prod", "dev"]) {
     });
 
     it("every alarm has an alarm action and an OK action on the alert topic", () => {
-      const alarms = ofType(result, T.alarm);
+      const alarms = ofType(result, AWS.metricAlarm);
       assert.deepEqual(alarms.map((alarm) => alarm.name.slice(args.namePrefix.length + 1)).sort(), ["backlog", "dead-letters", "error-rate", "oldest-message", "stalled", "throttles"]);
       const topicArn = topic().outputs.arn;
       for (const alarm of alarms) {
@@ -151,7 +130,7 @@ for (const stack of ["aws-prod", "dev"]) {
     });
 
     it("the alarms use the stack's thresholds on the fleet's own queue and function", () => {
-      const alarm = (suffix: string) => one(result, T.alarm, `-${suffix}`);
+      const alarm = (suffix: string) => one(result, AWS.metricAlarm, `-${suffix}`);
       assert.equal(alarm("backlog").inputs.threshold, args.alarms.backlogMessages);
       assert.deepEqual(alarm("backlog").inputs.dimensions, { QueueName: workQueue().outputs.name });
       assert.equal(alarm("oldest-message").inputs.threshold, args.alarms.oldestMessageAgeSeconds);
@@ -164,7 +143,7 @@ for (const stack of ["aws-prod", "dev"]) {
     });
 
     it("the topic policy lets CloudWatch publish", () => {
-      const policy = one(result, T.topicPolicy);
+      const policy = one(result, AWS.topicPolicy);
       assert.equal(policy.inputs.arn, topic().outputs.arn);
       const publish = statements(policy).find((statement) => statement.Effect === "Allow" && list(statement.Action).includes("sns:Publish"));
       assert.ok(publish, "no Allow sns:Publish statement");
@@ -176,7 +155,7 @@ for (const stack of ["aws-prod", "dev"]) {
     });
 
     it("alarms are e-mailed to alertEmail, and no webhook is subscribed without one", () => {
-      const subscriptions = ofType(result, T.subscription);
+      const subscriptions = ofType(result, AWS.topicSubscription);
       assert.deepEqual(
         subscriptions.map((subscription) => [subscription.inputs.protocol, subscription.inputs.endpoint, subscription.inputs.topic]),
         [["email", args.alertEmail, topic().outputs.arn]],
@@ -184,7 +163,7 @@ for (const stack of ["aws-prod", "dev"]) {
     });
 
     it("the role grants no wildcard action or resource", () => {
-      const granted = statements(one(result, T.rolePolicy));
+      const granted = statements(one(result, AWS.rolePolicy));
       const actions = granted.flatMap((statement) => list(statement.Action)).sort();
       const resources = granted.flatMap((statement) => list(statement.Resource)).sort();
       assert.ok(granted.every((statement) => statement.Effect === "Allow"));
@@ -194,12 +173,12 @@ for (const stack of ["aws-prod", "dev"]) {
       const bucketArn = bucket().outputs.arn as string;
       assert.deepEqual(
         resources,
-        [workQueue().outputs.arn, workQueue().outputs.arn, `${bucketArn}/results/*`, `${bucketArn}/raw/*`, one(result, T.parameter).outputs.arn, `${one(result, T.logGroup).outputs.arn}:*`].sort(),
+        [workQueue().outputs.arn, workQueue().outputs.arn, `${bucketArn}/results/*`, `${bucketArn}/raw/*`, one(result, AWS.parameter).outputs.arn, `${one(result, AWS.logGroup).outputs.arn}:*`].sort(),
       );
       // The handler delays the retries it returns on the work queue, and may change no other queue's messages (the DLQ's included).
       const visibility = granted.filter((statement) => list(statement.Action).includes("sqs:ChangeMessageVisibility"));
       assert.deepEqual(visibility.map((statement) => [list(statement.Action), statement.Resource]), [[["sqs:ChangeMessageVisibility"], workQueue().outputs.arn]]);
-      const trust = statements(one(result, T.role), "assumeRolePolicy");
+      const trust = statements(one(result, AWS.role), "assumeRolePolicy");
       assert.deepEqual(trust.map((statement) => [statement.Principal, statement.Action]), [[{ Service: "lambda.amazonaws.com" }, "sts:AssumeRole"]]);
     });
 
@@ -208,7 +187,7 @@ for (const stack of ["aws-prod", "dev"]) {
       assert.ok(runtime && Number(runtime[1]) >= 22, `runtime ${String(worker().inputs.runtime)}`);
       assert.deepEqual(worker().inputs.architectures, ["arm64"]);
       assert.equal(worker().inputs.handler, "index.handler");
-      assert.equal(worker().inputs.role, one(result, T.role).outputs.arn);
+      assert.equal(worker().inputs.role, one(result, AWS.role).outputs.arn);
     });
 
     it("the function gets exactly the environment the handler reads, with source maps on", () => {
@@ -222,14 +201,14 @@ for (const stack of ["aws-prod", "dev"]) {
     });
 
     it("the log group has retention", () => {
-      const logGroup = one(result, T.logGroup);
+      const logGroup = one(result, AWS.logGroup);
       assert.equal(logGroup.inputs.name, `/aws/lambda/${String(worker().inputs.name)}`);
       assert.equal(logGroup.inputs.retentionInDays, args.logRetentionDays);
       assert.deepEqual(worker().inputs.loggingConfig, { logFormat: "Text", logGroup: logGroup.inputs.name });
     });
 
     it("the settings parameter starts with the stack's settings, and an operator's edit is not reverted by the next pulumi up", () => {
-      const parameter = one(result, T.parameter);
+      const parameter = one(result, AWS.parameter);
       assert.equal(parameter.inputs.name, settingsParameterName(args.namePrefix));
       assert.equal(parameter.inputs.type, "String");
       assert.deepEqual(JSON.parse(parameter.inputs.value as string), parseSettings(JSON.parse(raw.settings ?? "{}")));
@@ -256,11 +235,11 @@ for (const stack of ["aws-prod", "dev"]) {
       assert.equal(result.outputs.configLocation, settingsParameterName(args.namePrefix));
       assert.equal(result.outputs.alertChannel, topic().outputs.arn);
       const region = stackConfig(stack).config["aws:region"];
-      assert.equal(result.outputs.dashboardUrl, `https://console.aws.amazon.com/cloudwatch/home?region=${region}#dashboards/dashboard/${String(one(result, T.dashboard).inputs.dashboardName)}`);
+      assert.equal(result.outputs.dashboardUrl, `https://console.aws.amazon.com/cloudwatch/home?region=${region}#dashboards/dashboard/${String(one(result, AWS.dashboard).inputs.dashboardName)}`);
     });
 
     it("the dashboard charts the fleet's own metrics under its Fleet dimension", () => {
-      const body = jsonInput<{ widgets: { properties: { metrics?: unknown[][] } }[] }>(one(result, T.dashboard), "dashboardBody");
+      const body = jsonInput<{ widgets: { properties: { metrics?: unknown[][] } }[] }>(one(result, AWS.dashboard), "dashboardBody");
       const lines = body.widgets.flatMap((widget) => widget.properties.metrics ?? []);
       const fleetMetrics = lines.filter((line) => line[0] === "ScrapeFleet").map((line) => [line[1], line[2], line[3]]);
       for (const metric of ["PagesOk", "PagesFailed", "PagesRetried", "PagesMalformed", "BytesFetched", "FetchLatencyMs"]) {
@@ -274,7 +253,7 @@ for (const stack of ["aws-prod", "dev"]) {
 describe("AWS fleet options (under Pulumi mocks)", () => {
   it("a webhook from a secret config value is subscribed, and its URL is recorded only as a secret", async () => {
     const result = await runStack("dev", { configOverrides: { "scrape-fleet:alertWebhookUrl": { secret: "https://hooks.example.com/alerts" } } });
-    const webhook = ofType(result, T.subscription).find((subscription) => subscription.inputs.protocol === "https");
+    const webhook = ofType(result, AWS.topicSubscription).find((subscription) => subscription.inputs.protocol === "https");
     assert.ok(webhook, "no https subscription");
     assert.equal(webhook.inputs.endpoint, "https://hooks.example.com/alerts");
     assert.deepEqual(webhook.secretInputs, ["endpoint"]);
@@ -282,7 +261,7 @@ describe("AWS fleet options (under Pulumi mocks)", () => {
 
   it("pushSettings makes the next pulumi up write the stack's settings over the store's", async () => {
     const result = await runStack("dev", { configOverrides: { "scrape-fleet:pushSettings": "true" } });
-    assert.deepEqual(one(result, T.parameter).ignoreChanges, []);
+    assert.deepEqual(one(result, AWS.parameter).ignoreChanges, []);
   });
 
   it("a second mocked run while one is under way is refused, and the first completes", async () => {
@@ -295,9 +274,9 @@ describe("AWS fleet options (under Pulumi mocks)", () => {
     const dev = await runStack("dev");
     const prod = await runStack("aws-prod");
     const overridden = await runStack("dev", { configOverrides: { "scrape-fleet:memoryMb": "2048" } });
-    assert.equal(one(dev, T.fn).inputs.memorySize, 256);
-    assert.equal(one(prod, T.fn).inputs.memorySize, 1024);
-    assert.equal(one(overridden, T.fn).inputs.memorySize, 2048);
+    assert.equal(one(dev, AWS.lambda).inputs.memorySize, 256);
+    assert.equal(one(prod, AWS.lambda).inputs.memorySize, 1024);
+    assert.equal(one(overridden, AWS.lambda).inputs.memorySize, 2048);
     assert.match(prod.outputs.workQueueUrl, /^https:\/\/sqs\.us-west-2\./);
     assert.match(dev.outputs.workQueueUrl, /^https:\/\/sqs\.us-east-1\./);
     assert.match(dev.outputs.workerName, /-dev-worker$/);

@@ -18,38 +18,17 @@ import { AZURE_MOCK_STATE, MOCK_SUBSCRIPTION_ID, mockPrincipalId } from "../../i
 import { ROLE_DEFINITIONS } from "../../infra/azure/identity";
 import { bundleAzureWorker, hostJson, PACKAGE_FILE_NAME, workerPackage } from "../../infra/azure/worker";
 import { mockRun } from "../../infra/mockRun";
+import { AZURE } from "../../infra/policy/types";
 import { SettingsError } from "../../shared/errors";
 import { parseSettings } from "../../shared/settings";
 import { ofType, one, runStack, stackConfig, type MockRunResult, type RecordedResource } from "../support/stack";
 
 const STACK = "azure-prod";
 
-const T = {
-  group: "azure-native:resources:ResourceGroup",
-  namespace: "azure-native:servicebus:Namespace",
-  queue: "azure-native:servicebus:Queue",
-  account: "azure-native:storage:StorageAccount",
-  container: "azure-native:storage:BlobContainer",
-  blob: "azure-native:storage:Blob",
-  lifecycle: "azure-native:storage:ManagementPolicy",
-  plan: "azure-native:web:AppServicePlan",
-  app: "azure-native:web:WebApp",
-  deployment: "azure-native:resources:Deployment",
-  store: "azure-native:appconfiguration:ConfigurationStore",
-  keyValue: "azure-native:appconfiguration:KeyValue",
-  workspace: "azure-native:operationalinsights:Workspace",
-  appInsights: "azure-native:applicationinsights:Component",
-  workbook: "azure-native:applicationinsights:Workbook",
-  actionGroup: "azure-native:monitor:ActionGroup",
-  metricAlert: "azure-native:monitor:MetricAlert",
-  logAlert: "azure-native:monitor:ScheduledQueryRule",
-  roleAssignment: "azure-native:authorization:RoleAssignment",
-} as const;
-
 /** Azure types whose Args take `tags`, per the installed provider's .d.ts. */
-const TAGGABLE = new Set<string>([T.group, T.namespace, T.account, T.plan, T.app, T.store, T.keyValue, T.workspace, T.appInsights, T.workbook, T.actionGroup, T.metricAlert, T.logAlert, T.deployment]);
+const TAGGABLE = new Set<string>([AZURE.resourceGroup, AZURE.namespace, AZURE.storageAccount, AZURE.plan, AZURE.webApp, AZURE.configStore, AZURE.keyValue, AZURE.workspace, AZURE.appInsights, AZURE.workbook, AZURE.actionGroup, AZURE.metricAlert, AZURE.scheduledQueryRule, AZURE.deployment]);
 /** Azure types with no `tags` argument (ARM keeps no tags on them). */
-const UNTAGGABLE = new Set<string>([T.queue, T.container, T.blob, T.lifecycle, T.roleAssignment]);
+const UNTAGGABLE = new Set<string>([AZURE.queue, AZURE.blobContainer, AZURE.blob, AZURE.managementPolicy, AZURE.roleAssignment]);
 
 interface AppSetting {
   readonly name: string;
@@ -80,11 +59,11 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
     result = await runStack(STACK);
   });
 
-  const queue = () => one(result, T.queue);
-  const app = () => one(result, T.app);
+  const queue = () => one(result, AZURE.queue);
+  const app = () => one(result, AZURE.webApp);
   const appSettings = () => new Map(input<{ appSettings: AppSetting[] }>(app(), "siteConfig").appSettings.map(({ name, value }) => [name, value]));
-  const account = (suffix: string) => one(result, T.account, suffix);
-  const actionGroup = () => one(result, T.actionGroup);
+  const account = (suffix: string) => one(result, AZURE.storageAccount, suffix);
+  const actionGroup = () => one(result, AZURE.actionGroup);
 
   describe("queue", () => {
     it("the work queue dead-letters after 5 deliveries (maxDeliveryAttempts) and on expiry", () => {
@@ -103,7 +82,7 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
     });
 
     it("SAS (local) auth is disabled on a Standard namespace", () => {
-      const namespace = one(result, T.namespace);
+      const namespace = one(result, AZURE.namespace);
       assert.equal(input(namespace, "disableLocalAuth"), true);
       assert.deepEqual(input(namespace, "sku"), { name: "Standard", tier: "Standard" });
       assert.equal(input(namespace, "minimumTlsVersion"), "1.2");
@@ -112,7 +91,7 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
 
   describe("worker", () => {
     it("the function runs Node 22+ on Flex Consumption (FC1, Linux)", () => {
-      const plan = one(result, T.plan);
+      const plan = one(result, AZURE.plan);
       assert.deepEqual(input(plan, "sku"), { name: "FC1", tier: "FlexConsumption" });
       assert.equal(input(plan, "reserved"), true);
       assert.equal(input(app(), "serverFarmId"), output(plan, "id"));
@@ -135,7 +114,7 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
     it("the function has a system-assigned identity and signs in to Service Bus and host storage with it (no connection strings)", () => {
       assert.deepEqual(input(app(), "identity"), { type: "SystemAssigned" });
       const settings = appSettings();
-      assert.equal(settings.get(SERVICE_BUS_NAMESPACE_SETTING), `${output(one(result, T.namespace), "name")}.servicebus.windows.net`);
+      assert.equal(settings.get(SERVICE_BUS_NAMESPACE_SETTING), `${output(one(result, AZURE.namespace), "name")}.servicebus.windows.net`);
       assert.equal(settings.get(AZURE_APP_SETTINGS.queueName), output(queue(), "name"));
       assert.equal(settings.get("AzureWebJobsStorage__accountName"), output(account("-code"), "name"));
       assert.equal(settings.get("AzureWebJobsStorage__credential"), "managedidentity");
@@ -158,10 +137,10 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
     });
 
     it("Application Insights is workspace-based and connected to the app", () => {
-      const component = one(result, T.appInsights);
-      assert.equal(input(component, "workspaceResourceId"), output(one(result, T.workspace), "id"));
+      const component = one(result, AZURE.appInsights);
+      assert.equal(input(component, "workspaceResourceId"), output(one(result, AZURE.workspace), "id"));
       assert.equal(appSettings().get("APPLICATIONINSIGHTS_CONNECTION_STRING"), output(component, "connectionString"));
-      assert.equal(input(one(result, T.workspace), "retentionInDays"), args.logRetentionDays);
+      assert.equal(input(one(result, AZURE.workspace), "retentionInDays"), args.logRetentionDays);
     });
   });
 
@@ -170,12 +149,12 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
     const pkg = workerPackage(bundle, { maxConcurrentCalls: args.messagesPerWorker, functionTimeoutSeconds: args.functionTimeoutSeconds });
 
     it("the deployed package is the current bundle, named released-package.zip under its content hash", () => {
-      const blob = one(result, T.blob);
+      const blob = one(result, AZURE.blob);
       const metadata = input<{ bundlesha256: string; packagesha256: string }>(blob, "metadata");
       assert.equal(metadata.bundlesha256, sha256(readFileSync(bundle.files[0].path)), "the uploaded bundle is dist/azure/index.js as built now");
       assert.equal(input(blob, "blobName"), `${metadata.packagesha256.slice(0, 16)}/${PACKAGE_FILE_NAME}`);
       assert.equal(metadata.packagesha256, pkg.sha256, "host.json and package.json are the stack's");
-      assert.equal(input(blob, "containerName"), output(one(result, T.container, "-packages"), "name"));
+      assert.equal(input(blob, "containerName"), output(one(result, AZURE.blobContainer, "-packages"), "name"));
       assert.equal(input(blob, "accountName"), output(account("-code"), "name"));
     });
 
@@ -188,7 +167,7 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
     });
 
     it("pulumi up deploys it with one deploy: a onedeploy extension on the app, from that blob, no remote build", () => {
-      const deployment = one(result, T.deployment);
+      const deployment = one(result, AZURE.deployment);
       const properties = input<{ mode: string; template: { resources: { type: string; name: string; properties: { packageUri: string; remoteBuild: boolean } }[] }; parameters: Record<string, { value: string }> }>(deployment, "properties");
       assert.equal(properties.mode, "Incremental");
       const [extension] = properties.template.resources;
@@ -197,7 +176,7 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
       assert.equal(extension.properties.remoteBuild, false);
       assert.match(extension.properties.packageUri, /listServiceSas\(.*'signedPermission', 'r'.*'signedProtocol', 'https'/);
       assert.equal(properties.parameters.siteName.value, output(app(), "name"));
-      assert.equal(properties.parameters.blobName.value, input(one(result, T.blob), "blobName"));
+      assert.equal(properties.parameters.blobName.value, input(one(result, AZURE.blob), "blobName"));
       assert.equal(properties.parameters.storageAccountName.value, output(account("-code"), "name"));
     });
   });
@@ -220,13 +199,13 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
     });
 
     it("every container is private", () => {
-      const containers = ofType(result, T.container);
+      const containers = ofType(result, AZURE.blobContainer);
       assert.equal(containers.length, 3);
       for (const container of containers) assert.equal(input(container, "publicAccess"), "None", container.name);
     });
 
     it("raw HTML expires after rawHtmlRetentionDays; records are kept", () => {
-      const rules = input<{ rules: { definition: { filters: { prefixMatch: string[] }; actions: { baseBlob: { delete: { daysAfterModificationGreaterThan: number } } } } }[] }>(one(result, T.lifecycle), "policy").rules;
+      const rules = input<{ rules: { definition: { filters: { prefixMatch: string[] }; actions: { baseBlob: { delete: { daysAfterModificationGreaterThan: number } } } } }[] }>(one(result, AZURE.managementPolicy), "policy").rules;
       assert.equal(rules.length, 1);
       assert.deepEqual(rules[0].definition.filters.prefixMatch, ["results/raw/"]);
       assert.equal(rules[0].definition.actions.baseBlob.delete.daysAfterModificationGreaterThan, args.rawHtmlRetentionDays);
@@ -235,19 +214,19 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
 
   describe("config store", () => {
     it("the store accepts no access keys, and ARM writes the key-value as the deployer (pass-through)", () => {
-      const store = one(result, T.store);
+      const store = one(result, AZURE.configStore);
       assert.equal(input(store, "disableLocalAuth"), true);
       assert.equal(input<{ authenticationMode: string }>(store, "dataPlaneProxy").authenticationMode, "Pass-through");
       assert.equal(input<{ name: string }>(store, "sku").name, "Standard");
     });
 
     it("the runtime settings are one JSON key-value holding the stack's settings", () => {
-      const keyValue = one(result, T.keyValue);
+      const keyValue = one(result, AZURE.keyValue);
       assert.equal(input(keyValue, "keyValueName"), SETTINGS_KEY);
       assert.equal(input(keyValue, "contentType"), SETTINGS_CONTENT_TYPE);
       assert.deepEqual(parseSettings(JSON.parse(input<string>(keyValue, "value"))), args.settings);
-      assert.equal(input(keyValue, "configStoreName"), output(one(result, T.store), "name"));
-      assert.equal(appSettings().get(AZURE_APP_SETTINGS.configEndpoint), output(one(result, T.store), "endpoint"));
+      assert.equal(input(keyValue, "configStoreName"), output(one(result, AZURE.configStore), "name"));
+      assert.equal(appSettings().get(AZURE_APP_SETTINGS.configEndpoint), output(one(result, AZURE.configStore), "endpoint"));
       assert.equal(appSettings().get(AZURE_APP_SETTINGS.settingsKey), SETTINGS_KEY);
     });
   });
@@ -255,13 +234,13 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
   describe("identity", () => {
     const narrowScopes = () => new Map<string, string>([
       [output(queue(), "id"), "serviceBusDataReceiver"],
-      [output(one(result, T.container, "-results-container"), "id"), "storageBlobDataContributor"],
-      [output(one(result, T.store), "id"), "appConfigurationDataReader"],
+      [output(one(result, AZURE.blobContainer, "-results-container"), "id"), "storageBlobDataContributor"],
+      [output(one(result, AZURE.configStore), "id"), "appConfigurationDataReader"],
       [output(account("-code"), "id"), "storageBlobDataOwner"],
     ]);
 
     it("every role assignment is scoped to one queue, container, store or the app's own storage account, never a resource group or subscription", () => {
-      const assignments = ofType(result, T.roleAssignment);
+      const assignments = ofType(result, AZURE.roleAssignment);
       assert.equal(assignments.length, 5);
       const allowed = new Set([...narrowScopes().keys()]);
       for (const assignment of assignments) {
@@ -273,7 +252,7 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
 
     it("the function's role definition ids are the documented GUIDs, as full subscription ids, one per scope", () => {
       const principal = mockPrincipalId(output<string>(app(), "name"));
-      const worker = ofType(result, T.roleAssignment).filter((assignment) => input(assignment, "principalId") === principal);
+      const worker = ofType(result, AZURE.roleAssignment).filter((assignment) => input(assignment, "principalId") === principal);
       assert.equal(worker.length, 4);
       for (const assignment of worker) {
         const role = narrowScopes().get(input<string>(assignment, "scope")) as keyof typeof ROLE_DEFINITIONS;
@@ -288,9 +267,9 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
     });
 
     it("the deployer gets App Configuration Data Owner on the store only, to write the settings key-value", () => {
-      const writer = one(result, T.roleAssignment, "-settings-writer");
+      const writer = one(result, AZURE.roleAssignment, "-settings-writer");
       assert.equal(input(writer, "principalId"), "33333333-3333-3333-3333-333333333333");
-      assert.equal(input(writer, "scope"), output(one(result, T.store), "id"));
+      assert.equal(input(writer, "scope"), output(one(result, AZURE.configStore), "id"));
       assert.match(input<string>(writer, "roleDefinitionId"), new RegExp(`${ROLE_DEFINITIONS.appConfigurationDataOwner}$`));
     });
   });
@@ -298,8 +277,8 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
   describe("alerts and dashboard", () => {
     it("every alert uses the action group", () => {
       const id = output<string>(actionGroup(), "id");
-      const metricAlerts = ofType(result, T.metricAlert);
-      const logAlerts = ofType(result, T.logAlert);
+      const metricAlerts = ofType(result, AZURE.metricAlert);
+      const logAlerts = ofType(result, AZURE.scheduledQueryRule);
       assert.equal(metricAlerts.length + logAlerts.length, 5);
       for (const alert of metricAlerts) assert.deepEqual(input(alert, "actions"), [{ actionGroupId: id }], alert.name);
       for (const alert of logAlerts) assert.deepEqual(input(alert, "actions"), { actionGroups: [id] }, alert.name);
@@ -312,15 +291,15 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
 
     it("the webhook, when configured, is a receiver of the action group and stays a secret", async () => {
       const withWebhook = await runStack(STACK, { configOverrides: { "scrape-fleet:alertWebhookUrl": { secret: "https://hooks.example.com/token-123" } } });
-      const group = one(withWebhook, T.actionGroup);
+      const group = one(withWebhook, AZURE.actionGroup);
       assert.deepEqual(input(group, "webhookReceivers"), [{ name: "webhook", serviceUri: "https://hooks.example.com/token-123", useCommonAlertSchema: true }]);
       assert.ok(group.secretInputs.includes("webhookReceivers"));
     });
 
     it("the queue alerts watch the work queue's backlog, dead letters and stalls on the namespace", () => {
-      const namespaceId = output(one(result, T.namespace), "id");
+      const namespaceId = output(one(result, AZURE.namespace), "id");
       const criteria = (suffix: string) => {
-        const alert = one(result, T.metricAlert, suffix);
+        const alert = one(result, AZURE.metricAlert, suffix);
         assert.deepEqual(input(alert, "scopes"), [namespaceId]);
         return { alert, allOf: input<{ allOf: MetricCriterion[] }>(alert, "criteria").allOf };
       };
@@ -339,9 +318,9 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
     });
 
     it("the oldest-message and error alerts query Application Insights with the stack's thresholds", () => {
-      const appInsightsId = output(one(result, T.appInsights), "id");
+      const appInsightsId = output(one(result, AZURE.appInsights), "id");
       const condition = (suffix: string) => {
-        const alert = one(result, T.logAlert, suffix);
+        const alert = one(result, AZURE.scheduledQueryRule, suffix);
         assert.deepEqual(input(alert, "scopes"), [appInsightsId]);
         return input<{ allOf: { query: string; metricMeasureColumn: string; threshold: number; operator: string }[] }>(alert, "criteria").allOf[0];
       };
@@ -357,7 +336,7 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
     });
 
     it("the dashboard has the same panels as the AWS one", () => {
-      const workbook = one(result, T.workbook);
+      const workbook = one(result, AZURE.workbook);
       const document = JSON.parse(input<string>(workbook, "serializedData")) as { items: { name: string }[] };
       assert.deepEqual(
         document.items.map((item) => item.name),
@@ -387,9 +366,9 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
 
   it("globally unique names carry the subscription suffix and fit Azure's limits", () => {
     const suffix = /-[0-9a-f]{6}$/;
-    assert.match(output<string>(one(result, T.namespace), "name"), suffix);
+    assert.match(output<string>(one(result, AZURE.namespace), "name"), suffix);
     assert.match(output<string>(app(), "name"), suffix);
-    assert.match(output<string>(one(result, T.store), "name"), suffix);
+    assert.match(output<string>(one(result, AZURE.configStore), "name"), suffix);
     assert.equal(output(account("-results"), "name"), `${azure.names.resultsAccount}${output<string>(app(), "name").slice(-6)}`);
   });
 

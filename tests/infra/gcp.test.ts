@@ -17,6 +17,7 @@ import { REQUIRED_SERVICES } from "../../infra/gcp/services";
 import { bundleGcpWorker, workerPackageJson, WORKER_RUNTIME } from "../../infra/gcp/worker";
 import { MOCK_PROJECT_NUMBER } from "../../infra/gcp/mockState";
 import { mockRun, type ConfigOverride } from "../../infra/mockRun";
+import { GCP } from "../../infra/policy/types";
 import { gcpLabels, fleetTags } from "../../infra/tags";
 import { METRICS } from "../../shared/metricNames";
 import { SettingsError } from "../../shared/errors";
@@ -25,42 +26,15 @@ import { ofType, one, runStack, stackConfig, type MockRunResult } from "../suppo
 
 const STACK = "gcp-prod";
 
-const T = {
-  service: "gcp:projects/service:Service",
-  serviceIdentity: "gcp:projects/serviceIdentity:ServiceIdentity",
-  topic: "gcp:pubsub/topic:Topic",
-  subscription: "gcp:pubsub/subscription:Subscription",
-  topicIam: "gcp:pubsub/topicIAMMember:TopicIAMMember",
-  subscriptionIam: "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember",
-  fn: "gcp:cloudfunctionsv2/function:Function",
-  fnIam: "gcp:cloudfunctionsv2/functionIamMember:FunctionIamMember",
-  runIam: "gcp:cloudrunv2/serviceIamMember:ServiceIamMember",
-  bucket: "gcp:storage/bucket:Bucket",
-  bucketIam: "gcp:storage/bucketIAMMember:BucketIAMMember",
-  bucketObject: "gcp:storage/bucketObject:BucketObject",
-  account: "gcp:serviceaccount/account:Account",
-  accountIam: "gcp:serviceaccount/iAMMember:IAMMember",
-  projectIam: "gcp:projects/iAMMember:IAMMember",
-  parameter: "gcp:parametermanager/parameter:Parameter",
-  parameterVersion: "gcp:parametermanager/parameterVersion:ParameterVersion",
-  channel: "gcp:monitoring/notificationChannel:NotificationChannel",
-  policy: "gcp:monitoring/alertPolicy:AlertPolicy",
-  dashboard: "gcp:monitoring/dashboard:Dashboard",
-  logMetric: "gcp:logging/metric:Metric",
-  logBucket: "gcp:logging/projectBucketConfig:ProjectBucketConfig",
-  logSink: "gcp:logging/projectSink:ProjectSink",
-  logExclusion: "gcp:logging/projectExclusion:ProjectExclusion",
-} as const;
-
 /** Types whose Args take `labels` (or `userLabels`), per the installed provider's .d.ts. */
 const LABELED: Readonly<Record<string, "labels" | "userLabels">> = {
-  [T.topic]: "labels",
-  [T.subscription]: "labels",
-  [T.fn]: "labels",
-  [T.bucket]: "labels",
-  [T.parameter]: "labels",
-  [T.channel]: "userLabels",
-  [T.policy]: "userLabels",
+  [GCP.topic]: "labels",
+  [GCP.subscription]: "labels",
+  [GCP.function]: "labels",
+  [GCP.bucket]: "labels",
+  [GCP.parameter]: "labels",
+  [GCP.notificationChannel]: "userLabels",
+  [GCP.alertPolicy]: "userLabels",
 };
 
 const PUBSUB_AGENT = `serviceAccount:service-${MOCK_PROJECT_NUMBER}@gcp-sa-pubsub.iam.gserviceaccount.com`;
@@ -84,27 +58,27 @@ describe(`Google Cloud fleet, stack ${STACK} (under Pulumi mocks)`, () => {
     result = await run();
   });
 
-  const subscriptionNamed = (suffix: string) => one(result, T.subscription, suffix);
-  const fn = () => one(result, T.fn);
+  const subscriptionNamed = (suffix: string) => one(result, GCP.subscription, suffix);
+  const fn = () => one(result, GCP.function);
   const serviceConfig = () => fn().inputs.serviceConfig as Record<string, unknown>;
-  const accountEmail = (suffix: string) => `${str(one(result, T.account, suffix).inputs.accountId, "accountId")}@${project}.iam.gserviceaccount.com`;
+  const accountEmail = (suffix: string) => `${str(one(result, GCP.serviceAccount, suffix).inputs.accountId, "accountId")}@${project}.iam.gserviceaccount.com`;
   const functionUrl = () => `https://${str(fn().inputs.name, "function name")}-abc123xyz-uc.a.run.app`;
 
   describe("services", () => {
     it("enables exactly the required APIs, and none is disabled when the fleet is destroyed", () => {
-      const services = ofType(result, T.service);
+      const services = ofType(result, GCP.service);
       assert.deepEqual(services.map((service) => service.inputs.service).sort(), Object.keys(REQUIRED_SERVICES).sort());
       for (const service of services) assert.equal(service.inputs.disableOnDestroy, false, `${String(service.inputs.service)} would be disabled on destroy`);
     });
 
     it("needs no Eventarc API: the function is triggered by our push subscription", () => {
-      assert.ok(!ofType(result, T.service).some((service) => service.inputs.service === "eventarc.googleapis.com"));
+      assert.ok(!ofType(result, GCP.service).some((service) => service.inputs.service === "eventarc.googleapis.com"));
     });
   });
 
   describe("Pub/Sub", () => {
     it("the dead-letter topic has its own subscription, so dead letters are kept, for 7 days, never expiring", () => {
-      const dlqTopic = one(result, T.topic, "-dlq");
+      const dlqTopic = one(result, GCP.topic, "-dlq");
       const dlqSubscription = subscriptionNamed("-dlq-sub");
       assert.equal(dlqSubscription.inputs.topic, `projects/${project}/topics/${str(dlqTopic.inputs.name, "topic name")}`);
       assert.equal(dlqSubscription.inputs.messageRetentionDuration, "604800s");
@@ -113,8 +87,8 @@ describe(`Google Cloud fleet, stack ${STACK} (under Pulumi mocks)`, () => {
 
     it("the push subscription reads the work topic and dead-letters to the dead-letter topic after maxDeliveryAttempts", () => {
       const push = subscriptionNamed("-work-push");
-      assert.equal(push.inputs.topic, `projects/${project}/topics/${str(one(result, T.topic, "-work").inputs.name, "topic name")}`);
-      assert.deepEqual(push.inputs.deadLetterPolicy, { deadLetterTopic: `projects/${project}/topics/${str(one(result, T.topic, "-dlq").inputs.name, "topic name")}`, maxDeliveryAttempts: args.maxDeliveryAttempts });
+      assert.equal(push.inputs.topic, `projects/${project}/topics/${str(one(result, GCP.topic, "-work").inputs.name, "topic name")}`);
+      assert.deepEqual(push.inputs.deadLetterPolicy, { deadLetterTopic: `projects/${project}/topics/${str(one(result, GCP.topic, "-dlq").inputs.name, "topic name")}`, maxDeliveryAttempts: args.maxDeliveryAttempts });
       assert.equal(args.maxDeliveryAttempts, 5);
     });
 
@@ -134,15 +108,15 @@ describe(`Google Cloud fleet, stack ${STACK} (under Pulumi mocks)`, () => {
     });
 
     it("the Pub/Sub service agent may publish to the dead-letter topic and subscribe to the work subscription, or attempts are not counted", () => {
-      const publisher = one(result, T.topicIam);
-      assert.deepEqual([publisher.inputs.topic, publisher.inputs.role, publisher.inputs.member], [one(result, T.topic, "-dlq").inputs.name, "roles/pubsub.publisher", PUBSUB_AGENT]);
-      const subscriber = one(result, T.subscriptionIam);
+      const publisher = one(result, GCP.topicIamMember);
+      assert.deepEqual([publisher.inputs.topic, publisher.inputs.role, publisher.inputs.member], [one(result, GCP.topic, "-dlq").inputs.name, "roles/pubsub.publisher", PUBSUB_AGENT]);
+      const subscriber = one(result, GCP.subscriptionIamMember);
       assert.deepEqual([subscriber.inputs.subscription, subscriber.inputs.role, subscriber.inputs.member], [subscriptionNamed("-work-push").inputs.name, "roles/pubsub.subscriber", PUBSUB_AGENT]);
-      assert.equal(one(result, T.serviceIdentity).inputs.service, "pubsub.googleapis.com");
+      assert.equal(one(result, GCP.serviceIdentity).inputs.service, "pubsub.googleapis.com");
     });
 
     it("the Pub/Sub service agent may mint tokens for the invoker account only", () => {
-      const grant = one(result, T.accountIam);
+      const grant = one(result, GCP.serviceAccountIamMember);
       assert.deepEqual(
         [grant.inputs.serviceAccountId, grant.inputs.role, grant.inputs.member],
         [`projects/${project}/serviceAccounts/${accountEmail("-invoker-sa")}`, "roles/iam.serviceAccountTokenCreator", PUBSUB_AGENT],
@@ -174,17 +148,17 @@ describe(`Google Cloud fleet, stack ${STACK} (under Pulumi mocks)`, () => {
       assert.equal(service.ingressSettings, "ALLOW_INTERNAL_ONLY");
       assert.equal(service.serviceAccountEmail, accountEmail("-runtime-sa"));
       const env = service.environmentVariables as Record<string, string>;
-      assert.equal(env[FUNCTION_ENV.resultsBucket], one(result, T.bucket, "-results").inputs.name ?? `${one(result, T.bucket, "-results").name}-0a1b2c3`);
-      assert.equal(env[FUNCTION_ENV.settingsParameter], `projects/${project}/locations/global/parameters/${str(one(result, T.parameter).inputs.parameterId, "parameterId")}`);
+      assert.equal(env[FUNCTION_ENV.resultsBucket], one(result, GCP.bucket, "-results").inputs.name ?? `${one(result, GCP.bucket, "-results").name}-0a1b2c3`);
+      assert.equal(env[FUNCTION_ENV.settingsParameter], `projects/${project}/locations/global/parameters/${str(one(result, GCP.parameter).inputs.parameterId, "parameterId")}`);
       assert.equal(env[FUNCTION_ENV.timeoutSeconds], String(args.functionTimeoutSeconds));
       assert.equal(env[FUNCTION_ENV.fleetName], args.namePrefix);
     });
 
     it("is built from a content-hashed zip in the source bucket, so a code change redeploys", () => {
-      const object = one(result, T.bucketObject);
+      const object = one(result, GCP.bucketObject);
       const source = (fn().inputs.buildConfig as { source: { storageSource: Record<string, unknown> } }).source.storageSource;
       assert.match(str(object.inputs.name, "object name"), /^worker-[0-9a-f]{16}\.zip$/);
-      assert.deepEqual([source.object, source.bucket], [object.inputs.name, `${one(result, T.bucket, "-source").name}-0a1b2c3`]);
+      assert.deepEqual([source.object, source.bucket], [object.inputs.name, `${one(result, GCP.bucket, "-source").name}-0a1b2c3`]);
       assert.equal(object.inputs.bucket, source.bucket);
     });
 
@@ -198,17 +172,17 @@ describe(`Google Cloud fleet, stack ${STACK} (under Pulumi mocks)`, () => {
     });
 
     it("only the invoker account may invoke it, through the function's Cloud Run service (gen2)", () => {
-      const grant = one(result, T.runIam);
+      const grant = one(result, GCP.runServiceIamMember);
       assert.deepEqual([grant.inputs.name, grant.inputs.location, grant.inputs.role, grant.inputs.member], [fn().inputs.name, region, "roles/run.invoker", `serviceAccount:${accountEmail("-invoker-sa")}`]);
-      assert.equal(ofType(result, T.fnIam).length, 0);
+      assert.equal(ofType(result, GCP.functionIamMember).length, 0);
       for (const resource of result.resources) assert.ok(!JSON.stringify(resource.inputs).includes("allUsers"), `${resource.name} grants allUsers`);
     });
 
     it("keeps its logs logRetentionDays in their own bucket, routed by a sink and kept out of _Default", () => {
-      const bucket = one(result, T.logBucket);
+      const bucket = one(result, GCP.logBucket);
       assert.equal(bucket.inputs.retentionDays, args.logRetentionDays);
-      const sink = one(result, T.logSink);
-      const exclusion = one(result, T.logExclusion);
+      const sink = one(result, GCP.logSink);
+      const exclusion = one(result, GCP.logExclusion);
       assert.equal(sink.inputs.destination, `logging.googleapis.com/projects/${project}/locations/${region}/buckets/${str(bucket.inputs.bucketId, "bucketId")}`);
       assert.equal(sink.inputs.filter, `resource.type="cloud_run_revision" AND resource.labels.service_name="${str(fn().inputs.name, "function name")}"`);
       assert.equal(exclusion.inputs.filter, sink.inputs.filter);
@@ -217,27 +191,27 @@ describe(`Google Cloud fleet, stack ${STACK} (under Pulumi mocks)`, () => {
 
   describe("results and settings", () => {
     it("the results bucket enforces public access prevention and uniform bucket-level access", () => {
-      for (const bucket of ofType(result, T.bucket)) {
+      for (const bucket of ofType(result, GCP.bucket)) {
         assert.equal(bucket.inputs.publicAccessPrevention, "enforced", bucket.name);
         assert.equal(bucket.inputs.uniformBucketLevelAccess, true, bucket.name);
       }
     });
 
     it("deletes raw HTML after rawHtmlRetentionDays and keeps the records", () => {
-      assert.deepEqual(one(result, T.bucket, "-results").inputs.lifecycleRules, [{ action: { type: "Delete" }, condition: { age: args.rawHtmlRetentionDays, matchesPrefixes: ["raw/"] } }]);
+      assert.deepEqual(one(result, GCP.bucket, "-results").inputs.lifecycleRules, [{ action: { type: "Delete" }, condition: { age: args.rawHtmlRetentionDays, matchesPrefixes: ["raw/"] } }]);
     });
 
     it("the runtime account may create and overwrite objects in the results bucket only (objectUser: overwrite needs delete)", () => {
-      const grants = ofType(result, T.bucketIam);
+      const grants = ofType(result, GCP.bucketIamMember);
       assert.equal(grants.length, 1);
-      assert.deepEqual([grants[0].inputs.bucket, grants[0].inputs.role, grants[0].inputs.member], [`${one(result, T.bucket, "-results").name}-0a1b2c3`, "roles/storage.objectUser", `serviceAccount:${accountEmail("-runtime-sa")}`]);
+      assert.deepEqual([grants[0].inputs.bucket, grants[0].inputs.role, grants[0].inputs.member], [`${one(result, GCP.bucket, "-results").name}-0a1b2c3`, "roles/storage.objectUser", `serviceAccount:${accountEmail("-runtime-sa")}`]);
     });
 
     it("holds the stack's settings as the JSON parameter's first version, named `initial`", () => {
-      assert.equal(one(result, T.parameter).inputs.format, "JSON");
-      const version = one(result, T.parameterVersion);
+      assert.equal(one(result, GCP.parameter).inputs.format, "JSON");
+      const version = one(result, GCP.parameterVersion);
       assert.equal(version.inputs.parameterVersionId, "initial");
-      assert.equal(version.inputs.parameter, `projects/${project}/locations/global/parameters/${str(one(result, T.parameter).inputs.parameterId, "parameterId")}`);
+      assert.equal(version.inputs.parameter, `projects/${project}/locations/global/parameters/${str(one(result, GCP.parameter).inputs.parameterId, "parameterId")}`);
       assert.deepEqual(parseSettings(JSON.parse(str(version.inputs.parameterData, "parameterData"))), args.settings);
     });
   });
@@ -250,7 +224,7 @@ describe(`Google Cloud fleet, stack ${STACK} (under Pulumi mocks)`, () => {
     });
 
     it("makes one project-level grant, the settings reader the provider offers no parameter-level form for, and no log writer", () => {
-      const projectGrants = ofType(result, T.projectIam);
+      const projectGrants = ofType(result, GCP.projectIamMember);
       assert.deepEqual(projectGrants.map((grant) => [grant.inputs.role, grant.inputs.member]), [["roles/parametermanager.parameterViewer", `serviceAccount:${accountEmail("-runtime-sa")}`]]);
       assert.ok(!result.resources.some((resource) => resource.inputs.role === "roles/logging.logWriter"));
     });
@@ -261,12 +235,12 @@ describe(`Google Cloud fleet, stack ${STACK} (under Pulumi mocks)`, () => {
   });
 
   describe("alerts and dashboard", () => {
-    const policies = () => ofType(result, T.policy);
-    const conditions = (key: string) => one(result, T.policy, `-${key}`).inputs.conditions as Record<string, Record<string, unknown>>[];
+    const policies = () => ofType(result, GCP.alertPolicy);
+    const conditions = (key: string) => one(result, GCP.alertPolicy, `-${key}`).inputs.conditions as Record<string, Record<string, unknown>>[];
     const workSubscription = () => str(subscriptionNamed("-work-push").inputs.name, "subscription name");
 
     it("every alert policy has the notification channel", () => {
-      const channel = one(result, T.channel);
+      const channel = one(result, GCP.notificationChannel);
       assert.equal(channel.inputs.type, "email");
       assert.deepEqual(channel.inputs.labels, { email_address: args.alertEmail });
       assert.equal(policies().length, 5);
@@ -301,7 +275,7 @@ describe(`Google Cloud fleet, stack ${STACK} (under Pulumi mocks)`, () => {
     });
 
     it("alerts when messages wait stalledMinutes with no push acknowledged (both conditions)", () => {
-      const policy = one(result, T.policy, "-stalled");
+      const policy = one(result, GCP.alertPolicy, "-stalled");
       assert.equal(policy.inputs.combiner, "AND");
       const [waiting, idle] = conditions("stalled");
       assert.equal(waiting.conditionThreshold.duration, `${args.alarms.stalledMinutes * 60}s`);
@@ -310,19 +284,19 @@ describe(`Google Cloud fleet, stack ${STACK} (under Pulumi mocks)`, () => {
     });
 
     it("counts the fleet's pages with log-based metrics named after shared/metricNames.ts, over the worker's log bucket", () => {
-      const metrics = ofType(result, T.logMetric);
+      const metrics = ofType(result, GCP.logMetric);
       const expected = [METRICS.pagesOk, METRICS.pagesFailed, METRICS.pagesRetried, METRICS.pagesMalformed, METRICS.bytesFetched, METRICS.fetchLatencyMs].map((metric) => `${args.namePrefix}/${metric}`);
       assert.deepEqual(metrics.map((metric) => metric.inputs.name).sort(), expected.sort());
-      const logBucket = one(result, T.logBucket);
+      const logBucket = one(result, GCP.logBucket);
       for (const metric of metrics) {
         assert.match(str(metric.inputs.filter, "filter"), new RegExp(`jsonPayload.event="${PAGE_METRIC_EVENT}" AND jsonPayload.Fleet="${args.namePrefix}"`));
         assert.equal(metric.inputs.bucketName, `projects/${project}/locations/${region}/buckets/${str(logBucket.inputs.bucketId, "bucketId")}`);
       }
-      assert.equal(one(result, T.logMetric, METRICS.fetchLatencyMs).inputs.valueExtractor, `EXTRACT(jsonPayload.${METRICS.fetchLatencyMs})`);
+      assert.equal(one(result, GCP.logMetric, METRICS.fetchLatencyMs).inputs.valueExtractor, `EXTRACT(jsonPayload.${METRICS.fetchLatencyMs})`);
     });
 
     it("the dashboard charts the queue, the function, every fleet metric and every alert policy", () => {
-      const body = str(one(result, T.dashboard).inputs.dashboardJson, "dashboardJson");
+      const body = str(one(result, GCP.dashboard).inputs.dashboardJson, "dashboardJson");
       for (const metric of Object.values(METRICS).filter((name) => name !== METRICS.namespace && name !== METRICS.fleetDimension)) {
         assert.ok(body.includes(`logging.googleapis.com/user/${args.namePrefix}/${metric}`), `no chart for ${metric}`);
       }
@@ -347,9 +321,9 @@ describe(`Google Cloud fleet, stack ${STACK} (under Pulumi mocks)`, () => {
 
     it("stack outputs are exactly FLEET_OUTPUT_NAMES, with the work topic, dead-letter subscription and settings parameter ids", () => {
       assert.deepEqual(Object.keys(result.outputs).sort(), [...FLEET_OUTPUT_NAMES].sort());
-      assert.equal(result.outputs.workQueueUrl, `projects/${project}/topics/${str(one(result, T.topic, "-work").inputs.name, "name")}`);
+      assert.equal(result.outputs.workQueueUrl, `projects/${project}/topics/${str(one(result, GCP.topic, "-work").inputs.name, "name")}`);
       assert.equal(result.outputs.deadLetterQueueUrl, `projects/${project}/subscriptions/${str(subscriptionNamed("-dlq-sub").inputs.name, "name")}`);
-      assert.equal(result.outputs.configLocation, `projects/${project}/locations/global/parameters/${str(one(result, T.parameter).inputs.parameterId, "parameterId")}`);
+      assert.equal(result.outputs.configLocation, `projects/${project}/locations/global/parameters/${str(one(result, GCP.parameter).inputs.parameterId, "parameterId")}`);
       assert.match(result.outputs.dashboardUrl, /^https:\/\/console\.cloud\.google\.com\/monitoring\/dashboards\/custom\/0f1e2d3c-4b5a\?project=/);
     });
   });
@@ -361,15 +335,15 @@ describe(`Google Cloud fleet, stack ${STACK} (under Pulumi mocks)`, () => {
     });
 
     it("adds a webhook channel whose URL stays a secret, and every policy notifies both channels", () => {
-      const channels = ofType(variant, T.channel);
+      const channels = ofType(variant, GCP.notificationChannel);
       const webhook = channels.find((channel) => channel.inputs.type === "webhook_tokenauth");
       assert.ok(webhook, "no webhook channel");
       assert.ok(webhook.secretInputs.includes("labels"), "the webhook URL is not a secret input");
-      for (const policy of ofType(variant, T.policy)) assert.equal((policy.inputs.notificationChannels as string[]).length, 2, policy.name);
+      for (const policy of ofType(variant, GCP.alertPolicy)) assert.equal((policy.inputs.notificationChannels as string[]).length, 2, policy.name);
     });
 
     it("names the program's settings version after the settings' hash, so changed settings become the newest version", () => {
-      assert.equal(one(variant, T.parameterVersion).inputs.parameterVersionId, programVersionId(args.settings, true));
+      assert.equal(one(variant, GCP.parameterVersion).inputs.parameterVersionId, programVersionId(args.settings, true));
       assert.match(programVersionId(args.settings, true), /^stack-[0-9a-f]{12}$/);
       assert.notEqual(programVersionId(args.settings, true), programVersionId({ ...args.settings, concurrency: 1 }, true));
     });

@@ -58,7 +58,7 @@ describe("local retry policy", () => {
   });
 
   it("without Retry-After the delay doubles per attempt, with jitter in the upper half, up to the cap", () => {
-    const backoff = { baseMs: 1_000, maxMs: 60_000 };
+    const backoff = { first: 1_000, factor: 2, max: 60_000 };
     assert.equal(retryDelayMs(1, undefined, backoff, () => 0), 500);
     assert.equal(retryDelayMs(1, undefined, backoff, () => 1), 1_000);
     assert.equal(retryDelayMs(3, undefined, backoff, () => 1), 4_000);

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { SettingsError } from "../../shared/errors";
 import type { LogLevel } from "../../shared/ports";
-import { DEFAULT_SETTINGS, SETTING_KEYS, SettingsCache, parseSettings, settingsErrorLogger, settingsJsonSchema, type SettingsSource } from "../../shared/settings";
+import { DEFAULT_SETTINGS, SETTING_KEYS, SettingsCache, parseSettings, parseSettingsDocument, settingsErrorLogger, settingsJsonSchema, type SettingsSource } from "../../shared/settings";
 
 function issuesOf(document: unknown): SettingsError["issues"] {
   try {
@@ -60,6 +60,11 @@ describe("runtime settings", () => {
 
   it("a document that is not an object is refused", () => {
     assert.equal(issuesOf([1, 2])[0].key, "(document)");
+  });
+
+  it("a document read as JSON text is parsed, and text that is not JSON is refused naming the source and the fix", () => {
+    assert.equal(parseSettingsDocument('{"concurrency": 4}', "store").concurrency, 4);
+    assert.throws(() => parseSettingsDocument("{concurrency: 4}", "store"), (error: unknown) => error instanceof SettingsError && /^store: `\(document\)` is not JSON .*write a JSON object/.test(error.message));
   });
 
   it("the JSON Schema lists every key, refuses unknown ones and carries the ranges", () => {
