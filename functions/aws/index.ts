@@ -22,6 +22,7 @@ import type { ItemOutcome, QueueItem } from "../../shared/outcome";
 import type { Logger } from "../../shared/ports";
 import { createWorker, type WorkerOptions } from "../../shared/worker";
 import { integerOption, requireEnv, writeGraceFor } from "../handlerConfig";
+import { LAMBDA_ENV } from "./environment";
 import { createEmfMetrics, type BatchMetrics } from "./metrics";
 import { createS3ResultStore } from "./resultStore";
 import { createSsmSettings } from "./settingsSource";
@@ -166,13 +167,6 @@ function receiveCount(record: SQSRecord, logger: Logger): number {
   logger.log("warn", "receive_count_invalid", { messageId: record.messageId, value: raw, fix: "SQS sets attributes.ApproximateReceiveCount; the record is treated as a first delivery" });
   return 1;
 }
-
-/** The environment `infra/aws` sets on the function. */
-export const LAMBDA_ENV = {
-  resultsBucket: "RESULTS_BUCKET",
-  settingsParameter: "SETTINGS_PARAMETER",
-  fleetName: "FLEET_NAME",
-} as const;
 
 /**
  * SDK calls are bounded so a stalled connection cannot hold a batch past its

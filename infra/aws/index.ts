@@ -26,7 +26,7 @@ import { createStorage } from "./storage";
 import { createWorker, createWorkerLogGroup } from "./worker";
 
 export { validateAwsConfig, minimumVisibilityTimeout } from "./config";
-export { WORKER_ENV, WORKER_HANDLER, WORKER_RUNTIME, bundleAwsWorker } from "./worker";
+export { WORKER_HANDLER, WORKER_RUNTIME, bundleAwsWorker } from "./worker";
 
 export class AwsFleet extends pulumi.ComponentResource {
   readonly outputs: FleetOutputs;

@@ -7,6 +7,7 @@ import * as cloudwatch from "@pulumi/aws/cloudwatch";
 import * as lambda from "@pulumi/aws/lambda";
 import { bundleWorker, deploymentArchive, type Bundle } from "../bundle";
 import { resourceName } from "../naming";
+import { LAMBDA_ENV } from "../../functions/aws/environment";
 
 /** The handler's entry file; its `handler` export is the Lambda entry point. */
 export const WORKER_ENTRY = "functions/aws/index.ts";
@@ -20,17 +21,6 @@ export const WORKER_HANDLER = "index.handler";
 export const WORKER_RUNTIME = lambda.Runtime.NodeJS24dX;
 /** arm64 (Graviton): about 20% cheaper per GB-second than x86_64 for the same work. */
 export const WORKER_ARCHITECTURE = "arm64";
-
-/**
- * The environment the handler reads (`LAMBDA_ENV` in functions/aws/index.ts;
- * tests/infra/aws.test.ts keeps the two equal without loading the handler's
- * SDK clients into the Pulumi program).
- */
-export const WORKER_ENV = {
-  resultsBucket: "RESULTS_BUCKET",
-  settingsParameter: "SETTINGS_PARAMETER",
-  fleetName: "FLEET_NAME",
-} as const;
 
 /** Bundles the handler into `dist/aws/`: the SDK clients are bundled too (see the README's note on size). */
 export function bundleAwsWorker(): Bundle {
@@ -88,9 +78,9 @@ export function createWorker(name: string, args: WorkerArgs, logGroup: cloudwatc
       memorySize: args.memoryMb,
       environment: {
         variables: {
-          [WORKER_ENV.resultsBucket]: args.bucketName,
-          [WORKER_ENV.settingsParameter]: args.parameterName,
-          [WORKER_ENV.fleetName]: args.namePrefix,
+          [LAMBDA_ENV.resultsBucket]: args.bucketName,
+          [LAMBDA_ENV.settingsParameter]: args.parameterName,
+          [LAMBDA_ENV.fleetName]: args.namePrefix,
           NODE_OPTIONS: "--enable-source-maps",
         },
       },

@@ -9,7 +9,7 @@ import { validOrThrow } from "../../infra/config";
 import { settingsParameterName } from "../../infra/aws/configStore";
 import { ConcurrentRunError, MOCK_ACCOUNT_ID, mockRun } from "../../infra/mockRun";
 import { AWS } from "../../infra/policy/types";
-import { LAMBDA_ENV } from "../../functions/aws/index";
+import { LAMBDA_ENV } from "../../functions/aws/environment";
 import { parseSettings } from "../../shared/settings";
 import { jsonInput, ofType, one, runStack, stackConfig, type MockRunResult, type RecordedResource } from "../support/stack";
 

@@ -1,0 +1,12 @@
+/**
+ * What `infra/aws` and the Lambda handler agree on: the environment variables
+ * the program sets on the function. Kept apart from `index.ts` so the Pulumi
+ * program can read them without loading the handler's SDK clients.
+ */
+
+/** The environment `infra/aws` sets on the function. */
+export const LAMBDA_ENV = {
+  resultsBucket: "RESULTS_BUCKET",
+  settingsParameter: "SETTINGS_PARAMETER",
+  fleetName: "FLEET_NAME",
+} as const;
