@@ -49,8 +49,9 @@ import type { Logger, ResultStore, StoredObject } from "../../shared/ports";
 import { RESULT_PREFIX, normalizeUrl, type ResultRecord } from "../../shared/result";
 import { createWorker, type Worker } from "../../shared/worker";
 import { lambdaContext, sqsEvent, sqsRecord, startSsmFake, type SsmFake } from "../support/awsFakes";
+import { startAppConfigurationFake, type AppConfigurationFake } from "../support/azureFakes";
+import { startParameterManagerFake, type ParameterManagerFake } from "../support/gcpFakes";
 import type { Answer, CaseMessage, SettingsDocument } from "./cases";
-import { FAKE_ACCESS_TOKEN, startAppConfigurationFake, startParameterManagerFake, type AppConfigurationFake, type ParameterManagerFake } from "./settingsStores";
 
 /** What one delivery came to on one runtime. */
 export interface Delivery {
@@ -211,7 +212,7 @@ function azureRuntime({ lookup }: DriverOptions): RuntimeDriver {
         functionTimeoutMs: 30_000,
         maxRetryHoldMs: 100,
         worker: {
-          settings: createAppConfigurationSettings({ client: fake.client, endpoint: fake.origin, key: fake.key, logger: settingsLog.logger }),
+          settings: createAppConfigurationSettings({ client: fake.client, endpoint: fake.endpoint, key: fake.key, logger: settingsLog.logger }),
           results,
           allowPrivateNetworks: true,
           lookup,
@@ -248,7 +249,7 @@ function azureRuntime({ lookup }: DriverOptions): RuntimeDriver {
       return { answer, native, records: results.records(), settingsReads: fake.requests.length - readsBefore, settingsProblems: settingsLog.problems };
     },
     async stop() {
-      await store?.stop();
+      await store?.close();
     },
   };
 }
@@ -292,7 +293,7 @@ function gcpRuntime({ lookup }: DriverOptions): RuntimeDriver {
       const settingsLog = settingsProblemLogger();
       handler = createPushHandler({
         worker: {
-          settings: createParameterManagerSettings({ parameter: fake.parameter, endpoint: fake.origin, getAccessToken: async () => FAKE_ACCESS_TOKEN, logger: settingsLog.logger }),
+          settings: createParameterManagerSettings({ parameter: fake.parameter, endpoint: fake.endpoint, getAccessToken: async () => fake.accessToken, logger: settingsLog.logger }),
           results,
           allowPrivateNetworks: true,
           lookup,
@@ -330,7 +331,7 @@ function gcpRuntime({ lookup }: DriverOptions): RuntimeDriver {
         listening.closeAllConnections();
         await new Promise<void>((resolve) => listening.close(() => resolve()));
       }
-      await store?.stop();
+      await store?.close();
     },
   };
 }

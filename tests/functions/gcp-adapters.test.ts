@@ -1,6 +1,7 @@
 /**
  * The Google Cloud adapters against recorded-request fakes on 127.0.0.1 (no
- * Cloud Storage or Parameter Manager emulator installs from npm):
+ * Cloud Storage or Parameter Manager emulator installs from npm; the fakes are
+ * in tests/support/gcpFakes.ts):
  *
  * - the results store runs the real `@google-cloud/storage` client, pointed at
  *   a fake of the Cloud Storage JSON API's multipart upload with `apiEndpoint`
@@ -9,10 +10,8 @@
  *   Parameter Manager REST API, with a fixed access token.
  */
 import { strict as assert } from "node:assert";
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { gunzipSync, gzipSync } from "node:zlib";
-import { CRC32C, Storage } from "@google-cloud/storage";
+import { Storage } from "@google-cloud/storage";
 import { STORAGE_RETRY, createGcsResultStore, storageOptions } from "../../functions/gcp/resultStore";
 import { ParameterManagerError, createParameterManagerSettings, createParameterManagerSource, newestEnabled } from "../../functions/gcp/settingsSource";
 import { HandlerConfigError } from "../../functions/handlerConfig";
@@ -20,103 +19,35 @@ import { SettingsError } from "../../shared/errors";
 import { createJsonLogger } from "../../shared/logging";
 import { rawHtmlKey, resultKey } from "../../shared/result";
 import { DEFAULT_SETTINGS } from "../../shared/settings";
-
-interface Recorded {
-  readonly method: string;
-  readonly url: URL;
-  readonly headers: IncomingHttpHeaders;
-}
-
-/** A fake HTTP API on loopback: one route function, every request recorded. A route that gives no answer leaves the request hanging until `stop`. */
-async function startFake(route: (request: IncomingMessage, body: Buffer, url: URL) => { status: number; body: unknown } | undefined) {
-  const requests: Recorded[] = [];
-  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    request.on("data", (chunk: Buffer) => chunks.push(chunk));
-    request.on("end", () => {
-      const url = new URL(request.url ?? "/", "http://fake");
-      requests.push({ method: request.method ?? "", url, headers: request.headers });
-      const answer = route(request, Buffer.concat(chunks), url);
-      if (answer === undefined) return;
-      response.writeHead(answer.status, { "content-type": "application/json" }).end(JSON.stringify(answer.body));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests,
-    stop: () => {
-      server.closeAllConnections();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
-const googleError = (code: number, status: string, message: string) => ({ error: { code, status, message } });
-
-interface StoredGcsObject {
-  readonly metadata: Record<string, unknown>;
-  readonly body: Buffer;
-}
-
-/** Splits a `multipart/related` upload into its metadata part and its media part. */
-function parseMultipart(contentType: string | undefined, body: Buffer): StoredGcsObject {
-  const boundary = /boundary=([^;]+)/.exec(contentType ?? "")?.[1];
-  if (!boundary) throw new Error(`not a multipart upload: ${contentType}`);
-  const parts = body
-    .toString("latin1")
-    .split(`--${boundary}`)
-    .slice(1, -1)
-    .map((part) => {
-      const split = part.indexOf("\r\n\r\n");
-      return Buffer.from(part.slice(split + 4, part.length - 2), "latin1");
-    });
-  return { metadata: JSON.parse(parts[0].toString("utf8")) as Record<string, unknown>, body: parts[1] };
-}
+import { startCloudStorageFake, startParameterManagerFake, type CloudStorageFake, type ParameterManagerFake } from "../support/gcpFakes";
 
 describe("Google Cloud Storage results store (recorded-request fake of the GCS JSON API on loopback; no GCS emulator installs from npm)", () => {
-  let fake: Awaited<ReturnType<typeof startFake>>;
-  const objects = new Map<string, StoredGcsObject>();
-  let failNext = 0;
+  let fake: CloudStorageFake;
 
   before(async () => {
-    fake = await startFake((request, body, url) => {
-      const match = /^\/upload\/storage\/v1\/b\/([^/]+)\/o$/.exec(url.pathname);
-      if (request.method !== "POST" || !match || url.searchParams.get("uploadType") !== "multipart") return { status: 400, body: googleError(400, "INVALID_ARGUMENT", `unexpected ${request.method} ${url.pathname}`) };
-      if (match[1] !== "results") return { status: 404, body: googleError(404, "NOT_FOUND", "The specified bucket does not exist.") };
-      if (failNext > 0) {
-        failNext -= 1;
-        return { status: 503, body: googleError(503, "UNAVAILABLE", "Backend Error") };
-      }
-      const name = url.searchParams.get("name") ?? "";
-      const object = parseMultipart(request.headers["content-type"], body);
-      objects.set(name, object);
-      const crc = new CRC32C();
-      crc.update(object.body);
-      return { status: 200, body: { kind: "storage#object", bucket: "results", name, generation: String(objects.size), size: String(object.body.byteLength), crc32c: crc.toString(), ...object.metadata } };
-    });
+    fake = await startCloudStorageFake("results");
   });
 
   after(async () => {
-    await fake.stop();
+    await fake.close();
   });
 
   beforeEach(() => {
-    objects.clear();
+    fake.objects.clear();
     fake.requests.length = 0;
-    failNext = 0;
+    fake.unavailableReplies = 0;
   });
 
   // The production retry policy, its back-off capped at the client's 1 s floor so the retry test stays short.
   const retryOptions = { ...STORAGE_RETRY, maxRetryDelay: 1 };
-  const store = (bucket = "results") => createGcsResultStore({ bucket: new Storage(storageOptions({ apiEndpoint: fake.origin, projectId: "test-project", retryOptions })).bucket(bucket) });
+  const store = (bucket = "results") => createGcsResultStore({ bucket: new Storage(storageOptions({ apiEndpoint: fake.endpoint, projectId: "test-project", retryOptions })).bucket(bucket) });
 
   it("writes a result record as application/json under its key, in one multipart request", async () => {
     const key = resultKey("https://shop.example/a");
     const record = { schema: "scrape-fleet/result@1", key, url: "https://shop.example/a", status: "ok" };
     await store().put({ key, body: JSON.stringify(record), contentType: "application/json" });
     assert.equal(fake.requests.length, 1);
-    const stored = objects.get(key);
+    const stored = fake.objects.get(key);
     assert.equal(stored?.metadata.contentType, "application/json");
     assert.equal(stored?.metadata.contentEncoding, undefined);
     assert.deepEqual(JSON.parse(stored?.body.toString("utf8") ?? "null"), record);
@@ -126,7 +57,7 @@ describe("Google Cloud Storage results store (recorded-request fake of the GCS J
     const key = rawHtmlKey("https://shop.example/a");
     const page = "<html><title>Grüße</title></html>";
     await store().put({ key, body: gzipSync(page), contentType: "text/html; charset=utf-8", contentEncoding: "gzip" });
-    const stored = objects.get(key);
+    const stored = fake.objects.get(key);
     assert.equal(stored?.metadata.contentType, "text/html; charset=utf-8");
     assert.equal(stored?.metadata.contentEncoding, "gzip");
     assert.equal(gunzipSync(stored?.body ?? Buffer.alloc(0)).toString("utf8"), page);
@@ -136,16 +67,16 @@ describe("Google Cloud Storage results store (recorded-request fake of the GCS J
     const key = resultKey("https://shop.example/again");
     await store().put({ key, body: '{"attempt":1}', contentType: "application/json" });
     await store().put({ key, body: '{"attempt":2}', contentType: "application/json" });
-    assert.equal(objects.get(key)?.body.toString(), '{"attempt":2}');
+    assert.equal(fake.objects.get(key)?.body.toString(), '{"attempt":2}');
     assert.ok(fake.requests.every((request) => !request.url.searchParams.has("ifGenerationMatch")), "an ifGenerationMatch precondition would refuse the overwrite");
   });
 
   it("a transient 503 from Cloud Storage is retried by the client, and the write succeeds", async () => {
-    failNext = 1;
+    fake.unavailableReplies = 1;
     const key = resultKey("https://shop.example/retry");
     await store().put({ key, body: "{}", contentType: "application/json" });
     assert.equal(fake.requests.length, 2);
-    assert.ok(objects.has(key));
+    assert.ok(fake.objects.has(key));
   });
 
   it("a write to a missing bucket fails with the API's error, so the worker sends the message back", async () => {
@@ -160,9 +91,10 @@ describe("Google Cloud Storage results store (recorded-request fake of the GCS J
   });
 
   it("a write Cloud Storage never answers is abandoned when the signal fires (file.save takes no signal, so the adapter stops waiting)", async () => {
-    const hanging = await startFake(() => undefined);
+    const hanging = await startCloudStorageFake("results");
+    hanging.mode = "hang";
     try {
-      const hangingStore = createGcsResultStore({ bucket: new Storage(storageOptions({ apiEndpoint: hanging.origin, projectId: "test-project", retryOptions })).bucket("results") });
+      const hangingStore = createGcsResultStore({ bucket: new Storage(storageOptions({ apiEndpoint: hanging.endpoint, projectId: "test-project", retryOptions })).bucket("results") });
       const started = Date.now();
       await assert.rejects(
         hangingStore.put({ key: resultKey("https://shop.example/hang"), body: "{}", contentType: "application/json" }, { signal: AbortSignal.timeout(300) }),
@@ -172,7 +104,7 @@ describe("Google Cloud Storage results store (recorded-request fake of the GCS J
       assert.ok(elapsed >= 250 && elapsed < 1_500, `gave up after ${elapsed} ms; the signal fired at 300 ms`);
       assert.equal(hanging.requests.length, 1, "the upload reached the fake and was left unanswered");
     } finally {
-      await hanging.stop();
+      await hanging.close();
     }
   });
 });
@@ -180,57 +112,29 @@ describe("Google Cloud Storage results store (recorded-request fake of the GCS J
 const PARAMETER = "projects/test-project/locations/global/parameters/scrape-fleet-test-settings";
 const TOKEN = "ya29.test-token";
 
-interface FakeVersion {
-  readonly id: string;
-  readonly createTime: string;
-  readonly document: unknown;
-  readonly disabled?: boolean;
-}
-
 describe("Google Cloud Parameter Manager settings source (recorded-request fake of the REST API on loopback; no emulator installs from npm)", () => {
-  let fake: Awaited<ReturnType<typeof startFake>>;
-  let versions: FakeVersion[];
-  let pageSize: number;
-  let denied: boolean;
+  let fake: ParameterManagerFake;
 
   before(async () => {
-    fake = await startFake((request, _body, url) => {
-      if (request.headers.authorization !== `Bearer ${TOKEN}`) return { status: 401, body: googleError(401, "UNAUTHENTICATED", "no token") };
-      if (denied) return { status: 403, body: googleError(403, "PERMISSION_DENIED", "Permission 'parametermanager.parameterVersions.list' denied") };
-      if (url.pathname === `/v1/${PARAMETER}/versions`) {
-        const start = Number(url.searchParams.get("pageToken") ?? "0");
-        const page = versions.slice(start, start + pageSize);
-        const next = start + pageSize < versions.length ? String(start + pageSize) : undefined;
-        return {
-          status: 200,
-          body: {
-            parameterVersions: page.map((version) => ({ name: `${PARAMETER}/versions/${version.id}`, createTime: version.createTime, updateTime: version.createTime, ...(version.disabled ? { disabled: true } : {}) })),
-            ...(next ? { nextPageToken: next } : {}),
-          },
-        };
-      }
-      const version = versions.find((candidate) => url.pathname === `/v1/${PARAMETER}/versions/${candidate.id}`);
-      if (version) return { status: 200, body: { name: `${PARAMETER}/versions/${version.id}`, createTime: version.createTime, payload: { data: Buffer.from(JSON.stringify(version.document)).toString("base64") } } };
-      return { status: 404, body: googleError(404, "NOT_FOUND", `no ${url.pathname}`) };
-    });
+    fake = await startParameterManagerFake({ parameter: PARAMETER, accessToken: TOKEN });
   });
 
   after(async () => {
-    await fake.stop();
+    await fake.close();
   });
 
   beforeEach(() => {
     fake.requests.length = 0;
-    pageSize = 100;
-    denied = false;
-    versions = [
-      { id: "initial", createTime: "2025-01-01T00:00:00.000000001Z", document: { concurrency: 4 } },
-      { id: "v2", createTime: "2025-01-01T00:00:00.000000002Z", document: { concurrency: 6 } },
-      { id: "v3-disabled", createTime: "2025-02-01T00:00:00Z", document: { concurrency: 99 }, disabled: true },
+    fake.pageSize = 100;
+    fake.denied = false;
+    fake.versions = [
+      { id: "initial", createTime: "2025-01-01T00:00:00.000000001Z", payload: JSON.stringify({ concurrency: 4 }) },
+      { id: "v2", createTime: "2025-01-01T00:00:00.000000002Z", payload: JSON.stringify({ concurrency: 6 }) },
+      { id: "v3-disabled", createTime: "2025-02-01T00:00:00Z", payload: JSON.stringify({ concurrency: 99 }), disabled: true },
     ];
   });
 
-  const source = () => createParameterManagerSource({ parameter: PARAMETER, getAccessToken: async () => TOKEN, endpoint: fake.origin });
+  const source = () => createParameterManagerSource({ parameter: PARAMETER, getAccessToken: async () => TOKEN, endpoint: fake.endpoint });
 
   it("reads the newest enabled version's document with the runtime account's bearer token", async () => {
     const text = await source().read();
@@ -242,7 +146,7 @@ describe("Google Cloud Parameter Manager settings source (recorded-request fake 
   });
 
   it("follows nextPageToken through a long version history", async () => {
-    pageSize = 1;
+    fake.pageSize = 1;
     const text = await source().read();
     assert.deepEqual(JSON.parse(String(text)), { concurrency: 6 });
     assert.equal(fake.requests.filter((request) => request.url.pathname.endsWith("/versions")).length, 3);
@@ -257,12 +161,12 @@ describe("Google Cloud Parameter Manager settings source (recorded-request fake 
   });
 
   it("a parameter with no enabled version is a settings error whose fix adds one", async () => {
-    versions = versions.map((version) => ({ ...version, disabled: true }));
+    fake.versions = fake.versions.map((version) => ({ ...version, disabled: true }));
     await assert.rejects(source().read(), (error: unknown) => error instanceof SettingsError && /no enabled version/.test(error.message) && /versions create/.test(error.message));
   });
 
   it("a 403 names the role the runtime account needs", async () => {
-    denied = true;
+    fake.denied = true;
     await assert.rejects(source().read(), (error: unknown) => error instanceof ParameterManagerError && error.status === 403 && /parameterViewer/.test(error.message));
   });
 
@@ -291,7 +195,7 @@ describe("Google Cloud Parameter Manager settings source (recorded-request fake 
   describe("through the TTL cache", () => {
     let clock: number;
     let logLines: string[];
-    const cache = () => createParameterManagerSettings({ parameter: PARAMETER, getAccessToken: async () => TOKEN, endpoint: fake.origin, logger: createJsonLogger({ write: (line) => logLines.push(line) }), now: () => clock });
+    const cache = () => createParameterManagerSettings({ parameter: PARAMETER, getAccessToken: async () => TOKEN, endpoint: fake.endpoint, logger: createJsonLogger({ write: (line) => logLines.push(line) }), now: () => clock });
 
     beforeEach(() => {
       clock = 0;
@@ -301,7 +205,7 @@ describe("Google Cloud Parameter Manager settings source (recorded-request fake 
     it("a version added while the fleet runs takes effect after settingsTtlMs, with no redeploy", async () => {
       const settings = cache();
       assert.equal((await settings.get()).concurrency, 6);
-      versions.push({ id: "v4", createTime: "2025-03-01T00:00:00Z", document: { concurrency: 3 } });
+      fake.versions.push({ id: "v4", createTime: "2025-03-01T00:00:00Z", payload: JSON.stringify({ concurrency: 3 }) });
       clock = DEFAULT_SETTINGS.settingsTtlMs - 1;
       assert.equal((await settings.get()).concurrency, 6);
       clock = DEFAULT_SETTINGS.settingsTtlMs;
@@ -311,7 +215,7 @@ describe("Google Cloud Parameter Manager settings source (recorded-request fake 
     it("an invalid newest version leaves the last good settings in force and logs settings_invalid with the key", async () => {
       const settings = cache();
       assert.equal((await settings.get()).concurrency, 6);
-      versions.push({ id: "v4", createTime: "2025-03-01T00:00:00Z", document: { concurrency: 0 } });
+      fake.versions.push({ id: "v4", createTime: "2025-03-01T00:00:00Z", payload: JSON.stringify({ concurrency: 0 }) });
       clock = DEFAULT_SETTINGS.settingsTtlMs;
       assert.equal((await settings.get()).concurrency, 6);
       const line = JSON.parse(logLines.at(-1) ?? "{}") as Record<string, unknown>;
@@ -320,7 +224,7 @@ describe("Google Cloud Parameter Manager settings source (recorded-request fake 
     });
 
     it("an unreadable parameter keeps the defaults and logs settings_unreadable", async () => {
-      denied = true;
+      fake.denied = true;
       const settings = cache();
       assert.deepEqual(await settings.get(), DEFAULT_SETTINGS);
       assert.equal((JSON.parse(logLines.at(-1) ?? "{}") as Record<string, unknown>).event, "settings_unreadable");

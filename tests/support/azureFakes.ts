@@ -1,0 +1,77 @@
+/**
+ * A recorded-request fake, on 127.0.0.1, of the Azure App Configuration
+ * key-value GET that `AppConfigurationClient.getConfigurationSetting` makes
+ * (App Configuration has no emulator on npm).
+ * https://learn.microsoft.com/rest/api/appconfiguration/keyvaluesets/get-key-value
+ *
+ * Its client signs with a connection string (HMAC) because the SDK refuses
+ * bearer tokens over plain http; the request is otherwise the one the function
+ * makes with its managed identity.
+ */
+import { AppConfigurationClient } from "@azure/app-configuration";
+import { createServer, type IncomingHttpHeaders, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+/** One request the App Configuration fake received. */
+export interface RecordedAppConfigurationRequest {
+  readonly method: string;
+  readonly url: URL;
+  readonly headers: IncomingHttpHeaders;
+}
+
+export interface AppConfigurationFake {
+  /** A real `AppConfigurationClient` on the fake: HMAC-signed, no retries. */
+  readonly client: AppConfigurationClient;
+  /** `http://127.0.0.1:<port>`, the store's endpoint. */
+  readonly endpoint: string;
+  /** The one key the fake holds. */
+  readonly key: string;
+  readonly requests: RecordedAppConfigurationRequest[];
+  /** Sets the key-value's value, as an operator's edit in the portal would; until then the key is missing (404). */
+  put(value: string): void;
+  close(): Promise<void>;
+}
+
+const sendJson = (response: ServerResponse, status: number, headers: Record<string, string>, body: unknown): void => void response.writeHead(status, headers).end(JSON.stringify(body));
+
+/** Routes on the path alone: the client adds its api-version to the query string. */
+export async function startAppConfigurationFake(key = "settings"): Promise<AppConfigurationFake> {
+  const requests: RecordedAppConfigurationRequest[] = [];
+  let value: string | undefined;
+  let revision = 0;
+  const server = createServer((request, response) => {
+    const url = new URL(request.url ?? "/", "http://fake");
+    requests.push({ method: request.method ?? "", url, headers: request.headers });
+    if (request.method !== "GET" || url.pathname !== `/kv/${key}` || value === undefined) {
+      sendJson(response, 404, { "content-type": "application/problem+json; charset=utf-8" }, { type: "https://azconfig.io/errors/key-not-found", title: "Key not found", status: 404 });
+      return;
+    }
+    const etag = `etag-${revision}`;
+    sendJson(
+      response,
+      200,
+      { "content-type": "application/vnd.microsoft.appconfig.kv+json; charset=utf-8", etag: `"${etag}"`, "last-modified": new Date().toUTCString() },
+      { etag, key, label: null, content_type: "application/json", value, tags: {}, locked: false, last_modified: new Date().toISOString() },
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const client = new AppConfigurationClient(`Endpoint=${endpoint};Id=fake-id;Secret=${Buffer.from("fake-secret").toString("base64")}`, {
+    retryOptions: { maxRetries: 0 },
+    allowInsecureConnection: true,
+  });
+  return {
+    client,
+    endpoint,
+    key,
+    requests,
+    put(next) {
+      value = next;
+      revision += 1;
+    },
+    close() {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
