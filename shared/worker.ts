@@ -96,9 +96,9 @@ export function createWorker(options: WorkerOptions): Worker {
     } catch (error) {
       return { outcome: error instanceof ScrapeError ? { kind: "malformed", code: error.code, reason: error.message } : internalRetry(error) };
     }
-    const context: PageContext = { item, message, settings, started: now(), writeSignal: batch.writeSignal };
+    const context: PageContext = { item, message, settings, started: now(), writeSignal: batch.writeSignal, safeUrl: withoutCredentials(message.url) };
     let page: FetchedPage | undefined;
-    const done = (outcome: Outcome): Done => ({ outcome, page, url: withoutCredentials(message.url) });
+    const done = (outcome: Outcome): Done => ({ outcome, page, url: context.safeUrl, host: URL.parse(message.url)?.host });
     try {
       if (!settings.enabled) {
         throw new ScrapeError("fleet_paused", "the fleet is paused (runtime setting `enabled` is false); the message goes back to the queue");
@@ -204,7 +204,7 @@ export function createWorker(options: WorkerOptions): Worker {
     return {
       schema: RESULT_SCHEMA,
       key,
-      url: withoutCredentials(message.url),
+      url: context.safeUrl,
       fetchedAt: new Date(context.started).toISOString(),
       attempt: item.attempt,
       messageId: item.id,
@@ -229,14 +229,8 @@ export function createWorker(options: WorkerOptions): Worker {
     return { kind: "retry", code: "internal_error", reason: `unexpected error: ${describeError(error)}` };
   }
 
-  function report(item: QueueItem, { outcome, page, url }: Done, started: number): void {
+  function report(item: QueueItem, { outcome, page, url, host }: Done, started: number): void {
     const code = outcome.kind === "ok" ? undefined : outcome.code;
-    let host: string | undefined;
-    try {
-      host = url === undefined ? undefined : new URL(url).host;
-    } catch {
-      host = undefined;
-    }
     metrics.recordPage({ outcome: outcome.kind, code, host, bytesOnWire: page?.bytesOnWire ?? 0, fetchMs: page?.fetchMs ?? 0 });
     logger.log(outcome.kind === "ok" ? "info" : "warn", "page", {
       messageId: item.id,
@@ -344,7 +338,9 @@ interface Batch {
 interface Done {
   readonly outcome: Outcome;
   readonly page?: FetchedPage;
+  /** The message's URL, credentials redacted, for logs. */
   readonly url?: string;
+  readonly host?: string;
 }
 
 interface PageContext {
@@ -353,6 +349,8 @@ interface PageContext {
   readonly settings: FleetSettings;
   readonly started: number;
   readonly writeSignal?: AbortSignal;
+  /** The message's URL with credentials redacted: what records and logs show. */
+  readonly safeUrl: string;
 }
 
 /** Maps a final HTTP status to the failure it means, or undefined for success. */
