@@ -77,119 +77,88 @@ export function createAlarms(name: string, args: AlarmsArgs, parent: pulumi.Reso
     new sns.TopicSubscription(`${name}-alerts-webhook`, { topic: topic.arn, protocol: "https", endpoint: args.alertWebhookUrl }, { parent });
   }
 
-  const common = (key: string, description: string) => ({
-    name: resourceName("awsCloudWatchAlarm", args.namePrefix, key),
-    alarmDescription: description,
-    alarmActions: [topic.arn],
-    okActions: [topic.arn],
-    tags: args.tags,
-  });
+  // Every alarm notifies on ALARM and on OK, and reads missing data as "no
+  // work" rather than failure: SQS stops publishing for an empty, idle queue,
+  // and Lambda publishes Errors and Invocations only for minutes with work.
+  const alarm = (key: string, description: string, condition: Omit<cloudwatch.MetricAlarmArgs, "name" | "alarmDescription" | "alarmActions" | "okActions" | "tags" | "treatMissingData">) =>
+    new cloudwatch.MetricAlarm(
+      `${name}-${key}`,
+      {
+        name: resourceName("awsCloudWatchAlarm", args.namePrefix, key),
+        alarmDescription: description,
+        alarmActions: [topic.arn],
+        okActions: [topic.arn],
+        treatMissingData: "notBreaching",
+        tags: args.tags,
+        ...condition,
+      },
+      { parent },
+    );
   const t = args.thresholds;
 
   const alarms = [
-    // Missing SQS data means the queue is empty and idle (SQS stops publishing
-    // for inactive queues), so missing data is not breaching on the queue alarms.
-    new cloudwatch.MetricAlarm(
-      `${name}-backlog`,
-      {
-        ...common("backlog", `${t.backlogMessages} or more messages are waiting in the work queue.`),
-        namespace: "AWS/SQS",
-        metricName: "ApproximateNumberOfMessagesVisible",
-        dimensions: { QueueName: args.workQueueName },
-        statistic: "Maximum",
-        period: FIVE_MINUTES,
-        evaluationPeriods: 1,
-        comparisonOperator: "GreaterThanOrEqualToThreshold",
-        threshold: t.backlogMessages,
-        treatMissingData: "notBreaching",
-      },
-      { parent },
-    ),
-    new cloudwatch.MetricAlarm(
-      `${name}-oldest-message`,
-      {
-        ...common("oldest-message", `A message has waited ${t.oldestMessageAgeSeconds} s or more in the work queue.`),
-        namespace: "AWS/SQS",
-        metricName: "ApproximateAgeOfOldestMessage",
-        dimensions: { QueueName: args.workQueueName },
-        statistic: "Maximum",
-        period: MINUTE,
-        evaluationPeriods: 1,
-        comparisonOperator: "GreaterThanOrEqualToThreshold",
-        threshold: t.oldestMessageAgeSeconds,
-        treatMissingData: "notBreaching",
-      },
-      { parent },
-    ),
-    new cloudwatch.MetricAlarm(
-      `${name}-dead-letters`,
-      {
-        ...common("dead-letters", "Messages are in the dead-letter queue: read them, fix the cause, then redrive them."),
-        namespace: "AWS/SQS",
-        metricName: "ApproximateNumberOfMessagesVisible",
-        dimensions: { QueueName: args.deadLetterQueueName },
-        statistic: "Maximum",
-        period: MINUTE,
-        evaluationPeriods: 1,
-        comparisonOperator: "GreaterThanThreshold",
-        threshold: 0,
-        treatMissingData: "notBreaching",
-      },
-      { parent },
-    ),
-    // Lambda publishes Errors and Invocations only for minutes with
-    // invocations: no data means no work, not failure.
-    new cloudwatch.MetricAlarm(
-      `${name}-error-rate`,
-      {
-        ...common("error-rate", `${t.errorRatePercent}% or more of worker invocations failed.`),
-        metricQueries: [
-          { id: "errors", metric: { namespace: "AWS/Lambda", metricName: "Errors", dimensions: { FunctionName: args.functionName }, stat: "Sum", period: FIVE_MINUTES }, returnData: false },
-          { id: "invocations", metric: { namespace: "AWS/Lambda", metricName: "Invocations", dimensions: { FunctionName: args.functionName }, stat: "Sum", period: FIVE_MINUTES }, returnData: false },
-          { id: "errorRate", expression: "IF(invocations > 0, 100 * FILL(errors, 0) / invocations, 0)", label: "Error rate (%)", returnData: true },
-        ],
-        evaluationPeriods: 1,
-        comparisonOperator: "GreaterThanOrEqualToThreshold",
-        threshold: t.errorRatePercent,
-        treatMissingData: "notBreaching",
-      },
-      { parent },
-    ),
-    new cloudwatch.MetricAlarm(
-      `${name}-throttles`,
-      {
-        ...common("throttles", "The worker was throttled: the account's concurrency limit is below maxWorkers, or another function uses it."),
-        namespace: "AWS/Lambda",
-        metricName: "Throttles",
-        dimensions: { FunctionName: args.functionName },
-        statistic: "Sum",
-        period: FIVE_MINUTES,
-        evaluationPeriods: 1,
-        comparisonOperator: "GreaterThanThreshold",
-        threshold: 0,
-        treatMissingData: "notBreaching",
-      },
-      { parent },
-    ),
-    // Stalled: messages wait but none is deleted, minute after minute. Missing
-    // data is an idle, empty queue: not breaching.
-    new cloudwatch.MetricAlarm(
-      `${name}-stalled`,
-      {
-        ...common("stalled", `Messages have waited for ${t.stalledMinutes} minutes with none processed: the worker is failing every message, or its trigger is disabled.`),
-        metricQueries: [
-          { id: "visible", metric: { namespace: "AWS/SQS", metricName: "ApproximateNumberOfMessagesVisible", dimensions: { QueueName: args.workQueueName }, stat: "Minimum", period: MINUTE }, returnData: false },
-          { id: "deleted", metric: { namespace: "AWS/SQS", metricName: "NumberOfMessagesDeleted", dimensions: { QueueName: args.workQueueName }, stat: "Sum", period: MINUTE }, returnData: false },
-          { id: "stalled", expression: "IF(FILL(visible, 0) > 0 AND FILL(deleted, 0) == 0, 1, 0)", label: "Stalled (1 = yes)", returnData: true },
-        ],
-        evaluationPeriods: t.stalledMinutes,
-        datapointsToAlarm: t.stalledMinutes,
-        comparisonOperator: "GreaterThanOrEqualToThreshold",
-        threshold: 1,
-        treatMissingData: "notBreaching",
-      },
-      { parent },
-    ),
+    alarm("backlog", `${t.backlogMessages} or more messages are waiting in the work queue.`, {
+      namespace: "AWS/SQS",
+      metricName: "ApproximateNumberOfMessagesVisible",
+      dimensions: { QueueName: args.workQueueName },
+      statistic: "Maximum",
+      period: FIVE_MINUTES,
+      evaluationPeriods: 1,
+      comparisonOperator: "GreaterThanOrEqualToThreshold",
+      threshold: t.backlogMessages,
+    }),
+    alarm("oldest-message", `A message has waited ${t.oldestMessageAgeSeconds} s or more in the work queue.`, {
+      namespace: "AWS/SQS",
+      metricName: "ApproximateAgeOfOldestMessage",
+      dimensions: { QueueName: args.workQueueName },
+      statistic: "Maximum",
+      period: MINUTE,
+      evaluationPeriods: 1,
+      comparisonOperator: "GreaterThanOrEqualToThreshold",
+      threshold: t.oldestMessageAgeSeconds,
+    }),
+    alarm("dead-letters", "Messages are in the dead-letter queue: read them, fix the cause, then redrive them.", {
+      namespace: "AWS/SQS",
+      metricName: "ApproximateNumberOfMessagesVisible",
+      dimensions: { QueueName: args.deadLetterQueueName },
+      statistic: "Maximum",
+      period: MINUTE,
+      evaluationPeriods: 1,
+      comparisonOperator: "GreaterThanThreshold",
+      threshold: 0,
+    }),
+    alarm("error-rate", `${t.errorRatePercent}% or more of worker invocations failed.`, {
+      metricQueries: [
+        { id: "errors", metric: { namespace: "AWS/Lambda", metricName: "Errors", dimensions: { FunctionName: args.functionName }, stat: "Sum", period: FIVE_MINUTES }, returnData: false },
+        { id: "invocations", metric: { namespace: "AWS/Lambda", metricName: "Invocations", dimensions: { FunctionName: args.functionName }, stat: "Sum", period: FIVE_MINUTES }, returnData: false },
+        { id: "errorRate", expression: "IF(invocations > 0, 100 * FILL(errors, 0) / invocations, 0)", label: "Error rate (%)", returnData: true },
+      ],
+      evaluationPeriods: 1,
+      comparisonOperator: "GreaterThanOrEqualToThreshold",
+      threshold: t.errorRatePercent,
+    }),
+    alarm("throttles", "The worker was throttled: the account's concurrency limit is below maxWorkers, or another function uses it.", {
+      namespace: "AWS/Lambda",
+      metricName: "Throttles",
+      dimensions: { FunctionName: args.functionName },
+      statistic: "Sum",
+      period: FIVE_MINUTES,
+      evaluationPeriods: 1,
+      comparisonOperator: "GreaterThanThreshold",
+      threshold: 0,
+    }),
+    // Stalled: messages wait but none is deleted, minute after minute.
+    alarm("stalled", `Messages have waited for ${t.stalledMinutes} minutes with none processed: the worker is failing every message, or its trigger is disabled.`, {
+      metricQueries: [
+        { id: "visible", metric: { namespace: "AWS/SQS", metricName: "ApproximateNumberOfMessagesVisible", dimensions: { QueueName: args.workQueueName }, stat: "Minimum", period: MINUTE }, returnData: false },
+        { id: "deleted", metric: { namespace: "AWS/SQS", metricName: "NumberOfMessagesDeleted", dimensions: { QueueName: args.workQueueName }, stat: "Sum", period: MINUTE }, returnData: false },
+        { id: "stalled", expression: "IF(FILL(visible, 0) > 0 AND FILL(deleted, 0) == 0, 1, 0)", label: "Stalled (1 = yes)", returnData: true },
+      ],
+      evaluationPeriods: t.stalledMinutes,
+      datapointsToAlarm: t.stalledMinutes,
+      comparisonOperator: "GreaterThanOrEqualToThreshold",
+      threshold: 1,
+    }),
   ];
 
   return { topic, alarms };
