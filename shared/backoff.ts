@@ -24,3 +24,25 @@ export function equalJitter(backoff: Backoff, retriesBefore: number, random: () 
   const ceiling = Math.min(backoff.max, backoff.first * backoff.factor ** Math.max(0, retriesBefore));
   return ceiling / 2 + (random() * ceiling) / 2;
 }
+
+/**
+ * The cloud fleets' backoff after a transient failure that named no wait (a
+ * 5xx, a timeout, a store outage, the batch deadline, a host's pacing,
+ * settings that could not be read), in seconds: ×4 per delivery from 1 min,
+ * capped at 2 h, with equal jitter. The first retry comes after 30–60 s; the
+ * default 5 deliveries span 1 h 42 min to 3 h 25 min, so a failing site has
+ * over an hour to recover before its messages are dead-lettered, not the
+ * 15 minutes a ×2 backoff from 30 s would give it.
+ */
+export const TRANSIENT_RETRY_BACKOFF: Backoff = { first: 60, factor: 4, max: 7_200 };
+
+/**
+ * How long a message waits before its next delivery after transient failure
+ * on delivery `attempt` (1 for the first), in milliseconds, always whole
+ * seconds (SQS takes a visibility in seconds; every cloud gets the same
+ * values). `random()` (0 ≤ x < 1) is the jitter.
+ */
+export function transientRetryDelayMs(attempt: number, random: () => number = Math.random): number {
+  const retriesBefore = Math.max(1, attempt) - 1;
+  return Math.ceil(equalJitter(TRANSIENT_RETRY_BACKOFF, retriesBefore, random)) * 1_000;
+}

@@ -13,7 +13,8 @@ import { SDK_REQUEST_HANDLER } from "../../functions/aws";
 import { createEmfMetrics } from "../../functions/aws/metrics";
 import { createS3ResultStore } from "../../functions/aws/resultStore";
 import { createSsmSettings, createSsmSettingsSource } from "../../functions/aws/settingsSource";
-import { MAX_HOLD_SECONDS, PAUSE_HOLD, RETRY_BACKOFF, changeVisibility, queueUrlFromArn, visibilitySeconds } from "../../functions/aws/visibility";
+import { MAX_HOLD_SECONDS, PAUSE_HOLD, changeVisibility, queueUrlFromArn, visibilitySeconds } from "../../functions/aws/visibility";
+import { TRANSIENT_RETRY_BACKOFF } from "../../shared/backoff";
 import { ScrapeError, type ErrorCode } from "../../shared/errors";
 import { createJsonLogger } from "../../shared/logging";
 import type { Outcome } from "../../shared/outcome";
@@ -221,7 +222,7 @@ describe("AWS visibility policy: when a returned message comes back", () => {
       assert.deepEqual([0, 0.5, 0.999_999].map((jitter) => visibilitySeconds(retry(code), 1, () => jitter)), [30, 45, 60], code);
     }
     assert.deepEqual([2, 3, 4].map((attempt) => visibilitySeconds(retry("http_5xx"), attempt, () => 0)), [120, 480, 1_920]);
-    assert.equal(visibilitySeconds(retry("http_5xx"), 30, () => 0.999_999), RETRY_BACKOFF.max);
+    assert.equal(visibilitySeconds(retry("http_5xx"), 30, () => 0.999_999), TRANSIENT_RETRY_BACKOFF.max);
   });
 
   it("with the default 5 deliveries, a failing site has at least 1 h 40 min to recover before its messages are dead-lettered", () => {
