@@ -119,8 +119,18 @@ export function createSqsHandler(deps: SqsHandlerDeps): SqsHandler {
       const started = now();
       // Only an SQS event source mapping should invoke this function; a test
       // invoke from the console with another payload gets a clear log line.
-      const records: readonly SQSRecord[] = Array.isArray(event?.Records) ? event.Records : [];
-      if (records !== event?.Records) logger.log("error", "event_not_sqs", { requestId: context.awsRequestId, fix: "invoke the function through its SQS queue, or with an SQSEvent ({\"Records\": [...]})" });
+      const given: readonly unknown[] = Array.isArray(event?.Records) ? event.Records : [];
+      if (given !== event?.Records) logger.log("error", "event_not_sqs", { requestId: context.awsRequestId, fix: "invoke the function through its SQS queue, or with an SQSEvent ({\"Records\": [...]})" });
+      const records = given.filter(isSqsRecord);
+      if (records.length < given.length) {
+        // A record without a message id cannot be named in batchItemFailures:
+        // Lambda reads an empty or missing itemIdentifier as a failure of the
+        // whole batch. SQS always sends both fields, so only a hand-made
+        // invocation gets here; its bad records are dropped, with their positions.
+        // https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html#services-sqs-batchfailurereporting
+        const positions = given.flatMap((record, index) => (isSqsRecord(record) ? [] : [index]));
+        logger.log("error", "record_invalid", { requestId: context.awsRequestId, positions, fix: "each record must be an object with a non-empty string messageId and a string body, as SQS sends them; these records were skipped" });
+      }
       const lambdaEndsAt = started + context.getRemainingTimeInMillis();
       const items = records.map(toQueueItem);
       let outcomes: readonly ItemOutcome[] = [];
@@ -157,6 +167,13 @@ export function createSqsHandler(deps: SqsHandlerDeps): SqsHandler {
 function messagesToReturn(records: readonly SQSRecord[], outcomes: readonly ItemOutcome[]): SQSBatchItemFailure[] {
   const finished = (index: number) => outcomes[index]?.outcome.kind === "ok" || outcomes[index]?.outcome.kind === "failed";
   return records.filter((_record, index) => !finished(index)).map((record) => ({ itemIdentifier: record.messageId }));
+}
+
+/** Whether `value` has what the handler reads from an SQS record without checking: a message id to name it by and a body. */
+function isSqsRecord(value: unknown): value is SQSRecord {
+  if (typeof value !== "object" || value === null) return false;
+  const { messageId, body } = value as Partial<Record<keyof SQSRecord, unknown>>;
+  return typeof messageId === "string" && messageId !== "" && typeof body === "string";
 }
 
 /** `ApproximateReceiveCount` is a decimal string, 1 on the first delivery. */

@@ -233,6 +233,23 @@ describe("AWS Lambda handler (SQS)", () => {
     assert.ok(logLines.some((line) => line.includes('"event_not_sqs"')));
   });
 
+  it("records without a message id or body are skipped with a log line naming their positions, never thrown on nor named without an itemIdentifier", async () => {
+    const good = sqsRecord({ messageId: "good", body: message(url("shop.example", "/good")) });
+    const down = sqsRecord({ messageId: "down", body: message(url("shop.example", "/down")) });
+    const batches: unknown[][] = [[null], [42], ["text"], [{ messageId: "", body: "{}" }], [{ messageId: "no-body" }], [null, good, 42, down]];
+    for (const records of batches) {
+      logLines = [];
+      const response = await buildHandler().handle({ Records: records } as unknown as SQSEvent, lambdaContext(30_000));
+      const expected = records.includes(down) ? ["down"] : [];
+      assert.deepEqual(failedIds(response), expected, JSON.stringify(records));
+      assert.ok(response.batchItemFailures.every((failure) => typeof failure.itemIdentifier === "string" && failure.itemIdentifier !== ""));
+      const invalid = logLines.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line.event === "record_invalid");
+      assert.deepEqual(invalid?.positions, records.length === 1 ? [0] : [0, 2], JSON.stringify(records));
+      await handler?.close();
+    }
+    assert.ok(store.record(url("shop.example", "/good")), "the good record of the mixed batch was still processed");
+  });
+
   it("rejects a deadline margin out of range, naming the option and the value", () => {
     assert.throws(() => buildHandler({ deadlineMarginMs: -5 }), (error: unknown) => error instanceof HandlerConfigError && /`deadlineMarginMs`.*\(given -5\)/.test(error.message));
   });
