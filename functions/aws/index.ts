@@ -21,12 +21,13 @@ import { createJsonLogger } from "../../shared/logging";
 import type { ItemOutcome, QueueItem } from "../../shared/outcome";
 import type { Logger } from "../../shared/ports";
 import { createWorker, type WorkerOptions } from "../../shared/worker";
-import { integerOption, requireEnv, writeGraceFor } from "../handlerConfig";
+import { HandlerConfigError, integerOption, requireEnv, writeGraceFor } from "../handlerConfig";
 import { LAMBDA_ENV } from "./environment";
 import { createEmfMetrics, type BatchMetrics } from "./metrics";
 import { createS3ResultStore } from "./resultStore";
 import { createSsmSettings } from "./settingsSource";
-import { changeVisibility, visibilitySeconds, type VisibilityChange, type VisibilityResult } from "./visibility";
+import { holdSeconds, type QueueLimits } from "./holds";
+import { changeVisibility, type VisibilityChange, type VisibilityResult } from "./visibility";
 
 /**
  * Time kept back from the Lambda deadline. The worker answers at its deadline
@@ -68,6 +69,12 @@ export interface SqsHandlerDeps {
    * queue's visibility timeout.
    */
   readonly sqs?: SQSClient;
+  /**
+   * The work queue's retention, redrive count and visibility timeout: each
+   * hold is cut so the message reaches the dead-letter queue before it
+   * expires (holds.ts). Left out, holds are not cut.
+   */
+  readonly queueLimits?: QueueLimits;
   /** The retry backoff's jitter: a number from 0 (inclusive) to 1 (exclusive). @default Math.random */
   readonly random?: () => number;
   /** Clock in epoch milliseconds. @default Date.now */
@@ -87,7 +94,7 @@ export interface SqsHandler {
 /** Builds the handler from its dependencies: `handler` below with the AWS clients, tests with loopback ones. */
 export function createSqsHandler(deps: SqsHandlerDeps): SqsHandler {
   const margin = integerOption("deadlineMarginMs", deps.deadlineMarginMs, DEADLINE_MARGIN_MS);
-  const { logger, metrics, sqs } = deps;
+  const { logger, metrics, sqs, queueLimits } = deps;
   const now = deps.now ?? Date.now;
   const random = deps.random ?? Math.random;
   const writeGraceMs = writeGraceFor(margin);
@@ -100,9 +107,10 @@ export function createSqsHandler(deps: SqsHandlerDeps): SqsHandler {
   /** Sets the visibility of the returned `retry` messages, giving up at `giveUpAt`. */
   async function holdRetries(client: SQSClient, records: readonly SQSRecord[], items: readonly QueueItem[], outcomes: readonly ItemOutcome[], giveUpAt: number, requestId: string): Promise<VisibilityResult> {
     const changes: VisibilityChange[] = [];
+    const nowMs = now();
     records.forEach((record, index) => {
       const outcome = outcomes[index]?.outcome;
-      const seconds = outcome === undefined ? undefined : visibilitySeconds(outcome, items[index].attempt, random);
+      const seconds = outcome === undefined ? undefined : holdSeconds(outcome, items[index].attempt, random, { limits: queueLimits, sentAtMs: sentAt(record), nowMs });
       if (seconds !== undefined) changes.push({ record, seconds });
     });
     if (changes.length === 0) return { changed: 0, unchanged: 0 };
@@ -185,6 +193,20 @@ function receiveCount(record: SQSRecord, logger: Logger): number {
   return 1;
 }
 
+/** `SentTimestamp`: the message's first send, epoch milliseconds as a decimal string; undefined when absent or not a number. */
+function sentAt(record: SQSRecord): number | undefined {
+  const sent = Number(record.attributes?.SentTimestamp);
+  return Number.isFinite(sent) && sent > 0 ? sent : undefined;
+}
+
+/** A positive whole number from the environment the Pulumi program sets, or a `HandlerConfigError` naming the variable. */
+function positiveIntegerEnv(env: NodeJS.ProcessEnv, name: string): number {
+  const raw = requireEnv(env, name, "environment variable");
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 1) throw new HandlerConfigError(`environment variable ${name} must be a whole number of 1 or more (given ${JSON.stringify(raw)}); the fleet's Pulumi program sets it on the function: redeploy the stack`);
+  return value;
+}
+
 /**
  * SDK calls are bounded so a stalled connection cannot hold a batch past its
  * margin: the SDK's defaults are no timeout at all, and since
@@ -215,6 +237,11 @@ export function createLambdaHandler(env: NodeJS.ProcessEnv): SqsHandler {
     // would skip its own endpoint resolution (FIPS, AWS_ENDPOINT_URL_SQS).
     // https://github.com/aws/aws-sdk-js-v3/blob/main/packages/middleware-sdk-sqs/src/queue-url.ts
     sqs: new SQSClient({ requestHandler: SDK_REQUEST_HANDLER, useQueueUrlAsEndpoint: false }),
+    queueLimits: {
+      retentionSeconds: positiveIntegerEnv(env, LAMBDA_ENV.queueRetentionSeconds),
+      maxReceiveCount: positiveIntegerEnv(env, LAMBDA_ENV.queueMaxReceiveCount),
+      visibilityTimeoutSeconds: positiveIntegerEnv(env, LAMBDA_ENV.queueVisibilityTimeoutSeconds),
+    },
   });
 }
 

@@ -15,6 +15,8 @@ import { strict as assert } from "node:assert";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { createLambdaHandler, createSqsHandler, type SqsHandler, type SqsHandlerDeps } from "../../functions/aws";
+import { LAMBDA_ENV } from "../../functions/aws/environment";
+import { EXPIRY_MARGIN_SECONDS } from "../../functions/aws/holds";
 import { createEmfMetrics } from "../../functions/aws/metrics";
 import { createSsmSettings } from "../../functions/aws/settingsSource";
 import { HandlerConfigError } from "../../functions/handlerConfig";
@@ -32,6 +34,16 @@ const stubLookup = exampleLookup({ "imds.example": { address: "fd00:ec2::254", f
 
 const FAST_SETTINGS = { perDomainDelayMs: 0, respectRobots: false, connectTimeoutMs: 1_000, headersTimeoutMs: 5_000, bodyIdleTimeoutMs: 5_000, pageDeadlineMs: 5_000 };
 
+
+/** The environment infra/aws/worker.ts sets on the function. */
+const DEPLOYED_ENV = {
+  [LAMBDA_ENV.resultsBucket]: "results",
+  [LAMBDA_ENV.settingsParameter]: "/fleet/settings",
+  [LAMBDA_ENV.fleetName]: "prod-fleet",
+  [LAMBDA_ENV.queueRetentionSeconds]: "345600",
+  [LAMBDA_ENV.queueMaxReceiveCount]: "5",
+  [LAMBDA_ENV.queueVisibilityTimeoutSeconds]: "720",
+};
 
 const failedIds = (response: SQSBatchResponse) => response.batchItemFailures.map((failure) => failure.itemIdentifier);
 
@@ -289,6 +301,21 @@ describe("AWS Lambda handler (SQS)", () => {
       assert.deepEqual(entries(), [[receiptHandleOf("first"), 900], [receiptHandleOf("third"), 3_600]]);
     });
 
+    it("a hold is cut so the message is dead-lettered before the queue's retention deletes it: a paused message near its expiry comes back with just enough time for its later receives", async () => {
+      settings = parseSettings({ ...FAST_SETTINGS, enabled: false });
+      const queueLimits = { retentionSeconds: 4 * 86_400, maxReceiveCount: 5, visibilityTimeoutSeconds: 720 };
+      const clock = Date.now();
+      // Sent 3 days 20 h ago, on its 5th and last receive: 4 h left, of which the margin before expiry is kept (the pause wants 4 h).
+      const sentAtMs = clock - (3 * 86_400 + 20 * 3_600) * 1_000;
+      const records = [
+        sqsRecord({ messageId: "old", body: message(url("shop.example", "/good")), receiveCount: 5, sentAtMs }),
+        sqsRecord({ messageId: "young", body: message(url("shop.example", "/good")), receiveCount: 3 }),
+      ];
+      const response = await heldHandler({ queueLimits, now: () => clock }).handle(sqsEvent(records), lambdaContext(30_000));
+      assert.deepEqual(failedIds(response), ["old", "young"]);
+      assert.deepEqual(entries(), [[receiptHandleOf("old"), 4 * 3_600 - EXPIRY_MARGIN_SECONDS], [receiptHandleOf("young"), 3_600]]);
+    });
+
     it("a 503 without Retry-After backs off from the receive count: on the second receive 2–4 min (3 min at the jitter's middle)", async () => {
       const record = sqsRecord({ messageId: "down", body: message(url("shop.example", "/down")), receiveCount: 2 });
       const response = await heldHandler().handle(sqsEvent([record]), lambdaContext(30_000));
@@ -361,7 +388,7 @@ describe("AWS Lambda handler (SQS)", () => {
     const write = process.stdout.write;
     try {
       await withSdkEnvironment({ s3: s3.endpoint, ssm: `http://127.0.0.1:${ssm.port}`, sqs: sqs.endpoint }, async () => {
-        handler = createLambdaHandler({ RESULTS_BUCKET: "results", SETTINGS_PARAMETER: "/fleet/settings", FLEET_NAME: "prod-fleet" });
+        handler = createLambdaHandler(DEPLOYED_ENV);
         const targets = [`http://127.0.0.1:${pages.port}/good`, `http://[::1]:${pages.port}/good`];
         process.stdout.write = (chunk: string | Uint8Array) => stdout.push(String(chunk)) > 0;
         const response = await handler.handle(sqsEvent(targets.map((target, i) => sqsRecord({ messageId: `m${i}`, body: message(target) }))), lambdaContext(30_000));
@@ -392,7 +419,7 @@ describe("AWS Lambda handler (SQS)", () => {
     try {
       // Nothing is written to S3 while paused; its endpoint still points at loopback.
       await withSdkEnvironment({ s3: sqs.endpoint, ssm: `http://127.0.0.1:${ssm.port}`, sqs: sqs.endpoint }, async () => {
-        handler = createLambdaHandler({ RESULTS_BUCKET: "results", SETTINGS_PARAMETER: "/fleet/settings", FLEET_NAME: "prod-fleet" });
+        handler = createLambdaHandler(DEPLOYED_ENV);
         process.stdout.write = () => true;
         const response = await handler.handle(sqsEvent([sqsRecord({ messageId: "paused-1", body: message(url("shop.example", "/good")) })]), lambdaContext(30_000));
         process.stdout.write = write;
@@ -413,6 +440,10 @@ describe("AWS Lambda handler (SQS)", () => {
     assert.throws(
       () => createLambdaHandler({ FLEET_NAME: "f", SETTINGS_PARAMETER: "/p" }),
       (error: unknown) => error instanceof HandlerConfigError && /environment variable RESULTS_BUCKET is not set.*redeploy the stack/.test(error.message),
+    );
+    assert.throws(
+      () => createLambdaHandler({ ...DEPLOYED_ENV, [LAMBDA_ENV.queueMaxReceiveCount]: "five" }),
+      (error: unknown) => error instanceof HandlerConfigError && /environment variable QUEUE_MAX_RECEIVE_COUNT must be a whole number.*\(given "five"\).*redeploy the stack/.test(error.message),
     );
   });
 });

@@ -10,6 +10,7 @@ import { settingsParameterName } from "../../infra/aws/configStore";
 import { ConcurrentRunError, MOCK_ACCOUNT_ID, mockRun } from "../../infra/mockRun";
 import { AWS } from "../../infra/policy/types";
 import { LAMBDA_ENV } from "../../functions/aws/environment";
+import { EXPIRY_MARGIN_SECONDS } from "../../functions/aws/holds";
 import { parseSettings } from "../../shared/settings";
 import { jsonInput, ofType, one, runStack, stackConfig, type MockRunResult, type RecordedResource } from "../support/stack";
 
@@ -196,8 +197,16 @@ for (const stack of ["aws-prod", "dev"]) {
         [LAMBDA_ENV.resultsBucket]: bucket().outputs.bucket,
         [LAMBDA_ENV.settingsParameter]: settingsParameterName(args.namePrefix),
         [LAMBDA_ENV.fleetName]: args.namePrefix,
+        [LAMBDA_ENV.queueRetentionSeconds]: String(workQueue().inputs.messageRetentionSeconds),
+        [LAMBDA_ENV.queueMaxReceiveCount]: String((jsonInput(workQueue(), "redrivePolicy") as { maxReceiveCount: number }).maxReceiveCount),
+        [LAMBDA_ENV.queueVisibilityTimeoutSeconds]: String(workQueue().inputs.visibilityTimeoutSeconds),
         NODE_OPTIONS: "--enable-source-maps",
       });
+    });
+
+    it("a message that keeps failing is dead-lettered before the work queue's retention ends: every receive at the visibility timeout, plus the margin, fits", () => {
+      const receives = (jsonInput(workQueue(), "redrivePolicy") as { maxReceiveCount: number }).maxReceiveCount * (workQueue().inputs.visibilityTimeoutSeconds as number);
+      assert.ok(receives + EXPIRY_MARGIN_SECONDS <= (workQueue().inputs.messageRetentionSeconds as number));
     });
 
     it("the log group has retention", () => {
@@ -211,6 +220,7 @@ for (const stack of ["aws-prod", "dev"]) {
       const parameter = one(result, AWS.parameter);
       assert.equal(parameter.inputs.name, settingsParameterName(args.namePrefix));
       assert.equal(parameter.inputs.type, "String");
+      assert.equal(parameter.inputs.tier, Buffer.byteLength(parameter.inputs.value as string) <= 4_096 ? "Standard" : "Advanced");
       assert.deepEqual(JSON.parse(parameter.inputs.value as string), parseSettings(JSON.parse(raw.settings ?? "{}")));
       assert.deepEqual(parameter.ignoreChanges, ["value"]);
     });
