@@ -77,10 +77,11 @@ export function createAlarms(name: string, args: AlarmsArgs, parent: pulumi.Reso
     new sns.TopicSubscription(`${name}-alerts-webhook`, { topic: topic.arn, protocol: "https", endpoint: args.alertWebhookUrl }, { parent });
   }
 
-  // Every alarm notifies on ALARM and on OK, and reads missing data as "no
-  // work" rather than failure: SQS stops publishing for an empty, idle queue,
-  // and Lambda publishes Errors and Invocations only for minutes with work.
-  const alarm = (key: string, description: string, condition: Omit<cloudwatch.MetricAlarmArgs, "name" | "alarmDescription" | "alarmActions" | "okActions" | "tags" | "treatMissingData">) =>
+  // Every alarm notifies on ALARM and on OK. Unless it says otherwise, it
+  // reads missing data as "no work" rather than failure: SQS stops publishing
+  // for an idle queue, and Lambda and the worker's page metrics publish only
+  // for minutes with work.
+  const alarm = (key: string, description: string, condition: Omit<cloudwatch.MetricAlarmArgs, "name" | "alarmDescription" | "alarmActions" | "okActions" | "tags">) =>
     new cloudwatch.MetricAlarm(
       `${name}-${key}`,
       {
@@ -126,6 +127,13 @@ export function createAlarms(name: string, args: AlarmsArgs, parent: pulumi.Reso
       evaluationPeriods: 1,
       comparisonOperator: "GreaterThanThreshold",
       threshold: 0,
+      // Nothing reads the dead-letter queue until someone acts on it, and SQS
+      // stops publishing an inactive queue's metrics after 6 hours
+      // (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/monitoring-using-cloudwatch.html):
+      // "notBreaching" would then send an OK while dead letters remain. The
+      // alarm keeps its state until a real datapoint (a redrive or a purge
+      // wakes the queue) says 0. See infra/policy/alarmMissingData.ts.
+      treatMissingData: "ignore",
     }),
     alarm("error-rate", `${t.errorRatePercent}% or more of worker invocations failed.`, {
       metricQueries: [
