@@ -18,6 +18,8 @@ export const METRICS = {
   pagesRetried: "PagesRetried",
   /** Messages that could not be read (sent to the dead-letter path). Count. */
   pagesMalformed: "PagesMalformed",
+  /** Messages the AWS handler returned on their last delivery: SQS moves each to the dead-letter queue at its next receive. Count. */
+  messagesDeadLettered: "MessagesDeadLettered",
   /** Response bytes on the wire. Bytes. */
   bytesFetched: "BytesFetched",
   /** Time to fetch one page, redirects included. Milliseconds. */

@@ -148,10 +148,13 @@ export function createSqsHandler(deps: SqsHandlerDeps): SqsHandler {
         // processBatch promises never to throw. If it does, every message goes
         // back to the queue with a log line, instead of a failed invocation.
         logger.log("error", "batch_failed", { requestId: context.awsRequestId, records: records.length, error: describeError(error) });
-      } finally {
-        metrics.flush();
       }
       const batchItemFailures = messagesToReturn(records, outcomes);
+      // Each returned on its last delivery is dead-lettered at its next
+      // receive: counted so an alarm can notify on every new dead letter,
+      // which the dead-letter queue's own depth cannot (it stays above 0).
+      if (queueLimits !== undefined) metrics.recordDeadLetters(items.filter((item, index) => item.attempt >= queueLimits.maxReceiveCount && !isFinished(outcomes, index)).length);
+      metrics.flush();
       const held = sqs === undefined ? undefined : await holdRetries(sqs, records, items, outcomes, lambdaEndsAt - ANSWER_RESERVE_MS, context.awsRequestId);
       logger.log("info", "sqs_batch", {
         requestId: context.awsRequestId,
@@ -173,8 +176,13 @@ export function createSqsHandler(deps: SqsHandlerDeps): SqsHandler {
  * `processBatch` answers in item order, so outcomes are matched by position.
  */
 function messagesToReturn(records: readonly SQSRecord[], outcomes: readonly ItemOutcome[]): SQSBatchItemFailure[] {
-  const finished = (index: number) => outcomes[index]?.outcome.kind === "ok" || outcomes[index]?.outcome.kind === "failed";
-  return records.filter((_record, index) => !finished(index)).map((record) => ({ itemIdentifier: record.messageId }));
+  return records.filter((_record, index) => !isFinished(outcomes, index)).map((record) => ({ itemIdentifier: record.messageId }));
+}
+
+/** Whether the message at `index` ended `ok` or `failed` (stored), so Lambda may delete it. */
+function isFinished(outcomes: readonly ItemOutcome[], index: number): boolean {
+  const kind = outcomes[index]?.outcome.kind;
+  return kind === "ok" || kind === "failed";
 }
 
 /** Whether `value` has what the handler reads from an SQS record without checking: a message id to name it by and a body. */

@@ -6,6 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as cloudwatch from "@pulumi/aws/cloudwatch";
 import * as sns from "@pulumi/aws/sns";
+import { METRICS } from "../../shared/metricNames";
 import type { AlarmThresholds } from "../contract";
 import { resourceName } from "../naming";
 
@@ -18,6 +19,8 @@ export interface AlarmsArgs {
   readonly workQueueName: pulumi.Input<string>;
   readonly deadLetterQueueName: pulumi.Input<string>;
   readonly functionName: pulumi.Input<string>;
+  /** The `Fleet` dimension of the worker's own metrics (its FLEET_NAME). */
+  readonly fleetName: string;
   readonly accountId: pulumi.Input<string>;
   readonly region: pulumi.Input<string>;
   readonly partition: pulumi.Input<string>;
@@ -135,7 +138,26 @@ export function createAlarms(name: string, args: AlarmsArgs, parent: pulumi.Reso
       // wakes the queue) says 0. See infra/policy/alarmMissingData.ts.
       treatMissingData: "ignore",
     }),
-    alarm("error-rate", `${t.errorRatePercent}% or more of worker invocations failed.`, {
+    // The dead-letter queue's depth stays above 0 until someone redrives it,
+    // so the alarm above fires once. This one fires for every minute in which
+    // the worker returned messages on their last delivery (each moves to the
+    // dead-letter queue at its next receive), and clears the minute after.
+    alarm("dead-letter-arrivals", "Messages were just sent to the dead-letter queue after their last delivery: read the worker's log for their codes.", {
+      namespace: METRICS.namespace,
+      metricName: METRICS.messagesDeadLettered,
+      dimensions: { [METRICS.fleetDimension]: args.fleetName },
+      statistic: "Sum",
+      period: MINUTE,
+      evaluationPeriods: 1,
+      comparisonOperator: "GreaterThanThreshold",
+      threshold: 0,
+    }),
+    // The handler answers for every message and never throws, so Lambda's
+    // Errors count only invocations that crashed, timed out or could not
+    // start (a missing environment variable, an out-of-memory kill): the
+    // worker itself failing, every message of the batch coming back. Failing
+    // pages are the page-retries alarm's.
+    alarm("error-rate", `${t.errorRatePercent}% or more of worker invocations crashed, timed out or could not start.`, {
       metricQueries: [
         { id: "errors", metric: { namespace: "AWS/Lambda", metricName: "Errors", dimensions: { FunctionName: args.functionName }, stat: "Sum", period: FIVE_MINUTES }, returnData: false },
         { id: "invocations", metric: { namespace: "AWS/Lambda", metricName: "Invocations", dimensions: { FunctionName: args.functionName }, stat: "Sum", period: FIVE_MINUTES }, returnData: false },

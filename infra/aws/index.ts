@@ -84,6 +84,7 @@ export class AwsFleet extends pulumi.ComponentResource {
         workQueueName: workQueue.name,
         deadLetterQueueName: deadLetterQueue.name,
         functionName: fn.name,
+        fleetName: args.namePrefix,
         accountId,
         region,
         partition,

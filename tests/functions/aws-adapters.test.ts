@@ -364,6 +364,15 @@ describe("AWS EMF metrics lines", () => {
     return { written, metrics };
   };
 
+  it("messages returned on their last delivery are counted as MessagesDeadLettered, on a line of their own when the batch recorded no page", () => {
+    const { written, metrics } = lines();
+    metrics.recordDeadLetters(2);
+    metrics.flush();
+    metrics.flush();
+    assert.equal(written.length, 1, "an empty batch writes nothing");
+    assert.equal((JSON.parse(written[0]) as Record<string, unknown>).MessagesDeadLettered, 2);
+  });
+
   it("one batch gives one line that CloudWatch reads as metrics in namespace ScrapeFleet with the Fleet dimension", () => {
     const { written, metrics } = lines();
     metrics.recordPage({ outcome: "ok", bytesOnWire: 1_000, fetchMs: 120 });
@@ -383,7 +392,7 @@ describe("AWS EMF metrics lines", () => {
     assert.deepEqual(directive.Dimensions, [["Fleet"]]);
     assert.deepEqual(
       Object.fromEntries(directive.Metrics.map((metric) => [metric.Name, metric.Unit])),
-      { PagesOk: "Count", PagesFailed: "Count", PagesRetried: "Count", PagesMalformed: "Count", BytesFetched: "Bytes", FetchLatencyMs: "Milliseconds" },
+      { PagesOk: "Count", PagesFailed: "Count", PagesRetried: "Count", PagesMalformed: "Count", MessagesDeadLettered: "Count", BytesFetched: "Bytes", FetchLatencyMs: "Milliseconds" },
     );
     // Every metric and dimension the directive names is a member of the root, as the spec requires.
     for (const name of [...directive.Metrics.map((metric) => metric.Name), ...directive.Dimensions.flat()]) assert.ok(name in document, `${name} at the root`);

@@ -316,6 +316,19 @@ describe("AWS Lambda handler (SQS)", () => {
       assert.deepEqual(entries(), [[receiptHandleOf("old"), 4 * 3_600 - EXPIRY_MARGIN_SECONDS], [receiptHandleOf("young"), 3_600]]);
     });
 
+    it("messages returned on their last delivery are counted as dead letters in the batch's EMF line; finished ones and earlier deliveries are not", async () => {
+      const queueLimits = { retentionSeconds: 4 * 86_400, maxReceiveCount: 5, visibilityTimeoutSeconds: 720 };
+      const records = [
+        sqsRecord({ messageId: "last-down", body: message(url("shop.example", "/down")), receiveCount: 5 }),
+        sqsRecord({ messageId: "last-bad", body: "not json", receiveCount: 6 }),
+        sqsRecord({ messageId: "last-good", body: message(url("shop.example", "/good")), receiveCount: 5 }),
+        sqsRecord({ messageId: "early-down", body: message(url("shop.example", "/down")), receiveCount: 4 }),
+      ];
+      const response = await heldHandler({ queueLimits }).handle(sqsEvent(records), lambdaContext(30_000));
+      assert.deepEqual(failedIds(response), ["last-down", "last-bad", "early-down"]);
+      assert.deepEqual(emfLines.map((line) => (JSON.parse(line) as Record<string, unknown>).MessagesDeadLettered), [2]);
+    });
+
     it("a 503 without Retry-After backs off from the receive count: on the second receive 2–4 min (3 min at the jitter's middle)", async () => {
       const record = sqsRecord({ messageId: "down", body: message(url("shop.example", "/down")), receiveCount: 2 });
       const response = await heldHandler().handle(sqsEvent([record]), lambdaContext(30_000));

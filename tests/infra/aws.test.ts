@@ -11,6 +11,7 @@ import { ConcurrentRunError, MOCK_ACCOUNT_ID, mockRun } from "../../infra/mockRu
 import { AWS } from "../../infra/policy/types";
 import { LAMBDA_ENV } from "../../functions/aws/environment";
 import { EXPIRY_MARGIN_SECONDS } from "../../functions/aws/holds";
+import { METRICS } from "../../shared/metricNames";
 import { parseSettings } from "../../shared/settings";
 import { jsonInput, ofType, one, runStack, stackConfig, type MockRunResult, type RecordedResource } from "../support/stack";
 
@@ -121,7 +122,7 @@ for (const stack of ["aws-prod", "dev"]) {
 
     it("every alarm has an alarm action and an OK action on the alert topic", () => {
       const alarms = ofType(result, AWS.metricAlarm);
-      assert.deepEqual(alarms.map((alarm) => alarm.name.slice(args.namePrefix.length + 1)).sort(), ["backlog", "dead-letters", "error-rate", "oldest-message", "stalled", "throttles"]);
+      assert.deepEqual(alarms.map((alarm) => alarm.name.slice(args.namePrefix.length + 1)).sort(), ["backlog", "dead-letter-arrivals", "dead-letters", "error-rate", "oldest-message", "stalled", "throttles"]);
       const topicArn = topic().outputs.arn;
       for (const alarm of alarms) {
         assert.deepEqual(alarm.inputs.alarmActions, [topicArn], alarm.name);
@@ -138,6 +139,11 @@ for (const stack of ["aws-prod", "dev"]) {
       assert.deepEqual(alarm("dead-letters").inputs.dimensions, { QueueName: deadLetterQueue().outputs.name });
       assert.equal(alarm("dead-letters").inputs.comparisonOperator, "GreaterThanThreshold");
       assert.equal(alarm("dead-letters").inputs.threshold, 0);
+      assert.equal(alarm("dead-letters").inputs.treatMissingData, "ignore", "keeps ALARM while SQS publishes nothing for the idle dead-letter queue");
+      assert.deepEqual(
+        [alarm("dead-letter-arrivals").inputs.namespace, alarm("dead-letter-arrivals").inputs.metricName, alarm("dead-letter-arrivals").inputs.dimensions],
+        [METRICS.namespace, METRICS.messagesDeadLettered, { [METRICS.fleetDimension]: (worker().inputs.environment as { variables: Record<string, string> }).variables[LAMBDA_ENV.fleetName] }],
+      );
       assert.equal(alarm("error-rate").inputs.threshold, args.alarms.errorRatePercent);
       assert.equal(alarm("stalled").inputs.evaluationPeriods, args.alarms.stalledMinutes);
       assert.deepEqual(alarm("throttles").inputs.dimensions, { FunctionName: worker().outputs.name });
