@@ -53,11 +53,12 @@ export const INTEGER_KEYS = {
 
 type IntegerKey = keyof typeof INTEGER_KEYS;
 
-/** Alarm thresholds: ranges and defaults. `errorRatePercent` may be fractional. */
+/** Alarm thresholds: ranges and defaults. The two percentages may be fractional. */
 export const ALARM_KEYS = {
   backlogMessages: { min: 1, max: 100_000_000, default: 1000, integer: true },
   oldestMessageAgeSeconds: { min: 60, max: 1_209_600, default: 900, integer: true },
   errorRatePercent: { min: 0.01, max: 100, default: 5, integer: false },
+  retryRatePercent: { min: 1, max: 100, default: 25, integer: false },
   stalledMinutes: { min: 1, max: 1440, default: 15, integer: true },
 } as const satisfies Record<keyof AlarmThresholds, IntegerKeySpec & { integer: boolean }>;
 

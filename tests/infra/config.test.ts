@@ -111,7 +111,7 @@ describe("stack config validation", () => {
     assert.equal(args.functionTimeoutSeconds, 120);
     assert.equal(args.maxWorkers, 10);
     assert.equal(args.messagesPerWorker, 10);
-    assert.deepEqual(args.alarms, { backlogMessages: 1000, oldestMessageAgeSeconds: 900, errorRatePercent: 5, stalledMinutes: 15 });
+    assert.deepEqual(args.alarms, { backlogMessages: 1000, oldestMessageAgeSeconds: 900, errorRatePercent: 5, retryRatePercent: 25, stalledMinutes: 15 });
     assert.deepEqual(args.settings, DEFAULT_SETTINGS);
     assert.equal(args.pushSettings, false);
     assert.deepEqual(args.tags, { app: "scrape-fleet", stack: "Prod_EU", "managed-by": "pulumi", team: "crawl" });
