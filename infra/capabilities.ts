@@ -544,7 +544,7 @@ export const CAPABILITIES = [
   },
   {
     role: "alarms",
-    meaning: `the same five kinds (${Object.values(ALARM_KINDS).join("; ")}), each to the \`alertChannel\` output, which e-mails \`alertEmail\``,
+    meaning: `the same six kinds (${Object.values(ALARM_KINDS).join("; ")}), each to the \`alertChannel\` output, which e-mails \`alertEmail\``,
     clouds: {
       aws: { types: [AWS.metricAlarm, AWS.topic, AWS.topicSubscription], label: "CloudWatch alarms to an SNS topic", check: checkAlarms(AWS_ALARMS) },
       azure: { types: [AZURE.metricAlert, AZURE.scheduledQueryRule, AZURE.actionGroup], label: "Azure Monitor metric and log alerts to an action group", check: checkAlarms(AZURE_ALARMS) },
