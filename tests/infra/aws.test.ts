@@ -11,9 +11,9 @@ import { ConcurrentRunError, MOCK_ACCOUNT_ID, mockRun } from "../../infra/mockRu
 import { AWS } from "../../infra/policy/types";
 import { LAMBDA_ENV } from "../../functions/aws/environment";
 import { EXPIRY_MARGIN_SECONDS } from "../../functions/aws/holds";
-import { METRICS } from "../../shared/metricNames";
+import { METRICS, PAGE_OUTCOME_METRICS } from "../../shared/metricNames";
 import { parseSettings } from "../../shared/settings";
-import { jsonInput, ofType, one, runStack, stackConfig, type MockRunResult, type RecordedResource } from "../support/stack";
+import { jsonInput, ofType, one, runStack, stackConfig, type MockRunResult, type RecordedResource, withOperatorAddresses } from "../support/stack";
 
 /** AWS types whose Args take `tags`, per the installed provider's .d.ts. */
 const TAGGABLE = new Set<string>([AWS.queue, AWS.lambda, AWS.eventSourceMapping, AWS.logGroup, AWS.metricAlarm, AWS.bucket, AWS.topic, AWS.parameter, AWS.role]);
@@ -122,7 +122,7 @@ for (const stack of ["aws-prod", "dev"]) {
 
     it("every alarm has an alarm action and an OK action on the alert topic", () => {
       const alarms = ofType(result, AWS.metricAlarm);
-      assert.deepEqual(alarms.map((alarm) => alarm.name.slice(args.namePrefix.length + 1)).sort(), ["backlog", "dead-letter-arrivals", "dead-letters", "error-rate", "oldest-message", "stalled", "throttles"]);
+      assert.deepEqual(alarms.map((alarm) => alarm.name.slice(args.namePrefix.length + 1)).sort(), ["backlog", "dead-letter-arrivals", "dead-letters", "error-rate", "oldest-message", "page-retries", "stalled", "throttles"]);
       const topicArn = topic().outputs.arn;
       for (const alarm of alarms) {
         assert.deepEqual(alarm.inputs.alarmActions, [topicArn], alarm.name);
@@ -145,6 +145,12 @@ for (const stack of ["aws-prod", "dev"]) {
         [METRICS.namespace, METRICS.messagesDeadLettered, { [METRICS.fleetDimension]: (worker().inputs.environment as { variables: Record<string, string> }).variables[LAMBDA_ENV.fleetName] }],
       );
       assert.equal(alarm("error-rate").inputs.threshold, args.alarms.errorRatePercent);
+      assert.equal(alarm("page-retries").inputs.threshold, args.alarms.retryRatePercent);
+      const pageQueries = (alarm("page-retries").inputs.metricQueries as { id: string; metric?: { namespace: string; metricName: string; dimensions: Record<string, string>; period: number } }[]).filter((query) => query.metric !== undefined);
+      assert.deepEqual(
+        pageQueries.map((query) => [query.metric?.namespace, query.metric?.metricName, query.metric?.dimensions, query.metric?.period]),
+        PAGE_OUTCOME_METRICS.map((metric) => [METRICS.namespace, metric, { [METRICS.fleetDimension]: args.namePrefix }, 900]),
+      );
       assert.equal(alarm("stalled").inputs.evaluationPeriods, args.alarms.stalledMinutes);
       assert.deepEqual(alarm("throttles").inputs.dimensions, { FunctionName: worker().outputs.name });
     });
@@ -281,7 +287,7 @@ describe("AWS fleet options (under Pulumi mocks)", () => {
   });
 
   it("a second mocked run while one is under way is refused, and the first completes", async () => {
-    const first = mockRun({ stack: "dev" });
+    const first = mockRun({ stack: "dev", configOverrides: withOperatorAddresses("dev") });
     await assert.rejects(mockRun({ stack: "aws-prod" }), ConcurrentRunError);
     assert.equal((await first).stack, "dev");
   });
