@@ -20,6 +20,7 @@ import { EXPIRY_MARGIN_SECONDS } from "../../functions/aws/holds";
 import { createEmfMetrics } from "../../functions/aws/metrics";
 import { createSsmSettings } from "../../functions/aws/settingsSource";
 import { HandlerConfigError } from "../../functions/handlerConfig";
+import { ScrapeError } from "../../shared/errors";
 import { createJsonLogger } from "../../shared/logging";
 import { resultKey, type ResultRecord } from "../../shared/result";
 import { parseSettings, type FleetSettings } from "../../shared/settings";
@@ -327,6 +328,16 @@ describe("AWS Lambda handler (SQS)", () => {
       const response = await heldHandler({ queueLimits }).handle(sqsEvent(records), lambdaContext(30_000));
       assert.deepEqual(failedIds(response), ["last-down", "last-bad", "early-down"]);
       assert.deepEqual(emfLines.map((line) => (JSON.parse(line) as Record<string, unknown>).MessagesDeadLettered), [2]);
+    });
+
+    it("a worker that cannot read its settings sends the batch back as settings_unavailable on the transient backoff (30–60 s on the first receive), not the pause hold, and fetches nothing", async () => {
+      const unreadable = { get: async (): Promise<FleetSettings> => Promise.reject(new ScrapeError("settings_unavailable", "no good settings read yet")) };
+      const records = [sqsRecord({ messageId: "first", body: message(url("shop.example", "/good")) }), sqsRecord({ messageId: "second", body: message(url("shop.example", "/good")), receiveCount: 2 })];
+      const response = await heldHandler({ worker: { settings: unreadable, results: store, allowPrivateNetworks: true, lookup: stubLookup } }).handle(sqsEvent(records), lambdaContext(30_000));
+      assert.deepEqual(failedIds(response), ["first", "second"]);
+      assert.deepEqual(requestedPaths(), []);
+      assert.deepEqual(entries(), [[receiptHandleOf("first"), 45], [receiptHandleOf("second"), 180]]);
+      assert.deepEqual(emfLines.map((line) => JSON.parse(line) as Record<string, unknown>).map((line) => [line.PagesRetried, line.codes]), [[2, { settings_unavailable: 2 }]]);
     });
 
     it("a 503 without Retry-After backs off from the receive count: on the second receive 2–4 min (3 min at the jitter's middle)", async () => {
