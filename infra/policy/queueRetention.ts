@@ -8,7 +8,13 @@
  * first enqueue time, so the dead-letter queue must keep messages longer than
  * its source does, or they expire there on arrival.
  * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/setting-up-dead-letter-queue-retention.html
+ *
+ * The fleet's handler cuts its holds (up to 11 h) to the time a message has
+ * left, from the queue's retention, redrive count and visibility timeout in
+ * its environment (functions/aws/holds.ts); a function whose environment
+ * disagrees with the queue that feeds it would hold past the expiry.
  */
+import { LAMBDA_ENV } from "../../functions/aws/environment";
 import { EXPIRY_MARGIN_SECONDS } from "../../functions/aws/holds";
 import { redrivePolicy } from "./references";
 import { AWS } from "./types";
@@ -19,12 +25,41 @@ const SQS_DEFAULT_RETENTION_SECONDS = 345_600;
 const SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 30;
 
 const retentionOf = (queue: ResourceView) => numeric(read(queue.props, "messageRetentionSeconds")) ?? SQS_DEFAULT_RETENTION_SECONDS;
+const visibilityOf = (queue: ResourceView) => numeric(read(queue.props, "visibilityTimeoutSeconds")) ?? SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS;
+
+/**
+ * For each function an SQS event source mapping feeds from a queue of the
+ * stack: the environment variables that tell the fleet's handler the queue's
+ * limits, each with the value it must hold. A function without the first of
+ * them is not the fleet's handler and is skipped.
+ */
+function environmentMismatches(resources: readonly ResourceView[], queues: readonly ResourceView[]): Violation[] {
+  const found: Violation[] = [];
+  for (const mapping of resources.filter((resource) => resource.type === AWS.eventSourceMapping)) {
+    const queue = queues.find((candidate) => text(read(candidate.props, "arn")) === text(read(mapping.props, "eventSourceArn")));
+    const target = text(read(mapping.props, "functionName"));
+    const fn = resources.find((resource) => resource.type === AWS.lambda && (text(read(resource.props, "arn")) === target || text(read(resource.props, "name")) === target));
+    if (queue === undefined || fn === undefined) continue;
+    const variables = read(fn.props, "environment", "variables");
+    if (read(variables, LAMBDA_ENV.queueRetentionSeconds) === undefined) continue;
+    const expected: Readonly<Record<string, number | undefined>> = {
+      [LAMBDA_ENV.queueRetentionSeconds]: retentionOf(queue),
+      [LAMBDA_ENV.queueMaxReceiveCount]: redrivePolicy(queue)?.maxReceiveCount,
+      [LAMBDA_ENV.queueVisibilityTimeoutSeconds]: visibilityOf(queue),
+    };
+    for (const [name, value] of Object.entries(expected)) {
+      if (value === undefined || numeric(read(variables, name)) === value) continue;
+      found.push(violation(fn, `${display(fn)} has ${name}=${JSON.stringify(read(variables, name))} but its queue ${display(queue)} gives ${value}: the handler would cut its holds to the wrong expiry. Fix: set ${name} from the queue's own setting (infra/aws/worker.ts queueLimits).`));
+    }
+  }
+  return found;
+}
 
 function checkResource(resource: ResourceView): string[] {
   if (resource.type !== AWS.queue) return [];
   const receives = redrivePolicy(resource)?.maxReceiveCount;
   if (receives === undefined) return [];
-  const visibility = numeric(read(resource.props, "visibilityTimeoutSeconds")) ?? SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS;
+  const visibility = visibilityOf(resource);
   const retention = retentionOf(resource);
   const needed = receives * visibility + EXPIRY_MARGIN_SECONDS;
   if (needed <= retention) return [];
@@ -47,7 +82,7 @@ function checkStack(resources: readonly ResourceView[]): Violation[] {
       ),
     );
   }
-  return found;
+  return [...found, ...environmentMismatches(resources, queues)];
 }
 
 export const queueRetention: FleetRule = {
@@ -56,6 +91,7 @@ export const queueRetention: FleetRule = {
   checks: [
     "SQS queue with a redrive policy: `maxReceiveCount` × `visibilityTimeoutSeconds` + 900 s ≤ `messageRetentionSeconds` (SQS defaults: 30 s, 4 days)",
     "SQS dead-letter queue: `messageRetentionSeconds` above its source queue's",
+    "Lambda function fed by an SQS event source mapping and carrying `QUEUE_RETENTION_SECONDS`: that, `QUEUE_MAX_RECEIVE_COUNT` and `QUEUE_VISIBILITY_TIMEOUT_SECONDS` equal its queue's retention, `maxReceiveCount` and visibility timeout",
   ],
   checkResource,
   checkStack,

@@ -351,6 +351,13 @@ const BROKEN: readonly BrokenPlan[] = [
   },
   {
     stack: "aws-prod",
+    title: "a worker told a longer queue retention than its queue keeps",
+    rule: queueRetention,
+    breakPlan: changed(AWS.lambda, "", (props) => (at(props, "environment", "variables").QUEUE_RETENTION_SECONDS = "1209600")),
+    fix: /set QUEUE_RETENTION_SECONDS from the queue's own setting/,
+  },
+  {
+    stack: "aws-prod",
     title: 'a dead-letter alarm with treatMissingData "notBreaching"',
     rule: alarmMissingData,
     breakPlan: changed(AWS.metricAlarm, "-dead-letters", (props) => (props.treatMissingData = "notBreaching")),
