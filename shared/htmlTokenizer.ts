@@ -12,7 +12,9 @@
  * closes an open `<p>`, an end tag closes the elements opened after its
  * element, the end of the document closes everything), void elements closed
  * at once, `</br>` read as `<br>`, self-closing syntax honoured only inside
- * SVG / MathML. Tests compare the events with htmlparser2's on generated pages.
+ * SVG / MathML. Tests compare the events with htmlparser2's on generated pages,
+ * and the extractor's fields with those of parse5's spec-compliant tree on
+ * hand-written hostile pages (tests/shared/extractAgainstParse5.test.ts).
  *
  * Tokenizing follows the WHATWG tokenizer where it decides what a page says
  * (https://html.spec.whatwg.org/multipage/parsing.html#tokenization): comments
@@ -31,9 +33,17 @@
  * bogus comment ending at the first `>` elsewhere; an end tag's attributes
  * are tokenized, so a quoted `>` does not end it; `<g / >` is not
  * self-closing; `<&amp;` in a title is decoded; a tag cut off by the end of
- * the document is dropped. Not done: NULL and CR LF normalization, and the
- * tree builder's reparenting (a `<p>` does not break out of `<svg>`). An end
- * tag looks for its element among the 512 innermost open ones only.
+ * the document is dropped; `<xmp>`, `<plaintext>`, `<center>` and the other
+ * start tags the tree builder has "close a p element" close an open `<p>`.
+ * Departures on purpose, for speed and a flat stack: no NULL and CR LF
+ * normalization (a NULL stays in the text); none of the tree builder's
+ * reparenting (foster parenting out of tables, the adoption agency for
+ * misnested `<b><p></b>`, a `<p>` breaking out of `<svg>`), so text and links
+ * keep their source order; no dropping of a newline right after `<textarea>`,
+ * `<pre>` or `<listing>`; HTML integration points known by name alone; a
+ * `<p>` and the other implied closes apply only when the element they close
+ * is the current one. An end tag looks for its element among the 512
+ * innermost open ones only.
  *
  * Character references in text, titles and attribute values are decoded by
  * the `entities` package, the decoder htmlparser2 itself uses, with the spec's
@@ -184,6 +194,9 @@ const OPEN_IMPLIES_CLOSE: ReadonlyMap<string, ReadonlySet<string>> = (() => {
   for (const block of ["p", "address", "article", "aside", "blockquote", "details", "div", "dl", "fieldset", "figcaption", "figure", "footer", "form", "header", "hr", "main", "nav", "ol", "pre", "section", "table", "ul"]) {
     closes.set(block, paragraph);
   }
+  // Not in htmlparser2's table, but in the tree builder's ("close a p element"):
+  // https://html.spec.whatwg.org/multipage/parsing.html#parsing-main-inbody
+  for (const block of ["center", "dialog", "dir", "hgroup", "listing", "menu", "plaintext", "search", "summary", "xmp"]) closes.set(block, paragraph);
   return closes;
 })();
 

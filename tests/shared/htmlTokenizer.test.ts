@@ -255,6 +255,14 @@ describe("HtmlTokenizer", () => {
       assert.deepEqual(tokenize("<title>a<&amp;</ti&amp;</title>"), [["open", "title", {}], ["text", "a<&</ti&"], ["close", "title"]]);
     });
 
+    it("<xmp>, <plaintext>, <center> and the tree builder's other \"close a p element\" start tags close an open <p>", () => {
+      assert.deepEqual(tokenize("<p>a<xmp>b</xmp><p>c<plaintext>d"), [
+        ["open", "p", {}], ["text", "a"], ["close", "p"], ["open", "xmp", {}], ["text", "b"], ["close", "xmp"],
+        ["open", "p", {}], ["text", "c"], ["close", "p"], ["open", "plaintext", {}], ["text", "d"], ["close", "plaintext"],
+      ]);
+      assert.deepEqual(tokenize("<p>a<center>b"), [["open", "p", {}], ["text", "a"], ["close", "p"], ["open", "center", {}], ["text", "b"], ["close", "center"]]);
+    });
+
     it("a CDATA section in SVG cut off by the end of the document is text", () => {
       assert.deepEqual(tokenize("<svg><![CDATA[abc"), [["open", "svg", {}], ["text", "abc"], ["close", "svg"]]);
     });
