@@ -32,7 +32,7 @@ export interface AwsFleetConfig {
 const { lambdaMaxTimeoutSeconds, lambdaMemoryMb, sqsEventSourceMaximumConcurrency, unbatchedMaxBatchSize, batchingWindowSeconds, sqsMaxVisibilityTimeoutSeconds, logRetentionDays, ssmParameterValueMaxBytes } = AWS_LIMITS;
 
 /** The batching window when the stack sets none. */
-const DEFAULT_batchingWindowSeconds = 0;
+const DEFAULT_BATCH_WINDOW_SECONDS = 0;
 
 /**
  * Work queue retention: 4 days (the SQS default). Not the 14-day maximum: a
@@ -121,7 +121,7 @@ export function validateAwsConfig(raw: RawAwsConfig, fleet: FleetLimits): Valida
     issue("logRetentionDays", fleet.logRetentionDays, `is not a retention CloudWatch Logs accepts (${logRetentionDays.join(", ")})`, `pulumi config set ${configKey("logRetentionDays")} ${nearest}`);
   }
 
-  const window = raw.batchWindowSeconds === undefined ? DEFAULT_batchingWindowSeconds : toInteger(raw.batchWindowSeconds);
+  const window = raw.batchWindowSeconds === undefined ? DEFAULT_BATCH_WINDOW_SECONDS : toInteger(raw.batchWindowSeconds);
   const windowValid = window !== undefined && window >= batchingWindowSeconds.min && window <= batchingWindowSeconds.max;
   if (!windowValid) {
     issue("batchWindowSeconds", raw.batchWindowSeconds, `must be an integer from ${batchingWindowSeconds.min} to ${batchingWindowSeconds.max}`, `pulumi config set ${configKey("batchWindowSeconds")} 1`);
