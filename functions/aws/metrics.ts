@@ -4,7 +4,7 @@
  * so recording a page costs no network round trip and no IAM permission.
  * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
  */
-import { METRICS, OUTCOME_METRIC } from "../../shared/metricNames";
+import { AWS_DEAD_LETTERED_METRIC, METRICS, OUTCOME_METRIC } from "../../shared/metricNames";
 import type { Metrics, PageMetric } from "../../shared/ports";
 
 /** `Metrics` that collect a batch's pages and write them once, when the batch ends. */
@@ -58,7 +58,7 @@ export function createEmfMetrics(options: EmfMetricsOptions): BatchMetrics {
           [OUTCOME_METRIC.failed]: { value: pages.failed, unit: "Count" },
           [OUTCOME_METRIC.retry]: { value: pages.retry, unit: "Count" },
           [OUTCOME_METRIC.malformed]: { value: pages.malformed, unit: "Count" },
-          [METRICS.messagesDeadLettered]: { value: deadLetters, unit: "Count" },
+          [AWS_DEAD_LETTERED_METRIC]: { value: deadLetters, unit: "Count" },
           [METRICS.bytesFetched]: { value: bytes, unit: "Bytes" },
           ...(first.length > 0 ? { [METRICS.fetchLatencyMs]: { value: first, unit: "Milliseconds" } } : {}),
         }, { codes }),

@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as cloudwatch from "@pulumi/aws/cloudwatch";
 import * as sns from "@pulumi/aws/sns";
-import { METRICS, OUTCOME_METRIC } from "../../shared/metricNames";
+import { AWS_DEAD_LETTERED_METRIC, METRICS, OUTCOME_METRIC } from "../../shared/metricNames";
 import type { AlarmThresholds } from "../contract";
 import { resourceName } from "../naming";
 
@@ -146,7 +146,7 @@ export function createAlarms(name: string, args: AlarmsArgs, parent: pulumi.Reso
     // dead-letter queue at its next receive), and clears the minute after.
     alarm("dead-letter-arrivals", "Messages were just sent to the dead-letter queue after their last delivery: read the worker's log for their codes.", {
       namespace: METRICS.namespace,
-      metricName: METRICS.messagesDeadLettered,
+      metricName: AWS_DEAD_LETTERED_METRIC,
       dimensions: { [METRICS.fleetDimension]: args.fleetName },
       statistic: "Sum",
       period: MINUTE,

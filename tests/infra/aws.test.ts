@@ -11,7 +11,7 @@ import { ConcurrentRunError, MOCK_ACCOUNT_ID, mockRun } from "../../infra/mockRu
 import { AWS } from "../../infra/policy/types";
 import { LAMBDA_ENV } from "../../functions/aws/environment";
 import { EXPIRY_MARGIN_SECONDS } from "../../functions/aws/holds";
-import { METRICS, PAGE_OUTCOME_METRICS } from "../../shared/metricNames";
+import { AWS_DEAD_LETTERED_METRIC, METRICS, PAGE_OUTCOME_METRICS } from "../../shared/metricNames";
 import { parseSettings } from "../../shared/settings";
 import { jsonInput, ofType, one, runStack, stackConfig, type MockRunResult, type RecordedResource, withOperatorAddresses } from "../support/stack";
 
@@ -142,7 +142,7 @@ for (const stack of ["aws-prod", "dev"]) {
       assert.equal(alarm("dead-letters").inputs.treatMissingData, "ignore", "keeps ALARM while SQS publishes nothing for the idle dead-letter queue");
       assert.deepEqual(
         [alarm("dead-letter-arrivals").inputs.namespace, alarm("dead-letter-arrivals").inputs.metricName, alarm("dead-letter-arrivals").inputs.dimensions],
-        [METRICS.namespace, METRICS.messagesDeadLettered, { [METRICS.fleetDimension]: (worker().inputs.environment as { variables: Record<string, string> }).variables[LAMBDA_ENV.fleetName] }],
+        [METRICS.namespace, AWS_DEAD_LETTERED_METRIC, { [METRICS.fleetDimension]: (worker().inputs.environment as { variables: Record<string, string> }).variables[LAMBDA_ENV.fleetName] }],
       );
       assert.equal(alarm("error-rate").inputs.threshold, args.alarms.errorRatePercent);
       assert.equal(alarm("page-retries").inputs.threshold, args.alarms.retryRatePercent);
