@@ -17,9 +17,9 @@ import type { Outcome } from "../../shared/outcome";
  * The longest visibility SQS accepts is 12 hours, counted from the receive,
  * and a request for more than the time left is refused rather than cut down
  * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibility.html).
- * Lambda received the batch before the
- * invocation: at most the batching window (300 s at most) plus the function's
- * run (900 s at most) ago. A hold up to what is left after both is always valid.
+ * Lambda received the batch before the invocation: at most the batching window
+ * (300 s at most) plus the function's run (900 s at most) ago. A hold up to
+ * what is left after both is always valid.
  * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
  */
 const SQS_MAX_VISIBILITY_SECONDS = 43_200;
@@ -35,7 +35,8 @@ export const MAX_HOLD_SECONDS = SQS_MAX_VISIBILITY_SECONDS - MAX_BATCHING_WINDOW
  * default 5 deliveries a message first received in the pause outlasts 7 h 45 min
  * of it (against 5 × the visibility timeout, an hour at the defaults, with no
  * hold); a fixed hold would either spend the receives within the hour or keep
- * messages away for hours after a short pause.
+ * messages away for hours after a short pause. A pause longer than a message's
+ * remaining life ends in the dead-letter queue, not in expiry (`holdSeconds`).
  */
 export const PAUSE_HOLD = { firstSeconds: 900, factor: 2 } as const;
 
