@@ -70,7 +70,9 @@ export interface QueueLimits {
   /**
    * The queue's `messageRetentionSeconds`. SQS deletes a message this long
    * after it was first sent, holds included, and silently: an expired message
-   * never reaches the dead-letter queue.
+   * never reaches the dead-letter queue. A message redriven from the
+   * dead-letter queue is sent anew, with a new `SentTimestamp`
+   * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-configure-dead-letter-queue-redrive.html).
    * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html
    */
   readonly retentionSeconds: number;
