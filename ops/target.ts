@@ -48,7 +48,8 @@ export async function openBackend(flags: TargetFlags, io: CommandIo, options: Op
     throw new OpsUsageError("--config names a local fleet's settings file and goes with --local; a deployed stack's settings live in its config store (`fleet settings get`)");
   }
   if (flags.local !== undefined) {
-    const { openLocalBackend } = await import("./backends/local");
+    // Loaded on demand, as each cloud's backend is (infra/program.ts loads clouds the same way).
+    const { openLocalBackend } = require("./backends/local") as typeof import("./backends/local");
     return openLocalBackend({
       directory: resolve(io.cwd, flags.local),
       shownAs: flags.local,
