@@ -35,7 +35,9 @@ export interface OpenOptions {
  * The backends that exist, each loaded only when its cloud is the target.
  * A cloud missing here has no operations backend yet, and says so.
  */
-const CLOUD_BACKENDS: Partial<Record<Cloud, (outputs: StackOutputs, io: CommandIo, label: string) => Promise<FleetBackend>>> = {};
+const CLOUD_BACKENDS: Partial<Record<Cloud, (outputs: StackOutputs, label: string) => Promise<FleetBackend>>> = {
+  aws: (outputs, label) => (require("./backends/aws") as typeof import("./backends/aws")).openAwsBackend(outputs, label),
+};
 
 export async function openBackend(flags: TargetFlags, io: CommandIo, options: OpenOptions = {}): Promise<FleetBackend> {
   const given = [flags.stack, flags.local, flags.outputs].filter((value) => value !== undefined).length;
@@ -64,7 +66,7 @@ export async function openBackend(flags: TargetFlags, io: CommandIo, options: Op
     const available = Object.keys(CLOUD_BACKENDS).join(", ");
     throw new OpsUsageError(`${label} is a ${outputs.cloud} fleet; this version operates ${available} fleets and local fleets only`);
   }
-  return open(outputs, io, label);
+  return open(outputs, label);
 }
 
 /** Runs `pulumi stack output --json --stack NAME` in the project folder. */
