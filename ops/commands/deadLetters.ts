@@ -19,9 +19,10 @@ Actions:
 Redrive never loses a message: each is sent to the work queue before it is
 removed from the dead letters, so a crash can at worst send one twice (its
 result record overwrites itself).
-  aws     SQS StartMessageMoveTask from the dead-letter queue to the work queue; SQS moves
-          up to 500 messages per second by default (--rate sets MaxNumberOfMessagesPerSecond,
-          at most 500); --limit is not available there: a move task moves all
+  aws     all: SQS StartMessageMoveTask from the dead-letter queue to the work queue, at up to
+          500 messages per second (--rate sets MaxNumberOfMessagesPerSecond); one task per
+          queue at a time, and it keeps running in SQS after Ctrl-C.
+          --limit N: receive, SendMessageBatch to the work queue, then delete only what was sent
   local   rows move back to the queue in one SQLite transaction each, as new messages
 
 Options:
