@@ -115,7 +115,9 @@ export function createWorker(name: string, args: WorkerArgs, logGroup: cloudwatc
       scalingConfig: { maximumConcurrency: args.maxWorkers },
       tags: args.tags,
     },
-    { parent, dependsOn: [args.permissions] },
+    // `npm run fleet -- pause` disables the mapping; the program never sets `enabled`, so ignoring it keeps a
+    // paused fleet paused across `pulumi up` (a refresh would otherwise plan enabled: true back).
+    { parent, dependsOn: [args.permissions], ignoreChanges: ["enabled"] },
   );
 
   return { fn, logGroup, eventSource };

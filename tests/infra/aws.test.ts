@@ -85,6 +85,12 @@ for (const stack of ["aws-prod", "dev"]) {
       assert.equal(mapping.inputs.functionName, worker().outputs.arn);
     });
 
+    it("a paused fleet stays paused across pulumi up: the mapping's enabled is left to `fleet pause` / `fleet resume`", () => {
+      const mapping = one(result, AWS.eventSourceMapping);
+      assert.deepEqual(mapping.ignoreChanges, ["enabled"]);
+      assert.equal(mapping.inputs.enabled, undefined, "the program never sets enabled, so a new mapping starts enabled (the provider's default)");
+    });
+
     it("no reserved concurrency below maximumConcurrency", () => {
       const reserved = worker().inputs.reservedConcurrentExecutions;
       const maximum = (one(result, AWS.eventSourceMapping).inputs.scalingConfig as { maximumConcurrency: number }).maximumConcurrency;
