@@ -42,7 +42,9 @@
  * keep their source order; no dropping of a newline right after `<textarea>`,
  * `<pre>` or `<listing>`; HTML integration points known by name alone; a
  * `<p>` and the other implied closes apply only when the element they close
- * is the current one. An end tag looks for its element among the 512
+ * is the current one, and an end tag closes every element opened after its
+ * own, where the spec stops at special elements (`</noscript>` does not close
+ * an open `<ul>` in it). An end tag looks for its element among the 512
  * innermost open ones only.
  *
  * Character references in text, titles and attribute values are decoded by
