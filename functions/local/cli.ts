@@ -24,9 +24,9 @@ import { runFleet, type StopReason } from "./fleet";
 import { RunMetrics } from "./metrics";
 import { ProgressDisplay, formatSummary, type OutputStream } from "./progress";
 import { PageFetches } from "./pageFetches";
-import { LocalQueue, type QueueCounts } from "./queue";
+import { LocalQueue, type QueueCounts, type RunOwner } from "./queue";
 import { FileResultStore } from "./resultStore";
-import { STALE_AFTER_MS, currentProcess, ownerIsGone } from "./runLock";
+import { RUN_LOCK_FILE, currentProcess, tryLockDirectory } from "./runLock";
 import { defaultSettings, describeSettingsError, watchSettingsFile, type LocalSettings } from "./settingsSource";
 import { listenForStop, type SignalSource } from "./stopSignals";
 import { STDIN_NAME, readUrlList, type UrlList } from "./urlsFile";
@@ -129,9 +129,7 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
 }
 
 function describeRunError(error: unknown, options: CliOptions): string {
-  if (error instanceof DirectoryInUseError) {
-    return `${error.message}; if that run was killed, the directory is free ${STALE_AFTER_MS / 1_000} s after its last heartbeat`;
-  }
+  if (error instanceof DirectoryInUseError) return error.message;
   if (error instanceof QueueFileError) {
     return `${join(options.outDir, QUEUE_FILE)} is not a scrape-fleet queue (${error.problem}); delete it to start over, or pass another --out`;
   }
@@ -150,10 +148,11 @@ interface RunContext {
 
 async function run({ options, paths, list, settings, io, display, note }: RunContext): Promise<ExitCode> {
   const startedAt = Date.now();
+  const lock = tryLockDirectory(join(paths.outDir, RUN_LOCK_FILE));
   const queue = LocalQueue.open(join(paths.outDir, QUEUE_FILE), { maxAttempts: options.maxAttempts });
   try {
-    const me = currentProcess();
-    const takeOver = queue.takeOwnership({ ...me, startedAt }, (holder) => ownerIsGone(holder, { me, now: Date.now() }));
+    if (!lock) throw new DirectoryInUseError(describeHolder(queue.owner(), options.outDir, startedAt));
+    const takeOver = queue.takeOwnership({ ...currentProcess(), startedAt });
     const results = new FileResultStore(paths.outDir);
     await results.sweep();
 
@@ -236,7 +235,15 @@ async function run({ options, paths, list, settings, io, display, note }: RunCon
     return reason === "stopped" ? stop.exitCode() : EXIT_CODES.incomplete;
   } finally {
     queue.close();
+    lock?.release();
   }
+}
+
+function describeHolder(holder: RunOwner | undefined, outDir: string, now: number): string {
+  const who = holder
+    ? `another run (pid ${holder.pid} on ${holder.host}, started ${new Date(holder.startedAt).toISOString()}, last heartbeat ${Math.round((now - holder.heartbeatAt) / 1_000)} s ago)`
+    : "another run";
+  return `${who} is using ${outDir}; wait for it to finish, stop it, or pass a different --out`;
 }
 
 function reportIntake(list: UrlList, queue: LocalQueue, options: CliOptions, note: (line: string) => void): void {

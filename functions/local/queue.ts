@@ -21,7 +21,7 @@ import { randomUUID } from "node:crypto";
 import type { DatabaseSync, SQLOutputValue, StatementSync } from "node:sqlite";
 import { ERROR_CODES, type ErrorCode } from "../../shared/errors";
 import type { QueueItem } from "../../shared/outcome";
-import { DirectoryInUseError, QueueFileError } from "./errors";
+import { QueueFileError } from "./errors";
 import { loadSqlite } from "./sqlite";
 
 /** Deliveries per message, the same meaning as the clouds' `maxDeliveryAttempts`. */
@@ -223,27 +223,27 @@ export class LocalQueue {
   }
 
   /**
-   * Makes this run the file's owner. A previous owner that is gone (judged by
-   * `isGone`) is replaced and its claims become visible at once; a live one
-   * makes this throw `DirectoryInUseError`. Check and take happen in one
-   * write transaction, so two runs starting together cannot both win.
+   * Makes this run the file's owner. Call it only while holding the
+   * directory's run lock (`tryLockDirectory`): any owner still recorded then
+   * is a run that ended without releasing the file (it crashed or was killed),
+   * so it is replaced and its claims become visible at once.
    */
-  takeOwnership(me: Omit<RunOwner, "runId" | "heartbeatAt">, isGone: (holder: RunOwner) => boolean): TakeOver {
+  takeOwnership(me: Omit<RunOwner, "runId" | "heartbeatAt">): TakeOver {
     return this.transaction(() => {
       const row = this.statements.selectOwner.get();
       const previous = row ? readOwner(row) : undefined;
-      if (previous && !isGone(previous)) {
-        const age = Math.round((this.now() - previous.heartbeatAt) / 1000);
-        throw new DirectoryInUseError(
-          `another run (pid ${previous.pid} on ${previous.host}, started ${new Date(previous.startedAt).toISOString()}, last heartbeat ${age} s ago) is using this directory; wait for it to finish, stop it, or pass a different --out`,
-        );
-      }
       const now = this.now();
       this.statements.upsertOwner.run(this.runId, me.pid, me.host, me.startedAt, now);
       const reason = previous ? `the run with pid ${previous.pid} stopped before this page finished` : "a run stopped before this page finished";
       const reclaimed = Number(this.statements.reclaim.run(now, "worker_deadline", reason, this.runId).changes);
       return { ...(previous ? { previous } : {}), reclaimed };
     });
+  }
+
+  /** The run recorded as the file's owner, if any: the live holder of the run lock, or one that ended without releasing. */
+  owner(): RunOwner | undefined {
+    const row = this.statements.selectOwner.get();
+    return row ? readOwner(row) : undefined;
   }
 
   /** Records that this run is alive. Returns false when another run has taken the file over. */

@@ -4,6 +4,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { QUEUE_FILE, main } from "../../functions/local/cli";
 import { LocalQueue } from "../../functions/local/queue";
+import { RUN_LOCK_FILE, tryLockDirectory } from "../../functions/local/runLock";
 import { captureIO, makeTempDir, readDeadLetters, readResult, resultFiles, runCli, useDirAndPageServer } from "./support";
 
 describe("local CLI: usage errors exit 2 and name the problem", () => {
@@ -60,16 +61,32 @@ describe("local CLI: usage errors exit 2 and name the problem", () => {
   it("a directory another live run is using is refused with exit 1, naming that run", async () => {
     const out = file("busy");
     await mkdir(out);
+    // This test process plays the live run: it holds the directory's lock and is recorded as the owner.
+    const lock = tryLockDirectory(join(out, RUN_LOCK_FILE));
+    assert.ok(lock);
     const other = LocalQueue.open(join(out, QUEUE_FILE));
-    // The parent of this test process: alive, on this host, and not us.
-    other.takeOwnership({ pid: process.ppid, host: hostname(), startedAt: Date.now() }, () => true);
+    other.takeOwnership({ pid: process.ppid, host: hostname(), startedAt: Date.now() });
     other.close();
+    try {
+      const io = captureIO();
+      assert.equal(await main(["--out", out, file("urls.txt")], io), 1);
+      assert.match(io.err(), new RegExp(`another run \\(pid ${process.ppid} on .*, last heartbeat 0 s ago\\) is using .*busy; wait for it to finish, stop it, or pass a different --out\n`));
+    } finally {
+      lock.release();
+    }
+  });
+
+  it("an owner recorded by a run that died is no obstacle, even when its PID is alive again (reused): the lock decides", async () => {
+    const out = file("reused");
+    await mkdir(out);
+    const dead = LocalQueue.open(join(out, QUEUE_FILE));
+    // The parent of this test process: alive, on this host, and not us; but it holds no lock.
+    dead.takeOwnership({ pid: process.ppid, host: hostname(), startedAt: Date.now() });
+    dead.close();
+    await writeFile(file("no-urls.txt"), "not a url\n");
     const io = captureIO();
-    assert.equal(await main(["--out", out, file("urls.txt")], io), 1);
-    assert.match(
-      io.err(),
-      new RegExp(`another run \\(pid ${process.ppid} on .*\\) is using this directory; wait for it to finish, stop it, or pass a different --out; if that run was killed, the directory is free 30 s after its last heartbeat`),
-    );
+    assert.equal(await main(["--out", out, file("no-urls.txt")], io), 0, io.err());
+    assert.match(io.err(), new RegExp(`the previous run \\(pid ${process.ppid}\\) did not finish`));
   });
 
   it("a queue file that is not a scrape-fleet queue is named, with the way out", async () => {
