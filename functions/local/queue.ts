@@ -268,6 +268,23 @@ export class LocalQueue {
     });
   }
 
+  /**
+   * Marks queued URLs as finished without a delivery, from the result records
+   * already in the output directory: for a queue file that was lost or
+   * truncated while the results survived. Returns how many were marked.
+   */
+  recordFinished(entries: readonly ({ readonly key: string } & Completion)[]): number {
+    return this.transaction(() => {
+      const now = this.now();
+      let marked = 0;
+      for (const entry of entries) {
+        const failure = entry.outcome === "failed" ? entry : undefined;
+        marked += Number(this.statements.finishUnclaimed.run(entry.outcome, failure?.code ?? null, failure?.reason ?? null, now, entry.key).changes);
+      }
+      return marked;
+    });
+  }
+
   /** Records input lines that are not URLs straight in the dead-letter table. Returns how many were new. */
   rejectLines(lines: readonly RejectedLine[]): number {
     return this.transaction(() => {
@@ -431,7 +448,10 @@ export class LocalQueue {
       this.db.exec("COMMIT");
       return result;
     } catch (error) {
-      this.db.exec("ROLLBACK");
+      // SQLite has already rolled back after some errors (a full disk, an I/O error:
+      // https://www.sqlite.org/lang_transaction.html#response_to_errors_within_a_transaction);
+      // a ROLLBACK then would fail and hide the real cause behind "no transaction is active".
+      if (this.db.isTransaction) this.db.exec("ROLLBACK");
       throw error;
     }
   }
@@ -484,6 +504,10 @@ function prepareStatements(db: DatabaseSync) {
     complete: prepare(
       `UPDATE messages SET state = 'done', outcome = ?, last_code = ?, last_reason = ?, finished_at = ?, claimed_by = NULL
        WHERE seq = ? AND receive_count = ? AND claimed_by = ? AND state = 'queued'`,
+    ),
+    finishUnclaimed: prepare(
+      `UPDATE messages SET state = 'done', outcome = ?, last_code = ?, last_reason = ?, finished_at = ?
+       WHERE url_key = ? AND state = 'queued' AND claimed_by IS NULL`,
     ),
     // The second parameter is 1 to hand back the receive (release) and 0 to keep it counted (retry).
     requeue: prepare(

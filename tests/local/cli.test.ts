@@ -95,7 +95,7 @@ describe("local CLI: usage errors exit 2 and name the problem", () => {
     await writeFile(join(out, QUEUE_FILE), "this was never an SQLite file, whatever its name says.".repeat(4));
     const io = captureIO();
     assert.equal(await main(["--out", out, file("urls.txt")], io), 1);
-    assert.equal(io.err().trim(), `scrape-fleet: error: ${join(out, QUEUE_FILE)} is not a scrape-fleet queue (file is not a database); delete it to start over, or pass another --out`);
+    assert.equal(io.err().trim(), `scrape-fleet: error: ${join(out, QUEUE_FILE)} is not a scrape-fleet queue (file is not a database); move it aside or delete it and run again (the results in ${join(out, "results")}/ are kept, and a run on a new queue does not fetch their URLs again), or pass another --out`);
   });
 
   it("relative paths are the user's: URLS_FILE, --out and --config resolve against the directory npm was run in", async () => {
