@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { mkdir, writeFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { QUEUE_FILE, main } from "../../functions/local/cli";
@@ -112,6 +114,30 @@ describe("local CLI: usage errors exit 2 and name the problem", () => {
     const run = await runCli(["--concurrency", "-3", file("urls.txt")]);
     assert.equal(run.code, 2, run.stderr);
     assert.match(run.stderr, /--concurrency/);
+  });
+});
+
+describe("local CLI: a host that cannot be reached", () => {
+  let dir: Awaited<ReturnType<typeof makeTempDir>>;
+  beforeEach(async () => (dir = await makeTempDir()));
+  afterEach(() => dir.cleanup());
+
+  it("a closed port is recorded as connect_failed even though robots.txt was the first request to meet it", async () => {
+    // A port that was just free: nothing listens on it.
+    const server = createServer();
+    await new Promise<void>((resolveListen) => server.listen(0, "127.0.0.1", () => resolveListen()));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((resolveClose) => server.close(resolveClose));
+    const url = `http://127.0.0.1:${port}/page`;
+    await writeFile(join(dir.path, "urls.txt"), `${url}\n`);
+    await writeFile(join(dir.path, "settings.json"), JSON.stringify({ perDomainDelayMs: 0, respectRobots: true }));
+    const out = join(dir.path, "out");
+    const io = captureIO();
+    assert.equal(await main(["--out", out, "--config", join(dir.path, "settings.json"), "--max-attempts", "1", "--allow-private-networks", join(dir.path, "urls.txt")], io), 0, io.err());
+    const [entry] = (await readDeadLetters(out)).entries;
+    assert.equal(entry.url, url);
+    assert.equal(entry.code, "connect_failed");
+    assert.match(io.out(), /dead-lettered\s+1\s+connect_failed 1/);
   });
 });
 
