@@ -315,18 +315,26 @@ async function recoverFromResults(how: "empty" | "missing", list: UrlList, queue
   );
 }
 
+/**
+ * Queues the list and says what came of it. The lines that are not URLs and
+ * the duplicates are listed when the list is first read; a resume reading the
+ * same list again only counts them, instead of printing them on every run.
+ */
 function reportIntake(list: UrlList, queue: LocalQueue, options: CliOptions, note: (line: string) => void): void {
   const added = queue.enqueue(list.urls.map((entry) => ({ key: entry.key, url: entry.url, body: entry.body, origin: { source: list.source, line: entry.line } })));
-  queue.rejectLines(
+  const newLines = queue.rejectLines(
     list.invalid.map((entry) => ({ key: `line:${entry.value}`, rawLine: entry.value, origin: { source: list.source, line: entry.line }, code: entry.code, reason: entry.reason })),
   );
+  const rejected = newLines.length;
+  const known = list.urls.length - added;
+  const deadLettersFile = join(options.outDir, DEAD_LETTERS_FILE);
 
-  if (list.invalid.length > 0) {
-    note(`${list.invalid.length} line(s) in ${list.source} are not URLs; each is recorded as a dead letter and the run goes on:`);
-    for (const entry of list.invalid.slice(0, LISTED_PROBLEMS)) note(`  ${entry.reason}`);
-    if (list.invalid.length > LISTED_PROBLEMS) note(`  … and ${list.invalid.length - LISTED_PROBLEMS} more, all in ${join(options.outDir, DEAD_LETTERS_FILE)}`);
+  if (rejected > 0) {
+    note(`${rejected} line(s) in ${list.source} are not URLs; each is recorded as a dead letter and the run goes on:`);
+    for (const entry of newLines.slice(0, LISTED_PROBLEMS)) note(`  ${entry.reason}`);
+    if (rejected > LISTED_PROBLEMS) note(`  … and ${rejected - LISTED_PROBLEMS} more, all in ${deadLettersFile}`);
   }
-  if (list.duplicates.length > 0) {
+  if (list.duplicates.length > 0 && known === 0) {
     const shown = list.duplicates
       .slice(0, LISTED_PROBLEMS)
       .map((entry) => `line ${entry.line} (same URL as line ${entry.firstLine})`)
@@ -334,7 +342,11 @@ function reportIntake(list: UrlList, queue: LocalQueue, options: CliOptions, not
     const more = list.duplicates.length > LISTED_PROBLEMS ? `, … and ${list.duplicates.length - LISTED_PROBLEMS} more` : "";
     note(`${list.duplicates.length} duplicate line(s) in ${list.source}, each URL is queued once: ${shown}${more}`);
   }
-  const known = list.urls.length - added;
+  const earlier = [
+    ...(list.invalid.length > rejected ? [`${list.invalid.length - rejected} line(s) that are not URLs (in ${deadLettersFile})`] : []),
+    ...(list.duplicates.length > 0 && known > 0 ? [`${list.duplicates.length} duplicate line(s)`] : []),
+  ];
+  if (earlier.length > 0) note(`${list.source} still has ${earlier.join(" and ")}, reported when it was first read`);
   note(`${added} URL(s) queued from ${list.source}${known > 0 ? ` (${known} already in ${options.outDir} from an earlier run)` : ""}`);
 }
 

@@ -285,11 +285,11 @@ export class LocalQueue {
     });
   }
 
-  /** Records input lines that are not URLs straight in the dead-letter table. Returns how many were new. */
-  rejectLines(lines: readonly RejectedLine[]): number {
+  /** Records input lines that are not URLs straight in the dead-letter table. Returns the lines that were new. */
+  rejectLines(lines: readonly RejectedLine[]): RejectedLine[] {
     return this.transaction(() => {
       const now = this.now();
-      let added = 0;
+      const added: RejectedLine[] = [];
       for (const line of lines) {
         const source = line.origin?.source ?? null;
         const lineNumber = line.origin?.line ?? null;
@@ -297,7 +297,7 @@ export class LocalQueue {
         if (inserted === 0) continue;
         this.statements.updateFinished.run("dead", line.code, line.reason, now, line.key);
         this.statements.insertDeadLetter.run(line.key, null, line.rawLine, source, lineNumber, line.code, line.reason, 0, now);
-        added += 1;
+        added.push(line);
       }
       return added;
     });
@@ -479,8 +479,10 @@ function prepareStatements(db: DatabaseSync) {
     ),
     heartbeat: prepare("UPDATE owner SET heartbeat_at = ? WHERE id = 1 AND run_id = ?"),
     deleteOwner: prepare("DELETE FROM owner WHERE id = 1 AND run_id = ?"),
+    // Back in its place in line (visible since it was enqueued), so a resume fetches the pages the dead run had
+    // in flight first, instead of leaving them "retrying" behind every page never tried.
     reclaim: prepare(
-      `UPDATE messages SET visible_at = ?, claimed_by = NULL, last_code = ?, last_reason = ?
+      `UPDATE messages SET visible_at = MIN(enqueued_at, ?), claimed_by = NULL, last_code = ?, last_reason = ?
        WHERE state = 'queued' AND claimed_by IS NOT NULL AND claimed_by <> ?`,
     ),
     insertMessage: prepare(

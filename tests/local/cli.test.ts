@@ -165,6 +165,12 @@ describe("local CLI: bad lines do not stop the run", () => {
     assert.match(run.stdout, /^scrape-fleet: all 2 URLs finished \(2 in /);
     assert.match(run.stdout, /dead-lettered\s+0\n/);
     assert.match(run.stdout, /not URLs\s+1\s+url_invalid 1 \(lines of the list, kept in the dead letters\)/);
+
+    // Run again on the same list: the problems are counted, not listed again.
+    const again = captureIO();
+    assert.equal(await main(["--out", out, "--config", settings, "--allow-private-networks", urlsFile], again), 0, again.err());
+    assert.doesNotMatch(again.err(), /no-scheme|same URL as line/);
+    assert.match(again.err(), /urls\.txt still has 1 line\(s\) that are not URLs \(in .*dead-letters\.jsonl\) and 2 duplicate line\(s\), reported when it was first read/);
   });
 
   it("URLs can come from stdin with -", async () => {

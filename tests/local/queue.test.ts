@@ -140,8 +140,8 @@ describe("local queue (SQLite)", () => {
 
   it("a line that is not a URL is dead-lettered on arrival, once however often it is read", () => {
     const rejected = { key: "line:not a url", rawLine: "not a url", origin: { source: "urls.txt", line: 3 }, code: "url_invalid" as const, reason: 'urls.txt:3: "not a url" is not an absolute URL' };
-    assert.equal(queue.rejectLines([rejected]), 1);
-    assert.equal(queue.rejectLines([rejected]), 0);
+    assert.deepEqual(queue.rejectLines([rejected]), [rejected]);
+    assert.deepEqual(queue.rejectLines([rejected]), []);
     assert.deepEqual(
       queue.deadLetters().map((letter) => [letter.rawLine, letter.origin?.line, letter.attempts]),
       [["not a url", 3, 0]],
@@ -197,6 +197,23 @@ describe("local queue (SQLite)", () => {
     assert.equal(takeOver.reclaimed, 2);
     const items = queue.receive(10, 1_000);
     assert.deepEqual(items.map((item) => item.attempt), [2, 2]);
+  });
+
+  it("a resume fetches the dead run's reclaimed pages first, not after every page never tried", () => {
+    const dead = LocalQueue.open(path(), { now: clock.now });
+    dead.takeOwnership({ ...ME, pid: 1111 });
+    dead.enqueue(["a", "b", "c", "d"].map((name) => message(`http://example.com/${name}`)));
+    assert.equal(dead.receive(2, 3_600_000).length, 2);
+    dead.close();
+    clock.advance(60_000);
+
+    queue.takeOwnership(ME);
+    const next = queue.receive(2, 1_000);
+    assert.deepEqual(
+      next.map((item) => [JSON.parse(String(item.body)).url, item.attempt]),
+      [["http://example.com/a", 2], ["http://example.com/b", 2]],
+    );
+    assert.equal(queue.counts().retrying, 0, "nothing is left shown as retrying");
   });
 
   it("a run that was taken over learns it from its heartbeat", () => {
