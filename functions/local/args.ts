@@ -53,6 +53,7 @@ Output:
   DIR/raw/<sha256>.html.gz   the page's HTML when the setting storeRawHtml is true
   DIR/dead-letters.jsonl     URLs that never got an answer, and lines that are not URLs
   DIR/queue.sqlite           the queue: what is finished and what is left (delete DIR to start over)
+  DIR/run.lock               held by the run using DIR; the OS frees it when that run ends
 
 Exit codes: 0 every URL ended as a result or a dead letter; 1 the run could not
 finish; 2 usage error (nothing was fetched); 130 stopped by Ctrl-C, 143 stopped
