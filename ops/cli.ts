@@ -16,6 +16,7 @@ import { resultsCommand } from "./commands/results";
 import { settingsCommand } from "./commands/settings";
 import { statusCommand } from "./commands/status";
 import { EXIT_HELP, TARGET_HELP } from "./args";
+import { listenForStop } from "../functions/local/stopSignals";
 
 /** Every command, in the order `--help` lists them. */
 export const COMMANDS: readonly FleetCommand[] = [enqueueCommand, statusCommand, pauseCommand, resumeCommand, settingsCommand, deadLettersCommand, resultsCommand];
@@ -52,14 +53,15 @@ export async function main(argv: readonly string[], io: CommandIo, commands: rea
   return command.run(args, io);
 }
 
+/**
+ * The first Ctrl-C (or SIGTERM) lets the command finish its step and save its
+ * checkpoint; a second stops at once. The same keypress delivered twice (by
+ * the terminal and by npm's forwarding) counts once: see functions/local/stopSignals.ts.
+ */
 function processIo(): CommandIo {
-  const controller = new AbortController();
-  process.on("SIGINT", () => {
-    if (controller.signal.aborted) process.exit(OPS_EXIT_CODES.interrupted);
-    process.stderr.write("\nfleet: stopping after the current step (Ctrl-C again to stop at once)\n");
-    controller.abort();
-  });
-  return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.env.INIT_CWD ?? process.cwd(), signal: controller.signal };
+  const stop = listenForStop(process, () => process.stderr.write("\nfleet: stopping after the current step (Ctrl-C again to stop at once)\n"));
+  void stop.forced.then(() => process.exit(OPS_EXIT_CODES.interrupted));
+  return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.env.INIT_CWD ?? process.cwd(), signal: stop.signal };
 }
 
 if (require.main === module) {

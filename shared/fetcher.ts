@@ -279,18 +279,21 @@ function nextHop(current: URL, location: string, policy: AddressPolicy): URL {
  * Reads an unused body to its end, up to `DRAIN_LIMIT_BYTES` and
  * `DRAIN_TIMEOUT_MS`, so its connection can serve the next request; past
  * either limit (or when `signal` aborts) the body is destroyed and its
- * connection with it. Never rejects: nothing waits for the body.
+ * connection with it. Never rejects. `bytes` counts what has been read so far.
  *
  * Draining rather than destroying at once: a destroyed body closes a
  * kept-alive connection, and the commonest sequence (robots.txt answers 404,
  * then the page) would pay a second TCP and TLS handshake.
  */
-function discardBody(body: ResponseData["body"], signal?: AbortSignal): Promise<void> {
+function discardBody(body: ResponseData["body"], signal?: AbortSignal): Promise<void> & { readonly bytes: number } {
   const timeout = AbortSignal.timeout(DRAIN_TIMEOUT_MS);
-  return body.dump({ limit: DRAIN_LIMIT_BYTES, signal: signal ? AbortSignal.any([signal, timeout]) : timeout }).then(
+  let bytes = 0;
+  body.on("data", (chunk: Buffer) => (bytes += chunk.length));
+  const done = body.dump({ limit: DRAIN_LIMIT_BYTES, signal: signal ? AbortSignal.any([signal, timeout]) : timeout }).then(
     () => undefined,
     () => undefined,
   );
+  return Object.defineProperty(done, "bytes", { get: () => bytes }) as Promise<void> & { readonly bytes: number };
 }
 
 type ResponseData = Dispatcher.ResponseData;
@@ -305,9 +308,13 @@ async function readResponse(response: ResponseData, url: URL, purpose: FetchPurp
 
   if (status < 200 || status > 299) {
     // The caller classifies the status; the body is not needed. Draining it
-    // in the background keeps the connection for the next request.
-    void discardBody(response.body);
-    return { ...head, body: Buffer.alloc(0), bytesOnWire: 0 };
+    // in the background keeps the connection for the next request. One turn
+    // of the event loop lets a body that came with its headers (nearly every
+    // 404 or 503) be counted on the wire like a page's; a slow one is counted
+    // as far as it has come, and nothing waits for the rest.
+    const drain = discardBody(response.body);
+    await Promise.race([drain, socketBackInPool()]);
+    return { ...head, body: Buffer.alloc(0), bytesOnWire: drain.bytes };
   }
 
   try {

@@ -7,7 +7,9 @@
  * | 4xx (401 and 403 too)                                         | allowed ("unavailable", §2.3.1.3)              | `robotsCacheTtlMs` |
  * | a 3xx not followed; too many, looping or invalid redirects;   | allowed (§2.3.1.2 lets us call it unavailable) | `robotsCacheTtlMs` |
  * | a redirect hop the fetcher refuses (`RedirectRefusedError`)   |                                                |                    |
- * | 429, 5xx, any fetch error of kind `retry`                     | `robots_unavailable` ("unreachable", §2.3.1.4) | min(ttl, 60 s)     |
+ * | the host cannot be reached: `dns_failed`, `connect_failed`,   | that code (the host is "unreachable",          | min(ttl, 60 s)     |
+ * | `connect_timeout`                                             | §2.3.1.4), so the record names the real cause  |                    |
+ * | 429, 5xx, any other fetch error of kind `retry`               | `robots_unavailable` ("unreachable", §2.3.1.4) | min(ttl, 60 s)     |
  * | other fetch errors (`ssrf_refused` for the origin itself,     | the fetcher's `ScrapeError`, rethrown          | not cached         |
  * | `tls_failed`)                                                 |                                                |                    |
  *
@@ -36,13 +38,24 @@
  */
 import { TextDecoder } from "node:util";
 import robotsParser from "robots-parser";
-import { ScrapeError } from "./errors";
+import { ScrapeError, type ErrorCode } from "./errors";
 import { RedirectRefusedError } from "./fetcher";
 import type { FetchedPage, PageFetcher } from "./page";
 import { abandonOnAbort } from "./ports";
 import type { FleetSettings } from "./settings";
 
-export type RobotsVerdict = { readonly allowed: true } | { readonly allowed: false; readonly code: "robots_disallowed" | "robots_unavailable"; readonly reason: string };
+/**
+ * Fetch errors that say the page's host cannot be reached at all: met on
+ * robots.txt, they are the page's real cause too (a typo'd host, a closed
+ * port), so the verdict carries them instead of `robots_unavailable`, which
+ * stays for a host that answers but does not serve its robots.txt.
+ */
+const HOST_UNREACHABLE_CODES = new Set(["dns_failed", "connect_failed", "connect_timeout"] as const satisfies readonly ErrorCode[]);
+type HostUnreachableCode = typeof HOST_UNREACHABLE_CODES extends Set<infer Code> ? Code : never;
+
+export type RobotsVerdict =
+  | { readonly allowed: true }
+  | { readonly allowed: false; readonly code: "robots_disallowed" | "robots_unavailable" | HostUnreachableCode; readonly reason: string };
 
 type Robot = ReturnType<typeof robotsParser>;
 
@@ -86,7 +99,7 @@ const REDIRECT_FAILURES: ReadonlySet<string> = new Set(["too_many_redirects", "r
 type OriginRules =
   | { readonly kind: "rules"; readonly robot: Robot; readonly weight: number }
   | { readonly kind: "allowAll" }
-  | { readonly kind: "unreachable"; readonly why: string }
+  | { readonly kind: "unreachable"; readonly why: string; readonly code: "robots_unavailable" | HostUnreachableCode }
   | { readonly kind: "refused"; readonly error: unknown };
 
 interface CacheEntry {
@@ -184,7 +197,7 @@ export class RobotsCache {
       return { kind: "rules", robot: robotsParser(robotsUrl, compacted.text), weight: page.body.byteLength + compacted.ruleHeapBytes };
     }
     if (status >= 300 && status < 500 && status !== 429) return { kind: "allowAll" };
-    return { kind: "unreachable", why: `${robotsUrl} answered ${status}` };
+    return { kind: "unreachable", why: `${robotsUrl} answered ${status}`, code: "robots_unavailable" };
   }
 
   private remember(key: string, rules: OriginRules): void {
@@ -215,7 +228,10 @@ function rulesForFetchError(robotsUrl: string, error: unknown): OriginRules {
   // A refusal on a redirect hop leaves robots.txt unreachable through its redirects (§2.3.1.2);
   // the same code for the robots.txt URL itself is a refusal of the origin, rethrown below.
   if (REDIRECT_FAILURES.has(error.code) || error instanceof RedirectRefusedError) return { kind: "allowAll" };
-  if (error.kind === "retry") return { kind: "unreachable", why: `${robotsUrl}: ${error.message}` };
+  if (error.kind === "retry") {
+    const code = (HOST_UNREACHABLE_CODES as ReadonlySet<ErrorCode>).has(error.code) ? (error.code as HostUnreachableCode) : "robots_unavailable";
+    return { kind: "unreachable", why: `${robotsUrl}: ${error.message}`, code };
+  }
   return {
     kind: "refused",
     error: new ScrapeError(error.code, `fetching ${robotsUrl} before the page: ${error.message}`, { httpStatus: error.httpStatus, retryAfterMs: error.retryAfterMs, cause: error }),
@@ -229,6 +245,9 @@ function verdictFor(rules: OriginRules, target: URL, agent: string): RobotsVerdi
     case "refused":
       throw rules.error;
     case "unreachable":
+      if (rules.code !== "robots_unavailable") {
+        return { allowed: false, code: rules.code, reason: `${target.host} cannot be reached (${rules.why}, met fetching robots.txt before the page); the page is retried later` };
+      }
       return {
         allowed: false,
         code: "robots_unavailable",

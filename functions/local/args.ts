@@ -53,6 +53,7 @@ Output:
   DIR/raw/<sha256>.html.gz   the page's HTML when the setting storeRawHtml is true
   DIR/dead-letters.jsonl     URLs that never got an answer, and lines that are not URLs
   DIR/queue.sqlite           the queue: what is finished and what is left (delete DIR to start over)
+  DIR/run.lock               held by the run using DIR; the OS frees it when that run ends
 
 Exit codes: 0 every URL ended as a result or a dead letter; 1 the run could not
 finish; 2 usage error (nothing was fetched); 130 stopped by Ctrl-C, 143 stopped
@@ -63,7 +64,7 @@ export function parseCliArgs(argv: readonly string[]): ParsedCommand {
   try {
     parsed = parse(argv);
   } catch (error) {
-    throw new UsageError(describeParseError(error));
+    throw new UsageError(describeParseError(error, argv));
   }
   const { values, positionals } = parsed;
   if (values.help) return { kind: "help" };
@@ -113,10 +114,20 @@ function parse(argv: readonly string[]) {
   });
 }
 
+/** The options that take a whole number, with its range. */
+const INTEGER_OPTIONS: Readonly<Record<string, { readonly min: number; readonly max: number }>> = {
+  "--concurrency": { min: SETTINGS_SPEC.concurrency.min, max: SETTINGS_SPEC.concurrency.max },
+  "--max-attempts": { min: 1, max: MAX_ATTEMPTS_LIMIT },
+};
+
+function integerRangeMessage(flag: string, text: string, min: number, max: number): string {
+  return `${flag} must be an integer from ${min} to ${max} (given ${JSON.stringify(text)})`;
+}
+
 function integerOption(flag: string, text: string, min: number, max: number): number {
   const value = Number(text);
   if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new UsageError(`${flag} must be an integer from ${min} to ${max} (given ${JSON.stringify(text)})`);
+    throw new UsageError(integerRangeMessage(flag, text, min, max));
   }
   return value;
 }
@@ -124,7 +135,7 @@ function integerOption(flag: string, text: string, min: number, max: number): nu
 const EXAMPLE_VALUES: Readonly<Record<string, string>> = { "--out": "DIR", "--concurrency": "4", "--config": "settings.json", "--max-attempts": "5" };
 
 /** parseArgs's own messages are about its API; restate them for someone typing a command. */
-function describeParseError(error: unknown): string {
+function describeParseError(error: unknown, argv: readonly string[]): string {
   const code = error instanceof Error && "code" in error ? error.code : undefined;
   const message = error instanceof Error ? error.message : String(error);
   const option = /'(-[^' ]+)/.exec(message)?.[1];
@@ -134,6 +145,13 @@ function describeParseError(error: unknown): string {
     case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
       if (option && /does not take an argument/.test(message)) return `option ${option} takes no value; write just ${option}`;
       if (option && /argument missing/.test(message)) return `option ${option} needs a value, such as ${option} ${EXAMPLE_VALUES[option] ?? "VALUE"}`;
+      // A value that starts with a dash, such as --concurrency -1: parseArgs will not guess whether it is a value or an option.
+      if (option && /ambiguous/.test(message)) {
+        const value = argv[argv.indexOf(option) + 1] ?? "";
+        const range = INTEGER_OPTIONS[option];
+        if (range) return integerRangeMessage(option, value, range.min, range.max);
+        return `option ${option} is followed by ${JSON.stringify(value)}, which reads as an option; give the value as ${option}=${value} if that is what you meant`;
+      }
       return message;
     default:
       return message;

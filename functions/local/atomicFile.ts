@@ -5,15 +5,18 @@
  * kill -9) sees the old file or the new one, never half of one.
  * https://man7.org/linux/man-pages/man2/rename.2.html
  */
-import { randomBytes } from "node:crypto";
 import { open, readdir, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
 /** Temporary files end with this, so a sweep can find the ones a killed run left behind. */
 export const TEMP_SUFFIX = ".partial";
 
+/** Numbers this process's temporary files: with the PID, unique without drawing random bytes for every page. */
+let tempCount = 0;
+
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}${TEMP_SUFFIX}`);
+  tempCount += 1;
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${tempCount}${TEMP_SUFFIX}`);
   const handle = await open(temp, "w");
   try {
     await handle.writeFile(data);

@@ -10,12 +10,13 @@
  * (https://docs.npmjs.com/cli/v10/commands/npm-run-script#description).
  * Messages show each path as it was typed.
  */
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile, readdir, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { SettingsError, describeError } from "../../shared/errors";
 import { createFetcher } from "../../shared/fetcher";
 import { createJsonLogger } from "../../shared/logging";
+import { resultKey, type ResultRecord } from "../../shared/result";
 import { createWorker } from "../../shared/worker";
 import { HELP, parseCliArgs, type CliOptions } from "./args";
 import { DEAD_LETTERS_FILE, writeDeadLetters } from "./deadLetters";
@@ -24,9 +25,10 @@ import { runFleet, type StopReason } from "./fleet";
 import { RunMetrics } from "./metrics";
 import { ProgressDisplay, formatSummary, type OutputStream } from "./progress";
 import { PageFetches } from "./pageFetches";
-import { LocalQueue, type QueueCounts } from "./queue";
+import { LocalQueue, type Completion, type QueueCounts, type RunOwner } from "./queue";
 import { FileResultStore } from "./resultStore";
-import { STALE_AFTER_MS, currentProcess, ownerIsGone } from "./runLock";
+import { RUN_LOCK_FILE, currentProcess, tryLockDirectory, type RunLock } from "./runLock";
+import { storageProblem } from "./storageErrors";
 import { defaultSettings, describeSettingsError, watchSettingsFile, type LocalSettings } from "./settingsSource";
 import { listenForStop, type SignalSource } from "./stopSignals";
 import { STDIN_NAME, readUrlList, type UrlList } from "./urlsFile";
@@ -122,20 +124,44 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
     return await run({ options, paths, list, settings, io, display, note });
   } catch (error) {
     note(`error: ${describeRunError(error, options)}`);
-    return EXIT_CODES.incomplete;
+    return error instanceof UsageError ? EXIT_CODES.usage : EXIT_CODES.incomplete;
   } finally {
     settings.close();
   }
 }
 
 function describeRunError(error: unknown, options: CliOptions): string {
-  if (error instanceof DirectoryInUseError) {
-    return `${error.message}; if that run was killed, the directory is free ${STALE_AFTER_MS / 1_000} s after its last heartbeat`;
-  }
+  if (error instanceof DirectoryInUseError || error instanceof UsageError) return error.message;
+  const queueFile = join(options.outDir, QUEUE_FILE);
+  const keepResults = `the results in ${join(options.outDir, "results")}/ are kept, and a run on a new queue does not fetch their URLs again`;
   if (error instanceof QueueFileError) {
-    return `${join(options.outDir, QUEUE_FILE)} is not a scrape-fleet queue (${error.problem}); delete it to start over, or pass another --out`;
+    return `${queueFile} is not a scrape-fleet queue (${error.problem}); move it aside or delete it and run again (${keepResults}), or pass another --out`;
   }
-  return describeError(error);
+  switch (storageProblem(error)) {
+    case "disk-full":
+      return `the disk holding ${options.outDir} is full (${describeError(error)}); free some space and run the same command again: every page recorded so far is kept, and the run resumes where it stopped`;
+    case "cannot-write":
+      return `${options.outDir} can no longer be written (${describeError(error)}); make it writable again and run the same command to resume`;
+    case "damaged":
+      return `${queueFile} is damaged (${describeError(error)}); move it aside or delete it and run again (${keepResults})`;
+    default:
+      return describeError(error);
+  }
+}
+
+/** Takes the directory's lock and opens its queue; a directory that cannot be written is a usage error, as nothing has run yet. */
+function openOutput(paths: RunPaths, options: CliOptions): { readonly lock: RunLock | undefined; readonly queue: LocalQueue } {
+  let lock: RunLock | undefined;
+  try {
+    lock = tryLockDirectory(join(paths.outDir, RUN_LOCK_FILE));
+    return { lock, queue: LocalQueue.open(join(paths.outDir, QUEUE_FILE), { maxAttempts: options.maxAttempts }) };
+  } catch (error) {
+    lock?.release();
+    if (storageProblem(error) === "cannot-write") {
+      throw new UsageError(`--out ${options.outDir} cannot be written (${describeError(error)}); pass a directory you can write to, or make this one writable`);
+    }
+    throw error;
+  }
 }
 
 interface RunContext {
@@ -150,15 +176,17 @@ interface RunContext {
 
 async function run({ options, paths, list, settings, io, display, note }: RunContext): Promise<ExitCode> {
   const startedAt = Date.now();
-  const queue = LocalQueue.open(join(paths.outDir, QUEUE_FILE), { maxAttempts: options.maxAttempts });
+  const queueLost = await lostQueue(paths);
+  const { lock, queue } = openOutput(paths, options);
   try {
-    const me = currentProcess();
-    const takeOver = queue.takeOwnership({ ...me, startedAt }, (holder) => ownerIsGone(holder, { me, now: Date.now() }));
+    if (!lock) throw new DirectoryInUseError(describeHolder(queue.owner(), options.outDir, startedAt));
+    const takeOver = queue.takeOwnership({ ...currentProcess(), startedAt });
     const results = new FileResultStore(paths.outDir);
     await results.sweep();
 
     const finishedBefore = finishedCount(queue.counts());
     reportIntake(list, queue, options, note);
+    if (queueLost) await recoverFromResults(queueLost, list, queue, paths, options, note);
     const finishedAtStart = finishedCount(queue.counts());
     if ((finishedBefore > 0 && queue.hasPending()) || takeOver.previous) {
       const interrupted = takeOver.previous ? `; the previous run (pid ${takeOver.previous.pid}) did not finish, and the ${takeOver.reclaimed} page(s) it had in flight are queued again` : "";
@@ -236,21 +264,77 @@ async function run({ options, paths, list, settings, io, display, note }: RunCon
     return reason === "stopped" ? stop.exitCode() : EXIT_CODES.incomplete;
   } finally {
     queue.close();
+    lock?.release();
   }
 }
 
+function describeHolder(holder: RunOwner | undefined, outDir: string, now: number): string {
+  const who = holder
+    ? `another run (pid ${holder.pid} on ${holder.host}, started ${new Date(holder.startedAt).toISOString()}, last heartbeat ${Math.round((now - holder.heartbeatAt) / 1_000)} s ago)`
+    : "another run";
+  return `${who} is using ${outDir}; wait for it to finish, stop it, or pass a different --out`;
+}
+
+/**
+ * How the queue file was lost while results survived, if it was: truncated to
+ * 0 bytes (SQLite would read that as a new, empty queue), or deleted, or moved
+ * aside after it was damaged. Without this every URL would be fetched again
+ * and its result overwritten. A queue never written yet is absent with no
+ * results beside it.
+ */
+async function lostQueue(paths: RunPaths): Promise<"empty" | "missing" | undefined> {
+  try {
+    return (await stat(join(paths.outDir, QUEUE_FILE))).size === 0 ? "empty" : undefined;
+  } catch {
+    const results = await readdir(join(paths.outDir, "results")).catch(() => []);
+    return results.some((name) => name.endsWith(".json")) ? "missing" : undefined;
+  }
+}
+
+/**
+ * After the queue was lost, the result records in the directory are what is
+ * known: each URL of the list that has one is marked finished (ok or failed,
+ * as recorded) and not fetched again; the rest are fetched.
+ */
+async function recoverFromResults(how: "empty" | "missing", list: UrlList, queue: LocalQueue, paths: RunPaths, options: CliOptions, note: (line: string) => void): Promise<void> {
+  const finished: ({ readonly key: string } & Completion)[] = [];
+  for (const entry of list.urls) {
+    let record: ResultRecord;
+    try {
+      record = JSON.parse(await readFile(join(paths.outDir, resultKey(entry.url)), "utf8")) as ResultRecord;
+    } catch {
+      continue;
+    }
+    finished.push(record.status === "ok" ? { key: entry.key, outcome: "ok" } : { key: entry.key, outcome: "failed", code: record.code ?? "internal_error", reason: record.error ?? "recorded as failed by an earlier run" });
+  }
+  const kept = queue.recordFinished(finished);
+  note(
+    `${join(options.outDir, QUEUE_FILE)} ${how === "empty" ? "was empty (0 bytes: truncated)" : "was missing"}, so what earlier runs did is known only from their results: ` +
+      `${kept} URL(s) of the list already have a result in ${join(options.outDir, "results")}/ and are kept, not fetched again; the other ${list.urls.length - kept} are queued` +
+      (how === "missing" ? ` (to fetch everything again, delete ${options.outDir} or pass another --out)` : ""),
+  );
+}
+
+/**
+ * Queues the list and says what came of it. The lines that are not URLs and
+ * the duplicates are listed when the list is first read; a resume reading the
+ * same list again only counts them, instead of printing them on every run.
+ */
 function reportIntake(list: UrlList, queue: LocalQueue, options: CliOptions, note: (line: string) => void): void {
   const added = queue.enqueue(list.urls.map((entry) => ({ key: entry.key, url: entry.url, body: entry.body, origin: { source: list.source, line: entry.line } })));
-  queue.rejectLines(
+  const newLines = queue.rejectLines(
     list.invalid.map((entry) => ({ key: `line:${entry.value}`, rawLine: entry.value, origin: { source: list.source, line: entry.line }, code: entry.code, reason: entry.reason })),
   );
+  const rejected = newLines.length;
+  const known = list.urls.length - added;
+  const deadLettersFile = join(options.outDir, DEAD_LETTERS_FILE);
 
-  if (list.invalid.length > 0) {
-    note(`${list.invalid.length} line(s) in ${list.source} are not URLs; each is recorded as a dead letter and the run goes on:`);
-    for (const entry of list.invalid.slice(0, LISTED_PROBLEMS)) note(`  ${entry.reason}`);
-    if (list.invalid.length > LISTED_PROBLEMS) note(`  … and ${list.invalid.length - LISTED_PROBLEMS} more, all in ${join(options.outDir, DEAD_LETTERS_FILE)}`);
+  if (rejected > 0) {
+    note(`${rejected} line(s) in ${list.source} are not URLs; each is recorded as a dead letter and the run goes on:`);
+    for (const entry of newLines.slice(0, LISTED_PROBLEMS)) note(`  ${entry.reason}`);
+    if (rejected > LISTED_PROBLEMS) note(`  … and ${rejected - LISTED_PROBLEMS} more, all in ${deadLettersFile}`);
   }
-  if (list.duplicates.length > 0) {
+  if (list.duplicates.length > 0 && known === 0) {
     const shown = list.duplicates
       .slice(0, LISTED_PROBLEMS)
       .map((entry) => `line ${entry.line} (same URL as line ${entry.firstLine})`)
@@ -258,7 +342,11 @@ function reportIntake(list: UrlList, queue: LocalQueue, options: CliOptions, not
     const more = list.duplicates.length > LISTED_PROBLEMS ? `, … and ${list.duplicates.length - LISTED_PROBLEMS} more` : "";
     note(`${list.duplicates.length} duplicate line(s) in ${list.source}, each URL is queued once: ${shown}${more}`);
   }
-  const known = list.urls.length - added;
+  const earlier = [
+    ...(list.invalid.length > rejected ? [`${list.invalid.length - rejected} line(s) that are not URLs (in ${deadLettersFile})`] : []),
+    ...(list.duplicates.length > 0 && known > 0 ? [`${list.duplicates.length} duplicate line(s)`] : []),
+  ];
+  if (earlier.length > 0) note(`${list.source} still has ${earlier.join(" and ")}, reported when it was first read`);
   note(`${added} URL(s) queued from ${list.source}${known > 0 ? ` (${known} already in ${options.outDir} from an earlier run)` : ""}`);
 }
 

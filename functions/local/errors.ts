@@ -6,9 +6,9 @@
 export const EXIT_CODES = {
   /** Every URL ended as a result record or a dead letter. */
   complete: 0,
-  /** The run could not finish (another run holds the directory, an unexpected error). */
+  /** The run could not finish (another live run holds the directory, a full disk, a damaged queue file, an unexpected error). */
   incomplete: 1,
-  /** The command line, the URLs file or the settings file is wrong; nothing was run. */
+  /** The command line, the URLs file, the settings file or the output directory cannot be used; nothing was run. */
   usage: 2,
   /** Stopped by Ctrl-C (SIGINT) with URLs left; run again to resume. */
   interrupted: 130,
@@ -18,7 +18,7 @@ export const EXIT_CODES = {
 
 export type ExitCode = (typeof EXIT_CODES)[keyof typeof EXIT_CODES];
 
-/** The command line, the URLs file or the settings file cannot be used. Exit code 2. */
+/** The command line, the URLs file, the settings file or the output directory cannot be used. Exit code 2. */
 export class UsageError extends Error {
   readonly code = "usage";
 

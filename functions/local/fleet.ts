@@ -189,6 +189,11 @@ export async function runFleet(options: FleetRunOptions): Promise<StopReason> {
         }
       }
       if (calls.size === 0 && !queue.hasPending()) return "finished";
+      // Every slot busy: only a finished page (which wakes the loop) can free one, so there is nothing to look up.
+      if (free <= 0) {
+        await wake.wait(idlePollMs);
+        continue;
+      }
       const nextVisibleAt = queue.nextVisibleAt();
       const untilVisible = nextVisibleAt === undefined ? idlePollMs : nextVisibleAt - now();
       await wake.wait(Math.max(1, Math.min(idlePollMs, untilVisible)));

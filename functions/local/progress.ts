@@ -18,7 +18,32 @@ export interface ProgressState {
   readonly paused: boolean;
   /** A stop was asked for; the pages in flight are finishing. */
   readonly stopping: boolean;
+  /**
+   * Where the recent rate is measured from: the finished count at the start
+   * of the last `RATE_WINDOW_MS` (`ProgressDisplay` keeps it). Without it the
+   * rate is this run's average.
+   */
+  readonly rateFrom?: RateSample;
+  /** When a URL last finished (epoch ms), if one has in this run. */
+  readonly lastFinishedAt?: number;
 }
+
+/** Below this the pause since the last finished page is no stall worth saying. */
+const STALL_MIN_MS = 5_000;
+
+export interface RateSample {
+  /** Epoch ms. */
+  readonly at: number;
+  /** URLs finished (ok, failed or dead) at that time. */
+  readonly finished: number;
+}
+
+/**
+ * The rate, and the ETA from it, look at the last 30 s only: a run-long
+ * average keeps promising "0:01" while the last page stalls for a minute,
+ * and hides a host that has slowed down.
+ */
+export const RATE_WINDOW_MS = 30_000;
 
 export interface ProgressFigures {
   readonly finished: number;
@@ -26,15 +51,22 @@ export interface ProgressFigures {
   /** URLs finished per second in this run; undefined until there is a second of data. */
   readonly pagesPerSecond?: number;
   readonly etaMs?: number;
+  /** How long nothing has finished, when that is far longer than the rate leads one to expect. */
+  readonly stalledMs?: number;
 }
 
 export function progressFigures(state: ProgressState): ProgressFigures {
   const { counts } = state;
   const finished = counts.ok + counts.failed + counts.dead;
-  const elapsedMs = state.now - state.startedAt;
-  const finishedThisRun = finished - state.finishedAtStart;
-  if (elapsedMs < 1_000 || finishedThisRun <= 0) return { finished, total: counts.total };
-  const pagesPerSecond = finishedThisRun / (elapsedMs / 1_000);
+  const from = state.rateFrom ?? { at: state.startedAt, finished: state.finishedAtStart };
+  const elapsedMs = state.now - from.at;
+  if (elapsedMs < 1_000) return { finished, total: counts.total };
+  const pagesPerSecond = Math.max(0, finished - from.finished) / (elapsedMs / 1_000);
+  const quietMs = state.lastFinishedAt === undefined ? 0 : state.now - state.lastFinishedAt;
+  // Nothing finished in the window: no honest ETA, only the rate of 0 (and how long it has been, when pages had finished before).
+  if (pagesPerSecond === 0) return { finished, total: counts.total, pagesPerSecond, ...(quietMs > STALL_MIN_MS ? { stalledMs: quietMs } : {}) };
+  // A page that stalls must not leave the ETA promising "0:01": past three expected gaps, say how long it has been instead.
+  if (finished < counts.total && quietMs > STALL_MIN_MS && quietMs > 3_000 / pagesPerSecond) return { finished, total: counts.total, pagesPerSecond, stalledMs: quietMs };
   return { finished, total: counts.total, pagesPerSecond, etaMs: ((counts.total - finished) / pagesPerSecond) * 1_000 };
 }
 
@@ -62,9 +94,9 @@ function describeFigures(state: ProgressState, figures: ProgressFigures): string
   const percent = figures.total === 0 ? 100 : Math.floor((figures.finished / figures.total) * 100);
   const parts = [
     `${figures.finished}/${figures.total} (${percent}%)`,
-    `ok ${counts.ok} · failed ${counts.failed} · retrying ${counts.retrying} · dead ${counts.dead}`,
+    `ok ${counts.ok} · failed ${counts.failed} · retrying ${counts.retrying} · dead ${counts.dead} · in flight ${counts.inFlight}`,
     `${figures.pagesPerSecond === undefined ? "–" : figures.pagesPerSecond.toFixed(1)} pages/s`,
-    `ETA ${figures.etaMs === undefined ? "–" : formatDuration(figures.etaMs)}`,
+    `ETA ${figures.etaMs !== undefined ? formatDuration(figures.etaMs) : figures.stalledMs !== undefined ? `– (nothing finished for ${formatDuration(figures.stalledMs)})` : "–"}`,
   ];
   if (state.paused) parts.push("PAUSED (the settings say enabled: false)");
   if (state.stopping) parts.push(`stopping: finishing ${counts.inFlight} page(s) in flight`);
@@ -104,8 +136,25 @@ export class ProgressDisplay {
   private timer: NodeJS.Timeout | undefined;
   private read: (() => ProgressState) | undefined;
   private barShown = false;
+  /** Finished counts seen on redraws, oldest first: one at or before the rate window's start, the rest inside it. */
+  private samples: RateSample[] = [];
+  private lastFinishedAt: number | undefined;
 
   constructor(private readonly options: ProgressDisplayOptions) {}
+
+  /** The figures to draw now, with the recent rate's starting point. */
+  private current(): ProgressState | undefined {
+    if (!this.read) return undefined;
+    const state = this.read();
+    const { counts } = state;
+    const finished = counts.ok + counts.failed + counts.dead;
+    // The run's start is the first sample: until a whole window has passed, the rate is the run's average.
+    if (this.samples.length === 0) this.samples.push({ at: state.startedAt, finished: state.finishedAtStart });
+    if (finished > (this.samples.at(-1)?.finished ?? finished)) this.lastFinishedAt = state.now;
+    this.samples.push({ at: state.now, finished });
+    while (this.samples.length > 1 && this.samples[1].at <= state.now - RATE_WINDOW_MS) this.samples.shift();
+    return { ...state, rateFrom: this.samples[0], ...(this.lastFinishedAt === undefined ? {} : { lastFinishedAt: this.lastFinishedAt }) };
+  }
 
   private get tty(): boolean {
     return this.options.stream.isTTY === true;
@@ -123,8 +172,8 @@ export class ProgressDisplay {
 
   /** Redraws now (on a terminal) or writes a line now (elsewhere). */
   draw(): void {
-    if (!this.read) return;
-    const state = this.read();
+    const state = this.current();
+    if (!state) return;
     if (this.tty) {
       // \r returns to the line start; ESC[2K erases the line (ECMA-48 EL, "erase in line").
       this.options.stream.write(`\r\x1b[2K${renderBar(state, this.options.stream.columns)}`);
@@ -138,7 +187,8 @@ export class ProgressDisplay {
   log(line: string): void {
     if (this.barShown) this.options.stream.write("\r\x1b[2K");
     this.options.stream.write(`${line}\n`);
-    if (this.barShown && this.read) this.options.stream.write(renderBar(this.read(), this.options.stream.columns));
+    const state = this.barShown ? this.current() : undefined;
+    if (state) this.options.stream.write(renderBar(state, this.options.stream.columns));
   }
 
   /** Stops redrawing; on a terminal leaves the final bar on its own line. */
@@ -151,6 +201,8 @@ export class ProgressDisplay {
     }
     this.barShown = false;
     this.read = undefined;
+    this.samples = [];
+    this.lastFinishedAt = undefined;
   }
 }
 

@@ -21,7 +21,7 @@ import { randomUUID } from "node:crypto";
 import type { DatabaseSync, SQLOutputValue, StatementSync } from "node:sqlite";
 import { ERROR_CODES, type ErrorCode } from "../../shared/errors";
 import type { QueueItem } from "../../shared/outcome";
-import { DirectoryInUseError, QueueFileError } from "./errors";
+import { QueueFileError } from "./errors";
 import { loadSqlite } from "./sqlite";
 
 /** Deliveries per message, the same meaning as the clouds' `maxDeliveryAttempts`. */
@@ -223,27 +223,27 @@ export class LocalQueue {
   }
 
   /**
-   * Makes this run the file's owner. A previous owner that is gone (judged by
-   * `isGone`) is replaced and its claims become visible at once; a live one
-   * makes this throw `DirectoryInUseError`. Check and take happen in one
-   * write transaction, so two runs starting together cannot both win.
+   * Makes this run the file's owner. Call it only while holding the
+   * directory's run lock (`tryLockDirectory`): any owner still recorded then
+   * is a run that ended without releasing the file (it crashed or was killed),
+   * so it is replaced and its claims become visible at once.
    */
-  takeOwnership(me: Omit<RunOwner, "runId" | "heartbeatAt">, isGone: (holder: RunOwner) => boolean): TakeOver {
+  takeOwnership(me: Omit<RunOwner, "runId" | "heartbeatAt">): TakeOver {
     return this.transaction(() => {
       const row = this.statements.selectOwner.get();
       const previous = row ? readOwner(row) : undefined;
-      if (previous && !isGone(previous)) {
-        const age = Math.round((this.now() - previous.heartbeatAt) / 1000);
-        throw new DirectoryInUseError(
-          `another run (pid ${previous.pid} on ${previous.host}, started ${new Date(previous.startedAt).toISOString()}, last heartbeat ${age} s ago) is using this directory; wait for it to finish, stop it, or pass a different --out`,
-        );
-      }
       const now = this.now();
       this.statements.upsertOwner.run(this.runId, me.pid, me.host, me.startedAt, now);
       const reason = previous ? `the run with pid ${previous.pid} stopped before this page finished` : "a run stopped before this page finished";
       const reclaimed = Number(this.statements.reclaim.run(now, "worker_deadline", reason, this.runId).changes);
       return { ...(previous ? { previous } : {}), reclaimed };
     });
+  }
+
+  /** The run recorded as the file's owner, if any: the live holder of the run lock, or one that ended without releasing. */
+  owner(): RunOwner | undefined {
+    const row = this.statements.selectOwner.get();
+    return row ? readOwner(row) : undefined;
   }
 
   /** Records that this run is alive. Returns false when another run has taken the file over. */
@@ -268,11 +268,28 @@ export class LocalQueue {
     });
   }
 
-  /** Records input lines that are not URLs straight in the dead-letter table. Returns how many were new. */
-  rejectLines(lines: readonly RejectedLine[]): number {
+  /**
+   * Marks queued URLs as finished without a delivery, from the result records
+   * already in the output directory: for a queue file that was lost or
+   * truncated while the results survived. Returns how many were marked.
+   */
+  recordFinished(entries: readonly ({ readonly key: string } & Completion)[]): number {
     return this.transaction(() => {
       const now = this.now();
-      let added = 0;
+      let marked = 0;
+      for (const entry of entries) {
+        const failure = entry.outcome === "failed" ? entry : undefined;
+        marked += Number(this.statements.finishUnclaimed.run(entry.outcome, failure?.code ?? null, failure?.reason ?? null, now, entry.key).changes);
+      }
+      return marked;
+    });
+  }
+
+  /** Records input lines that are not URLs straight in the dead-letter table. Returns the lines that were new. */
+  rejectLines(lines: readonly RejectedLine[]): RejectedLine[] {
+    return this.transaction(() => {
+      const now = this.now();
+      const added: RejectedLine[] = [];
       for (const line of lines) {
         const source = line.origin?.source ?? null;
         const lineNumber = line.origin?.line ?? null;
@@ -280,7 +297,7 @@ export class LocalQueue {
         if (inserted === 0) continue;
         this.statements.updateFinished.run("dead", line.code, line.reason, now, line.key);
         this.statements.insertDeadLetter.run(line.key, null, line.rawLine, source, lineNumber, line.code, line.reason, 0, now);
-        added += 1;
+        added.push(line);
       }
       return added;
     });
@@ -469,7 +486,10 @@ export class LocalQueue {
       this.db.exec("COMMIT");
       return result;
     } catch (error) {
-      this.db.exec("ROLLBACK");
+      // SQLite has already rolled back after some errors (a full disk, an I/O error:
+      // https://www.sqlite.org/lang_transaction.html#response_to_errors_within_a_transaction);
+      // a ROLLBACK then would fail and hide the real cause behind "no transaction is active".
+      if (this.db.isTransaction) this.db.exec("ROLLBACK");
       throw error;
     }
   }
@@ -497,8 +517,10 @@ function prepareStatements(db: DatabaseSync) {
     ),
     heartbeat: prepare("UPDATE owner SET heartbeat_at = ? WHERE id = 1 AND run_id = ?"),
     deleteOwner: prepare("DELETE FROM owner WHERE id = 1 AND run_id = ?"),
+    // Back in its place in line (visible since it was enqueued), so a resume fetches the pages the dead run had
+    // in flight first, instead of leaving them "retrying" behind every page never tried.
     reclaim: prepare(
-      `UPDATE messages SET visible_at = ?, claimed_by = NULL, last_code = ?, last_reason = ?
+      `UPDATE messages SET visible_at = MIN(enqueued_at, ?), claimed_by = NULL, last_code = ?, last_reason = ?
        WHERE state = 'queued' AND claimed_by IS NOT NULL AND claimed_by <> ?`,
     ),
     insertMessage: prepare(
@@ -522,6 +544,10 @@ function prepareStatements(db: DatabaseSync) {
     complete: prepare(
       `UPDATE messages SET state = 'done', outcome = ?, last_code = ?, last_reason = ?, finished_at = ?, claimed_by = NULL
        WHERE seq = ? AND receive_count = ? AND claimed_by = ? AND state = 'queued'`,
+    ),
+    finishUnclaimed: prepare(
+      `UPDATE messages SET state = 'done', outcome = ?, last_code = ?, last_reason = ?, finished_at = ?
+       WHERE url_key = ? AND state = 'queued' AND claimed_by IS NULL`,
     ),
     // The second parameter is 1 to hand back the receive (release) and 0 to keep it counted (retry).
     requeue: prepare(

@@ -1,62 +1,70 @@
 /**
- * Deciding whether the run recorded as the queue file's owner is gone, so a
- * new run can take its claimed messages back at once instead of waiting out
- * their visibility timeout.
+ * One run per output directory, decided by an OS file lock that the kernel
+ * releases the moment the holding process dies: a restart right after
+ * `kill -9` (the dead process may still be a zombie, its PID still taken) is
+ * accepted at once, and two live runs are still refused.
  *
- * A PID alone is not proof: PIDs are reused, and a container restarted on the
- * same volume often gets the same PID as the run it replaces. So the owner also
- * writes a heartbeat, and the verdict is:
- * - on the same host, a PID that no longer exists is gone;
- * - a recorded PID equal to ours is a previous incarnation (we have not taken
- *   the file yet, so it cannot be us);
- * - anything else (a live PID, another host) is gone only once its heartbeat is
- *   older than `staleAfterMs`.
- * A wrong "alive" only delays the takeover; a wrong "gone" cannot happen for a
- * run that keeps its heartbeat.
+ * Node has no flock(2), so the lock is SQLite's own: `DIR/run.lock` is a
+ * small database opened in exclusive locking mode, whose first transaction
+ * takes an exclusive POSIX advisory lock (fcntl) on the file and keeps it until
+ * the connection closes (https://www.sqlite.org/pragma.html#pragma_locking_mode).
+ * The kernel drops fcntl locks when the process exits however it exits
+ * (https://man7.org/linux/man-pages/man2/fcntl.2.html, "Advisory record
+ * locking"), and SQLite keeps two connections in one process apart as well,
+ * so a second run in the same process is refused too. A PID and a heartbeat
+ * were used before; a PID cannot tell a zombie or a reused PID from a live run.
  */
 import { hostname } from "node:os";
-import type { RunOwner } from "./queue";
+import type { DatabaseSync } from "node:sqlite";
+import { loadSqlite } from "./sqlite";
 
-/** How often the owner records that it is alive. */
+/**
+ * How often the owner records that it is alive in the queue file. The lock
+ * decides; the heartbeat dates the holder in the refusal message, and lets a
+ * run notice a takeover where the filesystem does not honour locks (some
+ * network filesystems: https://www.sqlite.org/faq.html#q5).
+ */
 export const HEARTBEAT_INTERVAL_MS = 5_000;
-/** A heartbeat older than this means the owner is gone whatever its PID says. */
-export const STALE_AFTER_MS = 30_000;
+
+/** The lock file inside the output directory. */
+export const RUN_LOCK_FILE = "run.lock";
+
+/** SQLite's "database is locked" (https://www.sqlite.org/rescode.html#busy). */
+const SQLITE_BUSY = 5;
 
 export interface Me {
   readonly pid: number;
   readonly host: string;
 }
 
-export interface OwnerCheckOptions {
-  readonly me: Me;
-  readonly now: number;
-  /** @default STALE_AFTER_MS */
-  readonly staleAfterMs?: number;
-  /** @default processExists */
-  readonly isPidAlive?: (pid: number) => boolean;
-}
-
-export function ownerIsGone(holder: RunOwner, options: OwnerCheckOptions): boolean {
-  const { me, now } = options;
-  const isPidAlive = options.isPidAlive ?? processExists;
-  if (holder.host === me.host && (holder.pid === me.pid || !isPidAlive(holder.pid))) return true;
-  return now - holder.heartbeatAt > (options.staleAfterMs ?? STALE_AFTER_MS);
-}
-
 export function currentProcess(): Me {
   return { pid: process.pid, host: hostname() };
 }
 
+/** The directory's lock, held until `release` or the process's end. */
+export interface RunLock {
+  release(): void;
+}
+
 /**
- * Signal 0 checks for existence without sending anything. EPERM means the
- * process exists but belongs to another user.
- * https://nodejs.org/docs/latest-v22.x/api/process.html#processkillpid-signal
+ * Takes the lock at `path` (creating the file), or returns undefined when
+ * another live run holds it. Other failures (a read-only directory, a full
+ * disk) are thrown as SQLite reports them.
  */
-export function processExists(pid: number): boolean {
+export function tryLockDirectory(path: string): RunLock | undefined {
+  const { DatabaseSync } = loadSqlite();
+  // timeout 0: a held lock is an answer, not something to wait for.
+  const db: DatabaseSync = new DatabaseSync(path, { timeout: 0 });
   try {
-    process.kill(pid, 0);
-    return true;
+    // No journal: the lock file holds no data, and a journal would be a second file to leave behind.
+    db.exec("PRAGMA journal_mode = OFF");
+    db.exec("PRAGMA locking_mode = EXCLUSIVE");
+    db.exec("BEGIN EXCLUSIVE");
+    db.exec("COMMIT");
   } catch (error) {
-    return error instanceof Error && "code" in error && error.code === "EPERM";
+    db.close();
+    if (error instanceof Error && "errcode" in error && error.errcode === SQLITE_BUSY) return undefined;
+    throw error;
   }
+  return { release: () => db.close() };
 }

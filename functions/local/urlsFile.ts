@@ -6,7 +6,7 @@
  */
 import { readFile } from "node:fs/promises";
 import type { Readable } from "node:stream";
-import { encodeMessage } from "../../shared/message";
+import { MAX_MESSAGE_BYTES, encodeMessage } from "../../shared/message";
 import { normalizeUrl } from "../../shared/result";
 import type { ErrorCode } from "../../shared/errors";
 import { UsageError } from "./errors";
@@ -53,12 +53,13 @@ export interface UrlList {
  */
 export async function readUrlList(path: string, stdin: Readable, name: string = path): Promise<UrlList> {
   const source = path === STDIN_NAME ? "stdin" : name;
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = path === STDIN_NAME ? await readAll(stdin) : await readFile(path, "utf8");
+    bytes = path === STDIN_NAME ? await readAll(stdin) : await readFile(path);
   } catch (error) {
     throw new UsageError(describeReadError(path === STDIN_NAME ? STDIN_NAME : name, error));
   }
+  const text = decodeUrlList(bytes, source);
   const list = parseUrlList(text, source);
   if (list.urls.length === 0 && list.invalid.length === 0) {
     throw new UsageError(
@@ -101,6 +102,13 @@ export function parseUrlList(text: string, source: string): UrlList {
 
 function checkUrl(value: string): { code: ErrorCode; reason: string } | undefined {
   const quoted = JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value);
+  const bytes = Buffer.byteLength(encodeMessage({ url: value }));
+  if (bytes > MAX_MESSAGE_BYTES) {
+    return {
+      code: "message_too_large",
+      reason: `${quoted} is ${Buffer.byteLength(value)} bytes long, too long to queue (a queued URL can be at most about ${Math.floor(MAX_MESSAGE_BYTES / 1_024)} KB); a line this long is usually pasted data, not a link: check the line`,
+    };
+  }
   if (/\s/.test(value)) {
     // Whitespace is worth pointing at only when it is all that stands between the line and a URL.
     const reason = URL.canParse(value.replace(/\s+/g, ""))
@@ -130,8 +138,36 @@ function describeReadError(path: string, error: unknown): string {
   return `URLS_FILE ${path} cannot be read: ${error instanceof Error ? error.message : String(error)}`;
 }
 
-async function readAll(stream: Readable): Promise<string> {
+async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array));
-  return Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
+}
+
+/**
+ * The list as text, or a `UsageError` when the bytes are not a text file: an
+ * image, an archive or a UTF-16 file passed by mistake would otherwise be split
+ * into "lines" of garbage and echoed to the terminal one by one.
+ */
+export function decodeUrlList(bytes: Uint8Array, source: string): string {
+  const notAList = (why: string, fix = "pass a text file (UTF-8) with one URL per line"): UsageError =>
+    new UsageError(`URLS_FILE ${source} does not look like a URL list (${why}); ${fix}`);
+  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
+    throw notAList("it is UTF-16 text", "save it as UTF-8 (one URL per line) and try again");
+  }
+  const nul = bytes.indexOf(0);
+  if (nul >= 0) throw notAList(`it holds binary data: a NUL byte at offset ${nul}`);
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw notAList("it is not UTF-8 text");
+  }
+  // Control characters other than tab, CR and LF (and DEL) never belong in a URL list.
+  const control = /[\u0001-\u0008\u000b\u000c\u000e-\u001f\u007f]/.exec(text);
+  if (control) {
+    const line = text.slice(0, control.index).split("\n").length;
+    throw notAList(`line ${line} holds the control character U+${control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}`);
+  }
+  return text;
 }

@@ -9,6 +9,10 @@
  *    Target ≤ 128 MB.
  * 3. Wall time of a 10-message batch against pages answered after 300 ms,
  *    against one such page alone. Target ≤ 1.3x.
+ * 4. The whole local fleet (`npm start`'s `main()`: SQLite queue, result
+ *    files, progress, start-up included) against a bare fetch of the same
+ *    1,800 pages at concurrency 16, each in a fresh process: CPU per page
+ *    (target ≤ 2.5x) and peak RSS (target: no higher than the bare fetch's).
  *
  * Host names `*.bench.example` map to 127.0.0.1 through the tests' stub
  * resolver (tests/support/pages.ts), so nothing outside the machine is
@@ -22,6 +26,7 @@ import type { QueueItem } from "../../shared/outcome";
 import type { ResultStore, StoredObject } from "../../shared/ports";
 import { parseSettings } from "../../shared/settings";
 import { createWorker } from "../../shared/worker";
+import { FLEET_CONCURRENCY, FLEET_PAGES, fleetUrls, processCost, type ProcessCost } from "./fleetPages";
 import { loopbackLookup } from "../support/pages";
 
 const CPU_PAGES = Number(process.env.BENCH_PAGES ?? 300);
@@ -30,6 +35,7 @@ const CPU_CONCURRENCY = 8;
 const RSS_PAGES = 400;
 const RSS_CONCURRENCY = 16;
 const BATCH_SIZE = 10;
+
 
 const settings = parseSettings({ perDomainDelayMs: 0, respectRobots: false, concurrency: RSS_CONCURRENCY });
 
@@ -99,6 +105,28 @@ async function rssChild(kind: "core" | "bare", port: number): Promise<void> {
   process.send?.({ maxRssMb: process.resourceUsage().maxRSS / 1024 });
 }
 
+/** Child mode: a bare fetch of the fleet's pages in a fresh process, for the whole-fleet comparison. */
+async function bareFleetChild(port: number): Promise<void> {
+  await bareSide().run(fleetUrls(port), FLEET_CONCURRENCY);
+  process.send?.(processCost());
+}
+
+/**
+ * The fleet side runs as `npm start` does (`node --import tsx`, so its
+ * start-up and TypeScript loading count); the bare side runs bundled, its
+ * leanest form.
+ */
+function fleetCost(bundle: string, kind: "fleet" | "bare", port: number): Promise<ProcessCost> {
+  return new Promise((resolve, reject) => {
+    const child =
+      kind === "fleet"
+        ? spawn(process.execPath, ["--import", "tsx", join(__dirname, "fleetChild.ts"), String(port)], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
+        : fork(bundle, ["--fleet-bare", String(port)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    child.on("message", (message: ProcessCost) => resolve(message));
+    child.on("exit", (code) => (code === 0 ? undefined : reject(new Error(`${kind} child exited ${code}`))));
+  });
+}
+
 /**
  * The RSS children run this file bundled by esbuild, as a deployed worker runs,
  * so the TypeScript loader's own memory is not counted.
@@ -164,6 +192,7 @@ function row(metric: string, core: string, baseline: string, ratio: string, targ
 
 async function main(): Promise<void> {
   if (process.argv[2] === "--rss") return rssChild(process.argv[3] === "core" ? "core" : "bare", Number(process.argv[4]));
+  if (process.argv[2] === "--fleet-bare") return bareFleetChild(Number(process.argv[3]));
 
   const server = await startServer();
   try {
@@ -187,6 +216,8 @@ async function main(): Promise<void> {
     const coreRssSmallHeap = await peakRss(bundle, "core", server.port, SMALL_FUNCTION_HEAP);
     const bareRssSmallHeap = await peakRss(bundle, "bare", server.port, SMALL_FUNCTION_HEAP);
     const latency = await batchLatency(server.port);
+    const fleet = await fleetCost(bundle, "fleet", server.port);
+    const fleetBare = await fleetCost(bundle, "bare", server.port);
 
     const cpuRatio = median(coreCpu) / median(bareCpu);
     const batchRatio = latency.batch / latency.single;
@@ -199,6 +230,13 @@ async function main(): Promise<void> {
       row(`peak RSS at concurrency ${RSS_CONCURRENCY}, ${SMALL_FUNCTION_HEAP.join(" ")}`, `${coreRssSmallHeap.toFixed(0)} MB`, `${bareRssSmallHeap.toFixed(0)} MB`, `${(coreRssSmallHeap / bareRssSmallHeap).toFixed(2)}x`, "core ≤ 128 MB", coreRssSmallHeap <= 128),
     );
     console.log(row(`${BATCH_SIZE}-message batch vs one page (server waits 300 ms)`, `${latency.batch.toFixed(0)} ms`, `${latency.single.toFixed(0)} ms`, `${batchRatio.toFixed(2)}x`, "≤ 1.3x", batchRatio <= 1.3));
+    const fleetCpu = fleet.cpuMs / FLEET_PAGES;
+    const fleetBareCpu = fleetBare.cpuMs / FLEET_PAGES;
+    const fleetCpuRatio = fleetCpu / fleetBareCpu;
+    console.log(
+      row(`whole local fleet CPU per page, ${FLEET_PAGES} pages at concurrency ${FLEET_CONCURRENCY}, start-up included`, `${fleetCpu.toFixed(2)} ms`, `${fleetBareCpu.toFixed(2)} ms`, `${fleetCpuRatio.toFixed(2)}x`, "≤ 2.5x", fleetCpuRatio <= 2.5),
+    );
+    console.log(row("whole local fleet peak RSS, same run", `${fleet.maxRssMb.toFixed(0)} MB`, `${fleetBare.maxRssMb.toFixed(0)} MB`, `${(fleet.maxRssMb / fleetBare.maxRssMb).toFixed(2)}x`, "≤ the bare fetch's", fleet.maxRssMb <= fleetBare.maxRssMb));
   } finally {
     server.stop();
   }

@@ -369,7 +369,7 @@ function localRuntime({ lookup }: DriverOptions): RuntimeDriver {
       const queue = LocalQueue.open(join(dir, "queue.sqlite"));
       const worker = createWorker({ settings, results, allowPrivateNetworks: true, lookup });
       try {
-        queue.takeOwnership({ ...currentProcess(), startedAt: Date.now() }, () => true);
+        queue.takeOwnership({ ...currentProcess(), startedAt: Date.now() });
         queue.enqueue([{ key: message.url === undefined ? `conformance:${deliveries}` : normalizeUrl(message.url), url: message.url ?? message.body, body: message.body }]);
         const stop = new AbortController();
         await runFleet({

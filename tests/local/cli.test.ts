@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
 import { mkdir, writeFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { QUEUE_FILE, main } from "../../functions/local/cli";
 import { LocalQueue } from "../../functions/local/queue";
+import { RUN_LOCK_FILE, tryLockDirectory } from "../../functions/local/runLock";
 import { captureIO, makeTempDir, readDeadLetters, readResult, resultFiles, runCli, useDirAndPageServer } from "./support";
 
 describe("local CLI: usage errors exit 2 and name the problem", () => {
@@ -60,16 +63,32 @@ describe("local CLI: usage errors exit 2 and name the problem", () => {
   it("a directory another live run is using is refused with exit 1, naming that run", async () => {
     const out = file("busy");
     await mkdir(out);
+    // This test process plays the live run: it holds the directory's lock and is recorded as the owner.
+    const lock = tryLockDirectory(join(out, RUN_LOCK_FILE));
+    assert.ok(lock);
     const other = LocalQueue.open(join(out, QUEUE_FILE));
-    // The parent of this test process: alive, on this host, and not us.
-    other.takeOwnership({ pid: process.ppid, host: hostname(), startedAt: Date.now() }, () => true);
+    other.takeOwnership({ pid: process.ppid, host: hostname(), startedAt: Date.now() });
     other.close();
+    try {
+      const io = captureIO();
+      assert.equal(await main(["--out", out, file("urls.txt")], io), 1);
+      assert.match(io.err(), new RegExp(`another run \\(pid ${process.ppid} on .*, last heartbeat 0 s ago\\) is using .*busy; wait for it to finish, stop it, or pass a different --out\n`));
+    } finally {
+      lock.release();
+    }
+  });
+
+  it("an owner recorded by a run that died is no obstacle, even when its PID is alive again (reused): the lock decides", async () => {
+    const out = file("reused");
+    await mkdir(out);
+    const dead = LocalQueue.open(join(out, QUEUE_FILE));
+    // The parent of this test process: alive, on this host, and not us; but it holds no lock.
+    dead.takeOwnership({ pid: process.ppid, host: hostname(), startedAt: Date.now() });
+    dead.close();
+    await writeFile(file("no-urls.txt"), "not a url\n");
     const io = captureIO();
-    assert.equal(await main(["--out", out, file("urls.txt")], io), 1);
-    assert.match(
-      io.err(),
-      new RegExp(`another run \\(pid ${process.ppid} on .*\\) is using this directory; wait for it to finish, stop it, or pass a different --out; if that run was killed, the directory is free 30 s after its last heartbeat`),
-    );
+    assert.equal(await main(["--out", out, file("no-urls.txt")], io), 0, io.err());
+    assert.match(io.err(), new RegExp(`the previous run \\(pid ${process.ppid}\\) did not finish`));
   });
 
   it("a queue file that is not a scrape-fleet queue is named, with the way out", async () => {
@@ -78,7 +97,7 @@ describe("local CLI: usage errors exit 2 and name the problem", () => {
     await writeFile(join(out, QUEUE_FILE), "this was never an SQLite file, whatever its name says.".repeat(4));
     const io = captureIO();
     assert.equal(await main(["--out", out, file("urls.txt")], io), 1);
-    assert.equal(io.err().trim(), `scrape-fleet: error: ${join(out, QUEUE_FILE)} is not a scrape-fleet queue (file is not a database); delete it to start over, or pass another --out`);
+    assert.equal(io.err().trim(), `scrape-fleet: error: ${join(out, QUEUE_FILE)} is not a scrape-fleet queue (file is not a database); move it aside or delete it and run again (the results in ${join(out, "results")}/ are kept, and a run on a new queue does not fetch their URLs again), or pass another --out`);
   });
 
   it("relative paths are the user's: URLS_FILE, --out and --config resolve against the directory npm was run in", async () => {
@@ -95,6 +114,30 @@ describe("local CLI: usage errors exit 2 and name the problem", () => {
     const run = await runCli(["--concurrency", "-3", file("urls.txt")]);
     assert.equal(run.code, 2, run.stderr);
     assert.match(run.stderr, /--concurrency/);
+  });
+});
+
+describe("local CLI: a host that cannot be reached", () => {
+  let dir: Awaited<ReturnType<typeof makeTempDir>>;
+  beforeEach(async () => (dir = await makeTempDir()));
+  afterEach(() => dir.cleanup());
+
+  it("a closed port is recorded as connect_failed even though robots.txt was the first request to meet it", async () => {
+    // A port that was just free: nothing listens on it.
+    const server = createServer();
+    await new Promise<void>((resolveListen) => server.listen(0, "127.0.0.1", () => resolveListen()));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((resolveClose) => server.close(resolveClose));
+    const url = `http://127.0.0.1:${port}/page`;
+    await writeFile(join(dir.path, "urls.txt"), `${url}\n`);
+    await writeFile(join(dir.path, "settings.json"), JSON.stringify({ perDomainDelayMs: 0, respectRobots: true }));
+    const out = join(dir.path, "out");
+    const io = captureIO();
+    assert.equal(await main(["--out", out, "--config", join(dir.path, "settings.json"), "--max-attempts", "1", "--allow-private-networks", join(dir.path, "urls.txt")], io), 0, io.err());
+    const [entry] = (await readDeadLetters(out)).entries;
+    assert.equal(entry.url, url);
+    assert.equal(entry.code, "connect_failed");
+    assert.match(io.out(), /dead-lettered\s+1\s+connect_failed 1/);
   });
 });
 
@@ -122,6 +165,12 @@ describe("local CLI: bad lines do not stop the run", () => {
     assert.match(run.stdout, /^scrape-fleet: all 2 URLs finished \(2 in /);
     assert.match(run.stdout, /dead-lettered\s+0\n/);
     assert.match(run.stdout, /not URLs\s+1\s+url_invalid 1 \(lines of the list, kept in the dead letters\)/);
+
+    // Run again on the same list: the problems are counted, not listed again.
+    const again = captureIO();
+    assert.equal(await main(["--out", out, "--config", settings, "--allow-private-networks", urlsFile], again), 0, again.err());
+    assert.doesNotMatch(again.err(), /no-scheme|same URL as line/);
+    assert.match(again.err(), /urls\.txt still has 1 line\(s\) that are not URLs \(in .*dead-letters\.jsonl\) and 2 duplicate line\(s\), reported when it was first read/);
   });
 
   it("URLs can come from stdin with -", async () => {

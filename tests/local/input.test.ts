@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { HELP, parseCliArgs } from "../../functions/local/args";
 import { UsageError } from "../../functions/local/errors";
-import { parseUrlList } from "../../functions/local/urlsFile";
+import { decodeUrlList, parseUrlList } from "../../functions/local/urlsFile";
 
 describe("local URLs file", () => {
   it("blank lines and # comments are ignored, CRLF and a byte order mark are read", () => {
@@ -37,6 +37,32 @@ describe("local URLs file", () => {
   });
 });
 
+describe("local URLs file that is not a URL list", () => {
+  const refused = (bytes: Uint8Array, pattern: RegExp): void =>
+    assert.throws(() => decodeUrlList(bytes, "urls.bin"), (error: unknown) => error instanceof UsageError && pattern.test(error.message));
+
+  it("binary data, text that is not UTF-8, UTF-16 and control characters are refused, and nothing of them is echoed", () => {
+    const png = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d]);
+    refused(png, /^URLS_FILE urls\.bin does not look like a URL list \(it holds binary data: a NUL byte at offset 8\); pass a text file \(UTF-8\) with one URL per line$/);
+    refused(Uint8Array.from([0x68, 0x74, 0x74, 0x70, 0xc3, 0x28]), /does not look like a URL list \(it is not UTF-8 text\)/);
+    refused(Buffer.from("\uFEFFhttps://a.example/\n", "utf16le"), /does not look like a URL list \(it is UTF-16 text\); save it as UTF-8/);
+    refused(Buffer.from("https://a.example/\nhttps://b\u001b[31m.example/\n"), /does not look like a URL list \(line 2 holds the control character U\+001B\)/);
+  });
+
+  it("a text list with tabs, CRLF and non-ASCII letters is read", () => {
+    assert.equal(decodeUrlList(Buffer.from("https://a.example/caf\u00e9\t\r\n"), "urls.txt"), "https://a.example/caf\u00e9\t\r\n");
+  });
+
+  it("a URL too long to queue is a dead-lettered line in local words, not the cloud's message wording", () => {
+    const long = `https://a.example/?q=${"x".repeat(100_000)}`;
+    const list = parseUrlList(`https://a.example/\n${long}\n`, "urls.txt");
+    assert.deepEqual(list.urls.map((entry) => entry.line), [1]);
+    assert.equal(list.invalid[0].code, "message_too_large");
+    assert.match(list.invalid[0].reason, /^urls\.txt:2: "https:\/\/a\.example\/\?q=x+…" is 100021 bytes long, too long to queue \(a queued URL can be at most about 64 KB\); .*check the line$/);
+    assert.doesNotMatch(list.invalid[0].reason, /message/);
+  });
+});
+
 describe("local CLI arguments", () => {
   const usageError = (argv: string[], pattern: RegExp): void =>
     assert.throws(() => parseCliArgs(argv), (error: unknown) => error instanceof UsageError && pattern.test(error.message));
@@ -61,6 +87,9 @@ describe("local CLI arguments", () => {
     usageError(["urls.txt", "--out"], /option --out needs a value/);
     usageError(["--concurrency", "0", "urls.txt"], /--concurrency must be an integer from 1 to 256 \(given "0"\)/);
     usageError(["--concurrency", "2.5", "urls.txt"], /given "2\.5"/);
+    usageError(["--concurrency", "-1", "urls.txt"], /^--concurrency must be an integer from 1 to 256 \(given "-1"\)$/);
+    usageError(["--max-attempts", "-5", "urls.txt"], /^--max-attempts must be an integer from 1 to 100 \(given "-5"\)$/);
+    usageError(["--out", "-o", "urls.txt"], /^option --out is followed by "-o", which reads as an option; give the value as --out=-o if that is what you meant$/);
     usageError(["--max-attempts", "many", "urls.txt"], /--max-attempts must be an integer from 1 to 100/);
     usageError([], /missing URLS_FILE/);
     usageError(["a.txt", "b.txt"], /expected one URLS_FILE, got 2/);

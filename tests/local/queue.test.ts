@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { normalizeUrl } from "../../shared/result";
-import { DirectoryInUseError, QueueFileError } from "../../functions/local/errors";
-import { LocalQueue, type NewMessage, type RunOwner } from "../../functions/local/queue";
-import { ownerIsGone } from "../../functions/local/runLock";
+import { QueueFileError } from "../../functions/local/errors";
+import { LocalQueue, type NewMessage } from "../../functions/local/queue";
+import { tryLockDirectory } from "../../functions/local/runLock";
 import { loadSqlite } from "../../functions/local/sqlite";
 import { makeTempDir } from "./support";
 
@@ -140,8 +140,8 @@ describe("local queue (SQLite)", () => {
 
   it("a line that is not a URL is dead-lettered on arrival, once however often it is read", () => {
     const rejected = { key: "line:not a url", rawLine: "not a url", origin: { source: "urls.txt", line: 3 }, code: "url_invalid" as const, reason: 'urls.txt:3: "not a url" is not an absolute URL' };
-    assert.equal(queue.rejectLines([rejected]), 1);
-    assert.equal(queue.rejectLines([rejected]), 0);
+    assert.deepEqual(queue.rejectLines([rejected]), [rejected]);
+    assert.deepEqual(queue.rejectLines([rejected]), []);
     assert.deepEqual(
       queue.deadLetters().map((letter) => [letter.rawLine, letter.origin?.line, letter.attempts]),
       [["not a url", 3, 0]],
@@ -187,58 +187,58 @@ describe("local queue (SQLite)", () => {
 
   it("a new run takes a dead run's claims back at once instead of waiting for the visibility timeout", () => {
     const dead = LocalQueue.open(path(), { now: clock.now });
-    dead.takeOwnership({ ...ME, pid: 1111 }, () => true);
+    dead.takeOwnership({ ...ME, pid: 1111 });
     dead.enqueue([message("http://example.com/a"), message("http://example.com/b")]);
     assert.equal(dead.receive(2, 3_600_000).length, 2);
     dead.close();
 
-    const takeOver = queue.takeOwnership(ME, (holder) => holder.pid === 1111);
+    const takeOver = queue.takeOwnership(ME);
     assert.equal(takeOver.previous?.pid, 1111);
     assert.equal(takeOver.reclaimed, 2);
     const items = queue.receive(10, 1_000);
     assert.deepEqual(items.map((item) => item.attempt), [2, 2]);
   });
 
-  it("a second run is refused while the owner is alive, and the owner sees no takeover", () => {
-    const owner = LocalQueue.open(path(), { now: clock.now });
-    owner.takeOwnership({ ...ME, pid: 1111 }, () => true);
-    assert.throws(() => queue.takeOwnership(ME, () => false), (error: unknown) => error instanceof DirectoryInUseError && /pid 1111/.test(error.message));
-    assert.equal(owner.heartbeat(), true);
-    owner.close();
+  it("a resume fetches the dead run's reclaimed pages first, not after every page never tried", () => {
+    const dead = LocalQueue.open(path(), { now: clock.now });
+    dead.takeOwnership({ ...ME, pid: 1111 });
+    dead.enqueue(["a", "b", "c", "d"].map((name) => message(`http://example.com/${name}`)));
+    assert.equal(dead.receive(2, 3_600_000).length, 2);
+    dead.close();
+    clock.advance(60_000);
+
+    queue.takeOwnership(ME);
+    const next = queue.receive(2, 1_000);
+    assert.deepEqual(
+      next.map((item) => [JSON.parse(String(item.body)).url, item.attempt]),
+      [["http://example.com/a", 2], ["http://example.com/b", 2]],
+    );
+    assert.equal(queue.counts().retrying, 0, "nothing is left shown as retrying");
   });
 
   it("a run that was taken over learns it from its heartbeat", () => {
     const first = LocalQueue.open(path(), { now: clock.now });
-    first.takeOwnership({ ...ME, pid: 1111 }, () => true);
-    queue.takeOwnership(ME, () => true);
+    first.takeOwnership({ ...ME, pid: 1111 });
+    queue.takeOwnership(ME);
     assert.equal(first.heartbeat(), false);
     first.close();
   });
 });
 
-describe("run ownership policy", () => {
-  const holder = (fields: Partial<RunOwner>): RunOwner => ({ runId: "r", pid: 100, host: "h", startedAt: 0, heartbeatAt: 50_000, ...fields });
-  const me = { pid: 200, host: "h" };
-  const now = 60_000;
+describe("run lock (an OS file lock on DIR/run.lock)", () => {
+  let dir: Awaited<ReturnType<typeof makeTempDir>>;
+  beforeEach(async () => (dir = await makeTempDir()));
+  afterEach(() => dir.cleanup());
 
-  it("an owner on this host whose process is gone is gone", () => {
-    assert.equal(ownerIsGone(holder({}), { me, now, isPidAlive: () => false }), true);
-  });
-
-  it("an owner on this host with a live process and a fresh heartbeat is alive", () => {
-    assert.equal(ownerIsGone(holder({}), { me, now, isPidAlive: () => true }), false);
-  });
-
-  it("an owner recorded with our own PID is an earlier incarnation (a restarted container), so gone", () => {
-    assert.equal(ownerIsGone(holder({ pid: 200 }), { me, now, isPidAlive: () => true }), true);
-  });
-
-  it("an owner whose heartbeat is older than the stale limit is gone even if its PID is reused", () => {
-    assert.equal(ownerIsGone(holder({ heartbeatAt: now - 30_001 }), { me, now, isPidAlive: () => true, staleAfterMs: 30_000 }), true);
-  });
-
-  it("an owner on another host is judged by its heartbeat alone", () => {
-    assert.equal(ownerIsGone(holder({ host: "other" }), { me, now, isPidAlive: () => false }), false);
+  it("is refused to a second taker while held, and free again once released", () => {
+    const file = join(dir.path, "run.lock");
+    const first = tryLockDirectory(file);
+    assert.ok(first, "the first taker gets it");
+    assert.equal(tryLockDirectory(file), undefined, "a second taker is refused while the first holds it");
+    first.release();
+    const again = tryLockDirectory(file);
+    assert.ok(again, "free once released");
+    again.release();
   });
 });
 

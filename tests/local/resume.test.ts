@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { resultKey } from "../../shared/result";
-import { REPO_ROOT, readDeadLetters, resultFiles, runCli, spawnCli, useDirAndPageServer, waitFor } from "./support";
+import { main } from "../../functions/local/cli";
+import { REPO_ROOT, captureIO, readDeadLetters, resultFiles, runCli, spawnCli, useDirAndPageServer, waitFor } from "./support";
 
 describe("local fleet killed with SIGKILL and started again", () => {
   const fixture = useDirAndPageServer({ slowMs: 120 });
@@ -77,5 +79,32 @@ describe("local fleet killed with SIGKILL and started again", () => {
     assert.equal((await resultFiles(out)).length, 10);
     assert.match(second.stdout, /results {7}out\/results\//);
     await assert.rejects(readdir(join(REPO_ROOT, "out")), "nothing was written to the package root");
+  });
+
+  it("a restart while the killed run is still a zombie (its PID still taken) is accepted at once", async () => {
+    const urls = Array.from({ length: 40 }, (_, index) => fixture.server.url(`/slow/${index}`));
+    const urlsFile = join(fixture.dir.path, "urls.txt");
+    const settingsFile = join(fixture.dir.path, "settings.json");
+    const out = join(fixture.dir.path, "out");
+    await writeFile(urlsFile, urls.join("\n"));
+    await writeFile(settingsFile, JSON.stringify({ perDomainDelayMs: 0, respectRobots: false }));
+    const args = ["--out", out, "--config", settingsFile, "--concurrency", "4", "--allow-private-networks", urlsFile];
+
+    // The fleet's parent is a shell that becomes `sleep` and never reaps it: once killed, the fleet stays a zombie.
+    const quoted = [process.execPath, "--import", "tsx", join(REPO_ROOT, "functions", "local", "cli.ts"), ...args].map((arg) => `'${arg}'`).join(" ");
+    const parent = spawn("sh", ["-c", `${quoted} >/dev/null 2>&1 & echo $!; exec sleep 60`], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "ignore"] });
+    try {
+      const fleetPid = Number(await new Promise<string>((resolveLine) => parent.stdout.once("data", (chunk: Buffer) => resolveLine(chunk.toString().trim()))));
+      await waitFor(async () => (await resultFiles(out)).length >= 4, 15_000, "the first results");
+      process.kill(fleetPid, "SIGKILL");
+      await waitFor(async () => (await readFile(`/proc/${fleetPid}/stat`, "utf8")).split(" ")[2] === "Z", 5_000, "the killed run to be a zombie");
+
+      const io = captureIO();
+      assert.equal(await main(args, io), 0, io.err());
+      assert.match(io.err(), new RegExp(`the previous run \\(pid ${fleetPid}\\) did not finish`));
+      assert.equal((await resultFiles(out)).length, urls.length);
+    } finally {
+      parent.kill("SIGKILL");
+    }
   });
 });

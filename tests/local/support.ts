@@ -4,7 +4,7 @@
  * child process (`node --import tsx functions/local/cli.ts`, so a signal
  * reaches the fleet itself and not a wrapper).
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
@@ -199,4 +199,16 @@ export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolveWait) => setTimeout(resolveWait, 25));
   }
+}
+
+/**
+ * Mounts a tmpfs of `sizeKb` at `path` (read-only when asked), to meet a full
+ * disk or a read-only directory for real. Needs root (CAP_SYS_ADMIN); returns
+ * undefined where mounting is not allowed, and the caller skips.
+ */
+export function mountTmpfs(path: string, options: { readonly sizeKb: number; readonly readOnly?: boolean }): { unmount(): void } | undefined {
+  const flags = [`size=${options.sizeKb}k`, ...(options.readOnly ? ["ro"] : [])].join(",");
+  const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", flags, "tmpfs", path], { stdio: "ignore" });
+  if (mounted.status !== 0) return undefined;
+  return { unmount: () => void spawnSync("umount", ["-l", path], { stdio: "ignore" }) };
 }

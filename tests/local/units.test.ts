@@ -84,8 +84,33 @@ describe("local progress display", () => {
   });
 
   it("shows done/total, the counts by outcome, pages per second and the ETA", () => {
-    assert.equal(renderLine(state({})), "progress: 20/40 (50%)  ok 15 · failed 3 · retrying 4 · dead 2  2.0 pages/s  ETA 0:10");
+    assert.equal(renderLine(state({})), "progress: 20/40 (50%)  ok 15 · failed 3 · retrying 4 · dead 2 · in flight 8  2.0 pages/s  ETA 0:10");
     assert.match(renderBar(state({})), /^█{10}░{10} 20\/40/);
+  });
+
+  it("the rate and ETA come from the last 30 s, and a stall says how long nothing has finished instead of a stale ETA", () => {
+    const lines: string[] = [];
+    let now = 0;
+    let finished = 0;
+    const display = new ProgressDisplay({ stream: { write: (text: string) => lines.push(text) } });
+    display.start(() => state({ counts: counts({ total: 100, ok: finished, inFlight: 1, waiting: 99 - finished }), now }));
+    // 60 pages in the first 60 s (1 page/s), then 30 pages in 6 s.
+    for (; now < 60_000; now += 5_000, finished += 5) display.draw();
+    for (let step = 0; step < 6; step += 1, now += 1_000, finished += 5) display.draw();
+    display.draw();
+    assert.match(lines.at(-1) ?? "", /ok 90 .*  (\d+\.\d) pages\/s  ETA 0:(0\d)/);
+    const [, rate, eta] = /(\d+\.\d) pages\/s  ETA 0:(\d\d)/.exec(lines.at(-1) ?? "") ?? [];
+    assert.ok(Number(rate) > 1.5, `the recent rate (${rate}/s) shows the speed-up that a run-long average (1.4/s) hides`);
+    assert.ok(Number(eta) < 7, `ETA ${eta} s for the last 10 pages`);
+
+    // The last pages stall: the ETA stops promising seconds and says how long it has been.
+    for (let step = 0; step < 12; step += 1) {
+      now += 5_000;
+      display.draw();
+    }
+    assert.match(lines.at(-1) ?? "", /ETA – \(nothing finished for 1:00\)/);
+    assert.ok(lines.slice(-11).every((line) => !/ETA 0:0\d/.test(line)), "no stale short ETA while nothing finishes");
+    display.stop();
   });
 
   it("counts only this run's pages in the rate, and says when paused or stopping", () => {
@@ -115,7 +140,7 @@ describe("local progress display", () => {
     plain.start(() => state({}));
     plain.draw();
     plain.stop();
-    assert.deepEqual(lines, ["progress: 20/40 (50%)  ok 15 · failed 3 · retrying 4 · dead 2  2.0 pages/s  ETA 0:10\n"]);
+    assert.deepEqual(lines, ["progress: 20/40 (50%)  ok 15 · failed 3 · retrying 4 · dead 2 · in flight 8  2.0 pages/s  ETA 0:10\n"]);
   });
 
   it("durations read as m:ss or h:mm:ss, sizes as B, KB or MB", () => {

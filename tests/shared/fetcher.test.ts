@@ -300,6 +300,12 @@ describe("fetcher", () => {
       assert.equal(result.contentType, "application/json");
     });
 
+    it("an error page's body that came with its headers counts in bytesOnWire, though it is not kept", async () => {
+      const result = await fetcher.fetch(url("/404-json"), page);
+      assert.equal(result.body.length, 0);
+      assert.equal(result.bytesOnWire, 2);
+    });
+
     for (const [label, path, status, why] of [
       ["301 without Location", "/301-without-location", 301, /answered 301 without a Location header/],
       ["300 Multiple Choices", "/300-choices", 300, /answered 300, a status that is not a redirect to follow/],

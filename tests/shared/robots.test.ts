@@ -97,8 +97,18 @@ describe("robots.txt", () => {
     });
   }
 
-  it("a network error fetching robots.txt is robots_unavailable", async () => {
-    const fetcher = new FakeFetcher(() => new ScrapeError("connect_failed", "connection refused"));
+  for (const code of ["dns_failed", "connect_failed", "connect_timeout"] as const) {
+    it(`a host that cannot be reached (${code} on robots.txt) gives the page that code, not robots_unavailable`, async () => {
+      const fetcher = new FakeFetcher(() => new ScrapeError(code, "the host cannot be reached"));
+      const verdict = await new RobotsCache({ fetcher }).check("https://example.com/page", settings());
+      assert.ok(!verdict.allowed);
+      assert.equal(verdict.code, code);
+      assert.match(verdict.reason, /^example\.com cannot be reached \(https:\/\/example\.com\/robots\.txt: the host cannot be reached, met fetching robots\.txt before the page\)/);
+    });
+  }
+
+  it("another network error fetching robots.txt (a reset, a slow answer) is robots_unavailable", async () => {
+    const fetcher = new FakeFetcher(() => new ScrapeError("connection_reset", "socket hang up"));
     const verdict = await new RobotsCache({ fetcher }).check("https://example.com/", settings());
     assert.ok(!verdict.allowed && verdict.code === "robots_unavailable");
   });
