@@ -24,3 +24,22 @@ export function equalJitter(backoff: Backoff, retriesBefore: number, random: () 
   const ceiling = Math.min(backoff.max, backoff.first * backoff.factor ** Math.max(0, retriesBefore));
   return ceiling / 2 + (random() * ceiling) / 2;
 }
+
+/**
+ * The backoff, in seconds, for a transient failure without a Retry-After (a
+ * 5xx, a timeout, a store outage, the batch deadline): ×4 per earlier failure
+ * from 1 min, capped at 2 h. With equal jitter the first retry comes after
+ * 30–60 s, and the default 5 deliveries (a hold after each) span 1 h 42 min to
+ * 3 h 25 min before the dead letter: a failing site gets over an hour to
+ * recover, not the 15 minutes a ×2 backoff from 30 s would give it. Every
+ * cloud whose handler chooses when a message comes back uses this one.
+ */
+export const TRANSIENT_RETRY_BACKOFF: Backoff = { first: 60, factor: 4, max: 7_200 };
+
+/**
+ * The kill switch (`fleet_paused`), in seconds: 15 min after the first hold,
+ * doubling with each (15 min, 30 min, 1 h, 2 h, …), so a pause of length T
+ * costs about log2(T / 15 min) + 1 holds, and a message comes back at most
+ * T + 15 min after the fleet resumes.
+ */
+export const PAUSE_HOLD = { firstSeconds: 900, factor: 2 } as const;

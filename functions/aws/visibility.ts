@@ -16,7 +16,7 @@
  */
 import { ChangeMessageVisibilityBatchCommand, type ChangeMessageVisibilityBatchRequestEntry, type SQSClient } from "@aws-sdk/client-sqs";
 import type { SQSRecord } from "aws-lambda";
-import { equalJitter, type Backoff } from "../../shared/backoff";
+import { equalJitter, PAUSE_HOLD as SHARED_PAUSE_HOLD, TRANSIENT_RETRY_BACKOFF, type Backoff } from "../../shared/backoff";
 import { describeError } from "../../shared/errors";
 import type { Outcome } from "../../shared/outcome";
 import type { Logger } from "../../shared/ports";
@@ -44,7 +44,7 @@ export const MAX_HOLD_SECONDS = SQS_MAX_VISIBILITY_SECONDS - MAX_BATCHING_WINDOW
  * hold); a fixed hold would either spend the receives within the hour or keep
  * messages away for hours after a short pause.
  */
-export const PAUSE_HOLD = { firstSeconds: 900, factor: 2 } as const;
+export const PAUSE_HOLD = SHARED_PAUSE_HOLD;
 
 /**
  * Any other retry without a Retry-After (a 5xx, a timeout, a store outage, the
@@ -55,7 +55,7 @@ export const PAUSE_HOLD = { firstSeconds: 900, factor: 2 } as const;
  * recover than the hour it had before, not the 15 minutes a ×2 backoff from
  * 30 s would give it before its messages are dead-lettered.
  */
-export const RETRY_BACKOFF: Backoff = { first: 60, factor: 4, max: 7_200 };
+export const RETRY_BACKOFF: Backoff = TRANSIENT_RETRY_BACKOFF;
 
 /**
  * The visibility, in whole seconds, for a message the handler returns with

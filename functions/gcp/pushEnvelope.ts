@@ -22,6 +22,8 @@ export interface PushDelivery {
   readonly messageId: string;
   /** The message's data, decoded from base64. */
   readonly data: Buffer;
+  /** The message's attributes (string values only; an envelope without any gives `{}`). */
+  readonly attributes: Readonly<Record<string, string>>;
   /** 1 on the first delivery; 1 as well when Pub/Sub sent no count (see `attemptKnown`). */
   readonly deliveryAttempt: number;
   /** False when the body carried no valid `deliveryAttempt` (a subscription without a dead-letter policy). */
@@ -73,9 +75,11 @@ export function decodePushEnvelope(body: unknown): PushDelivery {
 
   const attempt = envelope.deliveryAttempt;
   const attemptKnown = typeof attempt === "number" && Number.isInteger(attempt) && attempt >= 1;
+  const attributes = Object.fromEntries(Object.entries(asObject(message.attributes) ?? {}).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
   return {
     messageId,
     data: Buffer.from(data, "base64"),
+    attributes,
     deliveryAttempt: attemptKnown ? attempt : 1,
     attemptKnown,
   };

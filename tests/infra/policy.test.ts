@@ -244,7 +244,7 @@ const BROKEN: readonly BrokenPlan[] = [
     stack: "gcp-prod",
     title: "a roles/editor binding",
     rule: leastPrivilege,
-    breakPlan: changed(GCP.projectIamMember, "", (props) => (props.role = "roles/editor")),
+    breakPlan: changed(GCP.projectIamMember, "-runtime-settings", (props) => (props.role = "roles/editor")),
     fix: /grant the narrowest predefined role/,
   },
   {
