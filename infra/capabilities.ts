@@ -349,11 +349,18 @@ const GCP_ALARMS: AlarmWiring = {
     workerErrors: (policy, plan) =>
       gcpThreshold(policy, [`service_name = "${output(plan, "workerName")}"`, `response_code_class = "5xx"`], plan.args.alarms.errorRatePercent / 100, "COMPARISON_GE") &&
       gcpConditions(policy).some((condition) => typeof read(condition, "conditionThreshold", "denominatorFilter") === "string"),
-    // A ratio of the worker's log-based page metrics.
+    // A ratio of one log-based page counter labelled by outcome: retry and malformed pages over all pages.
     pageRetries: (policy, plan) =>
-      gcpConditions(policy).some(
-        (condition) => read(condition, "conditionThreshold", "thresholdValue") === plan.args.alarms.retryRatePercent / 100 && String(read(condition, "conditionThreshold", "filter")).includes("logging.googleapis.com/user/"),
-      ),
+      gcpConditions(policy).some((condition) => {
+        const filter = String(read(condition, "conditionThreshold", "filter"));
+        const denominator = String(read(condition, "conditionThreshold", "denominatorFilter"));
+        return (
+          read(condition, "conditionThreshold", "thresholdValue") === plan.args.alarms.retryRatePercent / 100 &&
+          denominator.startsWith('metric.type = "logging.googleapis.com/user/') &&
+          !denominator.includes("metric.labels.outcome") &&
+          filter === `${denominator} AND metric.labels.outcome = one_of("retry", "malformed")`
+        );
+      }),
     stalled: (policy, plan) =>
       policy.inputs.combiner === "AND" &&
       gcpConditions(policy).some((condition) => {

@@ -17,7 +17,7 @@ import { gcpLabels } from "../tags";
 import { createAlarms } from "./alarms";
 import { readGcpConfig, type GcpFleetConfig } from "./config";
 import { createConfigStore } from "./configStore";
-import { createDashboard, createFleetMetrics } from "./dashboard";
+import { createDashboard, createFleetMetrics, logMetricName, PAGES_BY_OUTCOME } from "./dashboard";
 import { createServiceAccounts, grantBuild, grantDelivery, grantRuntime } from "./identity";
 import { createPushSubscriptions, createTopics, queueNames } from "./queue";
 import { enableServices } from "./services";
@@ -90,6 +90,7 @@ export class GcpFleet extends pulumi.ComponentResource {
     // The Cloud Run service exists once the function does.
     grantDelivery(name, { project, location: region, serviceName: functionName, accounts, deadLetterTopic, pushSubscriptions }, { ...child, dependsOn: [...services, fn] });
 
+    const metrics = createFleetMetrics(name, { namePrefix, project, logBucket: logBucket.id }, child);
     const queues = queueNames(namePrefix);
     const { emailChannel, policies } = createAlarms(
       name,
@@ -102,12 +103,12 @@ export class GcpFleet extends pulumi.ComponentResource {
         workSubscriptionName: queues.workSubscription,
         deadLetterSubscriptionName: queues.deadLetterSubscription,
         functionName,
+        pagesMetricName: logMetricName(namePrefix, PAGES_BY_OUTCOME),
         labels,
       },
-      // The filters name the subscriptions and the function by their known names; the policies come after them.
-      { ...child, dependsOn: [...services, pushSubscriptions.work, pushSubscriptions.retry, deadLetterSubscription, fn] },
+      // The filters name the subscriptions, the function and the log-based metrics by their known names; the policies come after them.
+      { ...child, dependsOn: [...services, pushSubscriptions.work, pushSubscriptions.retry, deadLetterSubscription, fn, ...metrics] },
     );
-    const metrics = createFleetMetrics(name, { namePrefix, project, logBucket: logBucket.id }, child);
     const { url: dashboardUrl } = createDashboard(
       name,
       {

@@ -14,6 +14,7 @@ import { FLEET_OUTPUT_NAMES } from "../../infra/contract";
 import { GCP_LIMITS } from "../../infra/cloudLimits";
 import { cpuProblem, defaultWorkerCpu, validateGcpConfig } from "../../infra/gcp/config";
 import { programVersionId } from "../../infra/gcp/configStore";
+import { PAGES_BY_OUTCOME } from "../../infra/gcp/dashboard";
 import { MAX_HOLD_SECONDS } from "../../functions/gcp/redelivery";
 import { deliveryOffsetSeconds, SAFETY_NET_DELIVERIES } from "../../infra/gcp/queue";
 import { REQUIRED_SERVICES } from "../../infra/gcp/services";
@@ -302,7 +303,7 @@ describe(`Google Cloud fleet, stack ${STACK} (under Pulumi mocks)`, () => {
       const channel = one(result, GCP.notificationChannel);
       assert.equal(channel.inputs.type, "email");
       assert.deepEqual(channel.inputs.labels, { email_address: args.alertEmail });
-      assert.equal(policies().length, 5);
+      assert.equal(policies().length, 6);
       for (const policy of policies()) assert.deepEqual(policy.inputs.notificationChannels, [`projects/${project}/notificationChannels/${channel.name}`], policy.name);
     });
 
@@ -344,7 +345,7 @@ describe(`Google Cloud fleet, stack ${STACK} (under Pulumi mocks)`, () => {
 
     it("counts the fleet's pages with log-based metrics named after shared/metricNames.ts, over the worker's log bucket", () => {
       const metrics = ofType(result, GCP.logMetric);
-      const expected = [METRICS.pagesOk, METRICS.pagesFailed, METRICS.pagesRetried, METRICS.pagesMalformed, METRICS.bytesFetched, METRICS.fetchLatencyMs].map((metric) => `${args.namePrefix}/${metric}`);
+      const expected = [METRICS.pagesOk, METRICS.pagesFailed, METRICS.pagesRetried, METRICS.pagesMalformed, PAGES_BY_OUTCOME, METRICS.bytesFetched, METRICS.fetchLatencyMs].map((metric) => `${args.namePrefix}/${metric}`);
       assert.deepEqual(metrics.map((metric) => metric.inputs.name).sort(), expected.sort());
       const logBucket = one(result, GCP.logBucket);
       for (const metric of metrics) {
@@ -352,6 +353,21 @@ describe(`Google Cloud fleet, stack ${STACK} (under Pulumi mocks)`, () => {
         assert.equal(metric.inputs.bucketName, `projects/${project}/locations/${region}/buckets/${str(logBucket.inputs.bucketId, "bucketId")}`);
       }
       assert.equal(one(result, GCP.logMetric, METRICS.fetchLatencyMs).inputs.valueExtractor, `EXTRACT(jsonPayload.${METRICS.fetchLatencyMs})`);
+      assert.deepEqual(one(result, GCP.logMetric, `-metric-${PAGES_BY_OUTCOME}`).inputs.labelExtractors, { outcome: "EXTRACT(jsonPayload.outcome)" });
+    });
+
+    it("alerts when retryRatePercent of the pages in 15 minutes end retry or malformed (also when the workers cannot read their settings)", () => {
+      const [condition] = conditions("page-retries");
+      const threshold = condition.conditionThreshold;
+      const pages = `metric.type = "logging.googleapis.com/user/${args.namePrefix}/${PAGES_BY_OUTCOME}"`;
+      assert.equal(threshold.denominatorFilter, pages);
+      assert.equal(threshold.filter, `${pages} AND metric.labels.outcome = one_of("retry", "malformed")`);
+      assert.deepEqual([threshold.comparison, threshold.thresholdValue], ["COMPARISON_GE", args.alarms.retryRatePercent / 100]);
+      for (const aggregations of [threshold.aggregations, threshold.denominatorAggregations]) {
+        assert.deepEqual(aggregations, [{ alignmentPeriod: "900s", perSeriesAligner: "ALIGN_DELTA", crossSeriesReducer: "REDUCE_SUM" }]);
+      }
+      const documentation = one(result, GCP.alertPolicy, "-page-retries").inputs.documentation as Record<string, unknown>;
+      assert.match(str(documentation.content, "documentation"), /settings_unavailable/);
     });
 
     it("the dashboard charts the queue, the function, every fleet metric and every alert policy", () => {
