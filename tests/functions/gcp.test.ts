@@ -23,6 +23,7 @@ import { createPublisher } from "../../functions/gcp/publisher";
 import { MAX_HOLD_SECONDS, REDELIVERY_ATTRIBUTES } from "../../functions/gcp/redelivery";
 import { TRANSIENT_RETRY_BACKOFF } from "../../shared/backoff";
 import { HandlerConfigError } from "../../functions/handlerConfig";
+import { ScrapeError } from "../../shared/errors";
 import { createJsonLogger } from "../../shared/logging";
 import { resultKey } from "../../shared/result";
 import { parseSettings, type FleetSettings } from "../../shared/settings";
@@ -197,6 +198,15 @@ describe("Google Cloud Function (Pub/Sub push)", () => {
       assert.match(deadLetter.attributes[A.reason], /5 transient failures \(maxDeliveryAttempts 5\).*500/);
       assert.equal(deadLetter.attributes[A.notBefore], undefined);
       assert.ok(logLines.some((line) => line.includes('"message_dead_lettered"')));
+    });
+
+    it("a worker that has never read its settings (settings_unavailable) follows the same schedule: counted, held by the shared backoff, no fetch", async () => {
+      buildHandler({ worker: { settings: { get: async () => Promise.reject(new ScrapeError("settings_unavailable", "no good settings yet")) }, results: store, allowPrivateNetworks: true, lookup: stubLookup } });
+      const answer = await post(pushBody("m-nosettings", scrapeMessage(url("shop.example", "/good")), 1, { [A.failures]: "1" }));
+      assert.deepEqual([answer.status, answer.body.code, answer.body.failures, answer.body.holdSeconds], [202, "settings_unavailable", 2, (TRANSIENT_RETRY_BACKOFF.first * TRANSIENT_RETRY_BACKOFF.factor) / 2]);
+      assert.equal(pages.requests.length, 0);
+      const metric = JSON.parse(metricLines.at(-1) ?? "{}") as Record<string, unknown>;
+      assert.deepEqual([metric.outcome, metric.code], ["retry", "settings_unavailable"]);
     });
 
     it("a results store outage is a counted retry (store_failed), held and published again", async () => {

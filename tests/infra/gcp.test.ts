@@ -17,6 +17,8 @@ import { programVersionId } from "../../infra/gcp/configStore";
 import { PAGES_BY_OUTCOME } from "../../infra/gcp/dashboard";
 import { MAX_HOLD_SECONDS } from "../../functions/gcp/redelivery";
 import { deliveryOffsetSeconds, SAFETY_NET_DELIVERIES } from "../../infra/gcp/queue";
+import { transientFailureToDeadLetterMs } from "../../infra/gcp/recovery";
+import { visibilitySeconds } from "../../functions/aws/visibility";
 import { REQUIRED_SERVICES } from "../../infra/gcp/services";
 import { bundleGcpWorker, workerPackageJson, WORKER_RUNTIME } from "../../infra/gcp/worker";
 import { MOCK_PROJECT_NUMBER } from "../../infra/gcp/mockState";
@@ -519,5 +521,30 @@ describe("Google Cloud config (pure)", () => {
 
   it("reports every bad key at once", () => {
     assert.deepEqual(issuesOf({ ackDeadlineSeconds: "700" }).map((issue) => issue.key), ["gcp:project", "gcp:region", "scrape-fleet:ackDeadlineSeconds"]);
+  });
+});
+
+describe("Google Cloud recovery time (the handler's own schedule over the deployed subscription)", () => {
+  const { fleet } = stackConfig(STACK);
+  const awsToDeadLetterMs = (attempts: number, random: () => number) => {
+    let seconds = 0;
+    for (let receive = 1; receive <= attempts; receive += 1) seconds += visibilitySeconds({ kind: "retry", code: "http_5xx", reason: "503" }, receive, random) ?? 0;
+    return seconds * 1000;
+  };
+
+  it("with the stack's defaults, a page's first transient failure is dead-lettered no sooner than an hour later", () => {
+    assert.equal(fleet.args.maxDeliveryAttempts, 5);
+    const shortest = transientFailureToDeadLetterMs(fleet.args);
+    assert.ok(shortest >= 3_600_000, `${shortest / 60_000} minutes`);
+  });
+
+  it("gives a failing site the time the AWS handler gives it, within one retry-subscription step per hold", () => {
+    for (const random of [() => 0, () => 0.999_999]) {
+      for (const maxDeliveryAttempts of [5, 8]) {
+        const gcp = transientFailureToDeadLetterMs({ maxDeliveryAttempts }, random);
+        const aws = awsToDeadLetterMs(maxDeliveryAttempts, random);
+        assert.ok(gcp >= aws && gcp <= aws + maxDeliveryAttempts * 600_000, `${maxDeliveryAttempts} attempts: Google Cloud ${gcp / 60_000} min, AWS ${aws / 60_000} min`);
+      }
+    }
   });
 });
