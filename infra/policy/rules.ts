@@ -3,16 +3,19 @@
  * function over `ResourceView`s (./view.ts): ./index.ts registers them with
  * CrossGuard, ./evaluate.ts runs them over a mocked plan.
  */
+import { ackMargin } from "./ackMargin";
 import { alarmHasAction } from "./alarmActions";
+import { buildServiceAccount } from "./buildServiceAccount";
 import { deadLetterAlarm, deadLetterPath } from "./deadLetters";
 import { encryptionAtRest } from "./encryption";
 import { leastPrivilege } from "./leastPrivilege";
 import { logRetention } from "./logRetention";
 import { nodeRuntime } from "./nodeRuntime";
 import { noPublicStorage } from "./publicAccess";
+import { requiredApis } from "./requiredApis";
 import { fleetTags } from "./tagging";
 import type { FleetRule } from "./view";
 
-export { alarmHasAction, deadLetterAlarm, deadLetterPath, encryptionAtRest, fleetTags, leastPrivilege, logRetention, nodeRuntime, noPublicStorage };
+export { ackMargin, alarmHasAction, buildServiceAccount, deadLetterAlarm, deadLetterPath, encryptionAtRest, fleetTags, leastPrivilege, logRetention, nodeRuntime, noPublicStorage, requiredApis };
 
-export const FLEET_RULES: readonly FleetRule[] = [encryptionAtRest, noPublicStorage, deadLetterPath, deadLetterAlarm, alarmHasAction, leastPrivilege, logRetention, nodeRuntime, fleetTags];
+export const FLEET_RULES: readonly FleetRule[] = [encryptionAtRest, noPublicStorage, deadLetterPath, deadLetterAlarm, alarmHasAction, leastPrivilege, logRetention, nodeRuntime, fleetTags, buildServiceAccount, requiredApis, ackMargin];
