@@ -30,9 +30,12 @@ export interface PushDelivery {
   readonly attemptKnown: boolean;
 }
 
+/** The code of a push body the handler cannot read (outcome `malformed`); listed in the README's error-code table. */
+export const PUSH_ENVELOPE_INVALID = "push_envelope_invalid";
+
 /** A push body that is not a readable Pub/Sub push, or whose message has no usable data. */
 export class PushEnvelopeError extends Error {
-  readonly code = "push_envelope_invalid";
+  readonly code = PUSH_ENVELOPE_INVALID;
   /** The message id, when the envelope got far enough to have one. */
   readonly messageId?: string;
 
