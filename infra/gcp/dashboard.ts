@@ -95,6 +95,8 @@ export interface DashboardArgs {
   readonly namePrefix: string;
   readonly project: string;
   readonly workSubscriptionName: string;
+  /** Where held messages wait for their time (functions/gcp/redelivery.ts). */
+  readonly retrySubscriptionName: string;
   readonly deadLetterSubscriptionName: string;
   readonly functionName: string;
   /** Alert policy resource names, for one alert chart each. */
@@ -122,6 +124,7 @@ function dashboardBody(args: DashboardArgs, policies: readonly string[]): Record
   const charts: Chart[] = [
     { title: "Work backlog (undelivered messages)", dataSets: [{ filter: FILTERS.backlog(args.workSubscriptionName), aligner: "ALIGN_MAX" }] },
     { title: "Oldest message age (s)", dataSets: [{ filter: FILTERS.oldestAge(args.workSubscriptionName), aligner: "ALIGN_MAX" }] },
+    { title: "Messages held for a retry", dataSets: [{ filter: FILTERS.backlog(args.retrySubscriptionName), aligner: "ALIGN_MAX" }] },
     { title: "Dead letters waiting", dataSets: [{ filter: FILTERS.backlog(args.deadLetterSubscriptionName), aligner: "ALIGN_MAX" }] },
     { title: "Push deliveries by response (per s)", dataSets: [{ filter: FILTERS.pushRequests(args.workSubscriptionName), aligner: "ALIGN_RATE", reducer: "REDUCE_SUM", groupBy: ["metric.labels.response_class"] }] },
     { title: "Function requests by status class (per s)", dataSets: [{ filter: FILTERS.functionRequests(args.functionName), aligner: "ALIGN_RATE", reducer: "REDUCE_SUM", groupBy: ["metric.labels.response_code_class"] }] },

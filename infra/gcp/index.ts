@@ -1,7 +1,8 @@
 /**
- * The fleet on Google Cloud: a Pub/Sub work topic with our own push
- * subscription (dead-letter topic + its subscription), a Cloud Function gen2
- * worker behind internal-only ingress, a private results bucket, a Parameter
+ * The fleet on Google Cloud: a Pub/Sub work topic and a retry topic, each
+ * with our own push subscription (dead-letter topic + its subscription), a
+ * Cloud Function gen2 worker behind internal-only ingress, built by its own
+ * build account into the fleet's image repository, a private results bucket, a Parameter
  * Manager parameter for runtime settings, alert policies to notification
  * channels, log-based metrics and a dashboard.
  *
@@ -115,6 +116,7 @@ export class GcpFleet extends pulumi.ComponentResource {
         namePrefix,
         project,
         workSubscriptionName: queues.workSubscription,
+        retrySubscriptionName: queues.retrySubscription,
         deadLetterSubscriptionName: queues.deadLetterSubscription,
         functionName,
         alertPolicyNames: policies.map((policy) => policy.name),

@@ -14,6 +14,7 @@ import { FLEET_OUTPUT_NAMES } from "../../infra/contract";
 import { GCP_LIMITS } from "../../infra/cloudLimits";
 import { cpuProblem, defaultWorkerCpu, validateGcpConfig } from "../../infra/gcp/config";
 import { programVersionId } from "../../infra/gcp/configStore";
+import { FILTERS } from "../../infra/gcp/alarms";
 import { PAGES_BY_OUTCOME } from "../../infra/gcp/dashboard";
 import { MAX_HOLD_SECONDS } from "../../functions/gcp/redelivery";
 import { deliveryOffsetSeconds, SAFETY_NET_DELIVERIES } from "../../infra/gcp/queue";
@@ -378,6 +379,10 @@ describe(`Google Cloud fleet, stack ${STACK} (under Pulumi mocks)`, () => {
         assert.ok(body.includes(`logging.googleapis.com/user/${args.namePrefix}/${metric}`), `no chart for ${metric}`);
       }
       for (const needle of ["num_undelivered_messages", "oldest_unacked_message_age", "push_request_count", "run.googleapis.com/request_count"]) assert.ok(body.includes(needle), `no chart for ${needle}`);
+      for (const subscription of ["-work-push", "-retry-push", "-dlq-sub"]) {
+        const name = str(subscriptionNamed(subscription).inputs.name, "subscription name");
+        assert.ok(body.includes(JSON.stringify(FILTERS.backlog(name))), `no backlog chart for ${name}`);
+      }
       const tiles = (JSON.parse(body) as { mosaicLayout: { tiles: { widget: { alertChart?: { name: string } } }[] } }).mosaicLayout.tiles;
       assert.deepEqual(tiles.filter((tile) => tile.widget.alertChart).map((tile) => tile.widget.alertChart?.name).sort(), policies().map((policy) => `projects/${project}/alertPolicies/${policy.name}`).sort());
     });
