@@ -135,6 +135,9 @@ export function createPushHandler(deps: PushHandlerDeps): PushHandler {
       return;
     }
     const { messageId } = delivery;
+    if (!delivery.attemptKnown) {
+      logger.log("warn", "delivery_attempt_missing", { messageId, fix: "the push subscription has no dead-letter policy, so Pub/Sub counts no deliveries and a message the function keeps failing on is never set aside; the program sets one (infra/gcp/queue.ts): run pulumi up" });
+    }
     const state = readRedeliveryState(delivery.attributes);
     if (state.notBeforeMs !== undefined && state.notBeforeMs > started) {
       answer(response, PUSH_STATUS.held, { messageId, outcome: "held", notBefore: new Date(state.notBeforeMs).toISOString() });
@@ -191,12 +194,14 @@ export function createPushHandler(deps: PushHandlerDeps): PushHandler {
     try {
       const copyId = await redelivery.publish(topic, { data: delivery.data, attributes }, signal);
       if (to === "deadLetter") {
-        logger.log("warn", "message_dead_lettered", { messageId: delivery.messageId, deadLetterId: copyId, code, reason, fix: "see README: Dead letters (pull, fix the cause, publish the data to the work topic again)" });
+        logger.log("warn", "message_dead_lettered", { messageId: delivery.messageId, deadLetterId: copyId, code, reason, pubsubDeliveryAttempt: delivery.deliveryAttempt, fix: "see README: Dead letters (pull, fix the cause, publish the data to the work topic again)" });
       }
       answer(response, PUSH_STATUS.handedOn, { ...body, handedOnTo: to, copyId });
     } catch (error) {
       logger.log("error", "redelivery_publish_failed", {
         messageId: delivery.messageId,
+        // Pub/Sub's own count: at 100 it dead-letters the message itself (infra/gcp/queue.ts SAFETY_NET_DELIVERIES).
+        pubsubDeliveryAttempt: delivery.deliveryAttempt,
         topic,
         code,
         error: describeError(error),

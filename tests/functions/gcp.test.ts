@@ -246,7 +246,7 @@ describe("Google Cloud Function (Pub/Sub push)", () => {
       const answer = await post(pushBody("m-denied", scrapeMessage(url("shop.example", "/down"))));
       assert.equal(answer.status, 503);
       const line = logLines.map((text) => JSON.parse(text) as Record<string, unknown>).find((entry) => entry.event === "redelivery_publish_failed");
-      assert.equal(line?.messageId, "m-denied");
+      assert.deepEqual([line?.messageId, line?.pubsubDeliveryAttempt], ["m-denied", 1]);
       assert.match(String(line?.fix), /roles\/pubsub\.publisher/);
     });
   });
@@ -328,6 +328,12 @@ describe("Google Cloud Function (Pub/Sub push)", () => {
     assert.deepEqual([answer.status, answer.body.code], [202, "store_failed"]);
     assert.match(String(answer.body.reason), /writeGraceMs/);
     assert.ok(elapsed >= 950 && elapsed < 1_500, `answered after ${elapsed} ms; writes were due to be abandoned at 1000 ms, and the timeout is 2000 ms`);
+  });
+
+  it("a push without deliveryAttempt (a subscription without a dead-letter policy) is still worked on, with a warning naming the missing safety net", async () => {
+    const answer = await post(pushBody("m-noattempt", scrapeMessage(url("shop.example", "/good")), null));
+    assert.equal(answer.status, 200);
+    assert.ok(logLines.some((line) => line.includes('"delivery_attempt_missing"') && line.includes("dead-letter policy")));
   });
 
   it("writes one metric line per page with the fleet, the outcome counter, the bytes and the latency", async () => {
