@@ -26,20 +26,32 @@ export function equalJitter(backoff: Backoff, retriesBefore: number, random: () 
 }
 
 /**
- * The backoff, in seconds, for a transient failure without a Retry-After (a
- * 5xx, a timeout, a store outage, the batch deadline): ×4 per earlier failure
- * from 1 min, capped at 2 h. With equal jitter the first retry comes after
- * 30–60 s, and the default 5 deliveries (a hold after each) span 1 h 42 min to
- * 3 h 25 min before the dead letter: a failing site gets over an hour to
- * recover, not the 15 minutes a ×2 backoff from 30 s would give it. Every
- * cloud whose handler chooses when a message comes back uses this one.
+ * The cloud fleets' backoff after a transient failure that named no wait (a
+ * 5xx, a timeout, a store outage, the batch deadline, a host's pacing,
+ * settings that could not be read), in seconds: ×4 per delivery from 1 min,
+ * capped at 2 h, with equal jitter. The first retry comes after 30–60 s; the
+ * default 5 deliveries span 1 h 42 min to 3 h 25 min, so a failing site has
+ * over an hour to recover before its messages are dead-lettered, not the
+ * 15 minutes a ×2 backoff from 30 s would give it.
  */
 export const TRANSIENT_RETRY_BACKOFF: Backoff = { first: 60, factor: 4, max: 7_200 };
+
+/**
+ * How long a message waits before its next delivery after transient failure
+ * on delivery `attempt` (1 for the first), in milliseconds, always whole
+ * seconds (SQS takes a visibility in seconds; every cloud gets the same
+ * values). `random()` (0 ≤ x < 1) is the jitter.
+ */
+export function transientRetryDelayMs(attempt: number, random: () => number = Math.random): number {
+  const retriesBefore = Math.max(1, attempt) - 1;
+  return Math.ceil(equalJitter(TRANSIENT_RETRY_BACKOFF, retriesBefore, random)) * 1_000;
+}
 
 /**
  * The kill switch (`fleet_paused`), in seconds: 15 min after the first hold,
  * doubling with each (15 min, 30 min, 1 h, 2 h, …), so a pause of length T
  * costs about log2(T / 15 min) + 1 holds, and a message comes back at most
- * T + 15 min after the fleet resumes.
+ * T + 15 min after the fleet resumes. Every cloud whose handler holds a paused
+ * message uses this one.
  */
 export const PAUSE_HOLD = { firstSeconds: 900, factor: 2 } as const;

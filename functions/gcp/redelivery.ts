@@ -24,7 +24,7 @@
  *   refusals (18 for two hours), all on the retry subscription: the work
  *   subscription only sees acknowledgements and is never slowed.
  * - The hold is the one the AWS handler uses, from one shared place
- *   (shared/backoff.ts): TRANSIENT_RETRY_BACKOFF by failure count for a
+ *   (shared/backoff.ts): `transientRetryDelayMs` by failure count for a
  *   transient failure, the site's Retry-After when it sent one, PAUSE_HOLD
  *   (doubling, by its own count) while the fleet is paused, and the host's
  *   next free slot for `domain_delay`. Pauses and pacing are not failures and
@@ -42,7 +42,7 @@
  * deliveries: a function that crashes on a message, or Cloud Run refusing
  * pushes while every instance is busy), see infra/gcp/queue.ts.
  */
-import { equalJitter, PAUSE_HOLD, TRANSIENT_RETRY_BACKOFF } from "../../shared/backoff";
+import { PAUSE_HOLD, transientRetryDelayMs } from "../../shared/backoff";
 import type { Outcome } from "../../shared/outcome";
 
 /** The attributes the handler sets on a message it publishes again. Other attributes are carried over unchanged. */
@@ -113,14 +113,14 @@ const UNCOUNTED: ReadonlySet<string> = new Set(["fleet_paused", "domain_delay"])
  * outcome, given the state the message arrived with:
  * - a `retryAfterMs` (a site's Retry-After, or a paced host's next slot): that wait;
  * - `fleet_paused`: PAUSE_HOLD by the pauses so far;
- * - any other: TRANSIENT_RETRY_BACKOFF by the failures before this one, with
- *   `random()` (0 ≤ x < 1) as the jitter.
+ * - any other: the fleet's transient backoff (`transientRetryDelayMs`) for
+ *   failure number `failures + 1`, with `random()` (0 ≤ x < 1) as the jitter.
  */
 export function holdSeconds(outcome: Extract<Outcome, { kind: "retry" }>, before: Pick<RedeliveryState, "failures" | "pauses">, random: () => number): number {
   let seconds: number;
   if (outcome.retryAfterMs !== undefined && Number.isFinite(outcome.retryAfterMs)) seconds = Math.ceil(outcome.retryAfterMs / 1000);
   else if (outcome.code === "fleet_paused") seconds = PAUSE_HOLD.firstSeconds * PAUSE_HOLD.factor ** before.pauses;
-  else seconds = Math.ceil(equalJitter(TRANSIENT_RETRY_BACKOFF, before.failures, random));
+  else seconds = transientRetryDelayMs(before.failures + 1, random) / 1000;
   return Math.min(MAX_HOLD_SECONDS, Math.max(0, seconds));
 }
 

@@ -5,17 +5,52 @@
  */
 import { ackMargin } from "./ackMargin";
 import { alarmHasAction } from "./alarmActions";
+import { alarmMissingData } from "./alarmMissingData";
 import { buildServiceAccount } from "./buildServiceAccount";
 import { deadLetterAlarm, deadLetterPath } from "./deadLetters";
 import { encryptionAtRest } from "./encryption";
 import { leastPrivilege } from "./leastPrivilege";
 import { logRetention } from "./logRetention";
 import { nodeRuntime } from "./nodeRuntime";
+import { parameterSize } from "./parameterSize";
 import { noPublicStorage } from "./publicAccess";
+import { queueRetention } from "./queueRetention";
 import { requiredApis } from "./requiredApis";
 import { fleetTags } from "./tagging";
 import type { FleetRule } from "./view";
 
-export { ackMargin, alarmHasAction, buildServiceAccount, deadLetterAlarm, deadLetterPath, encryptionAtRest, fleetTags, leastPrivilege, logRetention, nodeRuntime, noPublicStorage, requiredApis };
+export {
+  ackMargin,
+  alarmHasAction,
+  alarmMissingData,
+  buildServiceAccount,
+  deadLetterAlarm,
+  deadLetterPath,
+  encryptionAtRest,
+  fleetTags,
+  leastPrivilege,
+  logRetention,
+  nodeRuntime,
+  noPublicStorage,
+  parameterSize,
+  queueRetention,
+  requiredApis,
+};
 
-export const FLEET_RULES: readonly FleetRule[] = [encryptionAtRest, noPublicStorage, deadLetterPath, deadLetterAlarm, alarmHasAction, leastPrivilege, logRetention, nodeRuntime, fleetTags, buildServiceAccount, requiredApis, ackMargin];
+export const FLEET_RULES: readonly FleetRule[] = [
+  encryptionAtRest,
+  noPublicStorage,
+  deadLetterPath,
+  deadLetterAlarm,
+  alarmHasAction,
+  leastPrivilege,
+  logRetention,
+  nodeRuntime,
+  fleetTags,
+  queueRetention,
+  alarmMissingData,
+  parameterSize,
+  buildServiceAccount,
+  requiredApis,
+  ackMargin,
+];

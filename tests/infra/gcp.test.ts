@@ -19,7 +19,7 @@ import { PAGES_BY_OUTCOME } from "../../infra/gcp/dashboard";
 import { MAX_HOLD_SECONDS } from "../../functions/gcp/redelivery";
 import { deliveryOffsetSeconds, SAFETY_NET_DELIVERIES } from "../../infra/gcp/queue";
 import { transientFailureToDeadLetterMs } from "../../infra/gcp/recovery";
-import { visibilitySeconds } from "../../functions/aws/visibility";
+import { visibilitySeconds } from "../../functions/aws/holds";
 import { REQUIRED_SERVICES } from "../../infra/gcp/services";
 import { bundleGcpWorker, workerPackageJson, WORKER_RUNTIME } from "../../infra/gcp/worker";
 import { MOCK_PROJECT_NUMBER } from "../../infra/gcp/mockState";
