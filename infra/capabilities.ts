@@ -368,7 +368,7 @@ const GCP_ALARMS: AlarmWiring = {
           read(condition, "conditionThreshold", "thresholdValue") === plan.args.alarms.retryRatePercent / 100 &&
           denominator.startsWith('metric.type = "logging.googleapis.com/user/') &&
           !denominator.includes("metric.labels.outcome") &&
-          filter === `${denominator} AND metric.labels.outcome = one_of("retry", "malformed")`
+          filter === `${denominator} AND metric.labels.outcome = monitoring.regex.full_match("retry|malformed")`
         );
       }),
     stalled: (policy, plan) =>

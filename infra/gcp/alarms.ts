@@ -61,7 +61,8 @@ export const FILTERS = {
   functionRequests,
   functionErrors: (functionName: string) => `${functionRequests(functionName)} AND metric.labels.response_code_class = "5xx"`,
   pages: (metricName: string) => `metric.type = "logging.googleapis.com/user/${metricName}"`,
-  retriedPages: (metricName: string) => `metric.type = "logging.googleapis.com/user/${metricName}" AND metric.labels.outcome = one_of("retry", "malformed")`,
+  // The label match the filter syntax documents (https://cloud.google.com/monitoring/api/v3/filters).
+  retriedPages: (metricName: string) => `metric.type = "logging.googleapis.com/user/${metricName}" AND metric.labels.outcome = monitoring.regex.full_match("retry|malformed")`,
 } as const;
 
 const MINUTE = "60s";

@@ -364,7 +364,7 @@ describe(`Google Cloud fleet, stack ${STACK} (under Pulumi mocks)`, () => {
       const threshold = condition.conditionThreshold;
       const pages = `metric.type = "logging.googleapis.com/user/${args.namePrefix}/${PAGES_BY_OUTCOME}"`;
       assert.equal(threshold.denominatorFilter, pages);
-      assert.equal(threshold.filter, `${pages} AND metric.labels.outcome = one_of("retry", "malformed")`);
+      assert.equal(threshold.filter, `${pages} AND metric.labels.outcome = monitoring.regex.full_match("retry|malformed")`);
       assert.deepEqual([threshold.comparison, threshold.thresholdValue], ["COMPARISON_GE", args.alarms.retryRatePercent / 100]);
       for (const aggregations of [threshold.aggregations, threshold.denominatorAggregations]) {
         assert.deepEqual(aggregations, [{ alignmentPeriod: "900s", perSeriesAligner: "ALIGN_DELTA", crossSeriesReducer: "REDUCE_SUM" }]);
