@@ -19,6 +19,7 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import { OLDEST_MESSAGE_AGE_FIELD } from "../functions/azure/metrics";
+import { FUNCTION_ENV as GCP_FUNCTION_ENV } from "../functions/gcp/environment";
 import { SettingsError } from "../shared/errors";
 import { METRICS, OUTCOME_METRIC } from "../shared/metricNames";
 import { parseSettings, SETTING_KEYS } from "../shared/settings";
@@ -358,11 +359,18 @@ const GCP_ALARMS: AlarmWiring = {
     workerErrors: (policy, plan) =>
       gcpThreshold(policy, [`service_name = "${output(plan, "workerName")}"`, `response_code_class = "5xx"`], plan.args.alarms.errorRatePercent / 100, "COMPARISON_GE") &&
       gcpConditions(policy).some((condition) => typeof read(condition, "conditionThreshold", "denominatorFilter") === "string"),
-    // A ratio of the worker's log-based page metrics.
+    // A ratio of one log-based page counter labelled by outcome: retry and malformed pages over all pages.
     pageRetries: (policy, plan) =>
-      gcpConditions(policy).some(
-        (condition) => read(condition, "conditionThreshold", "thresholdValue") === plan.args.alarms.retryRatePercent / 100 && String(read(condition, "conditionThreshold", "filter")).includes("logging.googleapis.com/user/"),
-      ),
+      gcpConditions(policy).some((condition) => {
+        const filter = String(read(condition, "conditionThreshold", "filter"));
+        const denominator = String(read(condition, "conditionThreshold", "denominatorFilter"));
+        return (
+          read(condition, "conditionThreshold", "thresholdValue") === plan.args.alarms.retryRatePercent / 100 &&
+          denominator.startsWith('metric.type = "logging.googleapis.com/user/') &&
+          !denominator.includes("metric.labels.outcome") &&
+          filter === `${denominator} AND metric.labels.outcome = monitoring.regex.full_match("retry|malformed")`
+        );
+      }),
     stalled: (policy, plan) =>
       policy.inputs.combiner === "AND" &&
       gcpConditions(policy).some((condition) => {
@@ -429,16 +437,21 @@ export const CAPABILITIES = [
       },
       gcp: {
         types: [GCP.topic, GCP.subscription, GCP.topicIamMember, GCP.subscriptionIamMember],
-        label: "dead-letter topic and its own subscription; `deadLetterPolicy.maxDeliveryAttempts`",
+        label: "dead-letter topic and its own subscription; the handler counts `maxDeliveryAttempts` (env `MAX_DELIVERY_ATTEMPTS`) and dead-letters, Pub/Sub's `deadLetterPolicy` is the net under it",
         check: (plan) => {
           const work = gcp.workSubscription(plan);
-          same(read(work.inputs, "deadLetterPolicy", "maxDeliveryAttempts"), plan.args.maxDeliveryAttempts, "deadLetterPolicy.maxDeliveryAttempts");
+          const env = read(gcp.worker(plan).inputs, "serviceConfig", "environmentVariables");
+          same(read(env, GCP_FUNCTION_ENV.maxDeliveryAttempts), String(plan.args.maxDeliveryAttempts), `the function's ${GCP_FUNCTION_ENV.maxDeliveryAttempts}`);
           const deadLetterTopic = text(read(work.inputs, "deadLetterPolicy", "deadLetterTopic"), "deadLetterPolicy.deadLetterTopic");
+          same(read(env, GCP_FUNCTION_ENV.deadLetterTopic), deadLetterTopic, `the function's ${GCP_FUNCTION_ENV.deadLetterTopic}`);
           same(gcp.deadLetterSubscription(plan).inputs.topic, deadLetterTopic, "the dead-letter subscription's topic");
+          const topicName = text(exactlyOne(plan, GCP.topic, "that is the dead-letter topic", (topic) => topic.outputs.id === deadLetterTopic).inputs.name, "dead-letter topic name");
+          const runtime = exactlyOne(plan, GCP.serviceAccount, "that runs the function", (account) => account.outputs.email === read(gcp.worker(plan).inputs, "serviceConfig", "serviceAccountEmail"));
+          exactlyOne(plan, GCP.topicIamMember, "letting the function publish dead letters", (member) => member.inputs.topic === topicName && member.inputs.role === "roles/pubsub.publisher" && member.inputs.member === `serviceAccount:${text(runtime.outputs.email, "runtime account email")}`);
           // Pub/Sub dead-letters with its own service agent: without these two grants it keeps redelivering instead.
           // https://cloud.google.com/pubsub/docs/handling-failures#grant_forwarding_permissions
-          const topicName = text(exactlyOne(plan, GCP.topic, "that is the dead-letter topic", (topic) => topic.outputs.id === deadLetterTopic).inputs.name, "dead-letter topic name");
-          exactlyOne(plan, GCP.topicIamMember, "letting Pub/Sub publish dead letters", (member) => member.inputs.topic === topicName && member.inputs.role === "roles/pubsub.publisher");
+          const agent = text(exactlyOne(plan, GCP.serviceIdentity, "the Pub/Sub service agent", (identity) => identity.inputs.service === "pubsub.googleapis.com").outputs.member, "the Pub/Sub service agent");
+          exactlyOne(plan, GCP.topicIamMember, "letting Pub/Sub publish dead letters", (member) => member.inputs.topic === topicName && member.inputs.role === "roles/pubsub.publisher" && member.inputs.member === agent);
           exactlyOne(plan, GCP.subscriptionIamMember, "letting Pub/Sub take dead letters off the work subscription", (member) => member.inputs.subscription === gcp.shortName(work) && member.inputs.role === "roles/pubsub.subscriber");
         },
       },

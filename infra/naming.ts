@@ -80,6 +80,8 @@ export const NAME_RULES = {
   gcpStorageBucket: { cloud: "gcp", min: 3, max: 63, pattern: /^[a-z0-9][a-z0-9._-]*[a-z0-9]$/, allowed: "lower-case letters, digits, dots, hyphens and underscores, starting and ending with a letter or digit", lowerCase: true, separator: "-" },
   gcpPubSubTopic: { cloud: "gcp", min: 3, max: 255, pattern: /^(?!goog)[A-Za-z][\w.~+%-]*$/, allowed: "letters, digits and - _ . ~ + %, starting with a letter and not with `goog`", lowerCase: false, separator: "-" },
   gcpPubSubSubscription: { cloud: "gcp", min: 3, max: 255, pattern: /^(?!goog)[A-Za-z][\w.~+%-]*$/, allowed: "letters, digits and - _ . ~ + %, starting with a letter and not with `goog`", lowerCase: false, separator: "-" },
+  // https://cloud.google.com/artifact-registry/docs/repositories/create-repos (repository naming)
+  gcpArtifactRepository: { cloud: "gcp", min: 1, max: 63, pattern: /^[a-z](?:[a-z0-9-]*[a-z0-9])?$/, allowed: "lower-case letters, digits and hyphens, starting with a letter and ending with a letter or digit", lowerCase: true, separator: "-" },
   gcpParameter: { cloud: "gcp", min: 1, max: 63, pattern: /^[A-Za-z0-9_-]+$/, allowed: "letters, digits, hyphens and underscores", lowerCase: false, separator: "-" },
   gcpLogBucket: { cloud: "gcp", min: 1, max: 100, pattern: /^[\w.-]+$/, allowed: "letters, digits, underscores, hyphens and periods", lowerCase: false, separator: "-" },
   gcpLogSink: { cloud: "gcp", min: 1, max: 100, pattern: /^[A-Za-z0-9][\w.-]*$/, allowed: "letters, digits, underscores, hyphens and periods, starting with a letter or digit", lowerCase: false, separator: "-" },

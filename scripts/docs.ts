@@ -8,6 +8,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { PUSH_ENVELOPE_INVALID } from "../functions/gcp/pushEnvelope";
 import { ERROR_CODES, type ErrorCode } from "../shared/errors";
 import { SETTINGS_SPEC, SETTING_KEYS, type SettingSpec } from "../shared/settings";
 import { CAPABILITIES, CLOUD_NAMES, typeLabel } from "../infra/capabilities";
@@ -27,8 +28,13 @@ function settingsTable(): string {
 const OUTCOME_MEANING = {
   failed: "a failure record is stored; not retried",
   retry: "back to the queue; dead-lettered after `maxDeliveryAttempts`",
-  malformed: "to the dead-letter path: locally at once with its reason; on the clouds after `maxDeliveryAttempts`, the reason in the logs",
+  malformed: "to the dead-letter path: locally and on Google Cloud at once with its reason; on AWS and Azure after `maxDeliveryAttempts`, the reason in the logs",
 } as const;
+
+/** Codes one cloud's adapter gives before the shared core sees the message. */
+const ADAPTER_CODES: Partial<Record<keyof typeof OUTCOME_MEANING, readonly string[]>> = {
+  malformed: [`\`${PUSH_ENVELOPE_INVALID}\` (Google Cloud: the push body is not a readable Pub/Sub push; answered 400, so Pub/Sub's own dead-letter policy moves it)`],
+};
 
 function errorCodesTable(): string {
   const byKind = new Map<string, ErrorCode[]>();
@@ -36,7 +42,7 @@ function errorCodesTable(): string {
     byKind.set(kind, [...(byKind.get(kind) ?? []), code]);
   }
   const rows = (Object.keys(OUTCOME_MEANING) as (keyof typeof OUTCOME_MEANING)[]).map(
-    (kind) => `| \`${kind}\` | ${OUTCOME_MEANING[kind]} | ${(byKind.get(kind) ?? []).map((code) => `\`${code}\``).join(", ")} |`,
+    (kind) => `| \`${kind}\` | ${OUTCOME_MEANING[kind]} | ${[...(byKind.get(kind) ?? []).map((code) => `\`${code}\``), ...(ADAPTER_CODES[kind] ?? [])].join(", ")} |`,
   );
   return ["| outcome | what happens | codes |", "|---|---|---|", "| `ok` | the result record is stored | |", ...rows].join("\n");
 }

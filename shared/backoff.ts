@@ -46,3 +46,12 @@ export function transientRetryDelayMs(attempt: number, random: () => number = Ma
   const retriesBefore = Math.max(1, attempt) - 1;
   return Math.ceil(equalJitter(TRANSIENT_RETRY_BACKOFF, retriesBefore, random)) * 1_000;
 }
+
+/**
+ * The kill switch (`fleet_paused`), in seconds: 15 min after the first hold,
+ * doubling with each (15 min, 30 min, 1 h, 2 h, …), so a pause of length T
+ * costs about log2(T / 15 min) + 1 holds, and a message comes back at most
+ * T + 15 min after the fleet resumes. Every cloud whose handler holds a paused
+ * message uses this one.
+ */
+export const PAUSE_HOLD = { firstSeconds: 900, factor: 2 } as const;

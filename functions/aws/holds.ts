@@ -10,7 +10,7 @@
  * `malformed` messages keep the queue's timeout: they are on their way to the
  * dead-letter queue and nothing is gained by changing when.
  */
-import { transientRetryDelayMs } from "../../shared/backoff";
+import { PAUSE_HOLD, transientRetryDelayMs } from "../../shared/backoff";
 import type { Outcome } from "../../shared/outcome";
 
 /**
@@ -37,8 +37,9 @@ export const MAX_HOLD_SECONDS = SQS_MAX_VISIBILITY_SECONDS - MAX_BATCHING_WINDOW
  * hold); a fixed hold would either spend the receives within the hour or keep
  * messages away for hours after a short pause. A pause longer than a message's
  * remaining life ends in the dead-letter queue, not in expiry (`holdSeconds`).
+ * The schedule itself is the fleet's, in shared/backoff.ts.
  */
-export const PAUSE_HOLD = { firstSeconds: 900, factor: 2 } as const;
+export { PAUSE_HOLD };
 
 /**
  * The visibility, in whole seconds, for a message the handler returns with

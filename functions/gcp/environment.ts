@@ -20,4 +20,9 @@ export const FUNCTION_ENV = {
    * it to answer before the platform cuts the request.
    */
   timeoutSeconds: "FUNCTION_TIMEOUT_SECONDS",
+  /** Full topic names (`projects/<project>/topics/<id>`): where a held-back message is published again, and where dead letters go (./redelivery.ts). */
+  retryTopic: "RETRY_TOPIC",
+  deadLetterTopic: "DEAD_LETTER_TOPIC",
+  /** The stack's `maxDeliveryAttempts`: transient failures before a message is dead-lettered. */
+  maxDeliveryAttempts: "MAX_DELIVERY_ATTEMPTS",
 } as const;

@@ -1,26 +1,27 @@
 /**
  * The Cloud Functions (gen2) entry: one Pub/Sub push request in, the shared
  * worker on its one message, an HTTP status out. Pub/Sub acknowledges the
- * message on 102, 200, 201, 202 or 204 and redelivers it on anything else,
- * with the subscription's retry backoff, until `maxDeliveryAttempts`, when it
- * moves it to the dead-letter topic.
+ * message on 102, 200, 201, 202 or 204 and redelivers it on anything else.
  * https://cloud.google.com/pubsub/docs/push#receive_push
  *
- * | outcome                    | status | why |
- * |----------------------------|--------|-----|
- * | ok, failed                 | 200    | done: the record (a failure record for `failed`) is stored |
- * | malformed, bad envelope    | 400    | Pub/Sub retries it `maxDeliveryAttempts` times, then dead-letters it with its original data and attributes |
- * | retry (page, pause, delay) | 429    | "deliver later"; kept out of 5xx so the errors alert means the function, not the sites it scrapes |
- * | retry `store_failed`       | 503    | our dependency failed: counts as a function error |
- * | retry `internal_error`     | 500    | a bug: counts as a function error |
+ * A message the worker cannot finish now is acknowledged and published again
+ * with a hold, by the handler's own schedule (./redelivery.ts explains why
+ * and how), so the subscriptions see failures only when the function itself
+ * failed:
  *
- * A malformed message is not published to the dead-letter topic by the
- * handler: Pub/Sub's own dead-lettering already bounds the attempts, keeps the
- * original bytes and attributes (plus the source subscription and delivery
- * count), needs no publisher grant for the runtime account and no Pub/Sub
- * client in the bundle, and cannot put a message in the dead-letter topic
- * twice when our 2xx is lost. The cost is `maxDeliveryAttempts` short
- * invocations; each logs the reason with the message id.
+ * | outcome                              | status | what happens |
+ * |--------------------------------------|--------|--------------|
+ * | ok, failed                           | 200    | done: the record (a failure record for `failed`) is stored |
+ * | retry (any code)                     | 202    | published again to the retry topic with its hold; acknowledged |
+ * | malformed, attempts spent            | 202    | published to the dead-letter topic with its code and reason; acknowledged |
+ * | a copy whose hold has not ended      | 425    | "too early": the retry subscription brings it back after its back-off |
+ * | bad envelope                         | 400    | not a readable push: Pub/Sub's own dead-letter policy takes it after its deliveries |
+ * | publishing failed                    | 503    | Pub/Sub redelivers the message as it was: nothing is lost |
+ * | a bug                                | 500    | the same |
+ *
+ * So the function's 5xx share (the error alarm) means the function, its
+ * Pub/Sub calls or its platform failed, never the sites it scrapes; the pages'
+ * own retries are in the retry-rate alarm (infra/gcp/alarms.ts).
  */
 import { http, type Request, type Response } from "@google-cloud/functions-framework";
 import { Storage } from "@google-cloud/storage";
@@ -32,7 +33,9 @@ import { createWorker, type WorkerOptions } from "../../shared/worker";
 import { HandlerConfigError, integerOption, requireEnv, writeGraceFor } from "../handlerConfig";
 import { ENTRY_POINT, FUNCTION_ENV } from "./environment";
 import { createLogMetrics } from "./metrics";
+import { createPublisher, type Publish } from "./publisher";
 import { PushEnvelopeError, decodePushEnvelope, type PushDelivery } from "./pushEnvelope";
+import { attemptsSpent, deadLetterAttributes, readRedeliveryState, redeliveryAttributes, redeliveryOf } from "./redelivery";
 import { createGcsResultStore, storageOptions } from "./resultStore";
 import { createParameterManagerSettings } from "./settingsSource";
 
@@ -46,21 +49,38 @@ import { createParameterManagerSettings } from "./settingsSource";
  */
 export const DEADLINE_MARGIN_MS = { min: 0, max: 60_000, default: 3_000 } as const;
 
-/** The status for each outcome (see the table above). */
+/** The status for each case (see the table above). */
 export const PUSH_STATUS = {
-  ok: 200,
-  failed: 200,
-  malformed: 400,
-  retry: 429,
-  storeFailed: 503,
+  done: 200,
+  handedOn: 202,
+  held: 425,
+  badEnvelope: 400,
+  publishFailed: 503,
   internalError: 500,
 } as const;
+
+/** Time kept, at the least, for a publish after the worker's answer. */
+const MIN_PUBLISH_MS = 500;
+
+/** Where messages go when they are not done, and after how many failures (./redelivery.ts). */
+export interface RedeliveryDeps {
+  readonly publish: Publish;
+  /** `projects/<project>/topics/<id>` (env `RETRY_TOPIC`). */
+  readonly retryTopic: string;
+  /** `projects/<project>/topics/<id>` (env `DEAD_LETTER_TOPIC`). */
+  readonly deadLetterTopic: string;
+  /** The stack's `maxDeliveryAttempts` (env `MAX_DELIVERY_ATTEMPTS`), 1 to 100. */
+  readonly maxDeliveryAttempts: number;
+  /** The backoff's jitter, 0 ≤ x < 1. @default Math.random */
+  readonly random?: () => number;
+}
 
 export interface PushHandlerDeps {
   /** The shared worker's options: settings, results store, and where needed the fetcher, resolver or private-network switch. */
   readonly worker: Omit<WorkerOptions, "logger" | "metrics">;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  readonly redelivery: RedeliveryDeps;
   /** The function's `timeoutSeconds` (env `FUNCTION_TIMEOUT_SECONDS`), 1 to 3600. */
   readonly timeoutSeconds: number;
   /** Milliseconds kept back from the timeout, 0 to 60 000 and below the timeout. @default 3000 */
@@ -86,6 +106,9 @@ export function createPushHandler(deps: PushHandlerDeps): PushHandler {
   if (margin >= timeoutSeconds * 1000) {
     throw new HandlerConfigError(`\`deadlineMarginMs\` must be below the timeout of ${timeoutSeconds * 1000} ms (given ${margin}); lower it or raise the function's timeoutSeconds`);
   }
+  const { redelivery } = deps;
+  const maxDeliveryAttempts = integerOption("redelivery.maxDeliveryAttempts", redelivery.maxDeliveryAttempts, { min: 1, max: 100, default: 5 });
+  const random = redelivery.random ?? Math.random;
   const now = deps.now ?? Date.now;
   const writeGraceMs = writeGraceFor(margin);
   const worker = createWorker({ ...deps.worker, logger, metrics });
@@ -107,16 +130,85 @@ export function createPushHandler(deps: PushHandlerDeps): PushHandler {
     } catch (error) {
       if (!(error instanceof PushEnvelopeError)) throw error;
       metrics.recordPage({ outcome: "malformed", bytesOnWire: 0, fetchMs: 0 });
-      logger.log("warn", "push_rejected", { code: error.code, messageId: error.messageId, reason: error.message, fix: "Pub/Sub dead-letters the message after maxDeliveryAttempts" });
-      answer(response, PUSH_STATUS.malformed, { outcome: "malformed", code: error.code, reason: error.message });
+      logger.log("warn", "push_rejected", { code: error.code, messageId: error.messageId, reason: error.message, fix: "not a readable Pub/Sub push: Pub/Sub's own dead-letter policy moves the message to the dead-letter topic after its deliveries" });
+      answer(response, PUSH_STATUS.badEnvelope, { outcome: "malformed", code: error.code, reason: error.message });
       return;
     }
+    const { messageId } = delivery;
     if (!delivery.attemptKnown) {
-      logger.log("warn", "delivery_attempt_missing", { messageId: delivery.messageId, fix: "the push subscription needs a dead-letter policy for Pub/Sub to count deliveries; the message is treated as a first delivery" });
+      logger.log("warn", "delivery_attempt_missing", { messageId, fix: "the push subscription has no dead-letter policy, so Pub/Sub counts no deliveries and a message the function keeps failing on is never set aside; the program sets one (infra/gcp/queue.ts): run pulumi up" });
     }
+    const state = readRedeliveryState(delivery.attributes);
+    if (state.notBeforeMs !== undefined && state.notBeforeMs > started) {
+      answer(response, PUSH_STATUS.held, { messageId, outcome: "held", notBefore: new Date(state.notBeforeMs).toISOString() });
+      return;
+    }
+    // Time left for a publish: up to the function's own timeout, less a moment to answer.
+    const publishSignal = () => AbortSignal.timeout(Math.max(MIN_PUBLISH_MS, started + timeoutSeconds * 1000 - now() - MIN_PUBLISH_MS));
+    if (attemptsSpent(state, maxDeliveryAttempts)) {
+      const code = state.code ?? "attempts_spent";
+      const reason = `${state.failures} transient failures (maxDeliveryAttempts ${maxDeliveryAttempts}); the last: ${state.reason ?? "unknown"}`;
+      await handOn(response, delivery, "deadLetter", code, reason, deadLetterAttributes(delivery.attributes, code, reason), publishSignal());
+      return;
+    }
+
     const deadlineAt = started + timeoutSeconds * 1000 - margin;
-    const [item] = await worker.processBatch([{ id: delivery.messageId, body: delivery.data, attempt: delivery.deliveryAttempt }], { deadlineAt, writeGraceMs });
-    answer(response, statusOf(item.outcome), { messageId: delivery.messageId, attempt: delivery.deliveryAttempt, ...outcomeBody(item.outcome) });
+    const [item] = await worker.processBatch([{ id: messageId, body: delivery.data, attempt: state.failures + 1 }], { deadlineAt, writeGraceMs });
+    const fate = redeliveryOf(item.outcome, state, maxDeliveryAttempts, random);
+    const body = { messageId, attempt: state.failures + 1, ...outcomeBody(item.outcome) };
+    switch (fate.kind) {
+      case "done":
+        answer(response, PUSH_STATUS.done, body);
+        return;
+      case "deadLetter":
+        await handOn(response, delivery, "deadLetter", fate.code, fate.reason, deadLetterAttributes(delivery.attributes, fate.code, fate.reason), publishSignal(), body);
+        return;
+      case "republish": {
+        const notBeforeMs = now() + fate.holdSeconds * 1000;
+        await handOn(response, delivery, "retry", fate.state.code ?? "retry", fate.state.reason ?? "", redeliveryAttributes(delivery.attributes, fate.state, notBeforeMs), publishSignal(), {
+          ...body,
+          holdSeconds: fate.holdSeconds,
+          failures: fate.state.failures,
+        });
+        return;
+      }
+    }
+  }
+
+  /**
+   * Publishes the message to the retry or dead-letter topic and acknowledges
+   * it (202), or, when Pub/Sub refuses the publish, answers 503 so that the
+   * message comes back as it was.
+   */
+  async function handOn(
+    response: Response,
+    delivery: PushDelivery,
+    to: "retry" | "deadLetter",
+    code: string,
+    reason: string,
+    attributes: Record<string, string>,
+    signal: AbortSignal,
+    body: Readonly<Record<string, unknown>> = { messageId: delivery.messageId, outcome: "malformed", code, reason },
+  ): Promise<void> {
+    const topic = to === "retry" ? redelivery.retryTopic : redelivery.deadLetterTopic;
+    try {
+      const copyId = await redelivery.publish(topic, { data: delivery.data, attributes }, signal);
+      if (to === "deadLetter") {
+        logger.log("warn", "message_dead_lettered", { messageId: delivery.messageId, deadLetterId: copyId, code, reason, pubsubDeliveryAttempt: delivery.deliveryAttempt, fix: "see README: Dead letters (pull, fix the cause, publish the data to the work topic again)" });
+      }
+      answer(response, PUSH_STATUS.handedOn, { ...body, handedOnTo: to, copyId });
+    } catch (error) {
+      logger.log("error", "redelivery_publish_failed", {
+        messageId: delivery.messageId,
+        // Pub/Sub's own count: at 100 it dead-letters the message itself (infra/gcp/queue.ts SAFETY_NET_DELIVERIES).
+        pubsubDeliveryAttempt: delivery.deliveryAttempt,
+        topic,
+        code,
+        error: describeError(error),
+        fix: "Pub/Sub delivers the message again as it was; if this repeats, check that the runtime account may publish to the topic (roles/pubsub.publisher)",
+      });
+      answer(response, PUSH_STATUS.publishFailed, { ...body, handedOnTo: to, error: describeError(error) });
+    }
   }
 
   return {
@@ -124,28 +216,13 @@ export function createPushHandler(deps: PushHandlerDeps): PushHandler {
       try {
         await handle(request, response);
       } catch (error) {
-        // Neither decoding nor processBatch is meant to throw; if one does, the message comes back rather than being lost.
+        // Neither decoding, processBatch nor a publish is meant to throw; if one does, the message comes back rather than being lost.
         logger.log("error", "push_failed", { error: describeError(error), stack: error instanceof Error ? error.stack : undefined });
         if (!response.headersSent) answer(response, PUSH_STATUS.internalError, { outcome: "retry", code: "internal_error", reason: describeError(error) });
       }
     },
     close: () => worker.close(),
   };
-}
-
-export function statusOf(outcome: Outcome): number {
-  switch (outcome.kind) {
-    case "ok":
-      return PUSH_STATUS.ok;
-    case "failed":
-      return PUSH_STATUS.failed;
-    case "malformed":
-      return PUSH_STATUS.malformed;
-    case "retry":
-      if (outcome.code === "store_failed") return PUSH_STATUS.storeFailed;
-      if (outcome.code === "internal_error") return PUSH_STATUS.internalError;
-      return PUSH_STATUS.retry;
-  }
 }
 
 function outcomeBody(outcome: Outcome): Record<string, unknown> {
@@ -163,21 +240,28 @@ export function createCloudFunctionHandler(env: NodeJS.ProcessEnv): PushHandler 
   const logger = createJsonLogger({ base: { fleet: fleetName } });
   // One client per instance: its auth client caches the access token, which the settings source reuses.
   const storage = new Storage(storageOptions());
+  const getAccessToken = async () => {
+    const token = await storage.authClient.getAccessToken();
+    if (!token) throw new HandlerConfigError("the runtime service account's credentials gave no access token");
+    return token;
+  };
   return createPushHandler({
     worker: {
       results: createGcsResultStore({ bucket: storage.bucket(requireEnv(env, FUNCTION_ENV.resultsBucket, "environment variable")) }),
       settings: createParameterManagerSettings({
         parameter: requireEnv(env, FUNCTION_ENV.settingsParameter, "environment variable"),
-        getAccessToken: async () => {
-          const token = await storage.authClient.getAccessToken();
-          if (!token) throw new HandlerConfigError("the runtime service account's credentials gave no access token");
-          return token;
-        },
+        getAccessToken,
         logger,
       }),
     },
     logger,
     metrics: createLogMetrics({ fleetName }),
+    redelivery: {
+      publish: createPublisher({ getAccessToken }),
+      retryTopic: requireEnv(env, FUNCTION_ENV.retryTopic, "environment variable"),
+      deadLetterTopic: requireEnv(env, FUNCTION_ENV.deadLetterTopic, "environment variable"),
+      maxDeliveryAttempts: Number(requireEnv(env, FUNCTION_ENV.maxDeliveryAttempts, "environment variable")),
+    },
     timeoutSeconds,
   });
 }

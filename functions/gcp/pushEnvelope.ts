@@ -22,15 +22,20 @@ export interface PushDelivery {
   readonly messageId: string;
   /** The message's data, decoded from base64. */
   readonly data: Buffer;
+  /** The message's attributes (string values only; an envelope without any gives `{}`). */
+  readonly attributes: Readonly<Record<string, string>>;
   /** 1 on the first delivery; 1 as well when Pub/Sub sent no count (see `attemptKnown`). */
   readonly deliveryAttempt: number;
   /** False when the body carried no valid `deliveryAttempt` (a subscription without a dead-letter policy). */
   readonly attemptKnown: boolean;
 }
 
+/** The code of a push body the handler cannot read (outcome `malformed`); listed in the README's error-code table. */
+export const PUSH_ENVELOPE_INVALID = "push_envelope_invalid";
+
 /** A push body that is not a readable Pub/Sub push, or whose message has no usable data. */
 export class PushEnvelopeError extends Error {
-  readonly code = "push_envelope_invalid";
+  readonly code = PUSH_ENVELOPE_INVALID;
   /** The message id, when the envelope got far enough to have one. */
   readonly messageId?: string;
 
@@ -73,9 +78,11 @@ export function decodePushEnvelope(body: unknown): PushDelivery {
 
   const attempt = envelope.deliveryAttempt;
   const attemptKnown = typeof attempt === "number" && Number.isInteger(attempt) && attempt >= 1;
+  const attributes = Object.fromEntries(Object.entries(asObject(message.attributes) ?? {}).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
   return {
     messageId,
     data: Buffer.from(data, "base64"),
+    attributes,
     deliveryAttempt: attemptKnown ? attempt : 1,
     attemptKnown,
   };

@@ -14,7 +14,11 @@
  *   page-level retry with 429 and only its own faults with 5xx, so the ratio
  *   is the function's error rate, not the scraped sites';
  * - `pubsub.googleapis.com/subscription/push_request_count` with
- *   `response_class="ack"`: the stalled policy's "nothing processed".
+ *   `response_class="ack"`: the stalled policy's "nothing processed";
+ * - the log-based `Pages` counter (./dashboard.ts), by `outcome`: the share of
+ *   pages ending `retry` or `malformed` over 15 minutes, the same measure as on
+ *   the other clouds. It also opens when the workers cannot read their
+ *   settings: then every page is a `settings_unavailable` retry.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as monitoring from "@pulumi/gcp/monitoring";
@@ -31,6 +35,8 @@ export interface AlarmsArgs {
   readonly workSubscriptionName: string;
   readonly deadLetterSubscriptionName: string;
   readonly functionName: string;
+  /** The log-based page counter labelled by outcome (`<namePrefix>/Pages`, ./dashboard.ts). */
+  readonly pagesMetricName: string;
   readonly labels: Readonly<Record<string, string>>;
 }
 
@@ -54,10 +60,14 @@ export const FILTERS = {
   acknowledgedPushes: (subscription: string) => `${subscriptionMetric("push_request_count", subscription)} AND metric.labels.response_class = "ack"`,
   functionRequests,
   functionErrors: (functionName: string) => `${functionRequests(functionName)} AND metric.labels.response_code_class = "5xx"`,
+  pages: (metricName: string) => `metric.type = "logging.googleapis.com/user/${metricName}"`,
+  // The label match the filter syntax documents (https://cloud.google.com/monitoring/api/v3/filters).
+  retriedPages: (metricName: string) => `metric.type = "logging.googleapis.com/user/${metricName}" AND metric.labels.outcome = monitoring.regex.full_match("retry|malformed")`,
 } as const;
 
 const MINUTE = "60s";
 const FIVE_MINUTES = "300s";
+const FIFTEEN_MINUTES = "900s";
 const maxPerMinute = [{ alignmentPeriod: MINUTE, perSeriesAligner: "ALIGN_MAX" }];
 
 export function createAlarms(name: string, args: AlarmsArgs, opts: pulumi.CustomResourceOptions): Alarms {
@@ -129,6 +139,25 @@ export function createAlarms(name: string, args: AlarmsArgs, opts: pulumi.Custom
         },
       },
     ]),
+    policy(
+      "page-retries",
+      "page retry rate",
+      `${t.retryRatePercent}% or more of the pages in 15 minutes ended \`retry\` or \`malformed\`. Look at the worker's \`page_metric\` lines by \`code\`: many \`http_5xx\` or timeouts mean failing sites; \`store_failed\` a results bucket the worker cannot write; \`settings_unavailable\` a worker that cannot read its settings parameter (check the runtime account's roles/parametermanager.parameterViewer and that the parameter has an enabled version).`,
+      [
+        {
+          displayName: `retry or malformed share >= ${t.retryRatePercent}%`,
+          conditionThreshold: {
+            filter: FILTERS.retriedPages(args.pagesMetricName),
+            denominatorFilter: FILTERS.pages(args.pagesMetricName),
+            aggregations: [{ alignmentPeriod: FIFTEEN_MINUTES, perSeriesAligner: "ALIGN_DELTA", crossSeriesReducer: "REDUCE_SUM" }],
+            denominatorAggregations: [{ alignmentPeriod: FIFTEEN_MINUTES, perSeriesAligner: "ALIGN_DELTA", crossSeriesReducer: "REDUCE_SUM" }],
+            comparison: "COMPARISON_GE",
+            thresholdValue: t.retryRatePercent / 100,
+            duration: "0s",
+          },
+        },
+      ],
+    ),
     // Both conditions at once: messages waited the whole window and not one
     // push was acknowledged in it. An idle, empty queue opens neither.
     policy(

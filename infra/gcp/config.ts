@@ -10,39 +10,27 @@
  *   provider's own key, read here so a missing one fails with the fix before
  *   any resource is registered).
  * - `gcp:region` (required): where the function, bucket and log bucket live.
- * - `scrape-fleet:ackDeadlineSeconds` (10–600, default: functionTimeoutSeconds,
- *   at least 10): the push subscription's ack deadline, which is also the push
- *   request's timeout. Refused below functionTimeoutSeconds.
+ * - `scrape-fleet:ackDeadlineSeconds` (10–600, default: functionTimeoutSeconds
+ *   + 60): the push subscriptions' ack deadline, which is also the push
+ *   request's timeout. Refused below functionTimeoutSeconds + 60 (the margin
+ *   for a cold start and Cloud Run's request queue, ../cloudLimits.ts).
  * - `scrape-fleet:workerCpu` (optional): the function's vCPUs, such as `1` or
  *   `2`; derived from memoryMb and messagesPerWorker otherwise.
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { SettingIssue } from "../../shared/errors";
+import { GCP_LIMITS } from "../cloudLimits";
 import { configKey, PROJECT, toInteger, toNumber, type CloudConfig, type RawConfig, type Validation } from "../config";
 import type { AlarmThresholds, FleetArgs } from "../contract";
 
 export interface GcpFleetConfig {
   readonly project: string;
   readonly region: string;
-  /** The push subscription's ack deadline: at least the function timeout, 10–600. */
+  /** The push subscriptions' ack deadline: at least the function timeout + `GCP_LIMITS.ackMarginSeconds`, 10–600. */
   readonly ackDeadlineSeconds: number;
   /** `serviceConfig.availableCpu`, as the API takes it ("1", "2", "0.333"). */
   readonly workerCpu: string;
 }
-
-/**
- * Pub/Sub's ack deadline range (10 to 600 s). For push delivery the ack
- * deadline is also the push request's timeout (provider docs for
- * `pubsub.Subscription.ackDeadlineSeconds`), so a function running longer is
- * redelivered while it still works.
- */
-export const ACK_DEADLINE_SECONDS = { min: 10, max: 600 } as const;
-
-/** Log bucket retention range (https://cloud.google.com/logging/docs/buckets#custom-retention). */
-export const LOG_BUCKET_RETENTION_DAYS = { min: 1, max: 3650 } as const;
-
-/** An alert on missing data (`conditionAbsent`) needs a window of whole minutes, at least 2. */
-export const MIN_STALLED_MINUTES = 2;
 
 /**
  * Memory each CPU count allows, in MiB, and the CPU Cloud Run functions gives a
@@ -126,26 +114,30 @@ export function validateGcpConfig(raw: RawGcpConfig, fleet: FleetLimits): Valida
     issue("gcp:region", region, region === undefined ? "is required: where the function, buckets and logs live" : "is not a region name such as us-central1", "pulumi config set gcp:region us-central1");
   }
 
-  if (fleet.functionTimeoutSeconds > ACK_DEADLINE_SECONDS.max) {
+  const ack = GCP_LIMITS.ackDeadlineSeconds;
+  const margin = GCP_LIMITS.ackMarginSeconds;
+  const longestTimeout = ack.max - margin;
+  if (fleet.functionTimeoutSeconds > longestTimeout) {
     issue(
       configKey("functionTimeoutSeconds"),
       fleet.functionTimeoutSeconds,
-      `is above ${ACK_DEADLINE_SECONDS.max} seconds, the longest a Pub/Sub push request may take: Pub/Sub would redeliver the message while the function still works on it`,
-      `pulumi config set ${configKey("functionTimeoutSeconds")} ${ACK_DEADLINE_SECONDS.max}`,
+      `is above ${longestTimeout} seconds: a Pub/Sub push request may take at most ${ack.max} s from the moment Pub/Sub sends it, and ${margin} s of that are kept for a cold start and Cloud Run's request queue; a longer run is delivered again while the function still works on it`,
+      `pulumi config set ${configKey("functionTimeoutSeconds")} ${longestTimeout}`,
     );
   }
 
-  const derivedAck = Math.min(ACK_DEADLINE_SECONDS.max, Math.max(ACK_DEADLINE_SECONDS.min, fleet.functionTimeoutSeconds));
+  const leastAck = fleet.functionTimeoutSeconds + margin;
+  const derivedAck = Math.min(ack.max, Math.max(ack.min, leastAck));
   let ackDeadlineSeconds = derivedAck;
   if (raw.ackDeadlineSeconds !== undefined) {
     const given = toInteger(raw.ackDeadlineSeconds);
-    if (given === undefined || given < ACK_DEADLINE_SECONDS.min || given > ACK_DEADLINE_SECONDS.max) {
-      issue(configKey("ackDeadlineSeconds"), raw.ackDeadlineSeconds, `must be an integer from ${ACK_DEADLINE_SECONDS.min} to ${ACK_DEADLINE_SECONDS.max} (Pub/Sub's range)`, `pulumi config rm ${configKey("ackDeadlineSeconds")}   (the program derives ${derivedAck})`);
-    } else if (given < fleet.functionTimeoutSeconds) {
+    if (given === undefined || given < ack.min || given > ack.max) {
+      issue(configKey("ackDeadlineSeconds"), raw.ackDeadlineSeconds, `must be an integer from ${ack.min} to ${ack.max} (Pub/Sub's range)`, `pulumi config rm ${configKey("ackDeadlineSeconds")}   (the program derives ${derivedAck})`);
+    } else if (given < leastAck) {
       issue(
         configKey("ackDeadlineSeconds"),
         given,
-        `is shorter than functionTimeoutSeconds (${fleet.functionTimeoutSeconds}): the push request times out at the ack deadline, and Pub/Sub redelivers the message while the function still works on it`,
+        `is shorter than functionTimeoutSeconds (${fleet.functionTimeoutSeconds}) + ${margin} s for a cold start and Cloud Run's request queue: the push request times out at the ack deadline, counted from when Pub/Sub sends it, and Pub/Sub redelivers the message while the function still works on it`,
         `pulumi config set ${configKey("ackDeadlineSeconds")} ${derivedAck}   (or pulumi config rm ${configKey("ackDeadlineSeconds")})`,
       );
     } else {
@@ -167,11 +159,20 @@ export function validateGcpConfig(raw: RawGcpConfig, fleet: FleetLimits): Valida
     issue(configKey("memoryMb"), fleet.memoryMb, "fits no Cloud Run CPU size (at most 32768 MiB at 8 vCPU)", `pulumi config set ${configKey("memoryMb")} 2048`);
   }
 
-  if (fleet.logRetentionDays > LOG_BUCKET_RETENTION_DAYS.max) {
-    issue(configKey("logRetentionDays"), fleet.logRetentionDays, `is above the ${LOG_BUCKET_RETENTION_DAYS.max} days a Cloud Logging bucket keeps logs`, `pulumi config set ${configKey("logRetentionDays")} ${LOG_BUCKET_RETENTION_DAYS.max}`);
+  const logDays = GCP_LIMITS.logBucketRetentionDays;
+  if (fleet.logRetentionDays > logDays.max) {
+    issue(configKey("logRetentionDays"), fleet.logRetentionDays, `is above the ${logDays.max} days a Cloud Logging bucket keeps logs`, `pulumi config set ${configKey("logRetentionDays")} ${logDays.max}`);
   }
-  if (fleet.alarms.stalledMinutes < MIN_STALLED_MINUTES) {
-    issue(configKey("alarms.stalledMinutes"), fleet.alarms.stalledMinutes, `is below ${MIN_STALLED_MINUTES}: Cloud Monitoring's missing-data condition needs a window of at least 2 minutes`, `pulumi config set --path ${configKey("alarms.stalledMinutes")} ${MIN_STALLED_MINUTES}`);
+  const absence = GCP_LIMITS.absenceWindowMinutes;
+  if (fleet.alarms.stalledMinutes < absence.min) {
+    issue(configKey("alarms.stalledMinutes"), fleet.alarms.stalledMinutes, `is below ${absence.min}: Cloud Monitoring's missing-data condition needs a window of at least ${absence.min} minutes`, `pulumi config set --path ${configKey("alarms.stalledMinutes")} ${absence.min}`);
+  } else if (fleet.alarms.stalledMinutes > absence.max) {
+    issue(
+      configKey("alarms.stalledMinutes"),
+      fleet.alarms.stalledMinutes,
+      `is above ${absence.max} (23.5 hours): Cloud Monitoring refuses a missing-data condition with a longer window`,
+      `pulumi config set --path ${configKey("alarms.stalledMinutes")} ${absence.max}`,
+    );
   }
 
   if (issues.length > 0 || typeof project !== "string" || typeof region !== "string" || workerCpu === undefined) return { ok: false, issues };

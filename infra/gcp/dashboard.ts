@@ -24,6 +24,13 @@ export function logMetricName(namePrefix: string, metric: string): string {
   return resourceName("gcpLogMetric", namePrefix, metric);
 }
 
+/**
+ * One more counter over the same page lines, labelled by `outcome`: the
+ * retry-rate alert divides its retry and malformed series by all of them,
+ * which a filter can only do within one metric (./alarms.ts).
+ */
+export const PAGES_BY_OUTCOME = "Pages";
+
 const pageLines = (namePrefix: string) => `jsonPayload.event="${PAGE_METRIC_EVENT}" AND jsonPayload.${METRICS.fleetDimension}="${namePrefix}"`;
 
 /**
@@ -63,8 +70,22 @@ export function createFleetMetrics(name: string, args: FleetMetricsArgs, opts: p
       },
       opts,
     );
+  const pagesByOutcome = new logging.Metric(
+    `${name}-metric-${PAGES_BY_OUTCOME}`,
+    {
+      project,
+      bucketName: args.logBucket,
+      name: logMetricName(namePrefix, PAGES_BY_OUTCOME),
+      description: "scrape-fleet pages, by outcome (ok, failed, retry, malformed)",
+      filter: pageLines(namePrefix),
+      labelExtractors: { outcome: "EXTRACT(jsonPayload.outcome)" },
+      metricDescriptor: { metricKind: "DELTA", valueType: "INT64", unit: "1", labels: [{ key: "outcome", valueType: "STRING", description: "The page's outcome." }] },
+    },
+    opts,
+  );
   return [
     ...counters,
+    pagesByOutcome,
     distribution(METRICS.bytesFetched, "By", 256, "scrape-fleet response bytes on the wire, per page"),
     distribution(METRICS.fetchLatencyMs, "ms", 1, "scrape-fleet time to fetch one page, redirects included"),
   ];
@@ -74,6 +95,8 @@ export interface DashboardArgs {
   readonly namePrefix: string;
   readonly project: string;
   readonly workSubscriptionName: string;
+  /** Where held messages wait for their time (functions/gcp/redelivery.ts). */
+  readonly retrySubscriptionName: string;
   readonly deadLetterSubscriptionName: string;
   readonly functionName: string;
   /** Alert policy resource names, for one alert chart each. */
@@ -101,6 +124,7 @@ function dashboardBody(args: DashboardArgs, policies: readonly string[]): Record
   const charts: Chart[] = [
     { title: "Work backlog (undelivered messages)", dataSets: [{ filter: FILTERS.backlog(args.workSubscriptionName), aligner: "ALIGN_MAX" }] },
     { title: "Oldest message age (s)", dataSets: [{ filter: FILTERS.oldestAge(args.workSubscriptionName), aligner: "ALIGN_MAX" }] },
+    { title: "Messages held for a retry", dataSets: [{ filter: FILTERS.backlog(args.retrySubscriptionName), aligner: "ALIGN_MAX" }] },
     { title: "Dead letters waiting", dataSets: [{ filter: FILTERS.backlog(args.deadLetterSubscriptionName), aligner: "ALIGN_MAX" }] },
     { title: "Push deliveries by response (per s)", dataSets: [{ filter: FILTERS.pushRequests(args.workSubscriptionName), aligner: "ALIGN_RATE", reducer: "REDUCE_SUM", groupBy: ["metric.labels.response_class"] }] },
     { title: "Function requests by status class (per s)", dataSets: [{ filter: FILTERS.functionRequests(args.functionName), aligner: "ALIGN_RATE", reducer: "REDUCE_SUM", groupBy: ["metric.labels.response_code_class"] }] },

@@ -1,7 +1,8 @@
 /**
- * The fleet on Google Cloud: a Pub/Sub work topic with our own push
- * subscription (dead-letter topic + its subscription), a Cloud Function gen2
- * worker behind internal-only ingress, a private results bucket, a Parameter
+ * The fleet on Google Cloud: a Pub/Sub work topic and a retry topic, each
+ * with our own push subscription (dead-letter topic + its subscription), a
+ * Cloud Function gen2 worker behind internal-only ingress, built by its own
+ * build account into the fleet's image repository, a private results bucket, a Parameter
  * Manager parameter for runtime settings, alert policies to notification
  * channels, log-based metrics and a dashboard.
  *
@@ -17,9 +18,9 @@ import { gcpLabels } from "../tags";
 import { createAlarms } from "./alarms";
 import { readGcpConfig, type GcpFleetConfig } from "./config";
 import { createConfigStore } from "./configStore";
-import { createDashboard, createFleetMetrics } from "./dashboard";
-import { createServiceAccounts, grantDelivery, grantRuntime } from "./identity";
-import { createPushSubscription, createTopics, queueNames } from "./queue";
+import { createDashboard, createFleetMetrics, logMetricName, PAGES_BY_OUTCOME } from "./dashboard";
+import { createServiceAccounts, grantBuild, grantDelivery, grantRuntime } from "./identity";
+import { createPushSubscriptions, createTopics, queueNames } from "./queue";
 import { enableServices } from "./services";
 import { createBuckets } from "./storage";
 import { createWorker, createWorkerLogs } from "./worker";
@@ -39,12 +40,13 @@ export class GcpFleet extends pulumi.ComponentResource {
     const services = enableServices(name, project, this);
     const child: pulumi.CustomResourceOptions = { parent: this, dependsOn: services };
 
-    const { workTopic, deadLetterTopic, deadLetterSubscription } = createTopics(name, { namePrefix, project, labels }, child);
+    const { workTopic, retryTopic, deadLetterTopic, deadLetterSubscription } = createTopics(name, { namePrefix, project, labels }, child);
     const { resultsBucket, sourceBucket } = createBuckets({ namePrefix, project, region, rawHtmlRetentionDays: args.rawHtmlRetentionDays, labels }, child);
     const { parameter } = createConfigStore(name, { namePrefix, project, settings: args.settings, pushSettings: args.pushSettings, labels }, child);
 
     const accounts = createServiceAccounts(name, { namePrefix, project }, child);
-    const runtimeGrants = grantRuntime(name, { project, runtime: accounts.runtime, resultsBucket }, child);
+    const runtimeGrants = grantRuntime(name, { project, runtime: accounts.runtime, resultsBucket, retryTopic, deadLetterTopic }, child);
+    const { repository, grants: buildGrants } = grantBuild(name, { namePrefix, project, region, build: accounts.build, sourceBucket, labels }, child);
 
     const { fn, functionName, serviceUri } = createWorker(
       name,
@@ -58,24 +60,27 @@ export class GcpFleet extends pulumi.ComponentResource {
         maxWorkers: args.maxWorkers,
         messagesPerWorker: args.messagesPerWorker,
         runtime: accounts.runtime,
+        build: accounts.build,
+        imageRepository: repository.id,
         sourceBucket,
         resultsBucketName: resultsBucket.name,
         settingsParameter: parameter.name,
+        retryTopic: retryTopic.id,
+        deadLetterTopic: deadLetterTopic.id,
+        maxDeliveryAttempts: args.maxDeliveryAttempts,
         labels,
       },
-      // The worker reads its settings and writes results from its first request.
-      { ...child, dependsOn: [...services, ...runtimeGrants] },
+      // The build needs its grants; the worker reads its settings, writes results and publishes from its first request.
+      { ...child, dependsOn: [...services, ...runtimeGrants, ...buildGrants] },
     );
     const { logBucket } = createWorkerLogs(name, { namePrefix, project, region, functionName, logRetentionDays: args.logRetentionDays }, child);
 
-    const pushSubscription = createPushSubscription(
+    const pushSubscriptions = createPushSubscriptions(
       name,
       {
         namePrefix,
         project,
-        workTopic,
-        deadLetterTopic,
-        maxDeliveryAttempts: args.maxDeliveryAttempts,
+        topics: { workTopic, retryTopic, deadLetterTopic },
         ackDeadlineSeconds: gcp.ackDeadlineSeconds,
         endpoint: serviceUri,
         invokerEmail: accounts.invoker.email,
@@ -84,8 +89,9 @@ export class GcpFleet extends pulumi.ComponentResource {
       child,
     );
     // The Cloud Run service exists once the function does.
-    grantDelivery(name, { project, location: region, serviceName: functionName, accounts, deadLetterTopic, pushSubscription }, { ...child, dependsOn: [...services, fn] });
+    grantDelivery(name, { project, location: region, serviceName: functionName, accounts, deadLetterTopic, pushSubscriptions }, { ...child, dependsOn: [...services, fn] });
 
+    const metrics = createFleetMetrics(name, { namePrefix, project, logBucket: logBucket.id }, child);
     const queues = queueNames(namePrefix);
     const { emailChannel, policies } = createAlarms(
       name,
@@ -98,18 +104,19 @@ export class GcpFleet extends pulumi.ComponentResource {
         workSubscriptionName: queues.workSubscription,
         deadLetterSubscriptionName: queues.deadLetterSubscription,
         functionName,
+        pagesMetricName: logMetricName(namePrefix, PAGES_BY_OUTCOME),
         labels,
       },
-      // The filters name the subscriptions and the function by their known names; the policies come after them.
-      { ...child, dependsOn: [...services, pushSubscription, deadLetterSubscription, fn] },
+      // The filters name the subscriptions, the function and the log-based metrics by their known names; the policies come after them.
+      { ...child, dependsOn: [...services, pushSubscriptions.work, pushSubscriptions.retry, deadLetterSubscription, fn, ...metrics] },
     );
-    const metrics = createFleetMetrics(name, { namePrefix, project, logBucket: logBucket.id }, child);
     const { url: dashboardUrl } = createDashboard(
       name,
       {
         namePrefix,
         project,
         workSubscriptionName: queues.workSubscription,
+        retrySubscriptionName: queues.retrySubscription,
         deadLetterSubscriptionName: queues.deadLetterSubscription,
         functionName,
         alertPolicyNames: policies.map((policy) => policy.name),

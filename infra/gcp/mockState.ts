@@ -51,6 +51,10 @@ export const GCP_MOCK_STATE: Readonly<Record<string, MockStateFunction>> = {
     const name = physicalName(resource);
     return { id: name, name, url: `gs://${name}` };
   },
+  "gcp:artifactregistry/repository:Repository": (resource, env) => {
+    const repositoryId = requiredText(resource.inputs.repositoryId, "repositoryId");
+    return { id: `projects/${project(env)}/locations/${String(resource.inputs.location)}/repositories/${repositoryId}`, name: repositoryId };
+  },
   "gcp:monitoring/notificationChannel:NotificationChannel": (resource, env) => {
     const name = `projects/${project(env)}/notificationChannels/${resource.name}`;
     return { id: name, name };

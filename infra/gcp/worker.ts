@@ -67,9 +67,18 @@ export interface WorkerArgs {
   readonly maxWorkers: number;
   readonly messagesPerWorker: number;
   readonly runtime: serviceaccount.Account;
+  /** Cloud Build runs the build as this account (./identity.ts `grantBuild`). */
+  readonly build: serviceaccount.Account;
+  /** The Artifact Registry repository the image is pushed to: `projects/<p>/locations/<region>/repositories/<id>`. */
+  readonly imageRepository: pulumi.Input<string>;
   readonly sourceBucket: storage.Bucket;
   readonly resultsBucketName: pulumi.Input<string>;
   readonly settingsParameter: pulumi.Input<string>;
+  /** Topic ids (`projects/<p>/topics/<id>`) the handler publishes to (functions/gcp/redelivery.ts). */
+  readonly retryTopic: pulumi.Input<string>;
+  readonly deadLetterTopic: pulumi.Input<string>;
+  /** The stack's `maxDeliveryAttempts`: transient failures before the handler dead-letters a message. */
+  readonly maxDeliveryAttempts: number;
   readonly labels: Readonly<Record<string, string>>;
 }
 
@@ -100,6 +109,14 @@ export function createWorker(name: string, args: WorkerArgs, opts: pulumi.Custom
         runtime: WORKER_RUNTIME,
         entryPoint: ENTRY_POINT,
         source: { storageSource: { bucket: args.sourceBucket.name, object: source.name } },
+        // The build's own account, as its full resource name: the API takes
+        // `projects/<project>/serviceAccounts/<email>` (the provider docs:
+        // "the fully-qualified name"; gcloud's --build-service-account and the
+        // API's own echo of the default in firebase/firebase-tools#8841 use
+        // that form), which is the account's `name`. Without it a new project
+        // builds as the default Compute Engine account (./identity.ts `grantBuild`).
+        serviceAccount: args.build.name,
+        dockerRepository: args.imageRepository,
       },
       serviceConfig: {
         maxInstanceCount: args.maxWorkers,
@@ -116,6 +133,9 @@ export function createWorker(name: string, args: WorkerArgs, opts: pulumi.Custom
           [FUNCTION_ENV.resultsBucket]: args.resultsBucketName,
           [FUNCTION_ENV.settingsParameter]: args.settingsParameter,
           [FUNCTION_ENV.timeoutSeconds]: String(args.functionTimeoutSeconds),
+          [FUNCTION_ENV.retryTopic]: args.retryTopic,
+          [FUNCTION_ENV.deadLetterTopic]: args.deadLetterTopic,
+          [FUNCTION_ENV.maxDeliveryAttempts]: String(args.maxDeliveryAttempts),
           // The bundle ships a linked source map: stack traces show the TypeScript lines.
           NODE_OPTIONS: "--enable-source-maps",
         },

@@ -3,8 +3,10 @@
  * function over `ResourceView`s (./view.ts): ./index.ts registers them with
  * CrossGuard, ./evaluate.ts runs them over a mocked plan.
  */
+import { ackMargin } from "./ackMargin";
 import { alarmHasAction } from "./alarmActions";
 import { alarmMissingData } from "./alarmMissingData";
+import { buildServiceAccount } from "./buildServiceAccount";
 import { deadLetterAlarm, deadLetterPath } from "./deadLetters";
 import { encryptionAtRest } from "./encryption";
 import { leastPrivilege } from "./leastPrivilege";
@@ -13,10 +15,27 @@ import { nodeRuntime } from "./nodeRuntime";
 import { parameterSize } from "./parameterSize";
 import { noPublicStorage } from "./publicAccess";
 import { queueRetention } from "./queueRetention";
+import { requiredApis } from "./requiredApis";
 import { fleetTags } from "./tagging";
 import type { FleetRule } from "./view";
 
-export { alarmHasAction, alarmMissingData, deadLetterAlarm, deadLetterPath, encryptionAtRest, fleetTags, leastPrivilege, logRetention, nodeRuntime, noPublicStorage, parameterSize, queueRetention };
+export {
+  ackMargin,
+  alarmHasAction,
+  alarmMissingData,
+  buildServiceAccount,
+  deadLetterAlarm,
+  deadLetterPath,
+  encryptionAtRest,
+  fleetTags,
+  leastPrivilege,
+  logRetention,
+  nodeRuntime,
+  noPublicStorage,
+  parameterSize,
+  queueRetention,
+  requiredApis,
+};
 
 export const FLEET_RULES: readonly FleetRule[] = [
   encryptionAtRest,
@@ -31,4 +50,7 @@ export const FLEET_RULES: readonly FleetRule[] = [
   queueRetention,
   alarmMissingData,
   parameterSize,
+  buildServiceAccount,
+  requiredApis,
+  ackMargin,
 ];

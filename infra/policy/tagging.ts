@@ -49,6 +49,7 @@ export const TAGGED: Readonly<Record<string, "tags" | "labels" | "userLabels">> 
   [GCP.functionV1]: "labels",
   [GCP.bucket]: "labels",
   [GCP.parameter]: "labels",
+  [GCP.artifactRepository]: "labels",
   // A channel's `labels` are its settings (the e-mail address, the URL); its own labels are `userLabels`.
   [GCP.notificationChannel]: "userLabels",
   [GCP.alertPolicy]: "userLabels",
@@ -87,6 +88,7 @@ export const UNTAGGED: ReadonlySet<string> = new Set<string>([
   GCP.bucketIamMember,
   GCP.bucketIamBinding,
   GCP.bucketObject,
+  GCP.artifactRepositoryIamMember,
   GCP.serviceAccount,
   GCP.serviceAccountIamMember,
   GCP.parameterVersion,

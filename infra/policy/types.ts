@@ -69,6 +69,8 @@ export const GCP = {
   bucketIamMember: "gcp:storage/bucketIAMMember:BucketIAMMember",
   bucketIamBinding: "gcp:storage/bucketIAMBinding:BucketIAMBinding",
   bucketObject: "gcp:storage/bucketObject:BucketObject",
+  artifactRepository: "gcp:artifactregistry/repository:Repository",
+  artifactRepositoryIamMember: "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember",
   serviceAccount: "gcp:serviceaccount/account:Account",
   serviceAccountIamMember: "gcp:serviceaccount/iAMMember:IAMMember",
   parameter: "gcp:parametermanager/parameter:Parameter",

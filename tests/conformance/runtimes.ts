@@ -36,6 +36,7 @@ import { SCRAPE_FUNCTION_NAME, SERVICE_BUS_CONNECTION } from "../../functions/az
 import { MessageAbandonedError, MessageMalformedError, createServiceBusHandler } from "../../functions/azure/index";
 import { createAppConfigurationSettings } from "../../functions/azure/settingsSource";
 import { PUSH_STATUS, createPushHandler, type PushHandler } from "../../functions/gcp";
+import { createPublisher } from "../../functions/gcp/publisher";
 import { createLogMetrics } from "../../functions/gcp/metrics";
 import { createParameterManagerSettings } from "../../functions/gcp/settingsSource";
 import { runFleet } from "../../functions/local/fleet";
@@ -50,7 +51,7 @@ import { RESULT_PREFIX, normalizeUrl, type ResultRecord } from "../../shared/res
 import { createWorker, type Worker } from "../../shared/worker";
 import { lambdaContext, sqsEvent, sqsRecord, startSsmFake, type SsmFake } from "../support/awsFakes";
 import { startAppConfigurationFake, type AppConfigurationFake } from "../support/azureFakes";
-import { startParameterManagerFake, type ParameterManagerFake } from "../support/gcpFakes";
+import { startParameterManagerFake, startPubSubFake, type ParameterManagerFake, type PubSubFake } from "../support/gcpFakes";
 import type { Answer, CaseMessage, SettingsDocument } from "./cases";
 
 /** What one delivery came to on one runtime. */
@@ -256,16 +257,20 @@ function azureRuntime({ lookup }: DriverOptions): RuntimeDriver {
 
 /** Registered once: the Functions Framework's registry is process-wide. The handler it calls is rebuilt per delivery. */
 const GCP_FUNCTION_NAME = "scrapeWorkerConformance";
+const GCP_RETRY_TOPIC = "projects/conformance/topics/scrape-fleet-retry";
+const GCP_DEAD_LETTER_TOPIC = "projects/conformance/topics/scrape-fleet-dlq";
 
 /**
  * Google Cloud: a wrapped Pub/Sub push envelope POSTed to the Functions
  * Framework's own server, calling `createPushHandler`; settings from
- * Parameter Manager through `createParameterManagerSettings`. The status is
- * the answer: 2xx acks, 400 is the refusal Pub/Sub dead-letters after
- * `maxDeliveryAttempts`, anything else is redelivered.
+ * Parameter Manager through `createParameterManagerSettings`, publishes to a
+ * Pub/Sub REST fake. The answer: 200 is done; 202 hands the message on to the
+ * retry topic (redelivered later) or the dead-letter topic; anything else is
+ * a push Pub/Sub delivers again.
  */
 function gcpRuntime({ lookup }: DriverOptions): RuntimeDriver {
   let store: ParameterManagerFake | undefined;
+  let pubsub: PubSubFake | undefined;
   let server: Server | undefined;
   let endpoint = "";
   let handler: PushHandler | undefined;
@@ -274,6 +279,7 @@ function gcpRuntime({ lookup }: DriverOptions): RuntimeDriver {
     settingsRoute: "Parameter Manager via createParameterManagerSettings, on a recorded-request REST fake",
     async start() {
       store = await startParameterManagerFake();
+      pubsub = await startPubSubFake([GCP_RETRY_TOPIC, GCP_DEAD_LETTER_TOPIC], store.accessToken);
       http(GCP_FUNCTION_NAME, (request, response) => {
         if (handler === undefined) throw new Error("no Google Cloud handler built for this delivery");
         return handler.handle(request, response);
@@ -300,6 +306,12 @@ function gcpRuntime({ lookup }: DriverOptions): RuntimeDriver {
         },
         logger: settingsLog.logger,
         metrics: createLogMetrics({ fleetName: FLEET_NAME, write: () => undefined }),
+        redelivery: {
+          publish: createPublisher({ endpoint: started(pubsub, "Google Cloud Pub/Sub").endpoint, getAccessToken: async () => fake.accessToken }),
+          retryTopic: GCP_RETRY_TOPIC,
+          deadLetterTopic: GCP_DEAD_LETTER_TOPIC,
+          maxDeliveryAttempts: 5,
+        },
         timeoutSeconds: 30,
       });
       try {
@@ -310,9 +322,10 @@ function gcpRuntime({ lookup }: DriverOptions): RuntimeDriver {
         };
         const response = await fetch(endpoint, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(envelope) });
         const body = (await response.json()) as Record<string, unknown>;
-        // Pub/Sub acknowledges a push on 102, 200, 201, 202 or 204: https://cloud.google.com/pubsub/docs/push#receive_push
-        const acked = [102, 200, 201, 202, 204].includes(response.status);
-        const answer: Answer = acked ? "done" : response.status === PUSH_STATUS.malformed ? "dead-lettered" : "redelivered";
+        // Pub/Sub acknowledges a push on 102, 200, 201, 202 or 204 (https://cloud.google.com/pubsub/docs/push#receive_push);
+        // a message the handler hands on (202) was acknowledged after a copy went to the retry or the dead-letter topic.
+        const handedOn = response.status === PUSH_STATUS.handedOn ? body.handedOnTo : undefined;
+        const answer: Answer = handedOn === "deadLetter" ? "dead-lettered" : handedOn === "retry" || response.status >= 300 ? "redelivered" : "done";
         return {
           answer,
           native: `HTTP ${response.status} ${JSON.stringify({ outcome: body.outcome, code: body.code })}`,
@@ -332,6 +345,7 @@ function gcpRuntime({ lookup }: DriverOptions): RuntimeDriver {
         await new Promise<void>((resolve) => listening.close(() => resolve()));
       }
       await store?.close();
+      await pubsub?.close();
     },
   };
 }

@@ -7,19 +7,25 @@
  *   a fake of the Cloud Storage JSON API's multipart upload with `apiEndpoint`
  *   (the client sends no credentials to a custom endpoint);
  * - the settings source runs its real `fetch` calls against a fake of the
- *   Parameter Manager REST API, with a fixed access token.
+ *   Parameter Manager REST API, with a fixed access token;
+ * - the publisher runs its real `fetch` call against a fake of Pub/Sub's
+ *   `topics.publish`, which checks the limits the API states (the real
+ *   service's answers beyond those can only be checked against the fake).
  */
 import { strict as assert } from "node:assert";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { Storage } from "@google-cloud/storage";
 import { STORAGE_RETRY, createGcsResultStore, storageOptions } from "../../functions/gcp/resultStore";
+import { PublishError, createPublisher } from "../../functions/gcp/publisher";
+import { decodePushEnvelope } from "../../functions/gcp/pushEnvelope";
+import { REDELIVERY_ATTRIBUTES, deadLetterAttributes, fitAttribute, readRedeliveryState, redeliveryAttributes, redeliveryOf } from "../../functions/gcp/redelivery";
 import { ParameterManagerError, createParameterManagerSettings, createParameterManagerSource, newestEnabled } from "../../functions/gcp/settingsSource";
 import { HandlerConfigError } from "../../functions/handlerConfig";
 import { ScrapeError, SettingsError } from "../../shared/errors";
 import { createJsonLogger } from "../../shared/logging";
 import { rawHtmlKey, resultKey } from "../../shared/result";
 import { DEFAULT_SETTINGS } from "../../shared/settings";
-import { startCloudStorageFake, startParameterManagerFake, type CloudStorageFake, type ParameterManagerFake } from "../support/gcpFakes";
+import { startCloudStorageFake, startParameterManagerFake, startPubSubFake, type CloudStorageFake, type ParameterManagerFake, type PubSubFake } from "../support/gcpFakes";
 
 describe("Google Cloud Storage results store (recorded-request fake of the GCS JSON API on loopback; no GCS emulator installs from npm)", () => {
   let fake: CloudStorageFake;
@@ -229,5 +235,89 @@ describe("Google Cloud Parameter Manager settings source (recorded-request fake 
       await assert.rejects(settings.get(), (error) => error instanceof ScrapeError && error.code === "settings_unavailable");
       assert.equal((JSON.parse(logLines.at(-1) ?? "{}") as Record<string, unknown>).event, "settings_unreadable");
     });
+  });
+});
+
+describe("Google Cloud Pub/Sub publisher (recorded-request fake of topics.publish on loopback; no emulator installs from npm)", () => {
+  const topic = "projects/test-project/topics/scrape-fleet-retry";
+  let fake: PubSubFake;
+
+  before(async () => {
+    fake = await startPubSubFake([topic]);
+  });
+
+  after(async () => {
+    await fake.close();
+  });
+
+  beforeEach(() => {
+    fake.published.length = 0;
+    fake.requests.length = 0;
+    fake.denied = false;
+  });
+
+  const publisher = () => createPublisher({ endpoint: fake.endpoint, getAccessToken: async () => fake.accessToken });
+
+  it("publishes the bytes and attributes with the bearer token and resolves to the new message id", async () => {
+    const id = await publisher()(topic, { data: Buffer.from('{"url":"https://example.com/"}'), attributes: { a: "1" } });
+    assert.equal(id, "1");
+    assert.deepEqual([fake.published[0].data.toString(), fake.published[0].attributes], ['{"url":"https://example.com/"}', { a: "1" }]);
+    assert.equal(fake.requests[0].url.pathname, `/v1/${topic}:publish`);
+  });
+
+  it("a refusal names the status and, for 403, the role the runtime account needs", async () => {
+    fake.denied = true;
+    await assert.rejects(publisher()(topic, { data: Buffer.from("x"), attributes: {} }), (error: unknown) => error instanceof PublishError && error.status === 403 && /roles\/pubsub\.publisher/.test(error.message));
+  });
+
+  it("refuses a topic that is not a full resource name before any request", async () => {
+    await assert.rejects(publisher()("scrape-fleet-retry", { data: Buffer.from("x"), attributes: {} }), (error: unknown) => error instanceof PublishError && /projects\/my-project\/topics/.test(error.message));
+    assert.equal(fake.requests.length, 0);
+  });
+
+  it("gives up when its signal aborts (the function's own deadline)", async () => {
+    await assert.rejects(publisher()(topic, { data: Buffer.from("x"), attributes: {} }, AbortSignal.abort()), PublishError);
+  });
+});
+
+describe("Google Cloud redelivery attributes", () => {
+  it("the push envelope's attributes reach the handler (string values only)", () => {
+    const delivery = decodePushEnvelope({ message: { data: Buffer.from("{}").toString("base64"), messageId: "m", attributes: { a: "1", b: 2 } }, deliveryAttempt: 1 });
+    assert.deepEqual(delivery.attributes, { a: "1" });
+  });
+
+  it("a producer's attribute that is not a count is read as no failures, so the message is worked on", () => {
+    const state = readRedeliveryState({ [REDELIVERY_ATTRIBUTES.failures]: "many", [REDELIVERY_ATTRIBUTES.notBefore]: "soon" });
+    assert.deepEqual(state, { failures: 0, pauses: 0 });
+  });
+
+  it("a copy keeps the producer's attributes and carries the count, the pauses, the time and the last code", () => {
+    const fate = redeliveryOf({ kind: "retry", code: "connect_failed", reason: "refused" }, { failures: 1, pauses: 2 }, 5, () => 0);
+    assert.equal(fate.kind, "republish");
+    if (fate.kind !== "republish") return;
+    assert.deepEqual(redeliveryAttributes({ job: "7" }, fate.state, 1_700_000_000_000), {
+      job: "7",
+      [REDELIVERY_ATTRIBUTES.failures]: "2",
+      [REDELIVERY_ATTRIBUTES.pauses]: "2",
+      [REDELIVERY_ATTRIBUTES.notBefore]: "1700000000000",
+      [REDELIVERY_ATTRIBUTES.code]: "connect_failed",
+      [REDELIVERY_ATTRIBUTES.reason]: "refused",
+    });
+    assert.equal(fate.holdSeconds, 120);
+  });
+
+  it("a dead letter drops the hold time and says why", () => {
+    assert.deepEqual(deadLetterAttributes({ job: "7", [REDELIVERY_ATTRIBUTES.notBefore]: "1" }, "message_not_json", "not JSON"), {
+      job: "7",
+      [REDELIVERY_ATTRIBUTES.code]: "message_not_json",
+      [REDELIVERY_ATTRIBUTES.reason]: "not JSON",
+    });
+  });
+
+  it("a long reason is cut to Pub/Sub's 1024-byte attribute limit on a character boundary", () => {
+    const cut = fitAttribute("é".repeat(2000));
+    assert.ok(Buffer.byteLength(cut, "utf8") <= 1024);
+    assert.ok(cut.endsWith("…") && !cut.includes("\uFFFD"));
+    assert.equal(fitAttribute("short"), "short");
   });
 });

@@ -11,8 +11,15 @@ import { ENTRY_POINT, FUNCTION_ENV } from "../../functions/gcp/environment";
 import { PAGE_METRIC_EVENT } from "../../functions/gcp/metrics";
 import { validOrThrow } from "../../infra/config";
 import { FLEET_OUTPUT_NAMES } from "../../infra/contract";
-import { ACK_DEADLINE_SECONDS, cpuProblem, defaultWorkerCpu, validateGcpConfig } from "../../infra/gcp/config";
+import { GCP_LIMITS } from "../../infra/cloudLimits";
+import { cpuProblem, defaultWorkerCpu, validateGcpConfig } from "../../infra/gcp/config";
 import { programVersionId } from "../../infra/gcp/configStore";
+import { FILTERS } from "../../infra/gcp/alarms";
+import { PAGES_BY_OUTCOME } from "../../infra/gcp/dashboard";
+import { MAX_HOLD_SECONDS } from "../../functions/gcp/redelivery";
+import { deliveryOffsetSeconds, SAFETY_NET_DELIVERIES } from "../../infra/gcp/queue";
+import { transientFailureToDeadLetterMs } from "../../infra/gcp/recovery";
+import { visibilitySeconds } from "../../functions/aws/holds";
 import { REQUIRED_SERVICES } from "../../infra/gcp/services";
 import { bundleGcpWorker, workerPackageJson, WORKER_RUNTIME } from "../../infra/gcp/worker";
 import { MOCK_PROJECT_NUMBER } from "../../infra/gcp/mockState";
@@ -32,6 +39,7 @@ const LABELED: Readonly<Record<string, "labels" | "userLabels">> = {
   [GCP.subscription]: "labels",
   [GCP.function]: "labels",
   [GCP.bucket]: "labels",
+  [GCP.artifactRepository]: "labels",
   [GCP.parameter]: "labels",
   [GCP.notificationChannel]: "userLabels",
   [GCP.alertPolicy]: "userLabels",
@@ -74,45 +82,75 @@ describe(`Google Cloud fleet, stack ${STACK} (under Pulumi mocks)`, () => {
     it("needs no Eventarc API: the function is triggered by our push subscription", () => {
       assert.ok(!ofType(result, GCP.service).some((service) => service.inputs.service === "eventarc.googleapis.com"));
     });
+
+    it("enables Cloud Resource Manager, through which every project-level grant is made", () => {
+      assert.ok(ofType(result, GCP.projectIamMember).length > 0);
+      assert.ok(ofType(result, GCP.service).some((service) => service.inputs.service === "cloudresourcemanager.googleapis.com"));
+    });
   });
 
   describe("Pub/Sub", () => {
-    it("the dead-letter topic has its own subscription, so dead letters are kept, for 7 days, never expiring", () => {
+    it("the dead-letter topic has its own subscription, so dead letters are kept, for 31 days (the most Pub/Sub keeps), never expiring", () => {
       const dlqTopic = one(result, GCP.topic, "-dlq");
       const dlqSubscription = subscriptionNamed("-dlq-sub");
       assert.equal(dlqSubscription.inputs.topic, `projects/${project}/topics/${str(dlqTopic.inputs.name, "topic name")}`);
-      assert.equal(dlqSubscription.inputs.messageRetentionDuration, "604800s");
+      assert.equal(dlqSubscription.inputs.messageRetentionDuration, "2678400s");
       assert.deepEqual(dlqSubscription.inputs.expirationPolicy, { ttl: "" });
     });
 
-    it("the push subscription reads the work topic and dead-letters to the dead-letter topic after maxDeliveryAttempts", () => {
-      const push = subscriptionNamed("-work-push");
-      assert.equal(push.inputs.topic, `projects/${project}/topics/${str(one(result, GCP.topic, "-work").inputs.name, "topic name")}`);
-      assert.deepEqual(push.inputs.deadLetterPolicy, { deadLetterTopic: `projects/${project}/topics/${str(one(result, GCP.topic, "-dlq").inputs.name, "topic name")}`, maxDeliveryAttempts: args.maxDeliveryAttempts });
-      assert.equal(args.maxDeliveryAttempts, 5);
+    const topicId = (suffix: string) => `projects/${project}/topics/${str(one(result, GCP.topic, suffix).inputs.name, "topic name")}`;
+
+    it("two push subscriptions, on the work topic and on the retry topic, each with Pub/Sub's own dead-letter policy at its maximum as a safety net", () => {
+      for (const [subscription, topic] of [["-work-push", "-work"], ["-retry-push", "-retry"]]) {
+        const push = subscriptionNamed(subscription);
+        assert.equal(push.inputs.topic, topicId(topic));
+        assert.deepEqual(push.inputs.deadLetterPolicy, { deadLetterTopic: topicId("-dlq"), maxDeliveryAttempts: GCP_LIMITS.maxDeliveryAttempts.max });
+      }
     });
 
-    it("the push subscription retries with back-off, never expires, and has an ack deadline that covers the function timeout", () => {
-      const push = subscriptionNamed("-work-push");
-      assert.deepEqual(push.inputs.retryPolicy, { minimumBackoff: "10s", maximumBackoff: "600s" });
-      assert.deepEqual(push.inputs.expirationPolicy, { ttl: "" });
-      const ack = push.inputs.ackDeadlineSeconds as number;
-      assert.ok(ack >= args.functionTimeoutSeconds && ack <= ACK_DEADLINE_SECONDS.max, `ack deadline ${ack} s vs timeout ${args.functionTimeoutSeconds} s`);
+    it("the stack's maxDeliveryAttempts is counted by the handler: the function is told it and where to publish", () => {
+      const env = serviceConfig().environmentVariables as Record<string, string>;
+      assert.deepEqual([env[FUNCTION_ENV.maxDeliveryAttempts], env[FUNCTION_ENV.retryTopic], env[FUNCTION_ENV.deadLetterTopic]], [String(args.maxDeliveryAttempts), topicId("-retry"), topicId("-dlq")]);
     });
 
-    it("pushes the wrapped envelope to the function's run.app URL with an OIDC token of the invoker account, audience that URL", () => {
-      const pushConfig = subscriptionNamed("-work-push").inputs.pushConfig as Record<string, unknown>;
-      assert.equal(pushConfig.pushEndpoint, functionUrl());
-      assert.deepEqual(pushConfig.oidcToken, { serviceAccountEmail: accountEmail("-invoker-sa"), audience: functionUrl() });
-      assert.equal(pushConfig.noWrapper, undefined, "the handler decodes the wrapped push envelope");
+    it("the retry subscription keeps a held copy past the longest hold, and its safety net does not dead-letter it first", () => {
+      const retry = subscriptionNamed("-retry-push");
+      assert.ok(Number.parseInt(str(retry.inputs.messageRetentionDuration, "retention"), 10) > MAX_HOLD_SECONDS);
+      assert.ok(deliveryOffsetSeconds(SAFETY_NET_DELIVERIES) >= MAX_HOLD_SECONDS, `${SAFETY_NET_DELIVERIES} deliveries span ${deliveryOffsetSeconds(SAFETY_NET_DELIVERIES)} s`);
     });
 
-    it("the Pub/Sub service agent may publish to the dead-letter topic and subscribe to the work subscription, or attempts are not counted", () => {
-      const publisher = one(result, GCP.topicIamMember);
-      assert.deepEqual([publisher.inputs.topic, publisher.inputs.role, publisher.inputs.member], [one(result, GCP.topic, "-dlq").inputs.name, "roles/pubsub.publisher", PUBSUB_AGENT]);
-      const subscriber = one(result, GCP.subscriptionIamMember);
-      assert.deepEqual([subscriber.inputs.subscription, subscriber.inputs.role, subscriber.inputs.member], [subscriptionNamed("-work-push").inputs.name, "roles/pubsub.subscriber", PUBSUB_AGENT]);
+    it("both push subscriptions retry with back-off, never expire, and have an ack deadline of the function timeout + 60 s for a cold start and Cloud Run's queue", () => {
+      for (const name of ["-work-push", "-retry-push"]) {
+        const push = subscriptionNamed(name);
+        assert.deepEqual(push.inputs.retryPolicy, { minimumBackoff: "10s", maximumBackoff: "600s" });
+        assert.deepEqual(push.inputs.expirationPolicy, { ttl: "" });
+        assert.equal(push.inputs.ackDeadlineSeconds, args.functionTimeoutSeconds + GCP_LIMITS.ackMarginSeconds);
+      }
+    });
+
+    it("both push the wrapped envelope to the function's run.app URL with an OIDC token of the invoker account, audience that URL", () => {
+      for (const name of ["-work-push", "-retry-push"]) {
+        const pushConfig = subscriptionNamed(name).inputs.pushConfig as Record<string, unknown>;
+        assert.equal(pushConfig.pushEndpoint, functionUrl());
+        assert.deepEqual(pushConfig.oidcToken, { serviceAccountEmail: accountEmail("-invoker-sa"), audience: functionUrl() });
+        assert.equal(pushConfig.noWrapper, undefined, "the handler decodes the wrapped push envelope");
+      }
+    });
+
+    it("the Pub/Sub service agent may publish to the dead-letter topic and subscribe to both push subscriptions, or it cannot dead-letter", () => {
+      const agentPublishers = ofType(result, GCP.topicIamMember).filter((grant) => grant.inputs.member === PUBSUB_AGENT);
+      assert.deepEqual(agentPublishers.map((grant) => [grant.inputs.topic, grant.inputs.role]), [[one(result, GCP.topic, "-dlq").inputs.name, "roles/pubsub.publisher"]]);
+      const subscribers = ofType(result, GCP.subscriptionIamMember);
+      assert.deepEqual(
+        subscribers.map((grant) => [grant.inputs.subscription, grant.inputs.role, grant.inputs.member]).sort(),
+        [subscriptionNamed("-retry-push").inputs.name, subscriptionNamed("-work-push").inputs.name].sort().map((name) => [name, "roles/pubsub.subscriber", PUBSUB_AGENT]),
+      );
       assert.equal(one(result, GCP.serviceIdentity).inputs.service, "pubsub.googleapis.com");
+    });
+
+    it("the runtime account may publish to the retry and dead-letter topics only", () => {
+      const runtimePublishers = ofType(result, GCP.topicIamMember).filter((grant) => grant.inputs.member === `serviceAccount:${accountEmail("-runtime-sa")}`);
+      assert.deepEqual(runtimePublishers.map((grant) => [grant.inputs.topic, grant.inputs.role]).sort(), [[one(result, GCP.topic, "-dlq").inputs.name, "roles/pubsub.publisher"], [one(result, GCP.topic, "-retry").inputs.name, "roles/pubsub.publisher"]].sort());
     });
 
     it("the Pub/Sub service agent may mint tokens for the invoker account only", () => {
@@ -127,6 +165,24 @@ describe(`Google Cloud fleet, stack ${STACK} (under Pulumi mocks)`, () => {
   describe("worker", () => {
     it("is triggered by our push subscription, not by an Eventarc trigger (no eventTrigger)", () => {
       assert.equal(fn().inputs.eventTrigger, undefined);
+    });
+
+    it("is built by its own build account (full resource name) into the fleet's image repository, with exactly the build's roles", () => {
+      const build = fn().inputs.buildConfig as Record<string, unknown>;
+      assert.equal(build.serviceAccount, `projects/${project}/serviceAccounts/${accountEmail("-build-sa")}`);
+      const repository = one(result, GCP.artifactRepository);
+      assert.equal(repository.inputs.format, "DOCKER");
+      assert.equal(build.dockerRepository, `projects/${project}/locations/${region}/repositories/${str(repository.inputs.repositoryId, "repositoryId")}`);
+      const buildMember = `serviceAccount:${accountEmail("-build-sa")}`;
+      const grants = result.resources.filter((resource) => resource.inputs.member === buildMember);
+      assert.deepEqual(grants.map((grant) => [grant.type, grant.inputs.role]).sort(), [
+        [GCP.artifactRepositoryIamMember, "roles/artifactregistry.writer"],
+        [GCP.bucketIamMember, "roles/storage.objectViewer"],
+        [GCP.projectIamMember, "roles/logging.logWriter"],
+        [GCP.projectIamMember, "roles/storage.objectViewer"],
+      ].sort());
+      const sourceCopy = grants.find((grant) => grant.type === GCP.projectIamMember && grant.inputs.role === "roles/storage.objectViewer");
+      assert.match(String((sourceCopy?.inputs.condition as Record<string, unknown>).expression), /startsWith\("projects\/_\/buckets\/gcf-v2-sources-"\)/);
     });
 
     it(`runs on ${WORKER_RUNTIME} (undici 8 needs Node >= 22.19) from the HTTP entry point the handler registers`, () => {
@@ -202,7 +258,7 @@ describe(`Google Cloud fleet, stack ${STACK} (under Pulumi mocks)`, () => {
     });
 
     it("the runtime account may create and overwrite objects in the results bucket only (objectUser: overwrite needs delete)", () => {
-      const grants = ofType(result, GCP.bucketIamMember);
+      const grants = ofType(result, GCP.bucketIamMember).filter((grant) => grant.inputs.member === `serviceAccount:${accountEmail("-runtime-sa")}`);
       assert.equal(grants.length, 1);
       assert.deepEqual([grants[0].inputs.bucket, grants[0].inputs.role, grants[0].inputs.member], [`${one(result, GCP.bucket, "-results").name}-0a1b2c3`, "roles/storage.objectUser", `serviceAccount:${accountEmail("-runtime-sa")}`]);
     });
@@ -223,14 +279,21 @@ describe(`Google Cloud fleet, stack ${STACK} (under Pulumi mocks)`, () => {
       }
     });
 
-    it("makes one project-level grant, the settings reader the provider offers no parameter-level form for, and no log writer", () => {
+    it("makes project-level grants only where the cloud has no narrower form: the settings reader, the build's log writer and its conditioned source-copy reader", () => {
       const projectGrants = ofType(result, GCP.projectIamMember);
-      assert.deepEqual(projectGrants.map((grant) => [grant.inputs.role, grant.inputs.member]), [["roles/parametermanager.parameterViewer", `serviceAccount:${accountEmail("-runtime-sa")}`]]);
-      assert.ok(!result.resources.some((resource) => resource.inputs.role === "roles/logging.logWriter"));
+      assert.deepEqual(
+        projectGrants.map((grant) => [grant.inputs.role, grant.inputs.member]).sort(),
+        [
+          ["roles/parametermanager.parameterViewer", `serviceAccount:${accountEmail("-runtime-sa")}`],
+          ["roles/logging.logWriter", `serviceAccount:${accountEmail("-build-sa")}`],
+          ["roles/storage.objectViewer", `serviceAccount:${accountEmail("-build-sa")}`],
+        ].sort(),
+      );
+      assert.ok(!projectGrants.some((grant) => grant.inputs.role === "roles/storage.objectViewer" && grant.inputs.condition === undefined));
     });
 
-    it("runs the function and signs the pushes with two different accounts", () => {
-      assert.notEqual(accountEmail("-runtime-sa"), accountEmail("-invoker-sa"));
+    it("runs the function, builds it and signs the pushes with three different accounts", () => {
+      assert.equal(new Set([accountEmail("-runtime-sa"), accountEmail("-build-sa"), accountEmail("-invoker-sa")]).size, 3);
     });
   });
 
@@ -243,7 +306,7 @@ describe(`Google Cloud fleet, stack ${STACK} (under Pulumi mocks)`, () => {
       const channel = one(result, GCP.notificationChannel);
       assert.equal(channel.inputs.type, "email");
       assert.deepEqual(channel.inputs.labels, { email_address: args.alertEmail });
-      assert.equal(policies().length, 5);
+      assert.equal(policies().length, 6);
       for (const policy of policies()) assert.deepEqual(policy.inputs.notificationChannels, [`projects/${project}/notificationChannels/${channel.name}`], policy.name);
     });
 
@@ -285,7 +348,7 @@ describe(`Google Cloud fleet, stack ${STACK} (under Pulumi mocks)`, () => {
 
     it("counts the fleet's pages with log-based metrics named after shared/metricNames.ts, over the worker's log bucket", () => {
       const metrics = ofType(result, GCP.logMetric);
-      const expected = [METRICS.pagesOk, METRICS.pagesFailed, METRICS.pagesRetried, METRICS.pagesMalformed, METRICS.bytesFetched, METRICS.fetchLatencyMs].map((metric) => `${args.namePrefix}/${metric}`);
+      const expected = [METRICS.pagesOk, METRICS.pagesFailed, METRICS.pagesRetried, METRICS.pagesMalformed, PAGES_BY_OUTCOME, METRICS.bytesFetched, METRICS.fetchLatencyMs].map((metric) => `${args.namePrefix}/${metric}`);
       assert.deepEqual(metrics.map((metric) => metric.inputs.name).sort(), expected.sort());
       const logBucket = one(result, GCP.logBucket);
       for (const metric of metrics) {
@@ -293,6 +356,21 @@ describe(`Google Cloud fleet, stack ${STACK} (under Pulumi mocks)`, () => {
         assert.equal(metric.inputs.bucketName, `projects/${project}/locations/${region}/buckets/${str(logBucket.inputs.bucketId, "bucketId")}`);
       }
       assert.equal(one(result, GCP.logMetric, METRICS.fetchLatencyMs).inputs.valueExtractor, `EXTRACT(jsonPayload.${METRICS.fetchLatencyMs})`);
+      assert.deepEqual(one(result, GCP.logMetric, `-metric-${PAGES_BY_OUTCOME}`).inputs.labelExtractors, { outcome: "EXTRACT(jsonPayload.outcome)" });
+    });
+
+    it("alerts when retryRatePercent of the pages in 15 minutes end retry or malformed (also when the workers cannot read their settings)", () => {
+      const [condition] = conditions("page-retries");
+      const threshold = condition.conditionThreshold;
+      const pages = `metric.type = "logging.googleapis.com/user/${args.namePrefix}/${PAGES_BY_OUTCOME}"`;
+      assert.equal(threshold.denominatorFilter, pages);
+      assert.equal(threshold.filter, `${pages} AND metric.labels.outcome = monitoring.regex.full_match("retry|malformed")`);
+      assert.deepEqual([threshold.comparison, threshold.thresholdValue], ["COMPARISON_GE", args.alarms.retryRatePercent / 100]);
+      for (const aggregations of [threshold.aggregations, threshold.denominatorAggregations]) {
+        assert.deepEqual(aggregations, [{ alignmentPeriod: "900s", perSeriesAligner: "ALIGN_DELTA", crossSeriesReducer: "REDUCE_SUM" }]);
+      }
+      const documentation = one(result, GCP.alertPolicy, "-page-retries").inputs.documentation as Record<string, unknown>;
+      assert.match(str(documentation.content, "documentation"), /settings_unavailable/);
     });
 
     it("the dashboard charts the queue, the function, every fleet metric and every alert policy", () => {
@@ -301,6 +379,10 @@ describe(`Google Cloud fleet, stack ${STACK} (under Pulumi mocks)`, () => {
         assert.ok(body.includes(`logging.googleapis.com/user/${args.namePrefix}/${metric}`), `no chart for ${metric}`);
       }
       for (const needle of ["num_undelivered_messages", "oldest_unacked_message_age", "push_request_count", "run.googleapis.com/request_count"]) assert.ok(body.includes(needle), `no chart for ${needle}`);
+      for (const subscription of ["-work-push", "-retry-push", "-dlq-sub"]) {
+        const name = str(subscriptionNamed(subscription).inputs.name, "subscription name");
+        assert.ok(body.includes(JSON.stringify(FILTERS.backlog(name))), `no backlog chart for ${name}`);
+      }
       const tiles = (JSON.parse(body) as { mosaicLayout: { tiles: { widget: { alertChart?: { name: string } } }[] } }).mosaicLayout.tiles;
       assert.deepEqual(tiles.filter((tile) => tile.widget.alertChart).map((tile) => tile.widget.alertChart?.name).sort(), policies().map((policy) => `projects/${project}/alertPolicies/${policy.name}`).sort());
     });
@@ -381,9 +463,14 @@ describe(`Google Cloud fleet, stack ${STACK} (under Pulumi mocks)`, () => {
       }
     });
 
-    it("an ack deadline shorter than the function timeout names both and the fix", async () => {
-      const error = await failure({ "scrape-fleet:ackDeadlineSeconds": "60" });
-      assert.match(error.message, /`scrape-fleet:ackDeadlineSeconds` is shorter than functionTimeoutSeconds \(120\).*\(given 60\).*pulumi config set scrape-fleet:ackDeadlineSeconds 120/);
+    it("an ack deadline shorter than the function timeout + 60 s names both and the fix", async () => {
+      const error = await failure({ "scrape-fleet:ackDeadlineSeconds": "150" });
+      assert.match(error.message, /`scrape-fleet:ackDeadlineSeconds` is shorter than functionTimeoutSeconds \(120\) \+ 60 s.*\(given 150\).*pulumi config set scrape-fleet:ackDeadlineSeconds 180/);
+    });
+
+    it("a stalled window above 23.5 hours is refused before anything is declared", async () => {
+      const error = await failure({ "scrape-fleet:alarms": JSON.stringify({ stalledMinutes: 1440 }) });
+      assert.match(error.message, /`scrape-fleet:alarms.stalledMinutes` is above 1410 \(23.5 hours\).*\(given 1440\).*pulumi config set --path scrape-fleet:alarms.stalledMinutes 1410/);
     });
   });
 });
@@ -397,13 +484,16 @@ describe("Google Cloud config (pure)", () => {
   };
   const gcpConfig = (raw: Parameters<typeof validateGcpConfig>[0], limits = fleet) => validOrThrow(validateGcpConfig(raw, limits), "stack config (Google Cloud)");
 
-  it("derives the ack deadline from the function timeout, at least Pub/Sub's 10 s", () => {
-    assert.equal(gcpConfig(valid, fleet).ackDeadlineSeconds, 120);
-    assert.equal(gcpConfig(valid, { ...fleet, functionTimeoutSeconds: 5 }).ackDeadlineSeconds, 10);
+  it("derives the ack deadline as the function timeout + 60 s", () => {
+    assert.equal(gcpConfig(valid, fleet).ackDeadlineSeconds, 180);
+    assert.equal(gcpConfig(valid, { ...fleet, functionTimeoutSeconds: 5 }).ackDeadlineSeconds, 65);
+    assert.equal(gcpConfig(valid, { ...fleet, functionTimeoutSeconds: 540 }).ackDeadlineSeconds, GCP_LIMITS.ackDeadlineSeconds.max);
   });
 
-  it("refuses a function timeout above 600 s: a push request may not take longer", () => {
-    assert.deepEqual(issuesOf(valid, { ...fleet, functionTimeoutSeconds: 900 }).map((issue) => issue.key), ["scrape-fleet:functionTimeoutSeconds"]);
+  it("refuses a function timeout above 540 s: with the 60 s margin the push would outlast Pub/Sub's 600 s ack deadline", () => {
+    const [issue] = issuesOf(valid, { ...fleet, functionTimeoutSeconds: 541 });
+    assert.deepEqual([issue.key, issue.value], ["scrape-fleet:functionTimeoutSeconds", 541]);
+    assert.match(issue.fix, /pulumi config set scrape-fleet:functionTimeoutSeconds 540/);
   });
 
   it("gives concurrency above 1 a whole vCPU, and one request at a time the runtime's default share", () => {
@@ -422,6 +512,11 @@ describe("Google Cloud config (pure)", () => {
     assert.match(issue.fix, /pulumi config set scrape-fleet:workerCpu 1/);
   });
 
+  it("refuses a stalled window above 1410 minutes, the longest missing-data window Cloud Monitoring takes, and takes 1410", () => {
+    assert.deepEqual(issuesOf(valid, { ...fleet, alarms: { stalledMinutes: 1411 } }).map((issue) => issue.key), ["scrape-fleet:alarms.stalledMinutes"]);
+    assert.deepEqual(issuesOf(valid, { ...fleet, alarms: { stalledMinutes: 1410 } }), []);
+  });
+
   it("refuses a stalled window below 2 minutes and a log retention above 3650 days", () => {
     assert.deepEqual(
       issuesOf(valid, { ...fleet, logRetentionDays: 3653, alarms: { stalledMinutes: 1 } }).map((issue) => issue.key),
@@ -431,5 +526,30 @@ describe("Google Cloud config (pure)", () => {
 
   it("reports every bad key at once", () => {
     assert.deepEqual(issuesOf({ ackDeadlineSeconds: "700" }).map((issue) => issue.key), ["gcp:project", "gcp:region", "scrape-fleet:ackDeadlineSeconds"]);
+  });
+});
+
+describe("Google Cloud recovery time (the handler's own schedule over the deployed subscription)", () => {
+  const { fleet } = stackConfig(STACK);
+  const awsToDeadLetterMs = (attempts: number, random: () => number) => {
+    let seconds = 0;
+    for (let receive = 1; receive <= attempts; receive += 1) seconds += visibilitySeconds({ kind: "retry", code: "http_5xx", reason: "503" }, receive, random) ?? 0;
+    return seconds * 1000;
+  };
+
+  it("with the stack's defaults, a page's first transient failure is dead-lettered no sooner than an hour later", () => {
+    assert.equal(fleet.args.maxDeliveryAttempts, 5);
+    const shortest = transientFailureToDeadLetterMs(fleet.args);
+    assert.ok(shortest >= 3_600_000, `${shortest / 60_000} minutes`);
+  });
+
+  it("gives a failing site the time the AWS handler gives it, within one retry-subscription step per hold", () => {
+    for (const random of [() => 0, () => 0.999_999]) {
+      for (const maxDeliveryAttempts of [5, 8]) {
+        const gcp = transientFailureToDeadLetterMs({ maxDeliveryAttempts }, random);
+        const aws = awsToDeadLetterMs(maxDeliveryAttempts, random);
+        assert.ok(gcp >= aws && gcp <= aws + maxDeliveryAttempts * 600_000, `${maxDeliveryAttempts} attempts: Google Cloud ${gcp / 60_000} min, AWS ${aws / 60_000} min`);
+      }
+    }
   });
 });

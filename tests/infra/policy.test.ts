@@ -15,7 +15,9 @@ import { unknownCheckingProxy, UnknownValueError, type ResourceValidationArgs, t
 import { checkPlan, type PlannedResource, type RuleViolation } from "../../infra/policy/evaluate";
 import { fleetPolicies, policiesOf, rulesMarkdown } from "../../infra/policy/pack";
 import {
+  ackMargin,
   alarmHasAction,
+  buildServiceAccount,
   alarmMissingData,
   deadLetterAlarm,
   deadLetterPath,
@@ -26,6 +28,7 @@ import {
   logRetention,
   nodeRuntime,
   noPublicStorage,
+  requiredApis,
   parameterSize,
   queueRetention,
 } from "../../infra/policy/rules";
@@ -86,6 +89,37 @@ const changed = (type: string, suffix: string, change: (props: Props) => void) =
 };
 
 const BROKEN: readonly BrokenPlan[] = [
+  {
+    stack: "gcp-prod",
+    title: "a gen2 function without buildConfig.serviceAccount",
+    rule: buildServiceAccount,
+    breakPlan: changed(GCP.function, "-worker", (props) => delete (props.buildConfig as Props).serviceAccount),
+    fix: /set buildConfig\.serviceAccount to its `name` \(projects\/<project>\/serviceAccounts\/<email>\)/,
+  },
+  {
+    stack: "gcp-prod",
+    title: "a gen2 function whose build account is a bare e-mail",
+    rule: buildServiceAccount,
+    breakPlan: changed(GCP.function, "-worker", (props) => ((props.buildConfig as Props).serviceAccount = "build@p.iam.gserviceaccount.com")),
+    fix: /not the full resource name/,
+  },
+  {
+    stack: "gcp-prod",
+    title: "a stack that does not enable Cloud Resource Manager but makes project-level grants",
+    rule: requiredApis,
+    breakPlan: (plan) => ({
+      plan: without(plan, plan.find((resource) => resource.type === GCP.service && resource.inputs.service === "cloudresourcemanager.googleapis.com") ?? assert.fail("no Cloud Resource Manager service")),
+      culprit: find(plan, GCP.projectIamMember, "-runtime-settings"),
+    }),
+    fix: /needs cloudresourcemanager\.googleapis\.com.*projects\.Service \{ service: "cloudresourcemanager\.googleapis\.com"/,
+  },
+  {
+    stack: "gcp-prod",
+    title: "a push subscription whose ack deadline is just the function timeout",
+    rule: ackMargin,
+    breakPlan: changed(GCP.subscription, "-work-push", (props) => (props.ackDeadlineSeconds = 120)),
+    fix: /ack deadline of 120 s, less than its timeout \(120 s\) \+ 60 s.*set ackDeadlineSeconds to at least 180/,
+  },
   {
     stack: "dev",
     title: "an SQS queue without server-side encryption",
@@ -247,7 +281,7 @@ const BROKEN: readonly BrokenPlan[] = [
     stack: "gcp-prod",
     title: "a roles/editor binding",
     rule: leastPrivilege,
-    breakPlan: changed(GCP.projectIamMember, "", (props) => (props.role = "roles/editor")),
+    breakPlan: changed(GCP.projectIamMember, "-runtime-settings", (props) => (props.role = "roles/editor")),
     fix: /grant the narrowest predefined role/,
   },
   {

@@ -10,6 +10,9 @@
  * - the Parameter Manager REST API (list versions, get one), for the settings
  *   source's own `fetch` calls with a fixed access token.
  *   https://cloud.google.com/secret-manager/parameter-manager/docs/reference/rest
+ * - the Pub/Sub REST API's `topics.publish`, for the handler's publisher
+ *   (functions/gcp/publisher.ts), with a fixed access token.
+ *   https://cloud.google.com/pubsub/docs/reference/rest/v1/projects.topics/publish
  */
 import { CRC32C } from "@google-cloud/storage";
 import { createServer, type IncomingHttpHeaders, type IncomingMessage } from "node:http";
@@ -185,4 +188,68 @@ export async function startParameterManagerFake(options: ParameterManagerFakeOpt
       state.versions.push({ id: `v${state.versions.length + 1}`, createTime: new Date(createMs).toISOString(), payload });
     },
   });
+}
+
+/** One message the Pub/Sub fake accepted. */
+export interface PublishedMessage {
+  readonly topic: string;
+  readonly id: string;
+  readonly data: Buffer;
+  readonly attributes: Readonly<Record<string, string>>;
+}
+
+export interface PubSubFake {
+  /** `http://127.0.0.1:<port>`, for the publisher's `endpoint`. */
+  readonly endpoint: string;
+  readonly accessToken: string;
+  readonly requests: RecordedGoogleRequest[];
+  /** Every accepted message, in order. */
+  readonly published: PublishedMessage[];
+  /** Topics (`projects/<p>/topics/<id>`) that exist; a publish to any other gets 404 NOT_FOUND. */
+  readonly topics: ReadonlySet<string>;
+  /** Answers every publish 403 PERMISSION_DENIED, as for an account without the publisher role. @default false */
+  denied: boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * A fake holding `topics`. It checks what the API checks on a publish: the
+ * bearer token, a JSON body with `messages`, each with base64 `data` or at
+ * least one attribute, at most 100 attributes, attribute values of at most
+ * 1024 bytes. https://cloud.google.com/pubsub/quotas#resource_limits
+ */
+export async function startPubSubFake(topics: readonly string[], accessToken = "ya29.fake-token"): Promise<PubSubFake> {
+  const state = { denied: false };
+  const published: PublishedMessage[] = [];
+  const known = new Set(topics);
+  const server = await startRecordingServer((request, body, url) => {
+    if (request.headers.authorization !== `Bearer ${accessToken}`) return { status: 401, body: googleError(401, "UNAUTHENTICATED", "no valid token") };
+    const match = /^\/v1\/(projects\/[^/]+\/topics\/[^/:]+):publish$/.exec(url.pathname);
+    if (request.method !== "POST" || !match) return { status: 404, body: googleError(404, "NOT_FOUND", `no ${request.method} ${url.pathname}`) };
+    const topic = match[1];
+    if (!known.has(topic)) return { status: 404, body: googleError(404, "NOT_FOUND", `Resource not found (resource=${topic}).`) };
+    if (state.denied) return { status: 403, body: googleError(403, "PERMISSION_DENIED", `User not authorized to perform this action.`) };
+    let messages: unknown;
+    try {
+      messages = (JSON.parse(body.toString("utf8")) as { messages?: unknown }).messages;
+    } catch {
+      return { status: 400, body: googleError(400, "INVALID_ARGUMENT", "Invalid JSON payload received.") };
+    }
+    if (!Array.isArray(messages) || messages.length === 0) return { status: 400, body: googleError(400, "INVALID_ARGUMENT", "No messages were provided.") };
+    const ids: string[] = [];
+    for (const message of messages as { data?: unknown; attributes?: Record<string, unknown> }[]) {
+      const attributes = message.attributes ?? {};
+      const entries = Object.entries(attributes);
+      if (entries.length > 100 || entries.some(([, value]) => typeof value !== "string" || Buffer.byteLength(value, "utf8") > 1024)) {
+        return { status: 400, body: googleError(400, "INVALID_ARGUMENT", "An attribute is over 1024 bytes, not a string, or there are more than 100.") };
+      }
+      const data = typeof message.data === "string" ? Buffer.from(message.data, "base64") : Buffer.alloc(0);
+      if (data.byteLength === 0 && entries.length === 0) return { status: 400, body: googleError(400, "INVALID_ARGUMENT", "Some messages are empty.") };
+      const id = String(published.length + 1);
+      published.push({ topic, id, data, attributes: attributes as Record<string, string> });
+      ids.push(id);
+    }
+    return { status: 200, body: { messageIds: ids } };
+  });
+  return Object.assign(state, { ...server, accessToken, published, topics: known });
 }
