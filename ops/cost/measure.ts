@@ -91,7 +91,7 @@ async function servePage(): Promise<{ readonly origin: string; close(): Promise<
 }
 
 export interface MeasureOptions {
-  /** Pages per cloud writer. @default 60 */
+  /** Pages per cloud writer. @default 30 */
   readonly pages?: number;
   /** Messages per AWS invocation (the stack's `messagesPerWorker`). @default 10 */
   readonly batchSize?: number;
@@ -100,7 +100,7 @@ export interface MeasureOptions {
 }
 
 export async function measurePageInputs(options: MeasureOptions = {}): Promise<MeasuredInputs> {
-  const pages = options.pages ?? 60;
+  const pages = options.pages ?? 30;
   const batchSize = Math.max(1, options.batchSize ?? 10);
   const fleetName = options.fleetName ?? "scrape-fleet-prod";
   const site = await servePage();
@@ -143,7 +143,7 @@ export async function measurePageInputs(options: MeasureOptions = {}): Promise<M
     // @azure/functions warn that it runs in test mode, which is true here and kept off the user's terminal.
     const azureLog = new ByteCounter();
     const windows = createWindowMetrics({ fleetName });
-    const { createInvocationLogger } = await withConsoleSilenced(() => import("../../functions/azure/index"));
+    const { createInvocationLogger } = withConsoleSilenced((): typeof import("../../functions/azure/index") => require("../../functions/azure/index"));
     const azureLogger = createInvocationLogger(fleetName);
     const azure = createWorker({ ...workerOptions(new CountingStore()), logger: { log: (level, event, fields) => withConsoleCounted(azureLog, () => azureLogger.log(level, event, fields)) }, metrics: windows });
     for (let i = 0; i < pages; i++) await azure.processBatch([{ id: `z${i}`, body: message(i), attempt: 1 }]);
@@ -181,11 +181,11 @@ function sqsRecord(body: string): SQSEvent["Records"][number] {
   };
 }
 
-async function withConsoleSilenced<T>(load: () => Promise<T>): Promise<T> {
+function withConsoleSilenced<T>(load: () => T): T {
   const saved = console.warn;
   console.warn = () => undefined;
   try {
-    return await load();
+    return load();
   } finally {
     console.warn = saved;
   }
