@@ -3,7 +3,7 @@ import { calibrate } from "../../ops/simulate/calibrate";
 
 /**
  * The simulator predicts a real local run. The issue's profile (50–400 ms
- * pages, 5 % transient failures, 20 hosts with a per-host delay), at 400
+ * pages, 5 % transient failures, 20 hosts with a per-host delay), at 300
  * pages to keep the suite near a minute; `npm run bench` runs it at 20,000.
  * The delay (500 ms) makes the hosts, not this shared machine's CPU, the
  * bound, so the comparison tests the model rather than the machine's load.
@@ -12,7 +12,7 @@ describe("simulator calibration against the local fleet", function () {
   this.timeout(90_000);
 
   it("predicts drain time and throughput of a real local run within 15 %", async () => {
-    const result = await calibrate({ pages: 400, concurrency: 32, perDomainDelayMs: 500, profile: { latencyMs: { min: 50, max: 400 }, failureRate: 0.05, hosts: 20 } });
+    const result = await calibrate({ pages: 300, concurrency: 32, perDomainDelayMs: 500, profile: { latencyMs: { min: 50, max: 400 }, failureRate: 0.05, hosts: 20 } });
     const report = JSON.stringify(result);
     assert.ok(result.measured.drainSeconds > 5, `the run is paced by its 20 hosts at 500 ms (${report})`);
     assert.ok(Math.abs(result.error.drainSeconds) <= 0.15, `drain time: ${report}`);
