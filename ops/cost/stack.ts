@@ -39,6 +39,15 @@ export function readStackShape(stack: string, rootDir?: string): StackShape {
   const { config } = loadStackConfig(stack, rootDir);
   const raw: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(config)) if (key.startsWith(`${PROJECT}:`)) raw[key.slice(PROJECT.length + 1)] = value;
+  return shapeFromConfig(stack, raw, config);
+}
+
+/**
+ * The shape of a stack from its `scrape-fleet:` keys (`raw`, without the
+ * namespace) and its full config (for the provider's region). A stack that
+ * sets only `cloud` and `alertEmail` gets the program's defaults.
+ */
+export function shapeFromConfig(stack: string, raw: Readonly<Record<string, unknown>>, config: Readonly<Record<string, string>> = {}): StackShape {
   const checked = checkFleetConfig(raw, stack);
   if (checked.config === undefined) throw new SettingsError(`stack ${JSON.stringify(stack)} config`, checked.issues);
   const { cloud, args } = checked.config;
