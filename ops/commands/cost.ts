@@ -83,7 +83,7 @@ export const costCommand: FleetCommand = {
       io.stderr.write("cost: --stack NAME is required (the stack whose Pulumi.NAME.yaml to price)\n");
       return OPS_EXIT_CODES.usage;
     }
-    const prepared = await prepare(flags.stack, typeof flags.prices === "string" ? flags.prices : undefined, io);
+    const prepared = await prepare("cost", flags.stack, typeof flags.prices === "string" ? flags.prices : undefined, io);
     if (typeof prepared === "number") return prepared;
     const { shape, tables } = prepared;
 
@@ -104,13 +104,13 @@ export const costCommand: FleetCommand = {
 };
 
 /** The stack and the price tables, or the exit code after the error was written. */
-export async function prepare(stack: string, pricesFile: string | undefined, io: CommandIo): Promise<{ shape: StackShape; tables: Record<Cloud, PriceTable> } | OpsExitCode> {
+export async function prepare(command: string, stack: string, pricesFile: string | undefined, io: CommandIo): Promise<{ shape: StackShape; tables: Record<Cloud, PriceTable> } | OpsExitCode> {
   let shape: StackShape;
   try {
     shape = readStackShape(stack);
   } catch (error) {
     if (!(error instanceof UnknownStackError || error instanceof SettingsError)) throw error;
-    io.stderr.write(`cost: ${error.message}\n`);
+    io.stderr.write(`${command}: ${error.message}\n`);
     return OPS_EXIT_CODES.usage;
   }
   let tables: Record<Cloud, PriceTable> = { ...PRICE_TABLES };
@@ -119,8 +119,8 @@ export async function prepare(stack: string, pricesFile: string | undefined, io:
     try {
       tables = applyPriceOverrides(tables, await readFile(file, "utf8"), pricesFile, new Date().toISOString().slice(0, 10));
     } catch (error) {
-      if (error instanceof PricesFileError) io.stderr.write(`cost: ${error.message}\n`);
-      else io.stderr.write(`cost: --prices ${pricesFile} cannot be read (${describeError(error)}); pass a JSON file you can read\n`);
+      if (error instanceof PricesFileError) io.stderr.write(`${command}: ${error.message}\n`);
+      else io.stderr.write(`${command}: --prices ${pricesFile} cannot be read (${describeError(error)}); pass a JSON file you can read\n`);
       return OPS_EXIT_CODES.usage;
     }
   }

@@ -73,7 +73,7 @@ export const simulateCommand: FleetCommand = {
     const platform = flags.platform === undefined ? undefined : PLATFORMS.find((name) => name === flags.platform);
     if (flags.platform !== undefined && platform === undefined) return usage(`--platform must be one of ${PLATFORMS.join(", ")} (given ${JSON.stringify(flags.platform)})`);
 
-    const prepared = await prepare(flags.stack, typeof flags.prices === "string" ? flags.prices : undefined, io);
+    const prepared = await prepare("simulate", flags.stack, typeof flags.prices === "string" ? flags.prices : undefined, io);
     if (typeof prepared === "number") return prepared;
     const { shape, tables } = prepared;
     const site: SiteProfile = { latencyMs: latency, failureRate: typeof flags["failure-rate"] === "number" ? flags["failure-rate"] : DEFAULT_SITE.failureRate, hosts: typeof flags.hosts === "number" ? flags.hosts : DEFAULT_SITE.hosts };

@@ -52,7 +52,7 @@ export function startAws(engine: Engine, params: AwsParams, random: Random): voi
       if (next >= batch.length) return;
       const message = batch[next++];
       engine.page(instance, message, deadlineAt, (result) => {
-        if (result.kind === "ok") engine.complete(message);
+        if (result.kind === "ok") engine.complete();
         else returned.push(message);
         open -= 1;
         if (open === 0) finish();
@@ -61,7 +61,7 @@ export function startAws(engine: Engine, params: AwsParams, random: Random): voi
     };
     const finish = (): void => {
       for (const message of returned) {
-        if (message.receives >= params.maxDeliveryAttempts) engine.deadLetter(message);
+        if (message.receives >= params.maxDeliveryAttempts) engine.deadLetter();
         else engine.requeue(message, (visibilitySeconds({ kind: "retry", code: "http_5xx", reason: "" }, message.receives, random) ?? 0) * 1000);
       }
       poll(instance);

@@ -40,8 +40,8 @@ export function startAzure(engine: Engine, params: AzureParams): void {
       slot.busy += 1;
       engine.page(slot.instance, message, engine.now + params.functionTimeoutSeconds * 1000 - DEADLINE_MARGIN_MS, (result) => {
         slot.busy -= 1;
-        if (result.kind === "ok") engine.complete(message);
-        else if (message.receives >= params.maxDeliveryAttempts) engine.deadLetter(message);
+        if (result.kind === "ok") engine.complete();
+        else if (message.receives >= params.maxDeliveryAttempts) engine.deadLetter();
         else engine.requeue(message, 0);
         fill(slot);
       });

@@ -262,9 +262,8 @@ export class Engine {
     });
   }
 
-  /** The message is finished. */
-  complete(message: SimMessage): void {
-    void message;
+  /** A message in flight is finished. */
+  complete(): void {
     this.queue.inFlight -= 1;
     this.ok += 1;
     this.okThisSecond += 1;
@@ -280,8 +279,8 @@ export class Engine {
     this.queue.add(message);
   }
 
-  deadLetter(message: SimMessage): void {
-    void message;
+  /** A message in flight goes to the dead letters. */
+  deadLetter(): void {
     this.queue.inFlight -= 1;
     this.deadLetters += 1;
     this.finishedAt = this.now;

@@ -58,11 +58,11 @@ export function startGcp(engine: Engine, params: GcpParams, random: Random): voi
           slot.busy -= 1;
           outstanding -= 1;
           if (result.kind === "ok") {
-            engine.complete(message);
+            engine.complete();
             window = Math.min(limit, window + 1);
           } else {
             window = Math.max(1, Math.floor(window / 2));
-            if (message.receives >= params.maxDeliveryAttempts) engine.deadLetter(message);
+            if (message.receives >= params.maxDeliveryAttempts) engine.deadLetter();
             else engine.requeue(message, Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** (message.receives - 1)) * (0.5 + random() / 2));
           }
           push();

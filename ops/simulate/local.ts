@@ -28,9 +28,9 @@ export function startLocal(engine: Engine, params: LocalParams, random: Random):
   let wakeAt: number | undefined;
 
   const settle = (message: SimMessage, result: PageResult): void => {
-    if (result.kind === "ok") engine.complete(message);
+    if (result.kind === "ok") engine.complete();
     else if (result.kind === "domain_delay") engine.requeue(message, result.waitMs, false);
-    else if (message.receives >= params.maxAttempts) engine.deadLetter(message);
+    else if (message.receives >= params.maxAttempts) engine.deadLetter();
     else engine.requeue(message, retryDelayMs(message.receives, undefined, DEFAULT_BACKOFF, random));
   };
 
