@@ -135,7 +135,7 @@ const GCP_INCLUDED_RETENTION_DAYS = 30;
  */
 const PUBSUB_MIN_REQUEST_BYTES = 1000;
 const PUSH_ENVELOPE_BYTES = 350;
-/** Messages per publish or send request from a producer that batches (`npm run fleet -- enqueue` sends 100 or 10 at a time). */
+/** Messages per publish request from a producer that batches: 100, the Pub/Sub client libraries' default batch. https://cloud.google.com/pubsub/docs/batch-messaging */
 const PUBLISH_BATCH = 100;
 /** Service Bus operations per message: send, receive, complete. https://learn.microsoft.com/azure/service-bus-messaging/service-bus-faq#pricing */
 const SERVICE_BUS_OPERATIONS_PER_MESSAGE = 3;

@@ -27,6 +27,8 @@ export interface CalibrationInput {
 
 export interface RunFigures {
   readonly drainSeconds: number;
+  /** When 90 % of the pages had finished: the drain without the last retries' random tail, which dominates a short run. */
+  readonly drain90Seconds: number;
   readonly pagesPerSecond: number;
   /** Pages per second between the 10th and the 90th percentile of completions: the rate without the retry tail. */
   readonly steadyPagesPerSecond: number;
@@ -37,7 +39,7 @@ export interface Calibration {
   readonly measured: RunFigures;
   readonly predicted: RunFigures;
   /** (predicted − measured) / measured, for each figure. */
-  readonly error: { readonly drainSeconds: number; readonly pagesPerSecond: number; readonly steadyPagesPerSecond: number };
+  readonly error: Readonly<Record<keyof RunFigures, number>>;
 }
 
 /** The rate between the 10th and the 90th percentile of sorted completion times. */
@@ -48,9 +50,14 @@ export function steadyRate(completions: readonly number[]): number {
   return to > from ? ((Math.floor(completions.length * 0.9) - Math.floor(completions.length * 0.1)) * 1000) / (to - from) : 0;
 }
 
+/** When the share `share` of sorted completion times had passed, in seconds. */
+export function finishedBy(completions: readonly number[], share: number): number {
+  return completions.length === 0 ? 0 : completions[Math.max(0, Math.ceil(completions.length * share) - 1)] / 1000;
+}
+
 function figures(report: FleetRunReport): RunFigures {
   const drainSeconds = report.drainMs / 1000;
-  return { drainSeconds, pagesPerSecond: report.ok / drainSeconds, steadyPagesPerSecond: steadyRate(report.completions) };
+  return { drainSeconds, drain90Seconds: finishedBy(report.completions, 0.9), pagesPerSecond: report.ok / drainSeconds, steadyPagesPerSecond: steadyRate(report.completions) };
 }
 
 export async function calibrate(input: CalibrationInput): Promise<Calibration> {
@@ -77,9 +84,15 @@ export async function calibrate(input: CalibrationInput): Promise<Calibration> {
   const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
   const predicted: RunFigures = {
     drainSeconds: mean(runs.map((run) => run.drainSeconds)),
+    drain90Seconds: mean(runs.map((run) => finishedBy(run.completions, 0.9))),
     pagesPerSecond: mean(runs.map((run) => run.pagesPerSecond)),
     steadyPagesPerSecond: mean(runs.map((run) => steadyRate(run.completions))),
   };
   const error = (key: keyof RunFigures) => (predicted[key] - measured[key]) / measured[key];
-  return { threadMsPerPage, measured, predicted, error: { drainSeconds: error("drainSeconds"), pagesPerSecond: error("pagesPerSecond"), steadyPagesPerSecond: error("steadyPagesPerSecond") } };
+  return {
+    threadMsPerPage,
+    measured,
+    predicted,
+    error: { drainSeconds: error("drainSeconds"), drain90Seconds: error("drain90Seconds"), pagesPerSecond: error("pagesPerSecond"), steadyPagesPerSecond: error("steadyPagesPerSecond") },
+  };
 }

@@ -57,6 +57,7 @@ export async function costAndScaling(): Promise<void> {
   console.log("| figure | measured | predicted | error |");
   console.log("|---|---|---|---|");
   console.log(`| drain time | ${calibration.measured.drainSeconds.toFixed(1)} s | ${calibration.predicted.drainSeconds.toFixed(1)} s | ${pct(calibration.error.drainSeconds)} |`);
+  console.log(`| 90 % of the pages done | ${calibration.measured.drain90Seconds.toFixed(1)} s | ${calibration.predicted.drain90Seconds.toFixed(1)} s | ${pct(calibration.error.drain90Seconds)} |`);
   console.log(`| throughput | ${calibration.measured.pagesPerSecond.toFixed(1)} pages/s | ${calibration.predicted.pagesPerSecond.toFixed(1)} pages/s | ${pct(calibration.error.pagesPerSecond)} |`);
 
   const site = await startProfileSite({ profile: { ...profile, failureRate: 0 } });
