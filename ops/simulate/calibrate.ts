@@ -4,10 +4,12 @@
  * and per-host delay, once through `npm start`'s own code and once through
  * the model's local platform, compared on drain time and throughput.
  *
- * One input of the model is measured here first, not fitted: the time a page
- * holds the fleet's JavaScript thread. A run against the same hosts answering
- * at once (no latency, no pacing, no failures) at the same concurrency is
- * bound by that thread alone, so its drain time per page is that time.
+ * Two inputs of the model are measured here first, not fitted, by a run
+ * against the same hosts answering at once (no latency, no pacing, no
+ * failures) at the same concurrency: when a fresh fleet process answers its
+ * first page (its start: loading and compiling its code on the first
+ * fetches), and the time a page holds the fleet's JavaScript thread, which
+ * alone bounds that run after its start, so its pages' spacing is that time.
  */
 import { runLocalFleet, type FleetRunReport } from "../loadtest/fleetRun";
 import { startProfileSite } from "../loadtest/site";
@@ -35,6 +37,8 @@ export interface RunFigures {
 }
 
 export interface Calibration {
+  /** When a fresh fleet process answered its first page, ms (measured). */
+  readonly startMs: number;
   readonly threadMsPerPage: number;
   readonly measured: RunFigures;
   readonly predicted: RunFigures;
@@ -68,7 +72,9 @@ export async function calibrate(input: CalibrationInput): Promise<Calibration> {
   } finally {
     await probeSite.close();
   }
-  const threadMsPerPage = probe.drainMs / probe.ok;
+  const [first] = probe.completions;
+  const startMs = first ?? 0;
+  const threadMsPerPage = probe.completions.length > 1 ? (probe.completions[probe.completions.length - 1] - startMs) / (probe.completions.length - 1) : probe.drainMs / Math.max(1, probe.ok);
 
   const site = await startProfileSite({ profile: input.profile });
   let real: FleetRunReport;
@@ -80,7 +86,7 @@ export async function calibrate(input: CalibrationInput): Promise<Calibration> {
   const measured = figures(real);
 
   const fleet: FleetShape = { maxWorkers: 1, messagesPerWorker: input.concurrency, concurrency: input.concurrency, maxDeliveryAttempts: 5, functionTimeoutSeconds: 60, perDomainDelayMs: input.perDomainDelayMs, pageDeadlineMs: 30_000 };
-  const runs = Array.from({ length: input.seeds ?? 5 }, (_, seed) => simulate({ platform: "local", fleet, site: input.profile, backlog: input.pages, seed: seed + 1, threadMsPerPage, recordCompletions: true }));
+  const runs = Array.from({ length: input.seeds ?? 5 }, (_, seed) => simulate({ platform: "local", fleet, site: input.profile, backlog: input.pages, seed: seed + 1, threadMsPerPage, startMs, recordCompletions: true }));
   const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
   const predicted: RunFigures = {
     drainSeconds: mean(runs.map((run) => run.drainSeconds)),
@@ -90,6 +96,7 @@ export async function calibrate(input: CalibrationInput): Promise<Calibration> {
   };
   const error = (key: keyof RunFigures) => (predicted[key] - measured[key]) / measured[key];
   return {
+    startMs,
     threadMsPerPage,
     measured,
     predicted,

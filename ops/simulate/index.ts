@@ -34,6 +34,8 @@ export interface SimulationInput {
   readonly threadMsPerPage?: number;
   /** @default false */
   readonly recordCompletions?: boolean;
+  /** Local platform only: when the process can answer its first page, ms. @default 0 */
+  readonly startMs?: number;
 }
 
 export function simulate(input: SimulationInput): SimResult {
@@ -42,7 +44,7 @@ export function simulate(input: SimulationInput): SimResult {
   const engine = new Engine({ backlog: input.backlog, site: input.site, perDomainDelayMs: fleet.perDomainDelayMs, random, threadMsPerPage: input.threadMsPerPage, recordCompletions: input.recordCompletions });
   switch (input.platform) {
     case "local":
-      startLocal(engine, { concurrency: fleet.concurrency, maxAttempts: fleet.maxDeliveryAttempts, pageDeadlineMs: fleet.pageDeadlineMs }, random);
+      startLocal(engine, { startMs: input.startMs, concurrency: fleet.concurrency, maxAttempts: fleet.maxDeliveryAttempts, pageDeadlineMs: fleet.pageDeadlineMs }, random);
       break;
     case "aws":
       startAws(engine, fleet, random);

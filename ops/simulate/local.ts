@@ -12,6 +12,12 @@ import type { Engine, SimMessage, PageResult } from "./engine";
 import type { Random } from "./random";
 
 export interface LocalParams {
+  /**
+   * When the process can answer its first page, ms: a fresh Node.js process
+   * loads and compiles its code (undici's HTTP parser among it) on its first
+   * fetches, which on a loaded machine takes seconds. @default 0
+   */
+  readonly startMs?: number;
   readonly concurrency: number;
   readonly maxAttempts: number;
   readonly pageDeadlineMs: number;
@@ -57,5 +63,6 @@ export function startLocal(engine: Engine, params: LocalParams, random: Random):
       }
     }
   };
+  instance.threadFreeAt = params.startMs ?? 0;
   engine.at(0, fill);
 }

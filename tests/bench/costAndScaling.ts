@@ -52,7 +52,7 @@ export async function costAndScaling(): Promise<void> {
   const calibration = await calibrate({ pages: CALIBRATION_PAGES, concurrency: 32, perDomainDelayMs: 500, profile });
   const pct = (value: number) => `${value >= 0 ? "+" : ""}${(value * 100).toFixed(1)} %`;
   console.log("");
-  console.log(`simulator vs the local fleet: ${CALIBRATION_PAGES.toLocaleString("en-US")} pages, 50-400 ms, 5 % transient failures, 20 hosts at 500 ms, concurrency 32 (thread ${calibration.threadMsPerPage.toFixed(1)} ms a page, measured)`);
+  console.log(`simulator vs the local fleet: ${CALIBRATION_PAGES.toLocaleString("en-US")} pages, 50-400 ms, 5 % transient failures, 20 hosts at 500 ms, concurrency 32 (measured: first page after ${(calibration.startMs / 1000).toFixed(1)} s, thread ${calibration.threadMsPerPage.toFixed(1)} ms a page)`);
   console.log("");
   console.log("| figure | measured | predicted | error |");
   console.log("|---|---|---|---|");
