@@ -47,22 +47,23 @@ export function startAws(engine: Engine, params: AwsParams, random: Random): voi
     const lanes = Math.max(1, Math.min(params.concurrency, batch.length));
     let next = 0;
     let open = batch.length;
-    const returned: SimMessage[] = [];
+    const returned: { message: SimMessage; retryAfterMs?: number }[] = [];
     const lane = (): void => {
       if (next >= batch.length) return;
       const message = batch[next++];
       engine.page(instance, message, deadlineAt, (result) => {
         if (result.kind === "ok") engine.complete();
-        else returned.push(message);
+        // A host slot past the deadline comes back with its wait as Retry-After, as the worker answers it.
+        else returned.push({ message, retryAfterMs: result.kind === "domain_delay" ? result.waitMs : undefined });
         open -= 1;
         if (open === 0) finish();
         else lane();
       });
     };
     const finish = (): void => {
-      for (const message of returned) {
+      for (const { message, retryAfterMs } of returned) {
         if (message.receives >= params.maxDeliveryAttempts) engine.deadLetter();
-        else engine.requeue(message, (visibilitySeconds({ kind: "retry", code: "http_5xx", reason: "" }, message.receives, random) ?? 0) * 1000);
+        else engine.requeue(message, (visibilitySeconds({ kind: "retry", code: "http_5xx", reason: "", retryAfterMs }, message.receives, random) ?? 0) * 1000);
       }
       poll(instance);
     };
