@@ -7,8 +7,7 @@
  * Two inputs of the model are measured here first, not fitted, by a run
  * against the same hosts answering at once (no latency, no pacing, no
  * failures) at the same concurrency: when a fresh fleet process answers its
- * first page (its start: loading and compiling its code on the first
- * fetches), and the time a page holds the fleet's JavaScript thread, which
+ * first page (its start), and the time a page holds the fleet's JavaScript thread, which
  * alone bounds that run after its start, so its pages' spacing is that time.
  */
 import { runLocalFleet, type FleetRunReport } from "../loadtest/fleetRun";

@@ -13,9 +13,9 @@ import type { Random } from "./random";
 
 export interface LocalParams {
   /**
-   * When the process can answer its first page, ms: a fresh Node.js process
-   * loads and compiles its code (undici's HTTP parser among it) on its first
-   * fetches, which on a loaded machine takes seconds. @default 0
+   * When the process can answer its first page, ms: a fresh Node.js
+   * process's first fetches are slow (code compiled on first use), which on a
+   * loaded machine takes seconds. @default 0
    */
   readonly startMs?: number;
   readonly concurrency: number;
