@@ -14,6 +14,12 @@
  *    1,800 pages at concurrency 16, each in a fresh process: CPU per page
  *    (target ≤ 2.5x) and peak RSS (target: no higher than the bare fetch's).
  *
+ * 4. Cost and scaling (ops/): dollars per million pages on each cloud at the
+ *    program's default settings and at each `*-prod` stack's, with the seed's
+ *    one-page-per-invocation design beside them; the simulator against a real
+ *    local run of BENCH_CALIBRATION_PAGES pages (default 20,000: about ten
+ *    minutes, paced by 20 hosts at 500 ms); the local load-test curve.
+ *
  * Host names `*.bench.example` map to 127.0.0.1 through the tests' stub
  * resolver (tests/support/pages.ts), so nothing outside the machine is
  * resolved or contacted.
@@ -240,7 +246,11 @@ async function main(): Promise<void> {
   } finally {
     server.stop();
   }
+  // Loaded by path, so the RSS children's bundle of this file (bundleSelf) leaves it, and the cloud SDKs it loads, out.
+  const { costAndScaling } = require(join(__dirname, "costAndScaling")) as typeof import("./costAndScaling");
+  await costAndScaling();
 }
+
 
 main().catch((error: unknown) => {
   console.error(error);

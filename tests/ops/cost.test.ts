@@ -1,0 +1,108 @@
+import assert from "node:assert/strict";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CLOUDS } from "../../infra/contract";
+import { OPS_EXIT_CODES } from "../../ops/command";
+import { costCommand } from "../../ops/commands/cost";
+import type { CloudEstimate } from "../../ops/cost/model";
+import { AWS_PRICES } from "../../ops/cost/prices/aws";
+import { AZURE_PRICES } from "../../ops/cost/prices/azure";
+import { GCP_PRICES } from "../../ops/cost/prices/gcp";
+import { captureIo } from "./captureIo";
+
+interface CostJson {
+  readonly pages: number;
+  readonly stack: { readonly memoryMb: number; readonly messagesPerWorker: number; readonly settings: { readonly concurrency: number; readonly storeRawHtml: boolean } };
+  readonly inputs: { readonly wallMs: number; readonly awsLogBytesPerPage: number; readonly gcpLogBytesPerPage: number; readonly azureLogBytesPerPage: number; readonly resultBytes: number };
+  readonly estimates: { readonly fleet: Record<string, CloudEstimate>; readonly seed: Record<string, CloudEstimate> };
+}
+
+async function costJson(args: readonly string[], cwd?: string): Promise<{ json: CostJson; err: string }> {
+  const io = captureIo(cwd);
+  const code = await costCommand.run([...args, "--json"], io);
+  assert.equal(code, OPS_EXIT_CODES.ok, io.err());
+  return { json: JSON.parse(io.out()) as CostJson, err: io.err() };
+}
+
+const sumOf = (lines: readonly { usd: number }[]) => lines.reduce((total, line) => total + line.usd, 0);
+const groupOf = (estimate: CloudEstimate, group: string) => sumOf(estimate.variable.filter((line) => line.group === group));
+
+describe("cost", function () {
+  this.timeout(30_000);
+  let dir: string;
+  let prod: CostJson;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "cost-"));
+    prod = (await costJson(["--stack", "aws-prod", "--page-ms", "1000", "--chart", "cost.svg"], dir)).json;
+  });
+
+  it("prices the stack's own config: memory, batch and concurrency from Pulumi.aws-prod.yaml", () => {
+    const { memoryMb, messagesPerWorker, settings } = prod.stack;
+    assert.deepEqual([memoryMb, messagesPerWorker, settings.concurrency], [1024, 10, 8]);
+    const aws = prod.estimates.fleet.aws;
+    // 10 messages an invocation at 8 at once take two rounds of 1,000 ms, at 1 GB.
+    const invocations = prod.pages / messagesPerWorker;
+    const gbSeconds = invocations * Math.ceil(messagesPerWorker / settings.concurrency) * 1 * (memoryMb / 1024);
+    assert.ok(Math.abs(groupOf(aws, "compute") - gbSeconds * 0.0000133334) < 1e-9);
+    assert.equal(groupOf(aws, "result writes"), prod.pages * 0.000005);
+  });
+
+  it("adds the lines up, keeps the free tiers apart, and shows what one page per invocation would cost", () => {
+    for (const cloud of CLOUDS) {
+      const fleet = prod.estimates.fleet[cloud];
+      const seed = prod.estimates.seed[cloud];
+      assert.ok(Math.abs(fleet.variableUsd - sumOf(fleet.variable)) < 1e-9, cloud);
+      assert.ok(Math.abs(fleet.monthTotalUsd - (fleet.variableUsd + fleet.monthlyUsd - fleet.freeUsd)) < 1e-9, cloud);
+      assert.ok(fleet.free.length > 0, `${cloud} lists its free tiers`);
+      assert.ok(seed.perMillionUsd > fleet.perMillionUsd * 1.5, `${cloud}: one page per invocation costs more (${seed.perMillionUsd} vs ${fleet.perMillionUsd})`);
+    }
+  });
+
+  it("counts the fleet's real log lines per page, not a guess", () => {
+    // A page line with the URL, outcome and timing, plus each cloud's metric line: hundreds of bytes, not tens or thousands.
+    for (const bytes of [prod.inputs.awsLogBytesPerPage, prod.inputs.gcpLogBytesPerPage, prod.inputs.azureLogBytesPerPage]) assert.ok(bytes > 120 && bytes < 1500, String(bytes));
+    assert.ok(prod.inputs.gcpLogBytesPerPage > prod.inputs.azureLogBytesPerPage, "Google Cloud writes a page_metric line per page besides the page line");
+    assert.ok(prod.inputs.resultBytes > 5_000, "the record keeps the page's links");
+  });
+
+  it("writes an SVG chart holding every cloud's bars and every line", async () => {
+    const svg = await readFile(join(dir, "cost.svg"), "utf8");
+    assert.match(svg, /^<svg/);
+    for (const label of ["aws fleet", "azure 1 page/invocation", "gcp fleet", "result writes", "log ingestion"]) assert.ok(svg.includes(label), label);
+  });
+
+  it("takes prices from --prices over the built-in table, and the total moves by exactly that line", async () => {
+    await writeFile(join(dir, "prices.json"), JSON.stringify({ aws: { "store.write": 0 } }));
+    const { json } = await costJson(["--stack", "aws-prod", "--page-ms", "1000", "--prices", "prices.json"], dir);
+    assert.equal(groupOf(json.estimates.fleet.aws, "result writes"), 0);
+    const withoutWrites = prod.estimates.fleet.aws.variableUsd - groupOf(prod.estimates.fleet.aws, "result writes");
+    assert.ok(Math.abs(json.estimates.fleet.aws.variableUsd - withoutWrites) < 0.05 * withoutWrites, "only the CPU measurement may differ");
+  });
+
+  it("refuses a bad price file, an unknown stack and a missing --stack, naming what to fix", async () => {
+    const dirIo = captureIo(dir);
+    await writeFile(join(dir, "bad.json"), JSON.stringify({ aws: { "store.writes": 1 }, gpc: {} }));
+    assert.equal(await costCommand.run(["--stack", "aws-prod", "--prices", "bad.json"], dirIo), OPS_EXIT_CODES.usage);
+    assert.match(dirIo.err(), /aws\.store\.writes: no such price row/);
+    assert.match(dirIo.err(), /"gpc" is not a cloud/);
+    const unknown = captureIo();
+    assert.equal(await costCommand.run(["--stack", "staging"], unknown), OPS_EXIT_CODES.usage);
+    assert.match(unknown.err(), /no stack file Pulumi\.staging\.yaml/);
+    const missing = captureIo();
+    assert.equal(await costCommand.run(["--pages", "10"], missing), OPS_EXIT_CODES.usage);
+    assert.match(missing.err(), /--stack NAME is required/);
+    const badNumber = captureIo();
+    assert.equal(await costCommand.run(["--stack", "dev", "--pages", "lots"], badNumber), OPS_EXIT_CODES.usage);
+    assert.match(badNumber.err(), /--pages must be a whole number .* \(given "lots"\)/);
+  });
+
+  it("every price row names its source page and the day it was read", () => {
+    for (const table of [AWS_PRICES, AZURE_PRICES, GCP_PRICES]) {
+      for (const row of [...table.rows, ...table.freeTiers]) {
+        assert.match(row.source, /^https:\/\/(aws\.amazon\.com|azure\.microsoft\.com|cloud\.google\.com)\//, row.id);
+        assert.match(row.read, /^\d{4}-\d{2}-\d{2}$/, row.id);
+      }
+    }
+  });
+});
