@@ -9,17 +9,20 @@
  * (https://docs.npmjs.com/cli/v10/commands/npm-run-script#description).
  */
 import { OPS_EXIT_CODES, type CommandIo, type FleetCommand, type OpsExitCode } from "./command";
+import { costCommand } from "./commands/cost";
 import { deadLettersCommand } from "./commands/deadLetters";
 import { enqueueCommand } from "./commands/enqueue";
+import { loadtestCommand } from "./commands/loadtest";
 import { pauseCommand, resumeCommand } from "./commands/pause";
 import { resultsCommand } from "./commands/results";
 import { settingsCommand } from "./commands/settings";
+import { simulateCommand } from "./commands/simulate";
 import { statusCommand } from "./commands/status";
 import { EXIT_HELP, TARGET_HELP } from "./args";
 import { listenForStop } from "../functions/local/stopSignals";
 
 /** Every command, in the order `--help` lists them. */
-export const COMMANDS: readonly FleetCommand[] = [enqueueCommand, statusCommand, pauseCommand, resumeCommand, settingsCommand, deadLettersCommand, resultsCommand];
+export const COMMANDS: readonly FleetCommand[] = [enqueueCommand, statusCommand, pauseCommand, resumeCommand, settingsCommand, deadLettersCommand, resultsCommand, costCommand, simulateCommand, loadtestCommand];
 
 export function entryHelp(commands: readonly FleetCommand[]): string {
   const width = Math.max(...commands.map((command) => command.name.length)) + 2;

@@ -12,7 +12,7 @@
  * receive), and SQS moves it to the dead-letter queue once its receive count
  * reaches `maxDeliveryAttempts`.
  */
-import { visibilitySeconds } from "../../functions/aws/visibility";
+import { visibilitySeconds } from "../../functions/aws/holds";
 import type { Engine, Instance, SimMessage } from "./engine";
 import type { Random } from "./random";
 
