@@ -167,9 +167,10 @@ const azure = {
     return exactlyOne(plan, AZURE.namespace, `holding queue ${queue.name}`, (namespace) => namespace.outputs.name === queue.inputs.namespaceName);
   },
   app: (plan: PlanEvidence) => exactlyOne(plan, AZURE.webApp, "named by the workerName output", (app) => app.outputs.name === output(plan, "workerName")),
-  appSetting: (app: RecordedResource, name: string) => {
-    const entry = list(read(app.inputs, "siteConfig", "appSettings"), `${app.name} siteConfig.appSettings`).find((setting) => read(setting, "name") === name);
-    return read(entry, "value");
+  /** The app's settings live in their own `config/appsettings` resource (Flex refuses any siteConfig azure-native would send). */
+  appSetting: (plan: PlanEvidence, app: RecordedResource, name: string) => {
+    const settings = exactlyOne(plan, AZURE.appSettings, `holding the settings of ${app.name}`, (candidate) => candidate.inputs.name === app.outputs.name);
+    return read(settings.inputs, "properties", name);
   },
 };
 
@@ -437,12 +438,12 @@ export const CAPABILITIES = [
         },
       },
       azure: {
-        types: [AZURE.webApp, AZURE.blob, AZURE.deployment],
+        types: [AZURE.webApp, AZURE.appSettings, AZURE.blob, AZURE.deployment],
         label: "Function app on Flex Consumption, its package deployed by one deploy; `maximumInstanceCount` × host.json `maxConcurrentCalls`",
         check: (plan) => {
           const app = azure.app(plan);
-          same(azure.appSetting(app, "WORK_QUEUE_NAME"), azure.workQueue(plan).outputs.name, "the app setting WORK_QUEUE_NAME");
-          same(azure.appSetting(app, "ServiceBusConnection__fullyQualifiedNamespace"), `${text(azure.namespace(plan).outputs.name, "namespace name")}.servicebus.windows.net`, "the app's Service Bus namespace");
+          same(azure.appSetting(plan, app, "WORK_QUEUE_NAME"), azure.workQueue(plan).outputs.name, "the app setting WORK_QUEUE_NAME");
+          same(azure.appSetting(plan, app, "ServiceBusConnection__fullyQualifiedNamespace"), `${text(azure.namespace(plan).outputs.name, "namespace name")}.servicebus.windows.net`, "the app's Service Bus namespace");
           same(maxInFlightPages(plan), plan.args.maxWorkers * plan.args.messagesPerWorker, "pages in flight");
         },
       },

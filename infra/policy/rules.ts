@@ -6,6 +6,7 @@
 import { alarmHasAction } from "./alarmActions";
 import { deadLetterAlarm, deadLetterPath } from "./deadLetters";
 import { encryptionAtRest } from "./encryption";
+import { flexSiteConfig } from "./flexSiteConfig";
 import { leastPrivilege } from "./leastPrivilege";
 import { logRetention } from "./logRetention";
 import { nodeRuntime } from "./nodeRuntime";
@@ -13,6 +14,6 @@ import { noPublicStorage } from "./publicAccess";
 import { fleetTags } from "./tagging";
 import type { FleetRule } from "./view";
 
-export { alarmHasAction, deadLetterAlarm, deadLetterPath, encryptionAtRest, fleetTags, leastPrivilege, logRetention, nodeRuntime, noPublicStorage };
+export { alarmHasAction, deadLetterAlarm, deadLetterPath, encryptionAtRest, flexSiteConfig, fleetTags, leastPrivilege, logRetention, nodeRuntime, noPublicStorage };
 
-export const FLEET_RULES: readonly FleetRule[] = [encryptionAtRest, noPublicStorage, deadLetterPath, deadLetterAlarm, alarmHasAction, leastPrivilege, logRetention, nodeRuntime, fleetTags];
+export const FLEET_RULES: readonly FleetRule[] = [encryptionAtRest, noPublicStorage, deadLetterPath, deadLetterAlarm, alarmHasAction, leastPrivilege, logRetention, nodeRuntime, flexSiteConfig, fleetTags];

@@ -76,6 +76,7 @@ export const UNTAGGED: ReadonlySet<string> = new Set<string>([
   AZURE.blob,
   AZURE.managementPolicy,
   AZURE.roleAssignment,
+  AZURE.appSettings,
 
   GCP.service,
   GCP.serviceIdentity,

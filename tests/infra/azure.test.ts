@@ -28,12 +28,8 @@ const STACK = "azure-prod";
 /** Azure types whose Args take `tags`, per the installed provider's .d.ts. */
 const TAGGABLE = new Set<string>([AZURE.resourceGroup, AZURE.namespace, AZURE.storageAccount, AZURE.plan, AZURE.webApp, AZURE.configStore, AZURE.keyValue, AZURE.workspace, AZURE.appInsights, AZURE.workbook, AZURE.actionGroup, AZURE.metricAlert, AZURE.scheduledQueryRule, AZURE.deployment]);
 /** Azure types with no `tags` argument (ARM keeps no tags on them). */
-const UNTAGGABLE = new Set<string>([AZURE.queue, AZURE.blobContainer, AZURE.blob, AZURE.managementPolicy, AZURE.roleAssignment]);
+const UNTAGGABLE = new Set<string>([AZURE.queue, AZURE.blobContainer, AZURE.blob, AZURE.managementPolicy, AZURE.roleAssignment, AZURE.appSettings]);
 
-interface AppSetting {
-  readonly name: string;
-  readonly value: string;
-}
 interface MetricCriterion {
   readonly name: string;
   readonly metricName: string;
@@ -61,7 +57,7 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
 
   const queue = () => one(result, AZURE.queue);
   const app = () => one(result, AZURE.webApp);
-  const appSettings = () => new Map(input<{ appSettings: AppSetting[] }>(app(), "siteConfig").appSettings.map(({ name, value }) => [name, value]));
+  const appSettings = () => new Map(Object.entries(input<Record<string, string>>(one(result, AZURE.appSettings), "properties")));
   const account = (suffix: string) => one(result, AZURE.storageAccount, suffix);
   const actionGroup = () => one(result, AZURE.actionGroup);
 
@@ -123,6 +119,12 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
       }
     });
 
+    it("the app sends no siteConfig (azure-native would add netFrameworkVersion, which Flex refuses); its settings are their own resource on the app", () => {
+      assert.equal(app().inputs.siteConfig, undefined);
+      assert.equal(input(one(result, AZURE.appSettings), "name"), output(app(), "name"));
+      assert.equal(input(one(result, AZURE.appSettings), "resourceGroupName"), input(app(), "resourceGroupName"));
+    });
+
     it("the app sets none of the settings Flex Consumption rejects", () => {
       for (const name of ["FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION", "WEBSITE_NODE_DEFAULT_VERSION", "WEBSITE_RUN_FROM_PACKAGE", "WEBSITE_CONTENTSHARE", "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING", "SCM_DO_BUILD_DURING_DEPLOYMENT"]) {
         assert.equal(appSettings().has(name), false, name);
@@ -168,7 +170,7 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
 
     it("pulumi up deploys it with one deploy: a onedeploy extension on the app, from that blob, no remote build", () => {
       const deployment = one(result, AZURE.deployment);
-      const properties = input<{ mode: string; template: { resources: { type: string; name: string; properties: { packageUri: string; remoteBuild: boolean } }[] }; parameters: Record<string, { value: string }> }>(deployment, "properties");
+      const properties = input<{ mode: string; template: { parameters: Record<string, unknown>; resources: { type: string; name: string; properties: { packageUri: string; remoteBuild: boolean } }[] }; parameters: Record<string, { value: string }> }>(deployment, "properties");
       assert.equal(properties.mode, "Incremental");
       const [extension] = properties.template.resources;
       assert.equal(extension.type, "Microsoft.Web/sites/extensions");
@@ -178,6 +180,22 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
       assert.equal(properties.parameters.siteName.value, output(app(), "name"));
       assert.equal(properties.parameters.blobName.value, input(one(result, AZURE.blob), "blobName"));
       assert.equal(properties.parameters.storageAccountName.value, output(account("-code"), "name"));
+      assert.equal(properties.parameters.sitePrincipalId.value, mockPrincipalId(output<string>(app(), "name")));
+      assert.ok("sitePrincipalId" in properties.template.parameters, "the template declares the parameter it is given");
+    });
+
+    it("an app re-created under the same name (same resource id, a new identity) changes the deployment's and the settings' inputs, so both run again for it", async () => {
+      const recreatedPrincipal = "99999999-8888-7777-6666-555555555555";
+      const recreated = await runStack(STACK, {
+        mockState: { [AZURE.webApp]: (resource, env) => ({ ...AZURE_MOCK_STATE[AZURE.webApp](resource, env), identity: { type: "SystemAssigned", principalId: recreatedPrincipal } }) },
+      });
+      assert.equal(output(one(recreated, AZURE.webApp), "id"), output(app(), "id"), "the same resource id");
+      const parameters = (run: MockRunResult) => input<{ parameters: Record<string, { value: string }> }>(one(run, AZURE.deployment), "properties").parameters;
+      assert.notDeepEqual(parameters(recreated), parameters(result));
+      assert.equal(parameters(recreated).sitePrincipalId.value, recreatedPrincipal);
+      const settings = (run: MockRunResult) => input<Record<string, string>>(one(run, AZURE.appSettings), "properties");
+      assert.notDeepEqual(settings(recreated), settings(result));
+      assert.equal(settings(recreated)[AZURE_APP_SETTINGS.principalId], recreatedPrincipal);
     });
   });
 

@@ -20,6 +20,7 @@ import {
   deadLetterPath,
   encryptionAtRest,
   FLEET_RULES,
+  flexSiteConfig,
   fleetTags,
   leastPrivilege,
   logRetention,
@@ -27,6 +28,7 @@ import {
   noPublicStorage,
 } from "../../infra/policy/rules";
 import { AWS, AZURE, GCP } from "../../infra/policy/types";
+import { web as webDefaults } from "@pulumi/azure-native/types/input";
 import type { FleetRule } from "../../infra/policy/view";
 import { runStack } from "../support/stack";
 
@@ -288,6 +290,14 @@ const BROKEN: readonly BrokenPlan[] = [
     rule: nodeRuntime,
     breakPlan: changed(AZURE.webApp, "", (props) => (at(props, "functionAppConfig", "runtime").version = "20")),
     fix: /\{ name: "node", version: "22" \}/,
+  },
+  {
+    stack: "azure-prod",
+    title: "a Flex function app given only siteConfig.minTlsVersion, as azure-native sends it (with its netFrameworkVersion default)",
+    rule: flexSiteConfig,
+    // The provider's own defaults function, as WebApp applies it to any siteConfig.
+    breakPlan: changed(AZURE.webApp, "", (props) => (props.siteConfig = webDefaults.siteConfigArgsProvideDefaults({ minTlsVersion: "1.2" }))),
+    fix: /siteConfig\.netFrameworkVersion.*Fix: leave siteConfig out entirely/,
   },
   {
     stack: "gcp-prod",
