@@ -24,3 +24,51 @@ export function equalJitter(backoff: Backoff, retriesBefore: number, random: () 
   const ceiling = Math.min(backoff.max, backoff.first * backoff.factor ** Math.max(0, retriesBefore));
   return ceiling / 2 + (random() * ceiling) / 2;
 }
+
+/**
+ * The fleet's retry policy, shared by every cloud whose handler decides when a
+ * message it sends back returns (AWS through the message's visibility, Azure
+ * through a scheduled re-send), so a failing site gets the same time to
+ * recover everywhere.
+ *
+ * Any retry without a Retry-After (a 5xx, a timeout, a store outage, unread
+ * settings, the batch deadline, a host's pacing): exponential backoff from the
+ * delivery count, in seconds, ×4 per delivery from 1 min, capped at 2 h, with
+ * equal jitter. The first retry comes after 30–60 s; the default 5 deliveries
+ * are followed by holds of 1 h 42 min to 3 h 25 min in all before the message
+ * is dead-lettered, so a site has well over an hour to recover, not the 15
+ * minutes a ×2 backoff from 30 s would give it.
+ */
+export const RETRY_BACKOFF: Backoff = { first: 60, factor: 4, max: 7_200 };
+
+/**
+ * The kill switch (`fleet_paused`): 15 min after the first delivery, doubling
+ * with each delivery (15 min, 30 min, 1 h, 2 h, 4 h, …). A pause of length T
+ * then costs about log2(T / 15 min) + 1 deliveries, and a message comes back
+ * at most T + 15 min after the fleet resumes. With the default 5 deliveries a
+ * message first received in the pause outlasts 7 h 45 min of it; a fixed hold
+ * would either spend the deliveries within the hour or keep messages away for
+ * hours after a short pause.
+ */
+export const PAUSE_HOLD = { firstSeconds: 900, factor: 2 } as const;
+
+/** The part of an outcome the retry policy reads. */
+export interface RetryOutcome {
+  readonly code: string;
+  readonly retryAfterMs?: number;
+}
+
+/**
+ * Whole seconds until a message sent back with `outcome` after delivery number
+ * `attempt` (1 for the first) should come back, before any cloud's own bound:
+ * - a `retryAfterMs` (429, 503, or robots.txt answering so): that wait, rounded
+ *   up: the site said when, so no jitter is added;
+ * - `fleet_paused`: PAUSE_HOLD;
+ * - any other retry: RETRY_BACKOFF, with `random()` (0 ≤ x < 1) as the jitter.
+ */
+export function retryDelaySeconds(outcome: RetryOutcome, attempt: number, random: () => number): number {
+  if (outcome.retryAfterMs !== undefined && Number.isFinite(outcome.retryAfterMs)) return Math.max(0, Math.ceil(outcome.retryAfterMs / 1000));
+  const deliveriesBefore = Math.max(1, attempt) - 1;
+  if (outcome.code === "fleet_paused") return PAUSE_HOLD.firstSeconds * PAUSE_HOLD.factor ** deliveriesBefore;
+  return Math.ceil(equalJitter(RETRY_BACKOFF, deliveriesBefore, random));
+}
