@@ -32,6 +32,8 @@ export const AZURE_APP_SETTINGS = {
   fleetName: "FLEET_NAME",
   /** The same number as host.json `functionTimeout`, in seconds: the worker's deadline. */
   functionTimeoutSeconds: "FUNCTION_TIMEOUT_SECONDS",
+  /** The queue's `maxDeliveryCount` (`maxDeliveryAttempts`): the handler counts deliveries across a message's copies. */
+  maxDeliveryAttempts: "MAX_DELIVERY_ATTEMPTS",
   /** The app's system-assigned identity (object id): the principal every role assignment names. */
   principalId: "WORKER_PRINCIPAL_ID",
 } as const;

@@ -76,6 +76,7 @@ export class AzureFleet extends pulumi.ComponentResource {
         memoryMb: args.memoryMb,
         maxWorkers: args.maxWorkers,
         messagesPerWorker: args.messagesPerWorker,
+        maxDeliveryAttempts: args.maxDeliveryAttempts,
         logRetentionDays: args.logRetentionDays,
         serviceBusHostName: workQueue.hostName,
         queueName: workQueue.queue.name,

@@ -187,6 +187,8 @@ export interface WorkerArgs {
   readonly memoryMb: number;
   readonly maxWorkers: number;
   readonly messagesPerWorker: number;
+  /** The work queue's `maxDeliveryCount`, which the handler counts across a message's copies. */
+  readonly maxDeliveryAttempts: number;
   readonly logRetentionDays: number;
   readonly serviceBusHostName: pulumi.Input<string>;
   readonly queueName: pulumi.Input<string>;
@@ -212,6 +214,7 @@ export function workerAppSettings(args: WorkerArgs, from: { readonly codeAccount
     [AZURE_APP_SETTINGS.settingsKey]: args.settingsKey,
     [AZURE_APP_SETTINGS.fleetName]: args.namePrefix,
     [AZURE_APP_SETTINGS.functionTimeoutSeconds]: String(args.functionTimeoutSeconds),
+    [AZURE_APP_SETTINGS.maxDeliveryAttempts]: String(args.maxDeliveryAttempts),
     APPLICATIONINSIGHTS_CONNECTION_STRING: from.connectionString,
     // The app's identity: an app re-created under the same name gets a new
     // one, so this resource's inputs change and the settings are written to

@@ -77,6 +77,10 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
       assert.equal(appSettings().get(AZURE_APP_SETTINGS.functionTimeoutSeconds), String(args.functionTimeoutSeconds));
     });
 
+    it("the handler counts deliveries across a message's retry copies against the queue's own maxDeliveryCount", () => {
+      assert.equal(appSettings().get(AZURE_APP_SETTINGS.maxDeliveryAttempts), String(input(queue(), "maxDeliveryCount")));
+    });
+
     it("SAS (local) auth is disabled on a Standard namespace", () => {
       const namespace = one(result, AZURE.namespace);
       assert.equal(input(namespace, "disableLocalAuth"), true);
@@ -251,7 +255,7 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
 
   describe("identity", () => {
     const narrowScopes = () => new Map<string, string>([
-      [output(queue(), "id"), "serviceBusDataReceiver"],
+      [output(queue(), "id"), "serviceBusDataOwner"],
       [output(one(result, AZURE.blobContainer, "-results-container"), "id"), "storageBlobDataContributor"],
       [output(one(result, AZURE.configStore), "id"), "appConfigurationDataReader"],
       [output(account("-code"), "id"), "storageBlobDataOwner"],
@@ -279,8 +283,8 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
         assert.match(input<string>(assignment, "roleAssignmentName"), /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
       }
       assert.deepEqual(
-        { receiver: ROLE_DEFINITIONS.serviceBusDataReceiver, contributor: ROLE_DEFINITIONS.storageBlobDataContributor, owner: ROLE_DEFINITIONS.storageBlobDataOwner, reader: ROLE_DEFINITIONS.appConfigurationDataReader, configOwner: ROLE_DEFINITIONS.appConfigurationDataOwner },
-        { receiver: "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0", contributor: "ba92f5b4-2d11-453d-a403-e96b0029c9fe", owner: "b7e6dc6d-f1e8-4753-8033-0f276bb0955b", reader: "516239f1-63e1-4d78-a4de-a74fb236a071", configOwner: "5ae67dd6-50cb-40e7-96ff-dc2bfa4b606b" },
+        { queueOwner: ROLE_DEFINITIONS.serviceBusDataOwner, contributor: ROLE_DEFINITIONS.storageBlobDataContributor, owner: ROLE_DEFINITIONS.storageBlobDataOwner, reader: ROLE_DEFINITIONS.appConfigurationDataReader, configOwner: ROLE_DEFINITIONS.appConfigurationDataOwner },
+        { queueOwner: "090c5cfd-751d-490a-894a-3ce6f1109419", contributor: "ba92f5b4-2d11-453d-a403-e96b0029c9fe", owner: "b7e6dc6d-f1e8-4753-8033-0f276bb0955b", reader: "516239f1-63e1-4d78-a4de-a74fb236a071", configOwner: "5ae67dd6-50cb-40e7-96ff-dc2bfa4b606b" },
       );
     });
 

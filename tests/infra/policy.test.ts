@@ -239,7 +239,7 @@ const BROKEN: readonly BrokenPlan[] = [
     stack: "azure-prod",
     title: "a role assignment at resource-group scope",
     rule: leastPrivilege,
-    breakPlan: changed(AZURE.roleAssignment, "-queue-receiver", (props) => (props.scope = (props.scope as string).replace(/\/providers\/.*$/, ""))),
+    breakPlan: changed(AZURE.roleAssignment, "-queue-owner", (props) => (props.scope = (props.scope as string).replace(/\/providers\/.*$/, ""))),
     fix: /scope it to the one resource/,
   },
   {
