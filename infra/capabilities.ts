@@ -230,7 +230,7 @@ export function maxInFlightPages(plan: PlanEvidence): number {
 }
 
 // ---------------------------------------------------------------------------
-// Alarms: the same five kinds on every cloud, each to the alert channel
+// Alarms: the same six kinds on every cloud, each to the alert channel
 
 /** The alarm kinds every cloud has, and their meaning. */
 export const ALARM_KINDS = {
@@ -238,6 +238,7 @@ export const ALARM_KINDS = {
   oldestMessageAge: "oldest message at `oldestMessageAgeSeconds`",
   deadLetters: "dead letters > 0",
   workerErrors: "worker error rate at `errorRatePercent`",
+  pageRetries: "share of pages ending retry or malformed at `retryRatePercent`",
   stalled: "messages waiting and none processed for `stalledMinutes`",
 } as const;
 export type AlarmKind = keyof typeof ALARM_KINDS;
@@ -278,6 +279,9 @@ const AWS_ALARMS: AlarmWiring = {
     oldestMessageAge: (alarm, plan) => awsOnQueue(alarm, "ApproximateAgeOfOldestMessage", aws.workQueue(plan)) && alarm.inputs.threshold === plan.args.alarms.oldestMessageAgeSeconds,
     deadLetters: (alarm, plan) => awsOnQueue(alarm, "ApproximateNumberOfMessagesVisible", aws.deadLetterQueue(plan)) && alarm.inputs.threshold === 0 && alarm.inputs.comparisonOperator === "GreaterThanThreshold",
     workerErrors: (alarm, plan) => awsQueriesMetric(alarm, "Errors", "FunctionName", output(plan, "workerName")) && alarm.inputs.threshold === plan.args.alarms.errorRatePercent,
+    // The worker's own page metrics (Embedded Metric Format), not an AWS/* namespace.
+    pageRetries: (alarm, plan) =>
+      alarm.inputs.threshold === plan.args.alarms.retryRatePercent && awsMetricQueries(alarm).some((query) => !String(read(query, "metric", "namespace")).startsWith("AWS/")),
     // One-minute datapoints, `stalledMinutes` of them in a row.
     stalled: (alarm, plan) =>
       awsQueriesMetric(alarm, "NumberOfMessagesDeleted", "QueueName", aws.queueName(aws.workQueue(plan))) &&
@@ -313,6 +317,7 @@ const AZURE_ALARMS: AlarmWiring = {
     oldestMessageAge: (alarm, plan) => azureLogAlert(alarm, OLDEST_MESSAGE_AGE_FIELD, plan.args.alarms.oldestMessageAgeSeconds),
     deadLetters: (alarm, plan) => azureMetric(alarm, plan, "DeadletteredMessages", "GreaterThan", 0),
     workerErrors: (alarm, plan) => azureLogAlert(alarm, "ErrorRatePercent", plan.args.alarms.errorRatePercent) && /\brequests\b/.test(String(read(azureCriteria(alarm)[0], "query"))),
+    pageRetries: (alarm, plan) => azureLogAlert(alarm, "RetryRatePercent", plan.args.alarms.retryRatePercent),
     // Metric alert windows come in fixed sizes: the smallest at least `stalledMinutes`.
     stalled: (alarm, plan) =>
       azureMetric(alarm, plan, "ActiveMessages", "GreaterThan", 0) && azureMetric(alarm, plan, "CompleteMessage", "LessThan", 1) && isoMinutes(alarm.inputs.windowSize) >= plan.args.alarms.stalledMinutes,
@@ -344,6 +349,11 @@ const GCP_ALARMS: AlarmWiring = {
     workerErrors: (policy, plan) =>
       gcpThreshold(policy, [`service_name = "${output(plan, "workerName")}"`, `response_code_class = "5xx"`], plan.args.alarms.errorRatePercent / 100, "COMPARISON_GE") &&
       gcpConditions(policy).some((condition) => typeof read(condition, "conditionThreshold", "denominatorFilter") === "string"),
+    // A ratio of the worker's log-based page metrics.
+    pageRetries: (policy, plan) =>
+      gcpConditions(policy).some(
+        (condition) => read(condition, "conditionThreshold", "thresholdValue") === plan.args.alarms.retryRatePercent / 100 && String(read(condition, "conditionThreshold", "filter")).includes("logging.googleapis.com/user/"),
+      ),
     stalled: (policy, plan) =>
       policy.inputs.combiner === "AND" &&
       gcpConditions(policy).some((condition) => {
@@ -535,7 +545,7 @@ export const CAPABILITIES = [
   },
   {
     role: "alarms",
-    meaning: `the same five kinds (${Object.values(ALARM_KINDS).join("; ")}), each to the \`alertChannel\` output, which e-mails \`alertEmail\``,
+    meaning: `the same six kinds (${Object.values(ALARM_KINDS).join("; ")}), each to the \`alertChannel\` output, which e-mails \`alertEmail\``,
     clouds: {
       aws: { types: [AWS.metricAlarm, AWS.topic, AWS.topicSubscription], label: "CloudWatch alarms to an SNS topic", check: checkAlarms(AWS_ALARMS) },
       azure: { types: [AZURE.metricAlert, AZURE.scheduledQueryRule, AZURE.actionGroup], label: "Azure Monitor metric and log alerts to an action group", check: checkAlarms(AZURE_ALARMS) },

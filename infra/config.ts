@@ -53,11 +53,12 @@ export const INTEGER_KEYS = {
 
 type IntegerKey = keyof typeof INTEGER_KEYS;
 
-/** Alarm thresholds: ranges and defaults. `errorRatePercent` may be fractional. */
+/** Alarm thresholds: ranges and defaults. The two percentages may be fractional. */
 export const ALARM_KEYS = {
   backlogMessages: { min: 1, max: 100_000_000, default: 1000, integer: true },
   oldestMessageAgeSeconds: { min: 60, max: 1_209_600, default: 900, integer: true },
   errorRatePercent: { min: 0.01, max: 100, default: 5, integer: false },
+  retryRatePercent: { min: 1, max: 100, default: 25, integer: false },
   stalledMinutes: { min: 1, max: 1440, default: 15, integer: true },
 } as const satisfies Record<keyof AlarmThresholds, IntegerKeySpec & { integer: boolean }>;
 
@@ -134,6 +135,55 @@ export interface FleetConfigCheck {
 }
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/**
+ * Names reserved for documentation and testing, which no mailbox or site
+ * answers: `example.com`, `example.net`, `example.org` and their subdomains,
+ * and the `.example`, `.invalid`, `.localhost` and `.test` top-level domains
+ * (RFC 2606, https://www.rfc-editor.org/rfc/rfc2606). An alert sent there
+ * reaches nobody, and a site owner cannot reach a contact there.
+ */
+const RESERVED_DOMAIN = /(^|\.)(example\.(com|net|org)|example|invalid|localhost|test)\.?$/i;
+
+/** True for an e-mail address or URL on a name reserved for examples (RFC 2606). */
+export function isPlaceholderAddress(address: string): boolean {
+  const domain = addressDomain(address);
+  return domain !== undefined && RESERVED_DOMAIN.test(domain);
+}
+
+/** The host of an e-mail address or URL, lower case; undefined when it has none. */
+function addressDomain(address: string): string | undefined {
+  const at = address.lastIndexOf("@");
+  if (!address.includes("://") && at >= 0) return address.slice(at + 1).toLowerCase();
+  return URL.parse(address)?.hostname.toLowerCase() || undefined;
+}
+
+/**
+ * A deployed fleet must reach real people: refuses a placeholder `alertEmail`
+ * or `settings.contact` (the stack files ship with `ops@example.com`). Read by
+ * the program only, so tools that just read a stack's numbers (cost, plan
+ * diffs) still work on the shipped files.
+ */
+export function placeholderAddressIssues(args: Pick<ValidatedFleetArgs, "alertEmail" | "settings">): SettingIssue[] {
+  const issues: SettingIssue[] = [];
+  if (isPlaceholderAddress(args.alertEmail)) {
+    issues.push({
+      key: configKey("alertEmail"),
+      value: args.alertEmail,
+      problem: `is a placeholder: ${addressDomain(args.alertEmail)} is reserved for examples (RFC 2606), so every alarm would reach nobody`,
+      fix: `pulumi config set ${configKey("alertEmail")} <your on-call address>`,
+    });
+  }
+  if (isPlaceholderAddress(args.settings.contact)) {
+    issues.push({
+      key: configKey("settings.contact"),
+      value: args.settings.contact,
+      problem: `is a placeholder: ${addressDomain(args.settings.contact)} is reserved for examples (RFC 2606), so site owners who read the User-Agent cannot reach you`,
+      fix: `pulumi config set --path ${configKey("settings.contact")} <an address you read>   (or remove it: pulumi config rm --path ${configKey("settings.contact")})`,
+    });
+  }
+  return issues;
+}
 const NAME_PREFIX = /^[a-z][a-z0-9-]*[a-z0-9]$/;
 const NAME_PREFIX_MAX = 40;
 
@@ -198,6 +248,14 @@ export function checkFleetConfig(raw: RawConfig, stack: string): FleetConfigChec
   const pushSettings = raw.pushSettings === undefined ? false : toBoolean(raw.pushSettings);
   if (pushSettings === undefined) {
     issue("pushSettings", raw.pushSettings, "must be true or false", `pulumi config set ${configKey("pushSettings")} true   (for one update, then pulumi config rm ${configKey("pushSettings")})`);
+  }
+  if (settings !== undefined && settings.concurrency < integers.messagesPerWorker) {
+    issue(
+      "settings.concurrency",
+      settings.concurrency,
+      `is below messagesPerWorker (${integers.messagesPerWorker}): a worker handed ${integers.messagesPerWorker} messages at once fetches only ${settings.concurrency} at a time, so the rest of its batch waits on itself and runs into the deadline`,
+      `pulumi config set --path ${configKey("settings.concurrency")} ${integers.messagesPerWorker}   (or lower ${configKey("messagesPerWorker")})`,
+    );
   }
   const alarms = validateAlarms(raw.alarms, issue);
   const tags = validateTags(raw.tags, issue);
@@ -374,7 +432,8 @@ export function readFleetConfig(cloudConfigOf: (cloud: Cloud) => CloudConfig): {
   const cloudIssues = cloudConfig === undefined ? [] : issuesOf(cloudConfig.read(fleet.limits));
   // A key the fleet's checks refused was checked by the cloud at its default, a value the stack does not hold: its own issue says what to fix.
   const refused = new Set(fleet.issues.map((issue) => issue.key));
-  const issues = [...fleet.issues, ...unknownKeys, ...cloudIssues.filter((issue) => !refused.has(issue.key))];
+  const placeholders = fleet.config === undefined ? [] : placeholderAddressIssues(fleet.config.args);
+  const issues = [...fleet.issues, ...unknownKeys, ...cloudIssues.filter((issue) => !refused.has(issue.key)), ...placeholders];
 
   if (issues.length > 0 || fleet.config === undefined) throw new SettingsError(`stack ${JSON.stringify(stack)} config`, issues);
   const { cloud, args, hasAlertWebhook } = fleet.config;

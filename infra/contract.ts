@@ -21,6 +21,12 @@ export interface AlarmThresholds {
   readonly oldestMessageAgeSeconds: number;
   /** Share of worker invocations that fail, in percent, before the errors alarm fires. @default 5 */
   readonly errorRatePercent: number;
+  /**
+   * Share of pages ending `retry` or `malformed` over 15 minutes, in percent,
+   * before the page-retries alarm fires. Also how a fleet that cannot read its
+   * settings (`settings_unavailable` on every page) is noticed. @default 25
+   */
+  readonly retryRatePercent: number;
   /** Minutes with messages waiting but none processed before the stalled alarm fires. @default 15 */
   readonly stalledMinutes: number;
 }

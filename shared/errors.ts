@@ -53,6 +53,7 @@ export const ERROR_CODES = {
   // The worker.
   worker_deadline: "retry",
   store_failed: "retry",
+  settings_unavailable: "retry",
   internal_error: "retry",
 } as const;
 

@@ -1,4 +1,4 @@
-import { SettingsError, describeError, type SettingIssue } from "./errors";
+import { ScrapeError, SettingsError, describeError, type SettingIssue } from "./errors";
 import type { Logger } from "./ports";
 
 /**
@@ -167,23 +167,36 @@ export interface SettingsSource {
 
 export interface SettingsCacheOptions {
   readonly source: SettingsSource;
-  /** Called when a read or a document fails; the last good settings stay in force. */
+  /** Called when a read or a document fails. */
   readonly onError?: (error: unknown) => void;
   /** Clock in milliseconds. @default Date.now */
   readonly now?: () => number;
 }
 
 /**
+ * How long a cache that has never read good settings waits before it asks the
+ * store again. Every batch in that time is sent back at once, so a throttled
+ * or not-yet-granted store is asked a few times a minute per worker, not once
+ * per batch.
+ */
+export const UNAVAILABLE_RETRY_MS = 5_000;
+
+/**
  * Settings read through a TTL cache, so a change in the store takes effect
- * within `settingsTtlMs` with no redeploy.
+ * within `settingsTtlMs` with no redeploy. Concurrent callers share one read.
  *
- * A failed read or an invalid document never stops the fleet: the last good
- * settings (the defaults before the first good read) stay in force and the
- * error is reported through `onError`. Concurrent callers share one read.
+ * It fails closed: until the first good read, `get()` rejects with a
+ * `settings_unavailable` `ScrapeError` (a retry), so a worker that cannot read
+ * its settings never scrapes on built-in defaults: a paused fleet stays
+ * paused and blocked domains stay blocked while a grant is still spreading or
+ * the parameter is gone. After a good read, a failed read or an invalid
+ * document keeps the last good settings, the operator's last word, in force.
+ * Every failure is reported through `onError`.
  */
 export class SettingsCache {
-  private current: FleetSettings = DEFAULT_SETTINGS;
+  private current: FleetSettings | undefined;
   private fetchedAt = Number.NEGATIVE_INFINITY;
+  private unavailable: ScrapeError | undefined;
   private inFlight: Promise<FleetSettings> | undefined;
   private readonly now: () => number;
 
@@ -192,7 +205,9 @@ export class SettingsCache {
   }
 
   async get(): Promise<FleetSettings> {
-    if (this.now() - this.fetchedAt < this.current.settingsTtlMs) return this.current;
+    const age = this.now() - this.fetchedAt;
+    if (this.current !== undefined && age < this.current.settingsTtlMs) return this.current;
+    if (this.current === undefined && this.unavailable !== undefined && age < UNAVAILABLE_RETRY_MS) throw this.unavailable;
     this.inFlight ??= this.refresh().finally(() => {
       this.inFlight = undefined;
     });
@@ -202,10 +217,20 @@ export class SettingsCache {
   private async refresh(): Promise<FleetSettings> {
     try {
       this.current = parseSettingsDocument(await this.options.source.read(), this.options.source.name);
+      this.unavailable = undefined;
     } catch (error) {
       this.options.onError?.(error);
+      if (this.current === undefined) {
+        this.unavailable = new ScrapeError(
+          "settings_unavailable",
+          `no good settings have been read from ${this.options.source.name} yet (${describeError(error)}), so this worker does not scrape on defaults; the message goes back to the queue. Fix: see the settings_invalid or settings_unreadable log line`,
+          { cause: error },
+        );
+      }
+    } finally {
+      this.fetchedAt = this.now();
     }
-    this.fetchedAt = this.now();
+    if (this.current === undefined) throw this.unavailable;
     return this.current;
   }
 }

@@ -229,6 +229,20 @@ export function createWorker(options: WorkerOptions): Worker {
     return { kind: "retry", code: "internal_error", reason: `unexpected error: ${describeError(error)}` };
   }
 
+  /** A settings store that could not be read: its own retry code when the cache says so. */
+  function settingsRetry(error: unknown): Outcome {
+    if (error instanceof ScrapeError && error.kind === "retry") return { kind: "retry", code: error.code, reason: error.message };
+    return internalRetry(error);
+  }
+
+  function reportQuietly(item: QueueItem, done: Done, started: number): void {
+    try {
+      report(item, done, started);
+    } catch {
+      // The outcome stands: a logger or metrics port that throws must not cost the batch its answer.
+    }
+  }
+
   function report(item: QueueItem, { outcome, page, url, host }: Done, started: number): void {
     const code = outcome.kind === "ok" ? undefined : outcome.code;
     metrics.recordPage({ outcome: outcome.kind, code, host, bytesOnWire: page?.bytesOnWire ?? 0, fetchMs: page?.fetchMs ?? 0 });
@@ -269,7 +283,9 @@ export function createWorker(options: WorkerOptions): Worker {
           // A settings store that hangs must not hold the batch past its deadline.
           settings = await abandonOnAbort(options.settings.get(), controller.signal);
         } catch (error) {
-          const outcome = controller.signal.aborted ? DEADLINE_RETRY : internalRetry(error);
+          const outcome = controller.signal.aborted ? DEADLINE_RETRY : settingsRetry(error);
+          // Counted as pages, so the retry-share alarm sees a fleet that cannot read its settings.
+          for (const item of items) reportQuietly(item, { outcome }, now());
           return items.map((item) => ({ id: item.id, outcome }));
         }
         const batch: Batch = { settings, signal: controller.signal, deadlineAt, ...(writeTimer === undefined ? {} : { writeSignal: writes.signal }) };
@@ -290,11 +306,7 @@ export function createWorker(options: WorkerOptions): Worker {
               }
             }
             outcomes[index] = done.outcome;
-            try {
-              report(item, done, started);
-            } catch {
-              // The outcome stands: a logger or metrics port that throws must not cost the batch its answer.
-            }
+            reportQuietly(item, done, started);
           }
         };
         const lanes = Math.max(1, Math.min(settings.concurrency, items.length));

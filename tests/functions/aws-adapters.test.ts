@@ -18,7 +18,6 @@ import { ScrapeError, type ErrorCode } from "../../shared/errors";
 import { createJsonLogger } from "../../shared/logging";
 import type { Outcome } from "../../shared/outcome";
 import { rawHtmlKey, resultKey } from "../../shared/result";
-import { DEFAULT_SETTINGS } from "../../shared/settings";
 import { QUEUE_URL, receiptHandleOf, sqsRecord, startSqsFake, startSsmFake, type SqsFake, type SsmFake } from "../support/awsFakes";
 import { startLocalS3, type LocalS3 } from "../support/s3rver";
 
@@ -180,9 +179,9 @@ describe("AWS SSM settings source (recorded-request fake of the SSM JSON API)", 
     assert.match(String(logLines.find((line) => line.level === "error")?.error), /not JSON/);
   });
 
-  it("a missing parameter keeps the defaults and logs it as unreadable, naming the parameter", async () => {
+  it("a missing parameter fails closed (settings_unavailable, no defaults) and logs it as unreadable, naming the parameter", async () => {
     const settings = createSsmSettings({ client: ssm.client, parameterName, logger: logger(), now: () => clock });
-    assert.deepEqual(await settings.get(), DEFAULT_SETTINGS);
+    await assert.rejects(settings.get(), (error) => error instanceof ScrapeError && error.code === "settings_unavailable");
     const [error] = logLines.filter((line) => line.level === "error");
     assert.equal(error.event, "settings_unreadable");
     assert.match(String(error.error), /ParameterNotFound/);

@@ -12,6 +12,7 @@ import { strict as assert } from "node:assert";
 import { spawn, type ChildProcess } from "node:child_process";
 import { gzipSync, gunzipSync } from "node:zlib";
 import type { LogLevel } from "../../shared/ports";
+import { ScrapeError } from "../../shared/errors";
 import { DEFAULT_SETTINGS } from "../../shared/settings";
 import { createBlobResultStore } from "../../functions/azure/resultStore";
 import { createAppConfigurationSettings, createAppConfigurationSettingsSource } from "../../functions/azure/settingsSource";
@@ -149,21 +150,21 @@ describe("Azure adapters", function () {
       assert.equal(current.maxRedirects, DEFAULT_SETTINGS.maxRedirects);
     });
 
-    it("keeps the defaults and logs settings_unreadable when the key is missing (404)", async () => {
+    it("fails closed (settings_unavailable, no defaults) and logs settings_unreadable when the key is missing (404)", async () => {
       const logged: { level: LogLevel; event: string; fields?: Readonly<Record<string, unknown>> }[] = [];
       const settings = createAppConfigurationSettings({ client: fake.client, endpoint: fake.endpoint, key: "settings", logger: { log: (level, event, fields) => logged.push({ level, event, fields }) } });
-      assert.deepEqual(await settings.get(), DEFAULT_SETTINGS);
+      await assert.rejects(settings.get(), (error) => error instanceof ScrapeError && error.code === "settings_unavailable");
       assert.equal(fake.requests.length, 1, "the store was asked");
       assert.equal(logged[0]?.event, "settings_unreadable");
       assert.match(String(logged[0]?.fields?.error), /Key not found|404/);
       assert.match(String(logged[0]?.fields?.source), /\/kv\/settings$/);
     });
 
-    it("keeps the defaults and logs settings_invalid with the bad key when the document does not validate", async () => {
+    it("fails closed and logs settings_invalid with the bad key when the first document does not validate", async () => {
       fake.put(JSON.stringify({ concurrency: 0 }));
       const logged: { event: string; fields?: Readonly<Record<string, unknown>> }[] = [];
       const settings = createAppConfigurationSettings({ client: fake.client, endpoint: fake.endpoint, key: "settings", logger: { log: (_level, event, fields) => logged.push({ event, fields }) } });
-      assert.equal((await settings.get()).concurrency, DEFAULT_SETTINGS.concurrency);
+      await assert.rejects(settings.get(), (error) => error instanceof ScrapeError && error.code === "settings_unavailable");
       assert.equal(logged[0]?.event, "settings_invalid");
       assert.match(JSON.stringify(logged[0]?.fields?.issues), /concurrency/);
     });

@@ -15,7 +15,7 @@ import { Storage } from "@google-cloud/storage";
 import { STORAGE_RETRY, createGcsResultStore, storageOptions } from "../../functions/gcp/resultStore";
 import { ParameterManagerError, createParameterManagerSettings, createParameterManagerSource, newestEnabled } from "../../functions/gcp/settingsSource";
 import { HandlerConfigError } from "../../functions/handlerConfig";
-import { SettingsError } from "../../shared/errors";
+import { ScrapeError, SettingsError } from "../../shared/errors";
 import { createJsonLogger } from "../../shared/logging";
 import { rawHtmlKey, resultKey } from "../../shared/result";
 import { DEFAULT_SETTINGS } from "../../shared/settings";
@@ -223,10 +223,10 @@ describe("Google Cloud Parameter Manager settings source (recorded-request fake 
       assert.match(String(line.error), /`concurrency`/);
     });
 
-    it("an unreadable parameter keeps the defaults and logs settings_unreadable", async () => {
+    it("an unreadable parameter fails closed (settings_unavailable, no defaults) and logs settings_unreadable", async () => {
       fake.denied = true;
       const settings = cache();
-      assert.deepEqual(await settings.get(), DEFAULT_SETTINGS);
+      await assert.rejects(settings.get(), (error) => error instanceof ScrapeError && error.code === "settings_unavailable");
       assert.equal((JSON.parse(logLines.at(-1) ?? "{}") as Record<string, unknown>).event, "settings_unreadable");
     });
   });

@@ -11,7 +11,7 @@ import { ConcurrentRunError, MOCK_ACCOUNT_ID, mockRun } from "../../infra/mockRu
 import { AWS } from "../../infra/policy/types";
 import { LAMBDA_ENV } from "../../functions/aws/environment";
 import { parseSettings } from "../../shared/settings";
-import { jsonInput, ofType, one, runStack, stackConfig, type MockRunResult, type RecordedResource } from "../support/stack";
+import { jsonInput, ofType, one, runStack, stackConfig, type MockRunResult, type RecordedResource, withOperatorAddresses } from "../support/stack";
 
 /** AWS types whose Args take `tags`, per the installed provider's .d.ts. */
 const TAGGABLE = new Set<string>([AWS.queue, AWS.lambda, AWS.eventSourceMapping, AWS.logGroup, AWS.metricAlarm, AWS.bucket, AWS.topic, AWS.parameter, AWS.role]);
@@ -265,7 +265,7 @@ describe("AWS fleet options (under Pulumi mocks)", () => {
   });
 
   it("a second mocked run while one is under way is refused, and the first completes", async () => {
-    const first = mockRun({ stack: "dev" });
+    const first = mockRun({ stack: "dev", configOverrides: withOperatorAddresses("dev") });
     await assert.rejects(mockRun({ stack: "aws-prod" }), ConcurrentRunError);
     assert.equal((await first).stack, "dev");
   });

@@ -21,7 +21,7 @@ import { mockRun } from "../../infra/mockRun";
 import { AZURE } from "../../infra/policy/types";
 import { SettingsError } from "../../shared/errors";
 import { parseSettings } from "../../shared/settings";
-import { ofType, one, runStack, stackConfig, type MockRunResult, type RecordedResource } from "../support/stack";
+import { ofType, one, runStack, stackConfig, type MockRunResult, type RecordedResource, withOperatorAddresses } from "../support/stack";
 
 const STACK = "azure-prod";
 
@@ -444,7 +444,7 @@ describe("Azure fleet, bad input (refused before any resource exists)", () => {
     await assert.rejects(
       mockRun({
         stack: STACK,
-        configOverrides: { [LOCATION_KEY]: undefined },
+        configOverrides: withOperatorAddresses(STACK, { [LOCATION_KEY]: undefined }),
         mockState: Object.fromEntries(Object.entries(AZURE_MOCK_STATE).map(([type, state]) => [type, (resource, env) => (registered.push(type), state(resource, env))])),
       }),
       (error: unknown) => error instanceof SettingsError && error.issues.some((issue) => issue.key === LOCATION_KEY),

@@ -8,16 +8,16 @@ import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { formatIssue, SettingsError, type SettingIssue } from "../../shared/errors";
 import { DEFAULT_SETTINGS } from "../../shared/settings";
-import { checkFleetConfig, INTEGER_KEYS, toBoolean, toInteger, toNumber, toObject, unknownKeyIssues, validateFleetConfig, validOrThrow, type RawConfig } from "../../infra/config";
+import { checkFleetConfig, INTEGER_KEYS, isPlaceholderAddress, toBoolean, toInteger, toNumber, toObject, unknownKeyIssues, validateFleetConfig, validOrThrow, type RawConfig } from "../../infra/config";
 import { AWS_KEYS, minimumVisibilityTimeout, validateAwsConfig, type RawAwsConfig } from "../../infra/aws/config";
 import { AWS_MOCK_STATE } from "../../infra/aws/mockState";
 import { AZURE_MOCK_STATE } from "../../infra/azure/mockState";
 import { GCP_MOCK_STATE } from "../../infra/gcp/mockState";
-import { mockRun, type ConfigOverride, type MockStateFunction } from "../../infra/mockRun";
+import { availableStacks, mockRun, type ConfigOverride, type MockStateFunction } from "../../infra/mockRun";
 import { REPO_ROOT } from "../../infra/bundle";
 import { resourceName } from "../../infra/naming";
 import { fleetTags, gcpLabels } from "../../infra/tags";
-import { runStack } from "../support/stack";
+import { runStack, stackConfig, withOperatorAddresses } from "../support/stack";
 
 const VALID: RawConfig = { cloud: "aws", alertEmail: "ops@example.com" };
 
@@ -35,6 +35,13 @@ function issueOf(fn: () => unknown, key: string): SettingIssue {
   assert.ok(caught.message.includes(`\`${key}\``), "the message names the key");
   assert.ok(caught.message.includes(issue.fix), "the message gives the fix");
   return issue;
+}
+
+/** Mock state that records every cloud resource the program declares. */
+function recordingState(registered: string[]): Record<string, MockStateFunction> {
+  return Object.fromEntries(
+    Object.entries({ ...AWS_MOCK_STATE, ...AZURE_MOCK_STATE, ...GCP_MOCK_STATE }).map(([type, state]): [string, MockStateFunction] => [type, (resource, env) => (registered.push(type), state(resource, env))]),
+  );
 }
 
 const fleetArgs = (raw: RawConfig = {}) => validateFleetConfig({ ...VALID, ...raw }, "test").args;
@@ -111,7 +118,7 @@ describe("stack config validation", () => {
     assert.equal(args.functionTimeoutSeconds, 120);
     assert.equal(args.maxWorkers, 10);
     assert.equal(args.messagesPerWorker, 10);
-    assert.deepEqual(args.alarms, { backlogMessages: 1000, oldestMessageAgeSeconds: 900, errorRatePercent: 5, stalledMinutes: 15 });
+    assert.deepEqual(args.alarms, { backlogMessages: 1000, oldestMessageAgeSeconds: 900, errorRatePercent: 5, retryRatePercent: 25, stalledMinutes: 15 });
     assert.deepEqual(args.settings, DEFAULT_SETTINGS);
     assert.equal(args.pushSettings, false);
     assert.deepEqual(args.tags, { app: "scrape-fleet", stack: "Prod_EU", "managed-by": "pulumi", team: "crawl" });
@@ -141,10 +148,10 @@ describe("stack config validation", () => {
 
 describe("AWS stack config validation", () => {
   it("a batch size above 10 with no batching window is refused with the fix", () => {
-    const issue = issueOf(() => awsConfig({}, fleetArgs({ messagesPerWorker: "20" })), "scrape-fleet:batchWindowSeconds");
+    const issue = issueOf(() => awsConfig({}, fleetArgs({ messagesPerWorker: "20", settings: { concurrency: 20 } })), "scrape-fleet:batchWindowSeconds");
     assert.equal(issue.value, 0);
     assert.match(issue.fix, /pulumi config set scrape-fleet:batchWindowSeconds 1/);
-    assert.equal(awsConfig({ batchWindowSeconds: "1" }, fleetArgs({ messagesPerWorker: "20" })).batchWindowSeconds, 1);
+    assert.equal(awsConfig({ batchWindowSeconds: "1" }, fleetArgs({ messagesPerWorker: "20", settings: { concurrency: 20 } })).batchWindowSeconds, 1);
   });
 
   it("a visibility timeout set by hand below 6x the function timeout is refused", () => {
@@ -202,13 +209,6 @@ describe("one run reports every problem with the stack's config at once (under P
     readonly fix: RegExp;
   }
 
-  /** Mock state that records every cloud resource the program declares. */
-  function recordingState(registered: string[]): Record<string, MockStateFunction> {
-    return Object.fromEntries(
-      Object.entries({ ...AWS_MOCK_STATE, ...AZURE_MOCK_STATE, ...GCP_MOCK_STATE }).map(([type, state]): [string, MockStateFunction] => [type, (resource, env) => (registered.push(type), state(resource, env))]),
-    );
-  }
-
   /**
    * Runs `stack` with `configOverrides` (mockRun directly: these runs fail, and
    * nothing is gained by caching them), checks that it fails with exactly the
@@ -217,7 +217,7 @@ describe("one run reports every problem with the stack's config at once (under P
    */
   async function refusedWith(stack: string, configOverrides: Record<string, ConfigOverride>, expected: readonly Expected[]): Promise<void> {
     const registered: string[] = [];
-    const error = await mockRun({ stack, configOverrides, mockState: recordingState(registered) }).then(
+    const error = await mockRun({ stack, configOverrides: withOperatorAddresses(stack, configOverrides), mockState: recordingState(registered) }).then(
       () => assert.fail(`the ${stack} run went ahead`),
       (caught: unknown) => caught,
     );
@@ -273,7 +273,45 @@ describe("one run reports every problem with the stack's config at once (under P
     assert.deepEqual(issues.map((issue) => issue.key), ["scrape-fleet:memoryMb", "scrape-fleet:alarms.bogus", "scrape-fleet:alarms.stalledMinutes"]);
     assert.equal(limits.memoryMb, INTEGER_KEYS.memoryMb.default);
     assert.equal(limits.logRetentionDays, 10, "a valid value is kept");
-    assert.deepEqual(limits.alarms, { backlogMessages: 50, oldestMessageAgeSeconds: 900, errorRatePercent: 5, stalledMinutes: 15 });
+    assert.deepEqual(limits.alarms, { backlogMessages: 50, oldestMessageAgeSeconds: 900, errorRatePercent: 5, retryRatePercent: 25, stalledMinutes: 15 });
+  });
+});
+
+describe("a stack a cloud would take but that would not work", () => {
+  it("settings.concurrency below messagesPerWorker is refused naming both keys and the fix", () => {
+    const issue = issueOf(() => fleetArgs({ messagesPerWorker: "10", settings: { concurrency: 8 } }), "scrape-fleet:settings.concurrency");
+    assert.equal(issue.value, 8);
+    assert.match(issue.problem, /below messagesPerWorker \(10\)/);
+    assert.match(issue.fix, /pulumi config set --path scrape-fleet:settings\.concurrency 10/);
+    assert.equal(fleetArgs({ messagesPerWorker: "10", settings: { concurrency: 10 } }).settings.concurrency, 10);
+  });
+
+  it("every shipped stack file keeps concurrency at or above messagesPerWorker", () => {
+    for (const stack of availableStacks()) {
+      const { args } = stackConfig(stack).fleet;
+      assert.ok(args.settings.concurrency >= args.messagesPerWorker, `${stack}: concurrency ${args.settings.concurrency} < messagesPerWorker ${args.messagesPerWorker}`);
+    }
+  });
+
+  it("placeholder addresses (RFC 2606 names) are told apart from real ones", () => {
+    for (const placeholder of ["ops@example.com", "a@EXAMPLE.org", "x@mail.example.net", "https://example.com/contact", "bot@crawl.test", "me@host.invalid", "me@example", "root@localhost"]) {
+      assert.equal(isPlaceholderAddress(placeholder), true, placeholder);
+    }
+    for (const real of ["ops@acme.com", "https://acme.io/bot", "me@example-corp.com", "me@notexample.com", "me@example.co", ""]) {
+      assert.equal(isPlaceholderAddress(real), false, real);
+    }
+  });
+
+  it("a placeholder alertEmail or settings.contact is refused by the program before anything is declared, with the fix", async () => {
+    const registered: string[] = [];
+    const error = await mockRun({ stack: "aws-prod", mockState: recordingState(registered) }).then(
+      () => assert.fail("the shipped aws-prod ran with ops@example.com"),
+      (caught: unknown) => caught,
+    );
+    assert.ok(error instanceof SettingsError);
+    assert.deepEqual(error.issues.map((issue) => issue.key), ["scrape-fleet:alertEmail", "scrape-fleet:settings.contact"]);
+    assert.match(error.message, /every alarm would reach nobody/);
+    assert.deepEqual(registered, []);
   });
 });
 

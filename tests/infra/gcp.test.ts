@@ -22,7 +22,7 @@ import { gcpLabels, fleetTags } from "../../infra/tags";
 import { METRICS } from "../../shared/metricNames";
 import { SettingsError } from "../../shared/errors";
 import { parseSettings } from "../../shared/settings";
-import { ofType, one, runStack, stackConfig, type MockRunResult } from "../support/stack";
+import { ofType, one, runStack, stackConfig, type MockRunResult, withOperatorAddresses } from "../support/stack";
 
 const STACK = "gcp-prod";
 
@@ -351,7 +351,7 @@ describe(`Google Cloud fleet, stack ${STACK} (under Pulumi mocks)`, () => {
 
   describe("bad input fails `pulumi up` with the key and the fix", () => {
     // mockRun directly, not the cached runStack: its cache key drops `undefined` (a removed key) and would hand back the valid run.
-    const failure = (configOverrides: Record<string, string | undefined>) => mockRun({ stack: STACK, configOverrides }).then(
+    const failure = (configOverrides: Record<string, string | undefined>) => mockRun({ stack: STACK, configOverrides: withOperatorAddresses(STACK, configOverrides) }).then(
       () => assert.fail("the stack ran"),
       (error: unknown) => {
         assert.ok(error instanceof SettingsError, `not a SettingsError: ${String(error)}`);

@@ -12,7 +12,7 @@ import { FLEET_OUTPUT_NAMES } from "../../infra/contract";
 import { REPO_ROOT } from "../../infra/bundle";
 import { loadStackConfig, StackFileError } from "../../infra/mockRun";
 import { formatPlan, planTree, runPlan } from "../../infra/plan";
-import { runStack } from "../support/stack";
+import { OPERATOR_ADDRESS, runStack, withOperatorAddresses } from "../support/stack";
 
 const TSX = path.join(REPO_ROOT, "node_modules", ".bin", "tsx");
 
@@ -28,6 +28,11 @@ async function planHere(...args: string[]) {
   return { code, stdout: out.join("\n"), stderr: err.join("\n") };
 }
 
+/** `--config` arguments that put the operator's address where a shipped stack file has a placeholder. */
+function operatorConfig(stack: string): string[] {
+  return Object.entries(withOperatorAddresses(stack)).flatMap(([key, value]) => ["--config", `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`]);
+}
+
 interface PlanNode {
   type: string;
   name: string;
@@ -37,7 +42,7 @@ interface PlanNode {
 
 describe("npm run plan", () => {
   it("prints the aws-prod resource tree, nested under the fleet component, and the outputs", () => {
-    const { code, stdout, stderr } = plan("--stack", "aws-prod");
+    const { code, stdout, stderr } = plan("--stack", "aws-prod", ...operatorConfig("aws-prod"));
     assert.equal(code, 0, stderr);
     const lines = stdout.split("\n");
     const fleet = lines.findIndex((line) => /^ {2}scrape-fleet:aws:Fleet {2}scrape-fleet-aws-prod$/.test(line));
@@ -48,7 +53,7 @@ describe("npm run plan", () => {
   });
 
   it("--json prints the same tree and outputs as JSON", async () => {
-    const { code, stdout } = await planHere("--stack", "dev", "--json");
+    const { code, stdout } = await planHere("--stack", "dev", "--json", ...operatorConfig("dev"));
     assert.equal(code, 0);
     const parsed = JSON.parse(stdout) as { stack: string; resources: PlanNode[]; outputs: Record<string, string> };
     assert.equal(parsed.stack, "dev");
@@ -65,8 +70,16 @@ describe("npm run plan", () => {
     for (const printed of [formatPlan(result), JSON.stringify(planTree(result))]) {
       assert.doesNotMatch(printed, /token-123/);
       assert.match(printed, /protocol=https, endpoint=\[secret\]|"protocol":"https","endpoint":"\[secret\]"/);
-      assert.match(printed, /ops@example\.com/);
+      assert.ok(printed.includes(OPERATOR_ADDRESS));
     }
+  });
+
+  it("a shipped stack file still holding ops@example.com is refused as pulumi up refuses it: both placeholders named with their fix", async () => {
+    const { code, stdout, stderr } = await planHere("--stack", "aws-prod");
+    assert.equal(code, 1);
+    assert.equal(stdout, "");
+    assert.match(stderr, /`scrape-fleet:alertEmail` is a placeholder: example\.com is reserved for examples \(RFC 2606\).*\(given "ops@example\.com"\); pulumi config set scrape-fleet:alertEmail/);
+    assert.match(stderr, /`scrape-fleet:settings\.contact` is a placeholder.*pulumi config set --path scrape-fleet:settings\.contact/);
   });
 
   it("an unknown stack exits non-zero, naming the stack files there are", () => {

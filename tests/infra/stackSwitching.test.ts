@@ -19,7 +19,7 @@ import { GCP_MOCK_STATE } from "../../infra/gcp/mockState";
 import { MOCK_ORGANIZATION, mockRun, type MockStateFunction } from "../../infra/mockRun";
 import { CloudChangeError, previousCloud, STACK_OUTPUT_NAMES, stackOutputs } from "../../infra/program";
 import { planEvidence } from "../parity/evidence";
-import { runStack } from "../support/stack";
+import { runStack, withOperatorAddresses } from "../support/stack";
 
 /** The provider packages (`@pulumi/<name>`) a cloud's program may load. */
 const PROVIDER_PACKAGES: Readonly<Record<Cloud, string>> = { aws: "aws", azure: "azure-native", gcp: "gcp" };
@@ -32,7 +32,8 @@ const PROD_STACKS: Readonly<Record<Cloud, string>> = { aws: "aws-prod", azure: "
  */
 const CHILD_PROGRAM = `
 const { mockRun } = require(${JSON.stringify(path.join(REPO_ROOT, "infra", "mockRun.ts"))});
-mockRun({ stack: process.argv[1] }).then((result) => {
+const { withOperatorAddresses } = require(${JSON.stringify(path.join(REPO_ROOT, "tests", "support", "stack.ts"))});
+mockRun({ stack: process.argv[1], configOverrides: withOperatorAddresses(process.argv[1]) }).then((result) => {
   const packages = new Set();
   for (const file of Object.keys(require.cache)) {
     const match = /node_modules[\\\\/]@pulumi[\\\\/]([^\\\\/]+)[\\\\/]/.exec(file);
@@ -94,7 +95,7 @@ describe("changing scrape-fleet:cloud on a deployed stack (under Pulumi mocks)",
     await assert.rejects(
       mockRun({
         stack: "aws-prod",
-        configOverrides: { "scrape-fleet:cloud": "azure", "azure-native:location": "westeurope", "scrape-fleet:namePrefix": "sf-aws-prod" },
+        configOverrides: withOperatorAddresses("aws-prod", { "scrape-fleet:cloud": "azure", "azure-native:location": "westeurope", "scrape-fleet:namePrefix": "sf-aws-prod" }),
         stackOutputs: previousOutputs("aws-prod", { cloud: "aws", workQueueId: "arn:aws:sqs:us-west-2:123456789012:scrape-fleet-aws-prod-work" }),
         mockState: recordingState(registered),
       }),
@@ -119,7 +120,7 @@ describe("changing scrape-fleet:cloud on a deployed stack (under Pulumi mocks)",
   });
 
   it("an update on the same cloud goes ahead, and the stack exports `cloud` for the next update's check", async () => {
-    const result = await mockRun({ stack: "dev", program: stackOutputs, stackOutputs: previousOutputs("dev", { cloud: "aws" }) });
+    const result = await mockRun({ stack: "dev", configOverrides: withOperatorAddresses("dev"), program: stackOutputs, stackOutputs: previousOutputs("dev", { cloud: "aws" }) });
     assert.deepEqual(Object.keys(result.outputs).sort(), [...STACK_OUTPUT_NAMES].sort());
     assert.equal(result.outputs.cloud, "aws");
   });
@@ -132,7 +133,7 @@ describe("changing scrape-fleet:cloud on a deployed stack (under Pulumi mocks)",
     try {
       const result = await mockRun({
         stack: "azure-prod",
-        configOverrides: { "scrape-fleet:allowCloudChange": "true" },
+        configOverrides: withOperatorAddresses("azure-prod", { "scrape-fleet:allowCloudChange": "true" }),
         stackOutputs: previousOutputs("azure-prod", { cloud: "aws" }),
       });
       assert.ok(result.resources.some((resource) => resource.type === "azure-native:servicebus:Queue"));
@@ -169,7 +170,7 @@ describe("a stack file the suite did not know about (Pulumi.aws-eu.yaml, copied 
   after(() => rmSync(rootDir, { recursive: true, force: true }));
 
   it("builds the fleet in that region, under the stack's own names, with the same outputs and every capability of the parity table", async () => {
-    const result = await mockRun({ stack: "aws-eu", rootDir });
+    const result = await mockRun({ stack: "aws-eu", rootDir, configOverrides: withOperatorAddresses("aws-eu", {}, rootDir) });
     assert.deepEqual(Object.keys(result.outputs).sort(), [...FLEET_OUTPUT_NAMES].sort());
     assert.equal(result.outputs.workQueueUrl, `https://sqs.${region}.amazonaws.com/123456789012/scrape-fleet-aws-eu-work`);
     assert.match(result.outputs.dashboardUrl, new RegExp(`region=${region}#`));

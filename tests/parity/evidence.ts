@@ -7,6 +7,7 @@ import type { PlanEvidence } from "../../infra/capabilities";
 import { PROJECT, validateFleetConfig } from "../../infra/config";
 import type { Cloud } from "../../infra/contract";
 import { loadStackConfig, type ConfigOverride, type MockRunResult } from "../../infra/mockRun";
+import { withOperatorAddresses } from "../support/stack";
 
 export interface EvidenceOptions {
   /** Where the stack file is. @default the repository root */
@@ -17,7 +18,7 @@ export interface EvidenceOptions {
 
 /** The stack's validated fleet config (cloud and arguments). */
 export function fleetConfig(stack: string, options: EvidenceOptions = {}) {
-  const { config } = loadStackConfig(stack, options.rootDir, options.configOverrides);
+  const { config } = loadStackConfig(stack, options.rootDir, withOperatorAddresses(stack, options.configOverrides, options.rootDir));
   const raw = Object.fromEntries(Object.entries(config).filter(([key]) => key.startsWith(`${PROJECT}:`)).map(([key, value]) => [key.slice(PROJECT.length + 1), value]));
   return validateFleetConfig(raw, stack);
 }

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
-import { SettingsError } from "../../shared/errors";
+import { ScrapeError, SettingsError } from "../../shared/errors";
 import type { LogLevel } from "../../shared/ports";
-import { DEFAULT_SETTINGS, SETTING_KEYS, SettingsCache, parseSettings, parseSettingsDocument, settingsErrorLogger, settingsJsonSchema, type SettingsSource } from "../../shared/settings";
+import { DEFAULT_SETTINGS, SETTING_KEYS, SettingsCache, UNAVAILABLE_RETRY_MS, parseSettings, parseSettingsDocument, settingsErrorLogger, settingsJsonSchema, type SettingsSource } from "../../shared/settings";
 
 function issuesOf(document: unknown): SettingsError["issues"] {
   try {
@@ -125,9 +125,9 @@ describe("settings cache", () => {
     const store = source([{ concurrency: 999 }, new Error("store down")]);
     const onError = settingsErrorLogger({ log: (level, event, fields) => lines.push({ level, event, fields }) }, "store:settings", { invalid: "edit the document", unreadable: "grant the read" });
     const cache = new SettingsCache({ source: store, now: () => clock, onError });
-    await cache.get();
-    clock += DEFAULT_SETTINGS.settingsTtlMs;
-    await cache.get();
+    await assert.rejects(cache.get(), ScrapeError);
+    clock += UNAVAILABLE_RETRY_MS;
+    await assert.rejects(cache.get(), ScrapeError);
     assert.deepEqual(lines.map(({ level, event, fields }) => [level, event, fields?.source, fields?.fix]), [
       ["error", "settings_invalid", "store:settings", "edit the document"],
       ["error", "settings_unreadable", "store:settings", "grant the read"],
@@ -136,6 +136,28 @@ describe("settings cache", () => {
     assert.match(String(lines[0].fields?.error), /`concurrency`.*given 999/);
     assert.equal(lines[1].fields?.issues, undefined);
     assert.match(String(lines[1].fields?.error), /store down/);
+  });
+
+  it("fails closed: before its first good read it rejects with settings_unavailable, asks the store again only after UNAVAILABLE_RETRY_MS, and serves the first good document", async () => {
+    let clock = 0;
+    const errors: unknown[] = [];
+    const store = source([new Error("ThrottlingException"), { concurrency: 9, enabled: false }]);
+    const cache = new SettingsCache({ source: store, now: () => clock, onError: (error) => errors.push(error) });
+    for (const at of [0, UNAVAILABLE_RETRY_MS - 1]) {
+      clock = at;
+      await assert.rejects(cache.get(), (error) => error instanceof ScrapeError && error.code === "settings_unavailable" && error.kind === "retry" && /test-store.*ThrottlingException/.test(error.message));
+    }
+    assert.equal(store.reads, 1);
+    clock = UNAVAILABLE_RETRY_MS;
+    const settings = await cache.get();
+    assert.deepEqual([settings.concurrency, settings.enabled], [9, false]);
+    assert.equal(store.reads, 2);
+    assert.equal(errors.length, 1);
+  });
+
+  it("fails closed on an invalid first document too: a paused fleet's typo does not unpause it", async () => {
+    const cache = new SettingsCache({ source: source([{ enabled: false, concurrency: 0 }]) });
+    await assert.rejects(cache.get(), (error) => error instanceof ScrapeError && error.code === "settings_unavailable" && /`concurrency`/.test(error.message));
   });
 
   it("concurrent callers share one read", async () => {

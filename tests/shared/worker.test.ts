@@ -11,9 +11,9 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { gunzipSync } from "node:zlib";
 import type { ItemOutcome, QueueItem } from "../../shared/outcome";
 import type { PageFetcher } from "../../shared/page";
-import type { PutOptions, StoredObject } from "../../shared/ports";
+import type { PageMetric, PutOptions, StoredObject } from "../../shared/ports";
 import { resultKey } from "../../shared/result";
-import { parseSettings, type FleetSettings } from "../../shared/settings";
+import { SettingsCache, parseSettings, type FleetSettings } from "../../shared/settings";
 import { createWorker, type Worker } from "../../shared/worker";
 import { startLoopbackServer, type LoopbackHandler, type LoopbackServer } from "../support/loopback/server";
 import { MemoryResultStore } from "../support/memoryStore";
@@ -203,6 +203,21 @@ describe("worker", () => {
       assert.deepEqual(outcomes.map((o) => o.outcome.kind), ["ok", "malformed"]);
     } finally {
       await throwing.close();
+    }
+  });
+
+  it("fails closed: a worker that has never read its settings fetches nothing, sends every message back as settings_unavailable and counts each as a retried page", async () => {
+    const pages: PageMetric[] = [];
+    const unreadable = new SettingsCache({ source: { name: "test-store", read: async () => { throw new Error("AccessDenied"); } } });
+    const closed = createWorker({ settings: unreadable, results: store, allowPrivateNetworks: true, lookup: loopbackLookup, metrics: { recordPage: (page) => pages.push(page) } });
+    try {
+      const outcomes = await closed.processBatch([item("a", { url: url("shop.example", "/good") }), item("b", "not json")]);
+      assert.deepEqual(outcomes.map((o) => [o.outcome.kind, o.outcome.kind === "ok" ? undefined : o.outcome.code]), [["retry", "settings_unavailable"], ["retry", "settings_unavailable"]]);
+      assert.match(outcomes[0].outcome.kind === "retry" ? outcomes[0].outcome.reason : "", /test-store.*AccessDenied.*does not scrape on defaults/);
+      assert.equal(server.hits("/good"), 0);
+      assert.deepEqual(pages.map((page) => [page.outcome, page.code]), [["retry", "settings_unavailable"], ["retry", "settings_unavailable"]]);
+    } finally {
+      await closed.close();
     }
   });
 

@@ -3,7 +3,7 @@
  * infra test file in one process, and runs must be sequential), then look up
  * resources by type and name.
  */
-import { PROJECT, validateFleetConfig, type ValidatedFleetConfig } from "../../infra/config";
+import { PROJECT, isPlaceholderAddress, validateFleetConfig, type ValidatedFleetConfig } from "../../infra/config";
 import { loadStackConfig, mockRun, type ConfigOverride, type MockRunResult, type MockStateFunction, type RecordedResource } from "../../infra/mockRun";
 
 export type { MockRunResult, RecordedResource };
@@ -11,6 +11,32 @@ export type { MockRunResult, RecordedResource };
 export interface StackRunOptions {
   readonly configOverrides?: Readonly<Record<string, ConfigOverride>>;
   readonly mockState?: Readonly<Record<string, MockStateFunction>>;
+}
+
+/**
+ * The address a user puts in place of the stack files' placeholders before the
+ * first `pulumi up` (the program refuses `ops@example.com`). Under mocks
+ * nothing is ever sent to it.
+ */
+export const OPERATOR_ADDRESS = "oncall@fleet-operators.internal";
+
+/**
+ * `overrides` plus what a user edits before deploying a shipped stack file: a
+ * placeholder `alertEmail` or `settings.contact` becomes `OPERATOR_ADDRESS`.
+ * Keys the caller overrides are left as given, so a test can still pass a
+ * placeholder on purpose.
+ */
+export function withOperatorAddresses(stack: string, overrides: Readonly<Record<string, ConfigOverride>> = {}, rootDir?: string): Record<string, ConfigOverride> {
+  const { config } = loadStackConfig(stack, rootDir, overrides);
+  const edited: Record<string, ConfigOverride> = { ...overrides };
+  const emailKey = `${PROJECT}:alertEmail`;
+  const settingsKey = `${PROJECT}:settings`;
+  if (!(emailKey in overrides) && isPlaceholderAddress(config[emailKey] ?? "")) edited[emailKey] = OPERATOR_ADDRESS;
+  if (!(settingsKey in overrides) && config[settingsKey] !== undefined) {
+    const settings = JSON.parse(config[settingsKey]) as Record<string, unknown>;
+    if (typeof settings.contact === "string" && isPlaceholderAddress(settings.contact)) edited[settingsKey] = { ...settings, contact: OPERATOR_ADDRESS };
+  }
+  return edited;
 }
 
 const runs = new Map<string, Promise<MockRunResult>>();
@@ -25,7 +51,7 @@ export function runStack(stack: string, options: StackRunOptions = {}): Promise<
   const key = JSON.stringify([stack, options.configOverrides ?? {}, Object.keys(options.mockState ?? {})], (_name, value: unknown) => (value === undefined ? "(removed)" : value));
   let run = runs.get(key);
   if (run === undefined) {
-    run = queue.then(() => mockRun({ stack, ...options }));
+    run = queue.then(() => mockRun({ stack, ...options, configOverrides: withOperatorAddresses(stack, options.configOverrides) }));
     queue = run.catch(() => undefined);
     // A failed run is not cached, so a later test sees the failure again rather than a stale rejection.
     run.catch(() => runs.delete(key));
@@ -61,7 +87,7 @@ export function jsonInput<T = unknown>(resource: RecordedResource, key: string):
  * validated fleet arguments: what tests compare the resources against.
  */
 export function stackConfig(stack: string): { raw: Record<string, string>; fleet: ValidatedFleetConfig; config: Record<string, string> } {
-  const { config } = loadStackConfig(stack);
+  const { config } = loadStackConfig(stack, undefined, withOperatorAddresses(stack));
   const raw: Record<string, string> = {};
   for (const [key, value] of Object.entries(config)) {
     if (key.startsWith(`${PROJECT}:`)) raw[key.slice(PROJECT.length + 1)] = value;
