@@ -39,8 +39,9 @@ export const AZURE_LIMITS = {
    */
   logAnalyticsRetentionDays: { min: 30, max: 730 },
   /**
-   * Log search alert rules: the longest window (`windowSize`) is 2 days.
-   * https://learn.microsoft.com/azure/templates/microsoft.insights/scheduledqueryrules#scheduledqueryruleproperties
+   * Windows (`windowSize`) a log search alert rule takes, in minutes: up to 6
+   * hours, then 1 or 2 days.
+   * https://learn.microsoft.com/azure/azure-monitor/alerts/alerts-create-log-alert-rule#configure-the-alert-rule-conditions
    */
-  logAlertMaxWindowMinutes: 2880,
+  logAlertWindowsMinutes: [5, 10, 15, 30, 45, 60, 120, 180, 240, 300, 360, 1440, 2880],
 } as const;

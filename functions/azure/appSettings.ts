@@ -40,3 +40,9 @@ export const AZURE_APP_SETTINGS = {
 
 /** The app setting that holds the Service Bus namespace's host name. */
 export const SERVICE_BUS_NAMESPACE_SETTING = `${SERVICE_BUS_CONNECTION}__fullyQualifiedNamespace`;
+
+/**
+ * The log line the handler writes, once per message, on the delivery Service
+ * Bus dead-letters; the dead-letter alert counts these lines (infra/azure/alarms.ts).
+ */
+export const DEAD_LETTERED_EVENT = "message_dead_lettered";

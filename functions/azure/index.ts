@@ -42,7 +42,7 @@ import type { Outcome, QueueItem } from "../../shared/outcome";
 import type { Logger, LogLevel } from "../../shared/ports";
 import { createWorker, type WorkerOptions } from "../../shared/worker";
 import { HandlerConfigError, integerOption, requireEnv, writeGraceFor } from "../handlerConfig";
-import { AZURE_APP_SETTINGS, SCRAPE_FUNCTION_NAME, SERVICE_BUS_CONNECTION, SERVICE_BUS_NAMESPACE_SETTING } from "./appSettings";
+import { AZURE_APP_SETTINGS, DEAD_LETTERED_EVENT, SCRAPE_FUNCTION_NAME, SERVICE_BUS_CONNECTION, SERVICE_BUS_NAMESPACE_SETTING } from "./appSettings";
 import { createWindowMetrics, type WindowMetrics } from "./metrics";
 import { deliveriesBefore, firstEnqueuedAt, REDELIVERY_PROPERTIES, scheduleRedelivery, type MessageScheduler, type ReceivedMessage } from "./redelivery";
 import { createBlobResultStore, createResultsContainerClient } from "./resultStore";
@@ -218,9 +218,6 @@ export function createServiceBusHandler(deps: ServiceBusHandlerDeps): ServiceBus
     close: () => worker.close(),
   };
 }
-
-/** The one line per dead-lettered message the dead-letter alert counts (infra/azure/alarms.ts). */
-export const DEAD_LETTERED_EVENT = "message_dead_lettered";
 
 /** The message's last outcome and how many deliveries it had, for the dead-letter line. */
 function lastOutcome(metadata: MessageMetadata, error: unknown): { deliveries: number; code: unknown; reason: unknown } {

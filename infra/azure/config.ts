@@ -73,9 +73,9 @@ export interface AzureNames {
 }
 
 /** Alarms on Service Bus metrics: metric alert rules. */
-export const AZURE_METRIC_ALARMS = ["backlog", "dead-letters", "stalled"] as const;
-/** Alarms on the fleet's trace lines and requests: log search alert rules (scheduled query rules). */
-export const AZURE_LOG_ALARMS = ["oldest-message", "errors"] as const;
+export const AZURE_METRIC_ALARMS = ["backlog", "dead-letters"] as const;
+/** Alarms on the fleet's trace lines and requests, and on the namespace's exported metrics: log search alert rules (scheduled query rules). */
+export const AZURE_LOG_ALARMS = ["oldest-message", "errors", "page-retries", "dead-lettered", "stalled"] as const;
 export type AzureMetricAlarmName = (typeof AZURE_METRIC_ALARMS)[number];
 export type AzureLogAlarmName = (typeof AZURE_LOG_ALARMS)[number];
 export type AzureAlarmName = AzureMetricAlarmName | AzureLogAlarmName;

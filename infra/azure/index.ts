@@ -105,8 +105,10 @@ export class AzureFleet extends pulumi.ComponentResource {
         alertWebhookUrl: args.alertWebhookUrl,
         thresholds: args.alarms,
         namespaceId: workQueue.namespace.id,
+        namespaceName: workQueue.namespace.name,
         queueName: workQueue.queue.name,
         appInsightsId: worker.appInsights.id,
+        workspaceId: worker.workspace.id,
       },
       parent,
     );

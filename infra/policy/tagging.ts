@@ -77,6 +77,7 @@ export const UNTAGGED: ReadonlySet<string> = new Set<string>([
   AZURE.managementPolicy,
   AZURE.roleAssignment,
   AZURE.appSettings,
+  AZURE.diagnosticSetting,
 
   GCP.service,
   GCP.serviceIdentity,

@@ -11,7 +11,10 @@ import { AZURE_APP_SETTINGS, SERVICE_BUS_NAMESPACE_SETTING } from "../../functio
 import { OLDEST_MESSAGE_AGE_FIELD } from "../../functions/azure/metrics";
 import { validOrThrow, type Validation } from "../../infra/config";
 import { FLEET_OUTPUT_NAMES } from "../../infra/contract";
-import { isoMinutes, SETTLEMENT_ERROR_CODES, stalledWindowMinutes } from "../../infra/azure/alarms";
+import { EXPORTED_QUEUE_METRICS, isoMinutes, QUEUE_METRICS_EXPORT, SETTLEMENT_ERROR_CODES, stalledLookbackMinutes } from "../../infra/azure/alarms";
+import { DEAD_LETTERED_EVENT } from "../../functions/azure/appSettings";
+import { FLEET_METRICS_EVENT } from "../../functions/azure/metrics";
+import { METRICS } from "../../shared/metricNames";
 import { derivedLockDuration, LOCATION_KEY, SERVICE_BUS_MAX_LOCK_SECONDS, validateAzureConfig } from "../../infra/azure/config";
 import { SETTINGS_CONTENT_TYPE, SETTINGS_KEY } from "../../infra/azure/configStore";
 import { AZURE_MOCK_STATE, MOCK_SUBSCRIPTION_ID, mockPrincipalId } from "../../infra/azure/mockState";
@@ -28,7 +31,7 @@ const STACK = "azure-prod";
 /** Azure types whose Args take `tags`, per the installed provider's .d.ts. */
 const TAGGABLE = new Set<string>([AZURE.resourceGroup, AZURE.namespace, AZURE.storageAccount, AZURE.plan, AZURE.webApp, AZURE.configStore, AZURE.keyValue, AZURE.workspace, AZURE.appInsights, AZURE.workbook, AZURE.actionGroup, AZURE.metricAlert, AZURE.scheduledQueryRule, AZURE.deployment]);
 /** Azure types with no `tags` argument (ARM keeps no tags on them). */
-const UNTAGGABLE = new Set<string>([AZURE.queue, AZURE.blobContainer, AZURE.blob, AZURE.managementPolicy, AZURE.roleAssignment, AZURE.appSettings]);
+const UNTAGGABLE = new Set<string>([AZURE.queue, AZURE.blobContainer, AZURE.blob, AZURE.managementPolicy, AZURE.roleAssignment, AZURE.appSettings, AZURE.diagnosticSetting]);
 
 interface MetricCriterion {
   readonly name: string;
@@ -301,7 +304,7 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
       const id = output<string>(actionGroup(), "id");
       const metricAlerts = ofType(result, AZURE.metricAlert);
       const logAlerts = ofType(result, AZURE.scheduledQueryRule);
-      assert.equal(metricAlerts.length + logAlerts.length, 5);
+      assert.equal(metricAlerts.length + logAlerts.length, 7);
       for (const alert of metricAlerts) assert.deepEqual(input(alert, "actions"), [{ actionGroupId: id }], alert.name);
       for (const alert of logAlerts) assert.deepEqual(input(alert, "actions"), { actionGroups: [id] }, alert.name);
     });
@@ -318,7 +321,7 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
       assert.ok(group.secretInputs.includes("webhookReceivers"));
     });
 
-    it("the queue alerts watch the work queue's backlog, dead letters and stalls on the namespace", () => {
+    it("the metric alerts watch the work queue's backlog and dead-letter sub-queue on the namespace", () => {
       const namespaceId = output(one(result, AZURE.namespace), "id");
       const criteria = (suffix: string) => {
         const alert = one(result, AZURE.metricAlert, suffix);
@@ -329,11 +332,7 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
       assert.deepEqual([backlog[0].metricName, backlog[0].operator, backlog[0].threshold], ["ActiveMessages", "GreaterThanOrEqual", args.alarms.backlogMessages]);
       const deadLetters = criteria("-dead-letters").allOf;
       assert.deepEqual([deadLetters[0].metricName, deadLetters[0].operator, deadLetters[0].threshold], ["DeadletteredMessages", "GreaterThan", 0]);
-      const stalled = criteria("-stalled");
-      assert.deepEqual(stalled.allOf.map((criterion) => criterion.metricName), ["ActiveMessages", "CompleteMessage"]);
-      assert.equal(input(stalled.alert, "windowSize"), isoMinutes(stalledWindowMinutes(args.alarms.stalledMinutes)));
-      assert.ok(stalledWindowMinutes(args.alarms.stalledMinutes) >= args.alarms.stalledMinutes);
-      for (const criterion of [...backlog, ...deadLetters, ...stalled.allOf]) {
+      for (const criterion of [...backlog, ...deadLetters]) {
         assert.equal(criterion.metricNamespace, "Microsoft.ServiceBus/namespaces");
         assert.deepEqual(criterion.dimensions, [{ name: "EntityName", operator: "Include", values: [output(queue(), "name")] }]);
       }
@@ -355,6 +354,48 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
       // At the threshold, as CloudWatch and Cloud Monitoring fire.
       assert.deepEqual([oldest.operator, errors.operator], ["GreaterThanOrEqual", "GreaterThanOrEqual"]);
       for (const code of SETTLEMENT_ERROR_CODES) assert.ok(errors.query.includes(code), `${code} is not excluded`);
+    });
+
+    const logCondition = (suffix: string) => {
+      const alert = one(result, AZURE.scheduledQueryRule, suffix);
+      return { alert, condition: input<{ allOf: { query: string; metricMeasureColumn: string; threshold: number; operator: string }[] }>(alert, "criteria").allOf[0] };
+    };
+
+    it("each message the worker dead-letters notifies: a stateless rule counting the handler's message_dead_lettered lines, each line counted by one evaluation", () => {
+      const { alert, condition } = logCondition("-dead-lettered");
+      assert.equal(input(alert, "autoMitigate"), false, "stateless: every evaluation with new dead letters notifies, unlike the gauge alert that stays fired");
+      assert.equal(input(alert, "evaluationFrequency"), "PT5M");
+      assert.match(condition.query, new RegExp(`"${DEAD_LETTERED_EVENT}"`));
+      assert.match(condition.query, /ingestion_time\(\) > ago\(5m\)/, "counts the lines ingested since the last evaluation");
+      assert.deepEqual([condition.metricMeasureColumn, condition.operator, condition.threshold], ["DeadLettered", "GreaterThanOrEqual", 1]);
+      assert.deepEqual(input(alert, "scopes"), [output(one(result, AZURE.appInsights), "id")]);
+    });
+
+    it("the stalled alert is a log search rule over the namespace's exported metrics, which evaluates while nothing completes (a metric alert skips the empty CompleteMessage series)", () => {
+      const { alert, condition } = logCondition("-stalled");
+      const workspaceId = output(one(result, AZURE.workspace), "id");
+      assert.deepEqual(input(alert, "scopes"), [workspaceId]);
+      assert.deepEqual([condition.metricMeasureColumn, condition.operator, condition.threshold], ["StalledMinutes", "GreaterThanOrEqual", args.alarms.stalledMinutes]);
+      assert.match(condition.query, /AzureMetrics/);
+      assert.ok(condition.query.includes(`Resource =~ "${output<string>(one(result, AZURE.namespace), "name")}"`), "the fleet's namespace");
+      for (const metric of EXPORTED_QUEUE_METRICS) assert.ok(condition.query.includes(`"${metric}"`), metric);
+      assert.match(condition.query, /summarize waitingSince = min\(TimeGenerated\)/, "one row even when nothing arrived: an empty result is evaluated, as 0");
+      assert.equal(input(alert, "windowSize"), isoMinutes(stalledLookbackMinutes(args.alarms.stalledMinutes)));
+      assert.ok(stalledLookbackMinutes(args.alarms.stalledMinutes) >= 4 * args.alarms.stalledMinutes);
+      const exported = one(result, AZURE.diagnosticSetting);
+      assert.equal(input(exported, "name"), QUEUE_METRICS_EXPORT);
+      assert.equal(input(exported, "resourceUri"), output(one(result, AZURE.namespace), "id"));
+      assert.equal(input(exported, "workspaceId"), workspaceId);
+      assert.deepEqual(input(exported, "metrics"), [{ category: "AllMetrics", enabled: true }]);
+    });
+
+    it("the page-retries alert is the share of pages ending retry or malformed over 15 minutes, from the fleet's metric lines, at retryRatePercent", () => {
+      const { alert, condition } = logCondition("-page-retries");
+      assert.deepEqual([condition.metricMeasureColumn, condition.operator, condition.threshold], ["RetryRatePercent", "GreaterThanOrEqual", args.alarms.retryRatePercent]);
+      assert.equal(input(alert, "windowSize"), "PT15M");
+      assert.ok(condition.query.includes(FLEET_METRICS_EVENT));
+      for (const metric of [METRICS.pagesOk, METRICS.pagesFailed, METRICS.pagesRetried, METRICS.pagesMalformed]) assert.ok(condition.query.includes(`line.${metric}`), metric);
+      assert.match(condition.query, new RegExp(`sentBack = sum\\(toint\\(line\\.${METRICS.pagesRetried}\\)\\) \\+ sum\\(toint\\(line\\.${METRICS.pagesMalformed}\\)\\)`));
     });
 
     it("the dashboard has the same panels as the AWS one", () => {
