@@ -26,7 +26,8 @@ import { HandlerConfigError } from "../../functions/handlerConfig";
 import { startLoopbackServer, type LoopbackServer } from "../support/loopback/server";
 import { MemoryResultStore, StallingStore } from "../support/memoryStore";
 import { busyPage, goodPage, slowPage } from "../support/pages";
-import { copyDelivery, RecordingScheduler } from "../support/azureFakes";
+import { copyDelivery, RecordingScheduler, startAppConfigurationFake } from "../support/azureFakes";
+import { createAppConfigurationSettings } from "../../functions/azure/settingsSource";
 
 
 interface LogEntry {
@@ -191,6 +192,35 @@ describe("Azure Functions handler (Service Bus queue trigger)", function () {
     assert.equal(logged?.messageId, "busy-2");
     assert.match(String(logged?.error), /Unauthorized/);
     assert.match(String(logged?.fix), /Azure Service Bus Data Owner/);
+  });
+
+  it("fails closed: a worker that never read its settings (the key is missing from App Configuration) fetches nothing and reschedules the message as settings_unavailable on the backoff, counted as a retried page", async () => {
+    const appConfig = await startAppConfigurationFake();
+    const logs: LogEntry[] = [];
+    const blind = createServiceBusHandler({
+      fleetName: "sf-test",
+      functionTimeoutMs: 30_000,
+      maxDeliveryAttempts: 5,
+      scheduler,
+      random: () => 0,
+      worker: { settings: createAppConfigurationSettings({ client: appConfig.client, endpoint: appConfig.endpoint, key: appConfig.key, logger: { log: () => undefined } }), results: new MemoryResultStore(), allowPrivateNetworks: true },
+    });
+    try {
+      const fetchesBefore = server.requests.length;
+      const before = Date.now();
+      await blind.handle({ url: server.url("/good") }, serviceBusContext(logs, { messageId: "blind-1" }));
+      assert.equal(server.requests.length, fetchesBefore, "nothing fetched on built-in defaults");
+      const [copy] = scheduler.scheduled;
+      assert.equal(copy?.message.applicationProperties?.[REDELIVERY_PROPERTIES.lastCode], "settings_unavailable");
+      const delay = copy.at.getTime() - before;
+      assert.ok(delay >= 30_000 && delay < 35_000, `due in ${delay} ms: the backoff's first step, not at once`);
+      const line = jsonLines(logs).find((entry) => entry.event === FLEET_METRICS_EVENT) as unknown as FleetMetricsLine | undefined;
+      assert.equal(line?.[METRICS.pagesRetried], 1);
+      assert.equal(line?.codes.settings_unavailable, 1);
+    } finally {
+      await blind.close();
+      await appConfig.close();
+    }
   });
 
   it("a failing site's message is fetched maxDeliveryAttempts times over the backoff, then dead-lettered with its last reason, as Service Bus would", async () => {
