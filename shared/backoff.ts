@@ -39,7 +39,7 @@ export function equalJitter(backoff: Backoff, retriesBefore: number, random: () 
  * is dead-lettered, so a site has well over an hour to recover, not the 15
  * minutes a ×2 backoff from 30 s would give it.
  */
-export const RETRY_BACKOFF: Backoff = { first: 60, factor: 4, max: 7_200 };
+export const TRANSIENT_RETRY_BACKOFF: Backoff = { first: 60, factor: 4, max: 7_200 };
 
 /**
  * The kill switch (`fleet_paused`): 15 min after the first delivery, doubling
@@ -64,11 +64,11 @@ export interface RetryOutcome {
  * - a `retryAfterMs` (429, 503, or robots.txt answering so): that wait, rounded
  *   up: the site said when, so no jitter is added;
  * - `fleet_paused`: PAUSE_HOLD;
- * - any other retry: RETRY_BACKOFF, with `random()` (0 ≤ x < 1) as the jitter.
+ * - any other retry: TRANSIENT_RETRY_BACKOFF, with `random()` (0 ≤ x < 1) as the jitter.
  */
 export function retryDelaySeconds(outcome: RetryOutcome, attempt: number, random: () => number): number {
   if (outcome.retryAfterMs !== undefined && Number.isFinite(outcome.retryAfterMs)) return Math.max(0, Math.ceil(outcome.retryAfterMs / 1000));
   const deliveriesBefore = Math.max(1, attempt) - 1;
   if (outcome.code === "fleet_paused") return PAUSE_HOLD.firstSeconds * PAUSE_HOLD.factor ** deliveriesBefore;
-  return Math.ceil(equalJitter(RETRY_BACKOFF, deliveriesBefore, random));
+  return Math.ceil(equalJitter(TRANSIENT_RETRY_BACKOFF, deliveriesBefore, random));
 }

@@ -109,6 +109,15 @@ export function redeliveryCopy(message: ReceivedMessage, deliveries: number, out
   };
 }
 
+/**
+ * Seconds until the copy of a message whose delivery number `deliveries`
+ * ended in `outcome` is due: the fleet's retry policy as is. Service Bus
+ * schedules a message for any future time, so nothing bounds it here.
+ */
+export function redeliveryDelaySeconds(outcome: Extract<Outcome, { kind: "retry" }>, deliveries: number, random: () => number): number {
+  return retryDelaySeconds(outcome, deliveries, random);
+}
+
 export interface Redelivery {
   /** Epoch milliseconds the copy is due. */
   readonly at: number;
@@ -128,7 +137,7 @@ export async function scheduleRedelivery(
   clock: { readonly now: number; readonly random: () => number },
   options: OperationOptionsBase,
 ): Promise<Redelivery> {
-  const delaySeconds = retryDelaySeconds(outcome, deliveries, clock.random);
+  const delaySeconds = redeliveryDelaySeconds(outcome, deliveries, clock.random);
   const at = clock.now + delaySeconds * 1000;
   await scheduler.scheduleMessages(redeliveryCopy(message, deliveries, outcome), new Date(at), options);
   return { at, delaySeconds };

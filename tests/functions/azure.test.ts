@@ -20,7 +20,7 @@ import { AZURE_APP_SETTINGS, SCRAPE_FUNCTION_NAME, SERVICE_BUS_CONNECTION } from
 import { DEAD_LETTERED_EVENT } from "../../functions/azure/appSettings";
 import { createAzureHandler, createServiceBusHandler, MessageAbandonedError, MessageExhaustedError, MessageMalformedError, scrapeTrigger, type ServiceBusHandler } from "../../functions/azure/index";
 import { REDELIVERY_PROPERTIES } from "../../functions/azure/redelivery";
-import { PAUSE_HOLD, RETRY_BACKOFF } from "../../shared/backoff";
+import { PAUSE_HOLD, TRANSIENT_RETRY_BACKOFF } from "../../shared/backoff";
 import { FLEET_METRICS_EVENT, OLDEST_MESSAGE_AGE_FIELD, type FleetMetricsLine } from "../../functions/azure/metrics";
 import { HandlerConfigError } from "../../functions/handlerConfig";
 import { startLoopbackServer, type LoopbackServer } from "../support/loopback/server";
@@ -133,8 +133,8 @@ describe("Azure Functions handler (Service Bus queue trigger)", function () {
     assert.equal(scheduler.scheduled.length, 1);
     const [{ message, at }] = scheduler.scheduled;
     const delay = at.getTime() - before;
-    // The first delay is 30-60 s (RETRY_BACKOFF with the jitter at 0: 30 s), as on AWS.
-    assert.ok(delay >= (RETRY_BACKOFF.first / 2) * 1000 && delay < (RETRY_BACKOFF.first / 2) * 1000 + 5_000, `due in ${delay} ms`);
+    // The first delay is 30-60 s (TRANSIENT_RETRY_BACKOFF with the jitter at 0: 30 s), as on AWS.
+    assert.ok(delay >= (TRANSIENT_RETRY_BACKOFF.first / 2) * 1000 && delay < (TRANSIENT_RETRY_BACKOFF.first / 2) * 1000 + 5_000, `due in ${delay} ms`);
     assert.equal(message.messageId, "busy-1");
     assert.equal(message.correlationId, "corr-1");
     assert.equal(message.contentType, "application/json");
@@ -241,7 +241,7 @@ describe("Azure Functions handler (Service Bus queue trigger)", function () {
       ({ body, metadata } = copyDelivery(copy));
     }
     assert.equal(server.requests.filter((request) => request.path === "/busy").length - fetchesBefore, 5);
-    // RETRY_BACKOFF's lower end: 30 s, 2 min, 8 min, 32 min, 1 h 4 min.
+    // TRANSIENT_RETRY_BACKOFF's lower end: 30 s, 2 min, 8 min, 32 min, 1 h 4 min.
     assert.deepEqual(delays, [30, 120, 480, 1_920, 3_600]);
     // The sixth arrival is not fetched: abandoned until its own deliveryCount reaches maxDeliveryCount (5).
     for (let deliveryCount = 1; deliveryCount <= 5; deliveryCount += 1) {

@@ -19,6 +19,7 @@ import { derivedLockDuration, LOCATION_KEY, SERVICE_BUS_MAX_LOCK_SECONDS, valida
 import { SETTINGS_CONTENT_TYPE, SETTINGS_KEY } from "../../infra/azure/configStore";
 import { AZURE_MOCK_STATE, MOCK_SUBSCRIPTION_ID, mockPrincipalId } from "../../infra/azure/mockState";
 import { ROLE_DEFINITIONS } from "../../infra/azure/identity";
+import { transientFailureToDeadLetterMs } from "../../infra/azure/recovery";
 import { bundleAzureWorker, hostJson, PACKAGE_FILE_NAME, workerPackage } from "../../infra/azure/worker";
 import { mockRun } from "../../infra/mockRun";
 import { AZURE } from "../../infra/policy/types";
@@ -495,5 +496,22 @@ describe("Azure fleet, bad input (refused before any resource exists)", () => {
 
   it("a missing alert e-mail is refused by the fleet's config, naming scrape-fleet:alertEmail", async () => {
     await assert.rejects(mockRun({ stack: STACK, configOverrides: { "scrape-fleet:alertEmail": undefined } }), (error: unknown) => error instanceof SettingsError && error.issues.some((issue) => issue.key === "scrape-fleet:alertEmail"));
+  });
+});
+
+describe("Azure recovery time (a failing site's time before its messages are dead-lettered)", () => {
+  const { fleet } = stackConfig(STACK);
+
+  it("with the stack's settings, a page's first transient failure reaches the dead-letter queue after at least an hour", () => {
+    const shortest = transientFailureToDeadLetterMs(fleet.args);
+    assert.ok(shortest >= 3_600_000, `${shortest / 60_000} min`);
+    // 30 s + 2 min + 8 min + 32 min + 1 h 4 min with the jitter at its lower end.
+    assert.equal(shortest, (30 + 120 + 480 + 1_920 + 3_600) * 1000);
+    assert.equal(transientFailureToDeadLetterMs(fleet.args, () => 0.999_999), (60 + 240 + 960 + 3_840 + 7_200) * 1000);
+  });
+
+  it("more deliveries give a site more time, each step capped at 2 hours", () => {
+    assert.equal(transientFailureToDeadLetterMs({ maxDeliveryAttempts: 6 }) - transientFailureToDeadLetterMs({ maxDeliveryAttempts: 5 }), 3_600_000);
+    assert.equal(transientFailureToDeadLetterMs({ maxDeliveryAttempts: 1 }), 30_000);
   });
 });
