@@ -45,17 +45,13 @@ const BLOCK_ELEMENTS = [
   "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "summary", "table", "td", "th", "tr", "ul",
 ] as const;
 
-/** Inside these, `<title>` is an SVG/MathML element, not the document title. */
-const FOREIGN_ELEMENTS = ["svg", "math"] as const;
-
 /** What an element does to the visible text. */
-const TextRole = { nonVisible: 1, foreign: 2, block: 3 } as const;
+const TextRole = { nonVisible: 1, block: 2 } as const;
 type TextRole = (typeof TextRole)[keyof typeof TextRole];
 
-/** The three lists above as one map: one look-up per tag. */
+/** The two lists above as one map: one look-up per tag. */
 const TEXT_ROLES: ReadonlyMap<string, TextRole> = new Map<string, TextRole>([
   ...NON_VISIBLE_ELEMENTS.map((name) => [name, TextRole.nonVisible] as const),
-  ...FOREIGN_ELEMENTS.map((name) => [name, TextRole.foreign] as const),
   ...BLOCK_ELEMENTS.map((name) => [name, TextRole.block] as const),
 ]);
 
@@ -71,8 +67,8 @@ export const extractPage: Extractor = ({ body, finalUrl, charset, maxLinks }) =>
   let canonicalHref: string | undefined;
   let baseHref: string | undefined;
   let lang: string | undefined;
+  let langSeen = false;
   let nonVisibleDepth = 0;
-  let foreignDepth = 0;
   // Every href in page order; duplicates are removed after resolving, so they cost no hashing here.
   const hrefs: string[] = [];
   const text = new VisibleTextCounter();
@@ -80,32 +76,39 @@ export const extractPage: Extractor = ({ body, finalUrl, charset, maxLinks }) =>
   const reader = new HtmlTokenizer(
     {
       onopentag(name, attributes) {
+        // What a <template> holds is not part of the page (its text is not visible either, see NON_VISIBLE_ELEMENTS).
         switch (name) {
           case "a":
           case "area":
-            if (attributes.href !== undefined) hrefs.push(attributes.href);
+            if (attributes.href !== undefined && !reader.inTemplate) hrefs.push(attributes.href);
             return;
           case "meta":
-            readMeta(attributes);
+            // An HTML <meta> inside SVG breaks out of it, so SVG content does not matter here.
+            if (!reader.inTemplate) readMeta(attributes);
             return;
           case "link":
-            if (canonicalHref === undefined && attributes.href !== undefined && hasToken(attributes.rel, "canonical")) canonicalHref = attributes.href;
+            if (canonicalHref === undefined && attributes.href !== undefined && isDocumentElement() && hasToken(attributes.rel, "canonical")) canonicalHref = attributes.href;
             return;
           case "base":
             // Only the first <base> with an href sets the document base URL.
             // https://html.spec.whatwg.org/multipage/semantics.html#the-base-element
-            baseHref ??= attributes.href;
+            if (baseHref === undefined && isDocumentElement()) baseHref = attributes.href;
             return;
           case "html":
-            lang ??= nonEmpty(attributes.lang?.trim());
+            // The root takes the first `lang` of any <html> start tag: a later one adds only the attributes the
+            // root lacks, and an empty `lang=""` is one it has.
+            // https://html.spec.whatwg.org/multipage/parsing.html#parsing-main-inbody (A start tag whose tag name is "html")
+            if (!langSeen && attributes.lang !== undefined && isDocumentElement()) {
+              langSeen = true;
+              lang = nonEmpty(attributes.lang.trim());
+            }
             return;
           case "title":
-            if (titleParts === undefined && titleText === undefined && foreignDepth === 0) titleParts = [];
+            if (titleParts === undefined && titleText === undefined && isDocumentElement()) titleParts = [];
             break;
         }
         const role = TEXT_ROLES.get(name);
         if (role === TextRole.nonVisible) nonVisibleDepth++;
-        else if (role === TextRole.foreign) foreignDepth++;
         else if (role === TextRole.block) text.breakLine();
       },
       onclosetag(name) {
@@ -116,7 +119,6 @@ export const extractPage: Extractor = ({ body, finalUrl, charset, maxLinks }) =>
           titleParts = undefined;
         }
         if (role === TextRole.nonVisible) nonVisibleDepth = Math.max(0, nonVisibleDepth - 1);
-        else if (role === TextRole.foreign) foreignDepth = Math.max(0, foreignDepth - 1);
         else text.breakLine();
       },
       ontextrange(source, start, end) {
@@ -129,6 +131,11 @@ export const extractPage: Extractor = ({ body, finalUrl, charset, maxLinks }) =>
     },
     { attributesFor: ELEMENTS_WITH_ATTRIBUTES },
   );
+
+  /** Whether the element opening is the page's own HTML element, not one in a template or an SVG / MathML one of the same name. */
+  function isDocumentElement(): boolean {
+    return !reader.inTemplate && !reader.inForeignContent;
+  }
 
   function readMeta(attributes: HtmlAttributes): void {
     const content = attributes.content;

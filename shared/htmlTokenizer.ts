@@ -12,23 +12,38 @@
  * closes an open `<p>`, an end tag closes the elements opened after its
  * element, the end of the document closes everything), void elements closed
  * at once, `</br>` read as `<br>`, self-closing syntax honoured only inside
- * SVG / MathML. Tests compare the events with htmlparser2's on generated pages.
+ * SVG / MathML. Tests compare the events with htmlparser2's on generated pages,
+ * and the extractor's fields with those of parse5's spec-compliant tree on
+ * hand-written hostile pages (tests/shared/extractAgainstParse5.test.ts).
  *
  * Tokenizing follows the WHATWG tokenizer where it decides what a page says
  * (https://html.spec.whatwg.org/multipage/parsing.html#tokenization): comments
  * (`<!-- -->`, `--!>`, `<!-->`), bogus comments (`<?…>`, `<!…>`, `</ …>`),
  * doctype, `<` not followed by a tag name as text, quoted attribute values
- * that contain `>`, first of duplicate attributes wins, raw text (`script`,
- * `style`, `xmp`, `iframe`, `noembed`, `noframes`) and escapable raw text
- * (`title`, `textarea`) that end only at their own end tag, `plaintext`, and
- * `noscript` read as markup, as a browser with scripting off would. Where
- * htmlparser2 departs from the spec this reader does not: CDATA is text in
- * SVG / MathML and a bogus comment ending at the first `>` elsewhere; an end
- * tag's attributes are tokenized, so a quoted `>` does not end it; `<g / >` is
- * not self-closing; `<&amp;` in a title is decoded; a tag cut off by the end
- * of the document is dropped. Not done: NULL and CR LF normalization, and the
- * tree builder's reparenting (a `<p>` does not break out of `<svg>`). An end
- * tag looks for its element among the 512 innermost open ones only.
+ * that contain `>`, first of duplicate attributes wins, raw text (`style`,
+ * `xmp`, `iframe`, `noembed`, `noframes`) and escapable raw text (`title`,
+ * `textarea`) that end only at their own end tag, script data with its
+ * escaped and double-escaped states (`<!-- <script></script> -->` does not end
+ * a script), `plaintext`, and `noscript` read as markup, as a browser with
+ * scripting off would. Of the tree builder it follows `<template>`: an end tag
+ * inside a template's contents does not close what is outside, and
+ * `inTemplate` tells a handler that what it gets is not part of the document.
+ * Where htmlparser2 departs from the spec this reader does not: the script
+ * data states and `<template>` above; CDATA is text in SVG / MathML and a
+ * bogus comment ending at the first `>` elsewhere; an end tag's attributes
+ * are tokenized, so a quoted `>` does not end it; `<g / >` is not
+ * self-closing; `<&amp;` in a title is decoded; a tag cut off by the end of
+ * the document is dropped; `<xmp>`, `<plaintext>`, `<center>` and the other
+ * start tags the tree builder has "close a p element" close an open `<p>`.
+ * Departures on purpose, for speed and a flat stack: no NULL and CR LF
+ * normalization (a NULL stays in the text); none of the tree builder's
+ * reparenting (foster parenting out of tables, the adoption agency for
+ * misnested `<b><p></b>`, a `<p>` breaking out of `<svg>`), so text and links
+ * keep their source order; no dropping of a newline right after `<textarea>`,
+ * `<pre>` or `<listing>`; HTML integration points known by name alone; a
+ * `<p>` and the other implied closes apply only when the element they close
+ * is the current one. An end tag looks for its element among the 512
+ * innermost open ones only.
  *
  * Character references in text, titles and attribute values are decoded by
  * the `entities` package, the decoder htmlparser2 itself uses, with the spec's
@@ -129,8 +144,18 @@ function isTagNameEnd(code: number): boolean {
 }
 
 /** What follows a start tag until its end tag. */
-const TextMode = { data: 0, rawText: 1, escapableRawText: 2, plainText: 3 } as const;
+const TextMode = { data: 0, rawText: 1, escapableRawText: 2, plainText: 3, scriptData: 4 } as const;
 type TextMode = (typeof TextMode)[keyof typeof TextMode];
+
+/**
+ * Where script data is: the spec's script data states, each standing for its
+ * dash and less-than-sign sub-states. Inside `<!--` the text is escaped; a
+ * `<script>` there starts a double-escaped section in which `</script>` does
+ * not end the script, only the double escape; `-->` ends either.
+ * https://html.spec.whatwg.org/multipage/parsing.html#script-data-escaped-state
+ */
+const ScriptState = { data: 0, escaped: 1, doubleEscaped: 2 } as const;
+type ScriptState = (typeof ScriptState)[keyof typeof ScriptState];
 
 /** https://html.spec.whatwg.org/multipage/syntax.html#void-elements, plus the obsolete ones browsers still treat as void. */
 const VOID_ELEMENTS: ReadonlySet<string> = new Set([
@@ -169,6 +194,9 @@ const OPEN_IMPLIES_CLOSE: ReadonlyMap<string, ReadonlySet<string>> = (() => {
   for (const block of ["p", "address", "article", "aside", "blockquote", "details", "div", "dl", "fieldset", "figcaption", "figure", "footer", "form", "header", "hr", "main", "nav", "ol", "pre", "section", "table", "ul"]) {
     closes.set(block, paragraph);
   }
+  // Not in htmlparser2's table, but in the tree builder's ("close a p element"):
+  // https://html.spec.whatwg.org/multipage/parsing.html#parsing-main-inbody
+  for (const block of ["center", "dialog", "dir", "hgroup", "listing", "menu", "plaintext", "search", "summary", "xmp"]) closes.set(block, paragraph);
   return closes;
 })();
 
@@ -203,6 +231,10 @@ const ElementFlag = {
   plainText: 64,
   /** Named in the tokenizer's `attributesFor`. */
   readsAttributes: 128,
+  /** Script data, with its escaped states. */
+  scriptData: 256,
+  /** An HTML `<template>`: its contents are a separate fragment, which end tags inside it do not leave. */
+  template: 512,
 } as const;
 
 const ELEMENT_FLAGS: ReadonlyMap<string, number> = (() => {
@@ -214,7 +246,9 @@ const ELEMENT_FLAGS: ReadonlyMap<string, number> = (() => {
   add(["svg", "math"], ElementFlag.foreignRoot);
   add(HTML_INTEGRATION_POINTS, ElementFlag.integrationPoint);
   add(OPEN_IMPLIES_CLOSE.keys(), ElementFlag.closesOthers);
-  add(["script", "style", "xmp", "iframe", "noembed", "noframes"], ElementFlag.rawText);
+  add(["style", "xmp", "iframe", "noembed", "noframes"], ElementFlag.rawText);
+  add(["script"], ElementFlag.scriptData);
+  add(["template"], ElementFlag.template);
   add(["title", "textarea"], ElementFlag.escapableRawText);
   add(["plaintext"], ElementFlag.plainText);
   return flags;
@@ -337,12 +371,27 @@ export class HtmlTokenizer {
   private textElement = "";
   /** Set by `readAttributes` for the tag just read. */
   private selfClosing = false;
+  private scriptState: ScriptState = ScriptState.data;
+  /**
+   * In script data, the next `-->` and the next `</script` followed by a tag
+   * name's end, at or after the last position searched, or the buffer length
+   * when there is none: each search then covers the buffer once, however many
+   * scripts and escapes a page has.
+   */
+  private nextEscapeEnd = -1;
+  private nextScriptEnd = -1;
+  /** The next `!` after the last position searched for `<!--` in script data, or the buffer length. */
+  private nextBang = -1;
 
   /** Open elements, the current one last, and their `ElementFlag`s. */
   private readonly openElements: string[] = [];
   private readonly openElementFlags: number[] = [];
   /** Open <form> elements (a nested one is ignored), counted so the check costs nothing on deep pages. */
   private openForms = 0;
+  /** Open HTML <template> elements. */
+  private openTemplates = 0;
+  /** Whether the element being opened was read in SVG or MathML content. */
+  private openedInForeignContent = false;
   /** Namespace of the current content, one entry per open svg, math or integration point, over the html root entry. */
   private readonly namespaces: Namespace[] = [Namespace.html];
 
@@ -352,11 +401,32 @@ export class HtmlTokenizer {
     this.elementFlags = elementFlagsFor(options.attributesFor);
   }
 
+  /**
+   * Whether the reader is inside the contents of an HTML `<template>`, which
+   * are not part of the document: what a template holds is parsed into a
+   * fragment of its own, as a page's scripts may later clone it.
+   * https://html.spec.whatwg.org/multipage/scripting.html#the-template-element
+   */
+  get inTemplate(): boolean {
+    return this.openTemplates > 0;
+  }
+
+  /**
+   * In `onopentag`: whether the element was read in SVG or MathML content
+   * (outside an HTML integration point such as `<foreignObject>`), where
+   * `<title>`, `<html>`, `<base>`, `<link>` and `<template>` are SVG or MathML
+   * elements, not the HTML ones.
+   */
+  get inForeignContent(): boolean {
+    return this.openedInForeignContent;
+  }
+
   write(chunk: string): void {
     if (this.ended) throw new HtmlTokenizerEndedError();
     this.buffer = this.position < this.buffer.length ? this.buffer.slice(this.position) + chunk : chunk;
     this.position = 0;
     this.nextAmpersand = -1;
+    this.nextEscapeEnd = this.nextScriptEnd = this.nextBang = -1;
     if (this.buffer.length >= this.retryLength) this.read(false);
   }
 
@@ -454,9 +524,17 @@ export class HtmlTokenizer {
     }
     this.openElement(name, flags, attributes ?? EMPTY_ATTRIBUTES, this.selfClosing);
     // Whether an element holds only text is decided by the namespace it starts in (htmlparser2 does the same).
-    if (inHtml && (flags & (ElementFlag.rawText | ElementFlag.escapableRawText | ElementFlag.plainText)) !== 0) {
-      this.textMode = (flags & ElementFlag.rawText) !== 0 ? TextMode.rawText : (flags & ElementFlag.escapableRawText) !== 0 ? TextMode.escapableRawText : TextMode.plainText;
+    if (inHtml && (flags & (ElementFlag.rawText | ElementFlag.escapableRawText | ElementFlag.plainText | ElementFlag.scriptData)) !== 0) {
+      this.textMode =
+        (flags & ElementFlag.scriptData) !== 0
+          ? TextMode.scriptData
+          : (flags & ElementFlag.rawText) !== 0
+            ? TextMode.rawText
+            : (flags & ElementFlag.escapableRawText) !== 0
+              ? TextMode.escapableRawText
+              : TextMode.plainText;
       this.textElement = name;
+      this.scriptState = ScriptState.data;
     }
     return end;
   }
@@ -504,6 +582,7 @@ export class HtmlTokenizer {
       this.emitText(buffer, start, length, false);
       return length;
     }
+    if (this.textMode === TextMode.scriptData) return this.readScriptData(buffer, start, final);
     const name = this.textElement;
     let candidate = buffer.indexOf("</", start);
     for (; candidate >= 0; candidate = buffer.indexOf("</", candidate + 1)) {
@@ -529,6 +608,88 @@ export class HtmlTokenizer {
     if (decode) textEnd = this.referenceTailStart(buffer, start, textEnd);
     this.emitText(buffer, start, textEnd, decode);
     return ~textEnd;
+  }
+
+  /**
+   * `readTextOnly` for a script: its text runs to the first `</script` that is
+   * not inside a double-escaped section (`<!-- <script> … </script> … -->`),
+   * as in pages that `document.write` a script tag.
+   * https://html.spec.whatwg.org/multipage/parsing.html#script-data-state and the states after it.
+   */
+  private readScriptData(buffer: string, start: number, final: boolean): number {
+    const length = buffer.length;
+    let scan = start;
+    for (;;) {
+      if (this.nextScriptEnd < scan) this.nextScriptEnd = indexOfScriptTag(buffer, scan, length, "</");
+      const endTag = this.nextScriptEnd;
+      if (this.scriptState === ScriptState.data) {
+        const escapeStart = this.indexOfEscapeStart(buffer, scan, endTag);
+        if (escapeStart < endTag) {
+          this.scriptState = ScriptState.escaped;
+          // From the first dash: `<!-->` opens and closes the escape at once.
+          scan = escapeStart + 2;
+          continue;
+        }
+      } else {
+        if (this.nextEscapeEnd < scan) this.nextEscapeEnd = indexOrLength(buffer, "-->", scan);
+        const escapeEnd = this.nextEscapeEnd;
+        if (this.scriptState === ScriptState.escaped) {
+          const scriptStart = indexOfScriptTag(buffer, scan, Math.min(escapeEnd, endTag), "<");
+          if (scriptStart < escapeEnd && scriptStart < endTag) {
+            this.scriptState = ScriptState.doubleEscaped;
+            scan = scriptStart + "<script".length + 1;
+            continue;
+          }
+        }
+        if (escapeEnd < endTag) {
+          this.scriptState = ScriptState.data;
+          scan = escapeEnd + "-->".length;
+          continue;
+        }
+        if (this.scriptState === ScriptState.doubleEscaped && endTag < length) {
+          this.scriptState = ScriptState.escaped;
+          scan = endTag + "</script".length + 1;
+          continue;
+        }
+      }
+      if (endTag < length) {
+        const end = this.readAttributes(buffer, endTag + "</script".length, undefined);
+        if (end === INCOMPLETE && !final) {
+          this.emitText(buffer, start, endTag, false);
+          return ~endTag;
+        }
+        this.emitText(buffer, start, endTag, false);
+        this.textMode = TextMode.data;
+        this.textElement = "";
+        // An end tag cut off by the end of the document is dropped; end() closes the element.
+        if (end === INCOMPLETE) return length;
+        this.closeElement("script");
+        return end;
+      }
+      if (final) {
+        this.emitText(buffer, start, length, false);
+        return length;
+      }
+      // Keep what may be the start of a construct the next chunk completes (`<scri`, `<!-`, `--`).
+      const textEnd = scriptTailStart(buffer, scan, this.scriptState);
+      this.emitText(buffer, start, textEnd, false);
+      return ~textEnd;
+    }
+  }
+
+  /**
+   * The first `<!--` at or after `from` and before `bound`, or `bound`. It
+   * steps from `!` to `!`, which scripts hold fewer of than `<`, and the next
+   * `!` is kept between calls: `indexOf("<!--")` searches slowly (`<` is
+   * everywhere in HTML) and past `bound`, to the end of the page, per script.
+   */
+  private indexOfEscapeStart(buffer: string, from: number, bound: number): number {
+    if (this.nextBang <= from) this.nextBang = indexOrLength(buffer, "!", from + 1);
+    for (; this.nextBang < bound; this.nextBang = indexOrLength(buffer, "!", this.nextBang + 1)) {
+      const bang = this.nextBang;
+      if (buffer.charCodeAt(bang - 1) === LESS_THAN && buffer.startsWith("--", bang + 1)) return bang - 1;
+    }
+    return bound;
   }
 
   /**
@@ -648,21 +809,26 @@ export class HtmlTokenizer {
 
   private openElement(name: string, flags: number, attributes: HtmlAttributes, selfClosing: boolean): void {
     const open = this.openElements;
-    // A second <form> inside an open one is ignored altogether.
+    const inForeignContent = this.namespaces[this.namespaces.length - 1] !== Namespace.html;
+    // A second <form> inside an open one is ignored altogether, except in a template's contents.
     // https://html.spec.whatwg.org/multipage/parsing.html#parsing-main-inbody (A start tag whose tag name is "form")
-    if (name === "form" && this.openForms > 0) return;
+    if (name === "form" && this.openForms > 0 && this.openTemplates === 0) return;
     if ((flags & ElementFlag.closesOthers) !== 0) {
       const closes = OPEN_IMPLIES_CLOSE.get(name);
       while (closes !== undefined && open.length > 0 && closes.has(open[open.length - 1])) this.popElement();
     }
+    this.openedInForeignContent = inForeignContent;
     if ((flags & ElementFlag.void) !== 0) {
       this.handlers.onopentag?.(name, attributes);
       this.handlers.onclosetag?.(name);
       return;
     }
+    // A <template> in SVG or MathML is an element like any other there.
+    const elementFlags = inForeignContent ? flags & ~ElementFlag.template : flags;
     open.push(name);
-    this.openElementFlags.push(flags);
+    this.openElementFlags.push(elementFlags);
     if (name === "form") this.openForms++;
+    if ((elementFlags & ElementFlag.template) !== 0) this.openTemplates++;
     if ((flags & ElementFlag.foreignRoot) !== 0) this.namespaces.push(name === "svg" ? Namespace.svg : Namespace.mathMl);
     else if ((flags & ElementFlag.integrationPoint) !== 0) this.namespaces.push(Namespace.html);
     this.handlers.onopentag?.(name, attributes);
@@ -700,12 +866,17 @@ export class HtmlTokenizer {
    * innermost `MAX_END_TAG_REACH` are searched, so that a hostile page of
    * thousands of nested elements and thousands of stray end tags costs
    * linear time, not quadratic: extraction runs synchronously on the worker.
+   * An end tag inside a template's contents does not reach past the template:
+   * it is a scope boundary and a special element to the tree builder
+   * (https://html.spec.whatwg.org/multipage/parsing.html#has-an-element-in-scope).
    */
   private findOpenElement(name: string): number {
     const open = this.openElements;
+    const flags = this.openElementFlags;
     const last = Math.max(0, open.length - MAX_END_TAG_REACH);
     for (let index = open.length - 1; index >= last; index--) {
       if (open[index] === name) return index;
+      if ((flags[index] & ElementFlag.template) !== 0) return -1;
     }
     return -1;
   }
@@ -715,6 +886,7 @@ export class HtmlTokenizer {
     const flags = this.openElementFlags.pop() ?? 0;
     if (name === undefined) return;
     if (name === "form") this.openForms--;
+    if ((flags & ElementFlag.template) !== 0) this.openTemplates--;
     if ((flags & (ElementFlag.foreignRoot | ElementFlag.integrationPoint)) !== 0) this.namespaces.pop();
     this.handlers.onclosetag?.(name);
   }
@@ -741,6 +913,46 @@ function referenceEndAt(buffer: string, ampersand: number, end: number): number 
   if (index < end && buffer.charCodeAt(index) === HASH) index++;
   while (index < end && isReferenceChar(buffer.charCodeAt(index)) && buffer.charCodeAt(index) !== HASH) index++;
   return index < end && buffer.charCodeAt(index) === 0x3b /* ; */ ? index + 1 : index;
+}
+
+/**
+ * The first `<script` (`opener` `<`) or `</script` (`</`) at or after `from`
+ * and before `bound` that a whitespace, `/` or `>` follows, or `bound`.
+ */
+function indexOfScriptTag(buffer: string, from: number, bound: number, opener: "<" | "</"): number {
+  const length = buffer.length;
+  for (let index = buffer.indexOf(opener, from); index >= 0 && index < bound; index = buffer.indexOf(opener, index + 1)) {
+    const nameStart = index + opener.length;
+    const nameEnd = nameStart + "script".length;
+    if (nameEnd >= length) break;
+    if (isTagNameEnd(buffer.charCodeAt(nameEnd)) && matchesLowerCase(buffer, nameStart, "script")) return index;
+  }
+  return bound;
+}
+
+
+/** What script data may still turn out to hold when a chunk ends, by `ScriptState`: each needs one more character after it. */
+const SCRIPT_CONSTRUCTS: readonly (readonly string[])[] = [
+  ["</script", "<!-"],
+  ["</script", "<script", "--"],
+  ["</script", "--"],
+];
+
+/**
+ * Where script data running to the end of the buffer must stop so that a
+ * construct cut off by the chunk's end (`</scr`, `<!-`, `--`) is read whole
+ * with the next chunk: at its start, no earlier than `from`, or the length.
+ */
+function scriptTailStart(buffer: string, from: number, state: ScriptState): number {
+  const length = buffer.length;
+  for (let index = Math.max(from, length - "</script".length); index < length; index++) {
+    const code = buffer.charCodeAt(index);
+    if (code !== LESS_THAN && code !== 0x2d /* - */) continue;
+    for (const construct of SCRIPT_CONSTRUCTS[state]) {
+      if (length - index <= construct.length && matchesLowerCase(buffer, index, construct.slice(0, length - index))) return index;
+    }
+  }
+  return length;
 }
 
 /** `buffer.indexOf(search, from)`, or the length when it is not there. */

@@ -222,6 +222,59 @@ describe("extractPage", () => {
     assert.equal(extract("<title>a<&amp;b</title>").title, "a<&b");
   });
 
+  describe("takes nothing a browser would not put in the document", () => {
+    it("reads a script that writes a script tag inside `<!--` as one script: no title, links or text from inside it", () => {
+      const html = [
+        "<html><head><script><!--",
+        `document.write('<script src="/ad.js"></script><title>Ad</title><a href="/ad-click">ad text</a>');`,
+        "--></script><title>Real</title></head><body><p>Hello</p></body></html>",
+      ].join("\n");
+      const content = extract(html, "https://example.com/");
+      assert.equal(content.title, "Real");
+      assert.deepEqual(content.links, []);
+      assert.equal(content.textLength, visible("Hello"));
+    });
+
+    it("ignores links, title, canonical, <base>, <html lang> and description inside <template>, nested ones too", () => {
+      const inTemplate = [
+        '<html lang="xx"><title>Template title</title><base href="https://elsewhere.example/">',
+        '<link rel="canonical" href="/template-canonical"><meta name="description" content="template description">',
+        '<a href="/t1">t1</a><template><a href="/t2">t2</a><title>Nested</title></template><area href="/t3">',
+      ].join("");
+      const html = `<!doctype html><head><template>${inTemplate}</template></head><body><p>Body</p><a href="real">real</a></body>`;
+      const content = extract(html, "https://example.com/dir/");
+      assert.deepEqual(content, { title: undefined, description: undefined, canonical: undefined, lang: undefined, links: ["https://example.com/dir/real"], linkCount: 1, textLength: visible("Body real") });
+    });
+
+    it("an end tag inside a template does not end it, so what follows is still template content", () => {
+      const content = extract('<div><template></div><a href="/leak">leak</a><title>Leak</title></template></div><p>after</p>', "https://example.com/");
+      assert.deepEqual(content.links, []);
+      assert.equal(content.title, undefined);
+      assert.equal(content.textLength, visible("after"));
+    });
+
+    it("a second <html> tag adds `lang` only when the root has none, and an empty one counts as present", () => {
+      const lang = (html: string) => extract(html).lang;
+      assert.equal(lang('<html lang=""><body><html lang="en">'), undefined);
+      assert.equal(lang('<html lang=" "><body><html lang="en">'), undefined);
+      assert.equal(lang('<html><body><html lang="en">'), "en");
+      assert.equal(lang('<p>before<html lang="de">'), "de");
+      assert.equal(lang('<html lang="fr"><body><html lang="en">'), "fr");
+    });
+
+    it("an <html>, <title>, <base> or <link> in SVG / MathML content is not the page's; one at an HTML integration point is", () => {
+      const content = extract(
+        '<svg><html lang="xx"></html><title>svg</title><base href="https://elsewhere.example/"><link rel="canonical" href="/svg"></svg>' +
+          '<math><mi><title>Math title</title></mi></math><title>Later</title><a href="x">x</a>',
+        "https://example.com/dir/",
+      );
+      assert.equal(content.lang, undefined);
+      assert.equal(content.title, "Math title");
+      assert.equal(content.canonical, undefined);
+      assert.deepEqual(content.links, ["https://example.com/dir/x"]);
+    });
+  });
+
   describe("gives the same content as the htmlparser2-based extractor it replaced", () => {
     const pages = [
       { name: "article.html", url: "https://example.com/food/article.html" },
@@ -256,7 +309,8 @@ describe("extractPage", () => {
  */
 function referenceExtract(html: string, pageUrl: string, maxLinks: number): PageContent {
   const nonVisible = new Set(["script", "style", "noscript", "template", "title", "iframe", "noembed", "noframes"]);
-  const foreign = new Set(["svg", "math"]);
+  const voidElements = new Set(["area", "base", "basefont", "br", "col", "command", "embed", "frame", "hr", "img", "input", "isindex", "keygen", "link", "meta", "param", "source", "track", "wbr"]);
+  const integrationPoints = new Set(["mi", "mo", "mn", "ms", "mtext", "annotation-xml", "foreignObject", "desc", "title"]);
   const block = new Set([
     "address", "article", "aside", "blockquote", "br", "dd", "details", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form",
     "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "summary", "table", "td", "th", "tr", "ul",
@@ -279,8 +333,11 @@ function referenceExtract(html: string, pageUrl: string, maxLinks: number): Page
   let canonicalHref: string | undefined;
   let baseHref: string | undefined;
   let lang: string | undefined;
+  let langSeen = false;
   let nonVisibleDepth = 0;
-  let foreignDepth = 0;
+  let templateDepth = 0;
+  // Whether each open element's content is SVG / MathML, the current one last.
+  const foreignContent: boolean[] = [false];
   let textLength = 0;
   let pendingSpace = false;
   const hrefs: string[] = [];
@@ -288,34 +345,41 @@ function referenceExtract(html: string, pageUrl: string, maxLinks: number): Page
   const parser = new Parser(
     {
       onopentag(name, attributes) {
+        const inForeign = foreignContent[foreignContent.length - 1];
+        const inDocument = templateDepth === 0 && !inForeign;
+        if (!voidElements.has(name)) foreignContent.push(name === "svg" || name === "math" || (inForeign && !integrationPoints.has(name)));
+        if (name === "template" && !inForeign) templateDepth++;
         if (name === "a" || name === "area") {
-          if (attributes.href !== undefined) hrefs.push(attributes.href);
+          if (attributes.href !== undefined && templateDepth === 0) hrefs.push(attributes.href);
         } else if (name === "meta") {
-          if (attributes.content === undefined) return;
+          if (attributes.content === undefined || templateDepth > 0) return;
           const metaName = attributes.name?.trim().toLowerCase();
           if (metaName === "description") description ??= normalize(attributes.content);
           else if (metaName === "og:description" || attributes.property?.trim().toLowerCase() === "og:description") ogDescription ??= normalize(attributes.content);
         } else if (name === "link") {
           const rel = attributes.rel?.toLowerCase().split(/[\t\n\f\r ]+/) ?? [];
-          if (canonicalHref === undefined && attributes.href !== undefined && rel.includes("canonical")) canonicalHref = attributes.href;
+          if (canonicalHref === undefined && attributes.href !== undefined && rel.includes("canonical") && inDocument) canonicalHref = attributes.href;
         } else if (name === "base") {
-          baseHref ??= attributes.href;
+          if (inDocument) baseHref ??= attributes.href;
         } else if (name === "html") {
-          lang ??= attributes.lang?.trim() || undefined;
+          if (!langSeen && attributes.lang !== undefined && inDocument) {
+            langSeen = true;
+            lang = attributes.lang.trim() || undefined;
+          }
         } else {
-          if (name === "title" && titleText === undefined && title === undefined && foreignDepth === 0) titleText = "";
+          if (name === "title" && titleText === undefined && title === undefined && inDocument) titleText = "";
           if (nonVisible.has(name)) nonVisibleDepth++;
-          else if (foreign.has(name)) foreignDepth++;
           else if (block.has(name)) pendingSpace = textLength > 0;
         }
       },
       onclosetag(name) {
+        if (!voidElements.has(name)) foreignContent.pop();
+        if (name === "template" && templateDepth > 0 && !foreignContent[foreignContent.length - 1]) templateDepth--;
         if (name === "title" && titleText !== undefined) {
           title = normalize(titleText) ?? "";
           titleText = undefined;
         }
         if (nonVisible.has(name)) nonVisibleDepth = Math.max(0, nonVisibleDepth - 1);
-        else if (foreign.has(name)) foreignDepth = Math.max(0, foreignDepth - 1);
         else if (block.has(name)) pendingSpace = textLength > 0;
       },
       ontext(text) {

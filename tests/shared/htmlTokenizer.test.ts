@@ -255,8 +255,113 @@ describe("HtmlTokenizer", () => {
       assert.deepEqual(tokenize("<title>a<&amp;</ti&amp;</title>"), [["open", "title", {}], ["text", "a<&</ti&"], ["close", "title"]]);
     });
 
+    it("<xmp>, <plaintext>, <center> and the tree builder's other \"close a p element\" start tags close an open <p>", () => {
+      assert.deepEqual(tokenize("<p>a<xmp>b</xmp><p>c<plaintext>d"), [
+        ["open", "p", {}], ["text", "a"], ["close", "p"], ["open", "xmp", {}], ["text", "b"], ["close", "xmp"],
+        ["open", "p", {}], ["text", "c"], ["close", "p"], ["open", "plaintext", {}], ["text", "d"], ["close", "plaintext"],
+      ]);
+      assert.deepEqual(tokenize("<p>a<center>b"), [["open", "p", {}], ["text", "a"], ["close", "p"], ["open", "center", {}], ["text", "b"], ["close", "center"]]);
+    });
+
     it("a CDATA section in SVG cut off by the end of the document is text", () => {
       assert.deepEqual(tokenize("<svg><![CDATA[abc"), [["open", "svg", {}], ["text", "abc"], ["close", "svg"]]);
+    });
+  });
+
+  describe("script data escaped and double-escaped states", () => {
+    /** The events of a script holding `inner` and then `after`, when `inner` ends at the script's end tag. */
+    function scriptThen(inner: string, after: string): HtmlEvent[] {
+      return [["open", "script", {}], ["text", inner], ["close", "script"], ["text", after]];
+    }
+
+    it("a `</script>` inside `<!-- <script>` does not end the script, as in a page that writes an ad tag", () => {
+      const inner = '<!-- document.write("<script src=/ad.js></script>"); <a href="/no">no</a> -->';
+      assert.deepEqual(tokenize(`<script>${inner}</script>after`), scriptThen(inner, "after"));
+    });
+
+    it("in the escaped state (after `<!--` alone) `</script>` ends the script", () => {
+      assert.deepEqual(tokenize("<script><!-- a </script>b-->"), scriptThen("<!-- a ", "b-->"));
+    });
+
+    it("`</script>` ends only the double escape, and the next one ends the script", () => {
+      assert.deepEqual(tokenize("<script><!--<script></script>x</script>after"), scriptThen("<!--<script></script>x", "after"));
+    });
+
+    it("`-->` ends a double-escaped section and the escape at once", () => {
+      assert.deepEqual(tokenize("<script><!--<script>a-->b</script>after"), scriptThen("<!--<script>a-->b", "after"));
+      assert.deepEqual(tokenize("<script><!--<script>a--->b</script>after"), scriptThen("<!--<script>a--->b", "after"));
+    });
+
+    it("`<!-->` and `<!--->` open and close the escape at once", () => {
+      assert.deepEqual(tokenize("<script><!--><script></script>x"), scriptThen("<!--><script>", "x"));
+      assert.deepEqual(tokenize("<script><!---><script></script>x"), scriptThen("<!---><script>", "x"));
+    });
+
+    it("only `<script` followed by whitespace, `/` or `>` starts a double escape, in any case", () => {
+      assert.deepEqual(tokenize("<script><!--<scripts></script>x"), scriptThen("<!--<scripts>", "x"));
+      assert.deepEqual(tokenize("<script><!--<script1></script>x"), scriptThen("<!--<script1>", "x"));
+      assert.deepEqual(tokenize("<script><!--<SCRIPT\n></SCRIPT/>y</script >x"), scriptThen("<!--<SCRIPT\n></SCRIPT/>y", "x"));
+    });
+
+    it("`--!>` does not end the escape, unlike a comment", () => {
+      assert.deepEqual(tokenize("<script><!--<script>--!></script></script>x"), scriptThen("<!--<script>--!></script>", "x"));
+    });
+
+    it("an unclosed double-escaped section runs to the end of the document", () => {
+      assert.deepEqual(tokenize("<script><!--<script></script><p>x"), [["open", "script", {}], ["text", "<!--<script></script><p>x"], ["close", "script"]]);
+    });
+
+    it("<style> and the other raw-text elements have no escaped states", () => {
+      assert.deepEqual(tokenize("<style><!--<script></style>x"), [["open", "style", {}], ["text", "<!--<script>"], ["close", "style"], ["text", "x"]]);
+    });
+
+    it("gives the same events for chunks of every size from 1 to 64 characters", () => {
+      const html = [
+        '<script><!-- document.write("<script src=/ad.js></script>"); --></script>a',
+        "<SCRIPT><!--<Script>b</SCRIPT >c--!>d--></script>e",
+        "<script><!--><script></script>f<script><!---><scripts></script>g",
+        "<script><!-- <script>x--> </script>h<script>-<!-<!--<script/></script >i</script x='>'>j",
+        "<script><!-- <script/",
+      ].join("");
+      const whole = tokenize(html);
+      // b, c, d and i are script text.
+      assert.deepEqual(whole.filter((event) => event[0] === "text" && /^[a-j]$/.test(event[1])).map((event) => event[1]), [..."aefghj"]);
+      for (let chunkSize = 1; chunkSize <= 64; chunkSize++) assert.deepEqual(tokenize(html, chunkSize), whole, `chunks of ${chunkSize}`);
+    });
+  });
+
+  describe("<template> contents", () => {
+    it("an end tag inside a template does not close elements outside it", () => {
+      assert.deepEqual(tokenize("<div><template><b></div>x</template>y</div>z"), [
+        ["open", "div", {}], ["open", "template", {}], ["open", "b", {}], ["text", "x"], ["close", "b"], ["close", "template"], ["text", "y"], ["close", "div"], ["text", "z"],
+      ]);
+    });
+
+    it("`</p>` inside a template with a <p> open outside it is read as `<p></p>`", () => {
+      assert.deepEqual(tokenize("<p><template></p></template>"), [["open", "p", {}], ["open", "template", {}], ["open", "p", {}], ["close", "p"], ["close", "template"], ["close", "p"]]);
+    });
+
+    it("a <form> inside a template is not ignored, even inside an open form", () => {
+      assert.deepEqual(tokenize("<form><template><form>x"), [["open", "form", {}], ["open", "template", {}], ["open", "form", {}], ["text", "x"], ["close", "form"], ["close", "template"], ["close", "form"]]);
+    });
+
+    it("says when an element or text is inside a template's contents, nested ones too, and an SVG <template> is not one", () => {
+      const seen: string[] = [];
+      const tokenizer: HtmlTokenizer = new HtmlTokenizer({
+        onopentag: (name) => seen.push(`${name}:${tokenizer.inTemplate}`),
+        ontext: (text) => seen.push(`${text}:${tokenizer.inTemplate}`),
+      });
+      tokenizer.write("<a><template><b><template><i></template>1</template>2<svg><template><c>");
+      tokenizer.end();
+      assert.deepEqual(seen, ["a:false", "template:true", "b:true", "template:true", "i:true", "1:true", "2:false", "svg:false", "template:false", "c:false"]);
+    });
+
+    it("says in onopentag whether the element was read in SVG / MathML content", () => {
+      const seen: string[] = [];
+      const tokenizer: HtmlTokenizer = new HtmlTokenizer({ onopentag: (name) => seen.push(`${name}:${tokenizer.inForeignContent}`) });
+      tokenizer.write("<title></title><svg><title><p></title><foreignObject><title></title></foreignObject><br></svg><math><mi><html></mi></math><link>");
+      tokenizer.end();
+      assert.deepEqual(seen, ["title:false", "svg:false", "title:true", "p:false", "foreignObject:true", "title:false", "br:true", "math:false", "mi:true", "html:false", "link:false"]);
     });
   });
 
