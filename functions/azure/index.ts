@@ -19,13 +19,15 @@
  * - `malformed`: throw → abandoned, and dead-lettered after `maxDeliveryCount`
  *   with the reason `MaxDeliveryCountExceeded`; the real reason is logged
  *   (`message_malformed`, with the message id) on every delivery.
- * Every delivery that ends in the dead-letter queue this way is logged as
- * `message_dead_lettered` (the dead-letter alert counts those lines).
  *   Dead-lettering at once with our own reason needs the receiver's
  *   `ServiceBusMessageActions`, which Node.js gets only through SDK-type
  *   bindings (`@azure/functions-extensions-servicebus`, still a 0.x preview
  *   whose message body format changed in 0.4): not something to run a fleet on.
  *   https://github.com/Azure/azure-functions-nodejs-extensions
+ * The delivery whose abandon moves a message to the dead-letter queue (its
+ * own `deliveryCount` at `maxDeliveryAttempts`) is logged as
+ * `message_dead_lettered`, once per message: the dead-letter alert counts
+ * those lines.
  *
  * Cardinality `one`: a throw abandons every message of an invocation, so with
  * batches (`many`) one retry would send its finished siblings back to be
