@@ -21,8 +21,9 @@
  * Service Bus operation (Standard tier bills per million) and nothing while
  * it waits.
  *
- * A copy is a new message to Service Bus: its `deliveryCount` starts at 1 and
- * its time to live again. So the copy carries the deliveries already spent
+ * A copy is a new message to Service Bus under the same message id (the work
+ * queue has no duplicate detection, which would drop it: infra/azure/queue.ts):
+ * its `deliveryCount` starts at 1 and its time to live again. So the copy carries the deliveries already spent
  * (`REDELIVERY_PROPERTIES.deliveries`) and the handler counts a delivery as
  * spent + `deliveryCount`. A copy that arrives with every delivery spent is not
  * fetched: the handler abandons it until Service Bus dead-letters it

@@ -77,6 +77,8 @@ export function createWorkQueue(name: string, args: WorkQueueArgs, parent: pulum
       defaultMessageTimeToLive: WORK_MESSAGE_TTL,
       maxSizeInMegabytes: WORK_QUEUE_MAX_SIZE_MB,
       requiresSession: false,
+      // Off: a retry is a copy sent under the same message id
+      // (functions/azure/redelivery.ts), which duplicate detection would drop.
       requiresDuplicateDetection: false,
       enableBatchedOperations: true,
     },

@@ -23,7 +23,8 @@
  * 3. An ARM deployment (`resources.Deployment`) puts `onedeploy` with a
  *    read-only service SAS for that blob, minted by ARM at deployment time
  *    (`listServiceSas`, expiring an hour later) — so the SAS is never stored in
- *    the Pulumi state and the deployment's inputs only change with the code.
+ *    the Pulumi state and the deployment's inputs change only with the code
+ *    or with the app's identity (a re-created app gets a new one).
  *    The platform copies the package into the deployment container (with the
  *    app's identity), syncs the triggers and restarts the app on it.
  * azure-native 3.x has no typed resource for `sites/extensions`, and neither

@@ -81,6 +81,10 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
       assert.equal(appSettings().get(AZURE_APP_SETTINGS.functionTimeoutSeconds), String(args.functionTimeoutSeconds));
     });
 
+    it("a retry's copy, sent under the same message id, is accepted: the queue has no duplicate detection", () => {
+      assert.equal(input(queue(), "requiresDuplicateDetection"), false);
+    });
+
     it("the handler counts deliveries across a message's retry copies against the queue's own maxDeliveryCount", () => {
       assert.equal(appSettings().get(AZURE_APP_SETTINGS.maxDeliveryAttempts), String(input(queue(), "maxDeliveryCount")));
     });
