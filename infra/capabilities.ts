@@ -20,6 +20,7 @@
 import { isDeepStrictEqual } from "node:util";
 import { FLEET_METRICS_EVENT, OLDEST_MESSAGE_AGE_FIELD } from "../functions/azure/metrics";
 import { SettingsError } from "../shared/errors";
+import { METRICS, OUTCOME_METRIC } from "../shared/metricNames";
 import { parseSettings, SETTING_KEYS } from "../shared/settings";
 import type * as AzureWorker from "./azure/worker";
 import type { ValidatedFleetArgs } from "./config";
@@ -279,9 +280,18 @@ const AWS_ALARMS: AlarmWiring = {
     oldestMessageAge: (alarm, plan) => awsOnQueue(alarm, "ApproximateAgeOfOldestMessage", aws.workQueue(plan)) && alarm.inputs.threshold === plan.args.alarms.oldestMessageAgeSeconds,
     deadLetters: (alarm, plan) => awsOnQueue(alarm, "ApproximateNumberOfMessagesVisible", aws.deadLetterQueue(plan)) && alarm.inputs.threshold === 0 && alarm.inputs.comparisonOperator === "GreaterThanThreshold",
     workerErrors: (alarm, plan) => awsQueriesMetric(alarm, "Errors", "FunctionName", output(plan, "workerName")) && alarm.inputs.threshold === plan.args.alarms.errorRatePercent,
-    // The worker's own page metrics (Embedded Metric Format), not an AWS/* namespace.
+    // The worker's own page metrics (Embedded Metric Format) under its Fleet dimension, summed over 15 minutes.
     pageRetries: (alarm, plan) =>
-      alarm.inputs.threshold === plan.args.alarms.retryRatePercent && awsMetricQueries(alarm).some((query) => !String(read(query, "metric", "namespace")).startsWith("AWS/")),
+      alarm.inputs.threshold === plan.args.alarms.retryRatePercent &&
+      [OUTCOME_METRIC.retry, OUTCOME_METRIC.malformed].every((metric) =>
+        awsMetricQueries(alarm).some(
+          (query) =>
+            read(query, "metric", "namespace") === METRICS.namespace &&
+            read(query, "metric", "metricName") === metric &&
+            read(query, "metric", "dimensions", METRICS.fleetDimension) === plan.args.namePrefix &&
+            read(query, "metric", "period") === 900,
+        ),
+      ),
     // One-minute datapoints, `stalledMinutes` of them in a row.
     stalled: (alarm, plan) =>
       awsQueriesMetric(alarm, "NumberOfMessagesDeleted", "QueueName", aws.queueName(aws.workQueue(plan))) &&

@@ -1,9 +1,41 @@
 /**
- * The clouds' documented ranges and refusals that the config validation and
- * the policy pack read, in one place, each with the page or thread it comes
- * from. One section per cloud. Imports nothing, so the policy pack and the
- * README generator can read it without loading a provider.
+ * The clouds' documented ranges and refusals that the stack config validation
+ * reads, one section per cloud, each entry with the page that states it. A
+ * value the cloud would refuse at `pulumi up` is refused here first, before
+ * anything is declared. No provider SDK is imported.
  */
+
+/** AWS: Lambda, SQS, CloudWatch Logs and SSM Parameter Store. */
+export const AWS_LIMITS = {
+  /** Lambda's longest timeout, in seconds (https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html). */
+  lambdaMaxTimeoutSeconds: 900,
+  /** Lambda's memory range, in MB (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html). */
+  lambdaMemoryMb: { min: 128, max: 10_240 },
+  /**
+   * `scalingConfig.maximumConcurrency` of an SQS event source: at least 2
+   * (provider docs: "Must be greater than or equal to 2"), 1000 without a
+   * quota increase (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html).
+   */
+  sqsEventSourceMaximumConcurrency: { min: 2, max: 1000 },
+  /** SQS batches above 10 need a batching window of at least 1 s (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html). */
+  unbatchedMaxBatchSize: 10,
+  /** `maximumBatchingWindowInSeconds`, 0 to 300 (same page). */
+  batchingWindowSeconds: { min: 0, max: 300 },
+  /** The longest SQS visibility timeout, 12 hours (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html). */
+  sqsMaxVisibilityTimeoutSeconds: 43_200,
+  /** The longest SQS message retention, 14 days (same page: `MessageRetentionPeriod`, 60 to 1,209,600 seconds). */
+  sqsMaxRetentionSeconds: 1_209_600,
+  /** The only retention periods CloudWatch Logs accepts, in days (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html). */
+  logRetentionDays: [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653],
+  /**
+   * The largest SSM parameter value per tier: 4 KB Standard, 8 KB Advanced
+   * (https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-advanced-parameters.html).
+   * The API counts characters ("Standard tier parameters support a maximum
+   * parameter value of 4096 characters", aws/aws-sdk-net#3157); the fleet
+   * counts UTF-8 bytes, which is never fewer.
+   */
+  ssmParameterValueMaxBytes: { Standard: 4_096, Advanced: 8_192 },
+} as const;
 
 /** Azure: Service Bus, Flex Consumption, Log Analytics and Azure Monitor. */
 export const AZURE_LIMITS = {

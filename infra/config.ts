@@ -93,8 +93,12 @@ export function validOrThrow<T>(result: Validation<T>, source: string): T {
   return result.value;
 }
 
-/** The fleet's values a cloud checks against its own limits (Lambda's timeout, Flex's memory sizes, ...). */
-export type FleetLimits = Pick<FleetArgs, "namePrefix" | IntegerKey | "alarms">;
+/**
+ * The fleet's values a cloud checks against its own limits (Lambda's timeout,
+ * Flex's memory sizes, the config store's value size, ...). `settings` is
+ * undefined while the settings document has issues of its own.
+ */
+export type FleetLimits = Pick<FleetArgs, "namePrefix" | IntegerKey | "alarms"> & { readonly settings?: FleetSettings };
 
 /**
  * What each `infra/<cloud>/config.ts` exports as `cloudConfig`. The program
@@ -260,7 +264,7 @@ export function checkFleetConfig(raw: RawConfig, stack: string): FleetConfigChec
   const alarms = validateAlarms(raw.alarms, issue);
   const tags = validateTags(raw.tags, issue);
 
-  const limits: FleetLimits = { namePrefix: namePrefix ?? defaultPrefix, ...integers, alarms };
+  const limits: FleetLimits = { namePrefix: namePrefix ?? defaultPrefix, ...integers, alarms, settings };
   const valid = issues.length === 0 && cloud !== undefined && alertEmailValid && namePrefix !== undefined && settings !== undefined && pushSettings !== undefined;
   return {
     cloud,

@@ -26,29 +26,33 @@ export function equalJitter(backoff: Backoff, retriesBefore: number, random: () 
 }
 
 /**
- * The fleet's retry policy, shared by every cloud whose handler decides when a
- * message it sends back returns (AWS through the message's visibility, Azure
- * through a scheduled re-send), so a failing site gets the same time to
- * recover everywhere.
- *
- * Any retry without a Retry-After (a 5xx, a timeout, a store outage, unread
- * settings, the batch deadline, a host's pacing): exponential backoff from the
- * delivery count, in seconds, ×4 per delivery from 1 min, capped at 2 h, with
- * equal jitter. The first retry comes after 30–60 s; the default 5 deliveries
- * are followed by holds of 1 h 42 min to 3 h 25 min in all before the message
- * is dead-lettered, so a site has well over an hour to recover, not the 15
- * minutes a ×2 backoff from 30 s would give it.
+ * The cloud fleets' backoff after a transient failure that named no wait (a
+ * 5xx, a timeout, a store outage, the batch deadline, a host's pacing,
+ * settings that could not be read), in seconds: ×4 per delivery from 1 min,
+ * capped at 2 h, with equal jitter. The first retry comes after 30–60 s; the
+ * default 5 deliveries span 1 h 42 min to 3 h 25 min, so a failing site has
+ * over an hour to recover before its messages are dead-lettered, not the
+ * 15 minutes a ×2 backoff from 30 s would give it.
  */
 export const TRANSIENT_RETRY_BACKOFF: Backoff = { first: 60, factor: 4, max: 7_200 };
+
+/**
+ * How long a message waits before its next delivery after transient failure
+ * on delivery `attempt` (1 for the first), in milliseconds, always whole
+ * seconds (SQS takes a visibility in seconds; every cloud gets the same
+ * values). `random()` (0 ≤ x < 1) is the jitter.
+ */
+export function transientRetryDelayMs(attempt: number, random: () => number = Math.random): number {
+  const retriesBefore = Math.max(1, attempt) - 1;
+  return Math.ceil(equalJitter(TRANSIENT_RETRY_BACKOFF, retriesBefore, random)) * 1_000;
+}
 
 /**
  * The kill switch (`fleet_paused`): 15 min after the first delivery, doubling
  * with each delivery (15 min, 30 min, 1 h, 2 h, 4 h, …). A pause of length T
  * then costs about log2(T / 15 min) + 1 deliveries, and a message comes back
  * at most T + 15 min after the fleet resumes. With the default 5 deliveries a
- * message first received in the pause outlasts 7 h 45 min of it; a fixed hold
- * would either spend the deliveries within the hour or keep messages away for
- * hours after a short pause.
+ * message first received in the pause outlasts 7 h 45 min of it.
  */
 export const PAUSE_HOLD = { firstSeconds: 900, factor: 2 } as const;
 
@@ -64,11 +68,10 @@ export interface RetryOutcome {
  * - a `retryAfterMs` (429, 503, or robots.txt answering so): that wait, rounded
  *   up: the site said when, so no jitter is added;
  * - `fleet_paused`: PAUSE_HOLD;
- * - any other retry: TRANSIENT_RETRY_BACKOFF, with `random()` (0 ≤ x < 1) as the jitter.
+ * - any other retry: `transientRetryDelayMs`, with `random()` as the jitter.
  */
 export function retryDelaySeconds(outcome: RetryOutcome, attempt: number, random: () => number): number {
   if (outcome.retryAfterMs !== undefined && Number.isFinite(outcome.retryAfterMs)) return Math.max(0, Math.ceil(outcome.retryAfterMs / 1000));
-  const deliveriesBefore = Math.max(1, attempt) - 1;
-  if (outcome.code === "fleet_paused") return PAUSE_HOLD.firstSeconds * PAUSE_HOLD.factor ** deliveriesBefore;
-  return Math.ceil(equalJitter(TRANSIENT_RETRY_BACKOFF, deliveriesBefore, random));
+  if (outcome.code === "fleet_paused") return PAUSE_HOLD.firstSeconds * PAUSE_HOLD.factor ** (Math.max(1, attempt) - 1);
+  return transientRetryDelayMs(attempt, random) / 1000;
 }

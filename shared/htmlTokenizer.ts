@@ -42,7 +42,9 @@
  * keep their source order; no dropping of a newline right after `<textarea>`,
  * `<pre>` or `<listing>`; HTML integration points known by name alone; a
  * `<p>` and the other implied closes apply only when the element they close
- * is the current one. An end tag looks for its element among the 512
+ * is the current one, and an end tag closes every element opened after its
+ * own, where the spec stops at special elements (`</noscript>` does not close
+ * an open `<ul>` in it). An end tag looks for its element among the 512
  * innermost open ones only.
  *
  * Character references in text, titles and attribute values are decoded by
@@ -380,8 +382,8 @@ export class HtmlTokenizer {
    */
   private nextEscapeEnd = -1;
   private nextScriptEnd = -1;
-  /** The next `!` after the last position searched for `<!--` in script data, or the buffer length. */
-  private nextBang = -1;
+  /** The `!` of the next `!--` after the last position searched for `<!--` in script data, or the buffer length. */
+  private nextEscapeBang = -1;
 
   /** Open elements, the current one last, and their `ElementFlag`s. */
   private readonly openElements: string[] = [];
@@ -426,7 +428,7 @@ export class HtmlTokenizer {
     this.buffer = this.position < this.buffer.length ? this.buffer.slice(this.position) + chunk : chunk;
     this.position = 0;
     this.nextAmpersand = -1;
-    this.nextEscapeEnd = this.nextScriptEnd = this.nextBang = -1;
+    this.nextEscapeEnd = this.nextScriptEnd = this.nextEscapeBang = -1;
     if (this.buffer.length >= this.retryLength) this.read(false);
   }
 
@@ -679,15 +681,15 @@ export class HtmlTokenizer {
 
   /**
    * The first `<!--` at or after `from` and before `bound`, or `bound`. It
-   * steps from `!` to `!`, which scripts hold fewer of than `<`, and the next
-   * `!` is kept between calls: `indexOf("<!--")` searches slowly (`<` is
-   * everywhere in HTML) and past `bound`, to the end of the page, per script.
+   * looks for `!--` and then the `<` before it: V8's `indexOf` finds a short
+   * pattern by its first character, and `<` is everywhere in HTML, `!` much
+   * rarer. The next `!--` is kept between calls, so the search covers the
+   * buffer once however many scripts it holds.
    */
   private indexOfEscapeStart(buffer: string, from: number, bound: number): number {
-    if (this.nextBang <= from) this.nextBang = indexOrLength(buffer, "!", from + 1);
-    for (; this.nextBang < bound; this.nextBang = indexOrLength(buffer, "!", this.nextBang + 1)) {
-      const bang = this.nextBang;
-      if (buffer.charCodeAt(bang - 1) === LESS_THAN && buffer.startsWith("--", bang + 1)) return bang - 1;
+    if (this.nextEscapeBang <= from) this.nextEscapeBang = indexOrLength(buffer, "!--", from + 1);
+    for (; this.nextEscapeBang < bound; this.nextEscapeBang = indexOrLength(buffer, "!--", this.nextEscapeBang + 1)) {
+      if (buffer.charCodeAt(this.nextEscapeBang - 1) === LESS_THAN) return this.nextEscapeBang - 1;
     }
     return bound;
   }
@@ -809,7 +811,6 @@ export class HtmlTokenizer {
 
   private openElement(name: string, flags: number, attributes: HtmlAttributes, selfClosing: boolean): void {
     const open = this.openElements;
-    const inForeignContent = this.namespaces[this.namespaces.length - 1] !== Namespace.html;
     // A second <form> inside an open one is ignored altogether, except in a template's contents.
     // https://html.spec.whatwg.org/multipage/parsing.html#parsing-main-inbody (A start tag whose tag name is "form")
     if (name === "form" && this.openForms > 0 && this.openTemplates === 0) return;
@@ -817,6 +818,7 @@ export class HtmlTokenizer {
       const closes = OPEN_IMPLIES_CLOSE.get(name);
       while (closes !== undefined && open.length > 0 && closes.has(open[open.length - 1])) this.popElement();
     }
+    const inForeignContent = this.namespaces[this.namespaces.length - 1] !== Namespace.html;
     this.openedInForeignContent = inForeignContent;
     if ((flags & ElementFlag.void) !== 0) {
       this.handlers.onopentag?.(name, attributes);

@@ -33,4 +33,11 @@ export const OUTCOME_METRIC = {
 } as const satisfies Record<PageMetric["outcome"], string>;
 
 /** The page-outcome metrics, in the order dashboards show them. */
+/**
+ * AWS only: messages the Lambda handler returned on their last delivery, which
+ * SQS moves to the dead-letter queue at their next receive (Count). The other
+ * clouds see each dead letter in their own metrics (Service Bus, Pub/Sub).
+ */
+export const AWS_DEAD_LETTERED_METRIC = "MessagesDeadLettered";
+
 export const PAGE_OUTCOME_METRICS = [OUTCOME_METRIC.ok, OUTCOME_METRIC.failed, OUTCOME_METRIC.retry, OUTCOME_METRIC.malformed] as const;

@@ -9,4 +9,8 @@ export const LAMBDA_ENV = {
   resultsBucket: "RESULTS_BUCKET",
   settingsParameter: "SETTINGS_PARAMETER",
   fleetName: "FLEET_NAME",
+  /** The work queue's retention, redrive count and visibility timeout (`QueueLimits` in holds.ts), so holds end before a message expires. */
+  queueRetentionSeconds: "QUEUE_RETENTION_SECONDS",
+  queueMaxReceiveCount: "QUEUE_MAX_RECEIVE_COUNT",
+  queueVisibilityTimeoutSeconds: "QUEUE_VISIBILITY_TIMEOUT_SECONDS",
 } as const;

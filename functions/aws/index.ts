@@ -21,12 +21,13 @@ import { createJsonLogger } from "../../shared/logging";
 import type { ItemOutcome, QueueItem } from "../../shared/outcome";
 import type { Logger } from "../../shared/ports";
 import { createWorker, type WorkerOptions } from "../../shared/worker";
-import { integerOption, requireEnv, writeGraceFor } from "../handlerConfig";
+import { HandlerConfigError, integerOption, requireEnv, writeGraceFor } from "../handlerConfig";
 import { LAMBDA_ENV } from "./environment";
 import { createEmfMetrics, type BatchMetrics } from "./metrics";
 import { createS3ResultStore } from "./resultStore";
 import { createSsmSettings } from "./settingsSource";
-import { changeVisibility, visibilitySeconds, type VisibilityChange, type VisibilityResult } from "./visibility";
+import { holdSeconds, type QueueLimits } from "./holds";
+import { changeVisibility, type VisibilityChange, type VisibilityResult } from "./visibility";
 
 /**
  * Time kept back from the Lambda deadline. The worker answers at its deadline
@@ -68,6 +69,12 @@ export interface SqsHandlerDeps {
    * queue's visibility timeout.
    */
   readonly sqs?: SQSClient;
+  /**
+   * The work queue's retention, redrive count and visibility timeout: each
+   * hold is cut so the message reaches the dead-letter queue before it
+   * expires (holds.ts). Left out, holds are not cut.
+   */
+  readonly queueLimits?: QueueLimits;
   /** The retry backoff's jitter: a number from 0 (inclusive) to 1 (exclusive). @default Math.random */
   readonly random?: () => number;
   /** Clock in epoch milliseconds. @default Date.now */
@@ -87,7 +94,7 @@ export interface SqsHandler {
 /** Builds the handler from its dependencies: `handler` below with the AWS clients, tests with loopback ones. */
 export function createSqsHandler(deps: SqsHandlerDeps): SqsHandler {
   const margin = integerOption("deadlineMarginMs", deps.deadlineMarginMs, DEADLINE_MARGIN_MS);
-  const { logger, metrics, sqs } = deps;
+  const { logger, metrics, sqs, queueLimits } = deps;
   const now = deps.now ?? Date.now;
   const random = deps.random ?? Math.random;
   const writeGraceMs = writeGraceFor(margin);
@@ -100,9 +107,10 @@ export function createSqsHandler(deps: SqsHandlerDeps): SqsHandler {
   /** Sets the visibility of the returned `retry` messages, giving up at `giveUpAt`. */
   async function holdRetries(client: SQSClient, records: readonly SQSRecord[], items: readonly QueueItem[], outcomes: readonly ItemOutcome[], giveUpAt: number, requestId: string): Promise<VisibilityResult> {
     const changes: VisibilityChange[] = [];
+    const nowMs = now();
     records.forEach((record, index) => {
       const outcome = outcomes[index]?.outcome;
-      const seconds = outcome === undefined ? undefined : visibilitySeconds(outcome, items[index].attempt, random);
+      const seconds = outcome === undefined ? undefined : holdSeconds(outcome, items[index].attempt, random, { limits: queueLimits, sentAtMs: sentAt(record), nowMs });
       if (seconds !== undefined) changes.push({ record, seconds });
     });
     if (changes.length === 0) return { changed: 0, unchanged: 0 };
@@ -119,8 +127,18 @@ export function createSqsHandler(deps: SqsHandlerDeps): SqsHandler {
       const started = now();
       // Only an SQS event source mapping should invoke this function; a test
       // invoke from the console with another payload gets a clear log line.
-      const records: readonly SQSRecord[] = Array.isArray(event?.Records) ? event.Records : [];
-      if (records !== event?.Records) logger.log("error", "event_not_sqs", { requestId: context.awsRequestId, fix: "invoke the function through its SQS queue, or with an SQSEvent ({\"Records\": [...]})" });
+      const given: readonly unknown[] = Array.isArray(event?.Records) ? event.Records : [];
+      if (given !== event?.Records) logger.log("error", "event_not_sqs", { requestId: context.awsRequestId, fix: "invoke the function through its SQS queue, or with an SQSEvent ({\"Records\": [...]})" });
+      const records = given.filter(isSqsRecord);
+      if (records.length < given.length) {
+        // A record without a message id cannot be named in batchItemFailures:
+        // Lambda reads an empty or missing itemIdentifier as a failure of the
+        // whole batch. SQS always sends both fields, so only a hand-made
+        // invocation gets here; its bad records are dropped, with their positions.
+        // https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html#services-sqs-batchfailurereporting
+        const positions = given.flatMap((record, index) => (isSqsRecord(record) ? [] : [index]));
+        logger.log("error", "record_invalid", { requestId: context.awsRequestId, positions, fix: "each record must be an object with a non-empty string messageId and a string body, as SQS sends them; these records were skipped" });
+      }
       const lambdaEndsAt = started + context.getRemainingTimeInMillis();
       const items = records.map(toQueueItem);
       let outcomes: readonly ItemOutcome[] = [];
@@ -130,10 +148,13 @@ export function createSqsHandler(deps: SqsHandlerDeps): SqsHandler {
         // processBatch promises never to throw. If it does, every message goes
         // back to the queue with a log line, instead of a failed invocation.
         logger.log("error", "batch_failed", { requestId: context.awsRequestId, records: records.length, error: describeError(error) });
-      } finally {
-        metrics.flush();
       }
       const batchItemFailures = messagesToReturn(records, outcomes);
+      // Each returned on its last delivery is dead-lettered at its next
+      // receive: counted so an alarm can notify on every new dead letter,
+      // which the dead-letter queue's own depth cannot (it stays above 0).
+      if (queueLimits !== undefined) metrics.recordDeadLetters(items.filter((item, index) => item.attempt >= queueLimits.maxReceiveCount && !isFinished(outcomes, index)).length);
+      metrics.flush();
       const held = sqs === undefined ? undefined : await holdRetries(sqs, records, items, outcomes, lambdaEndsAt - ANSWER_RESERVE_MS, context.awsRequestId);
       logger.log("info", "sqs_batch", {
         requestId: context.awsRequestId,
@@ -155,8 +176,20 @@ export function createSqsHandler(deps: SqsHandlerDeps): SqsHandler {
  * `processBatch` answers in item order, so outcomes are matched by position.
  */
 function messagesToReturn(records: readonly SQSRecord[], outcomes: readonly ItemOutcome[]): SQSBatchItemFailure[] {
-  const finished = (index: number) => outcomes[index]?.outcome.kind === "ok" || outcomes[index]?.outcome.kind === "failed";
-  return records.filter((_record, index) => !finished(index)).map((record) => ({ itemIdentifier: record.messageId }));
+  return records.filter((_record, index) => !isFinished(outcomes, index)).map((record) => ({ itemIdentifier: record.messageId }));
+}
+
+/** Whether the message at `index` ended `ok` or `failed` (stored), so Lambda may delete it. */
+function isFinished(outcomes: readonly ItemOutcome[], index: number): boolean {
+  const kind = outcomes[index]?.outcome.kind;
+  return kind === "ok" || kind === "failed";
+}
+
+/** Whether `value` has what the handler reads from an SQS record without checking: a message id to name it by and a body. */
+function isSqsRecord(value: unknown): value is SQSRecord {
+  if (typeof value !== "object" || value === null) return false;
+  const { messageId, body } = value as Partial<Record<keyof SQSRecord, unknown>>;
+  return typeof messageId === "string" && messageId !== "" && typeof body === "string";
 }
 
 /** `ApproximateReceiveCount` is a decimal string, 1 on the first delivery. */
@@ -166,6 +199,20 @@ function receiveCount(record: SQSRecord, logger: Logger): number {
   if (Number.isInteger(count) && count >= 1) return count;
   logger.log("warn", "receive_count_invalid", { messageId: record.messageId, value: raw, fix: "SQS sets attributes.ApproximateReceiveCount; the record is treated as a first delivery" });
   return 1;
+}
+
+/** `SentTimestamp`: the message's first send, epoch milliseconds as a decimal string; undefined when absent or not a number. */
+function sentAt(record: SQSRecord): number | undefined {
+  const sent = Number(record.attributes?.SentTimestamp);
+  return Number.isFinite(sent) && sent > 0 ? sent : undefined;
+}
+
+/** A positive whole number from the environment the Pulumi program sets, or a `HandlerConfigError` naming the variable. */
+function positiveIntegerEnv(env: NodeJS.ProcessEnv, name: string): number {
+  const raw = requireEnv(env, name, "environment variable");
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 1) throw new HandlerConfigError(`environment variable ${name} must be a whole number of 1 or more (given ${JSON.stringify(raw)}); the fleet's Pulumi program sets it on the function: redeploy the stack`);
+  return value;
 }
 
 /**
@@ -198,6 +245,11 @@ export function createLambdaHandler(env: NodeJS.ProcessEnv): SqsHandler {
     // would skip its own endpoint resolution (FIPS, AWS_ENDPOINT_URL_SQS).
     // https://github.com/aws/aws-sdk-js-v3/blob/main/packages/middleware-sdk-sqs/src/queue-url.ts
     sqs: new SQSClient({ requestHandler: SDK_REQUEST_HANDLER, useQueueUrlAsEndpoint: false }),
+    queueLimits: {
+      retentionSeconds: positiveIntegerEnv(env, LAMBDA_ENV.queueRetentionSeconds),
+      maxReceiveCount: positiveIntegerEnv(env, LAMBDA_ENV.queueMaxReceiveCount),
+      visibilityTimeoutSeconds: positiveIntegerEnv(env, LAMBDA_ENV.queueVisibilityTimeoutSeconds),
+    },
   });
 }
 

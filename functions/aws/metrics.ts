@@ -4,12 +4,14 @@
  * so recording a page costs no network round trip and no IAM permission.
  * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
  */
-import { METRICS, OUTCOME_METRIC } from "../../shared/metricNames";
+import { AWS_DEAD_LETTERED_METRIC, METRICS, OUTCOME_METRIC } from "../../shared/metricNames";
 import type { Metrics, PageMetric } from "../../shared/ports";
 
 /** `Metrics` that collect a batch's pages and write them once, when the batch ends. */
 export interface BatchMetrics extends Metrics {
-  /** Writes the pages recorded since the last flush as one EMF line; writes nothing when there were none. */
+  /** Adds `count` messages returned on their last delivery (on their way to the dead-letter queue) to the batch. */
+  recordDeadLetters(count: number): void;
+  /** Writes the pages and dead letters recorded since the last flush as one EMF line; writes nothing when there were none. */
   flush(): void;
 }
 
@@ -41,10 +43,13 @@ export function createEmfMetrics(options: EmfMetricsOptions): BatchMetrics {
       if (metric.fetchMs > 0) batch.latencies.push(metric.fetchMs);
       if (metric.code !== undefined) batch.codes[metric.code] = (batch.codes[metric.code] ?? 0) + 1;
     },
+    recordDeadLetters(count) {
+      batch.deadLetters += count;
+    },
     flush() {
-      const { pages, bytes, latencies, codes } = batch;
+      const { pages, bytes, latencies, codes, deadLetters } = batch;
       batch = emptyBatch();
-      if (pages.ok + pages.failed + pages.retry + pages.malformed === 0) return;
+      if (pages.ok + pages.failed + pages.retry + pages.malformed + deadLetters === 0) return;
       const timestamp = now();
       const first = latencies.slice(0, MAX_VALUES_PER_METRIC);
       write(
@@ -53,6 +58,7 @@ export function createEmfMetrics(options: EmfMetricsOptions): BatchMetrics {
           [OUTCOME_METRIC.failed]: { value: pages.failed, unit: "Count" },
           [OUTCOME_METRIC.retry]: { value: pages.retry, unit: "Count" },
           [OUTCOME_METRIC.malformed]: { value: pages.malformed, unit: "Count" },
+          [AWS_DEAD_LETTERED_METRIC]: { value: deadLetters, unit: "Count" },
           [METRICS.bytesFetched]: { value: bytes, unit: "Bytes" },
           ...(first.length > 0 ? { [METRICS.fetchLatencyMs]: { value: first, unit: "Milliseconds" } } : {}),
         }, { codes }),
@@ -70,10 +76,11 @@ interface Batch {
   readonly latencies: number[];
   /** Failure codes and their counts: kept in the line for Logs Insights, not as metrics (one dimension value per code would multiply the metric count). */
   readonly codes: Record<string, number>;
+  deadLetters: number;
 }
 
 function emptyBatch(): Batch {
-  return { pages: { ok: 0, failed: 0, retry: 0, malformed: 0 }, bytes: 0, latencies: [], codes: {} };
+  return { pages: { ok: 0, failed: 0, retry: 0, malformed: 0 }, bytes: 0, latencies: [], codes: {}, deadLetters: 0 };
 }
 
 type EmfUnit = "Count" | "Bytes" | "Milliseconds";

@@ -5,78 +5,14 @@
  * queue's visibility timeout ends, and that timeout is sized for Lambda (6 ×
  * the function timeout), not as a retry policy. So before answering, the
  * handler sets the visibility of each returned `retry` message with
- * ChangeMessageVisibilityBatch, chosen by its outcome (`visibilitySeconds`).
- * The new timeout counts from the call, and applies to this receive only.
+ * ChangeMessageVisibilityBatch, for as long as holds.ts decides. The new
+ * timeout counts from the call, and applies to this receive only.
  * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibility.html
- *
- * Every receive counts towards the queue's `maxReceiveCount`, however long the
- * message was held; what a hold changes is how many receives a wait costs.
- * `malformed` messages keep the queue's timeout: they are on their way to the
- * dead-letter queue and nothing is gained by changing when.
  */
 import { ChangeMessageVisibilityBatchCommand, type ChangeMessageVisibilityBatchRequestEntry, type SQSClient } from "@aws-sdk/client-sqs";
 import type { SQSRecord } from "aws-lambda";
-import { equalJitter, type Backoff } from "../../shared/backoff";
 import { describeError } from "../../shared/errors";
-import type { Outcome } from "../../shared/outcome";
 import type { Logger } from "../../shared/ports";
-
-/**
- * The longest visibility SQS accepts is 12 hours, counted from the receive,
- * and a request for more than the time left is refused rather than cut down
- * (API_ChangeMessageVisibility, above). Lambda received the batch before the
- * invocation: at most the batching window (300 s at most) plus the function's
- * run (900 s at most) ago. A hold up to what is left after both is always valid.
- * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
- */
-const SQS_MAX_VISIBILITY_SECONDS = 43_200;
-const MAX_BATCHING_WINDOW_SECONDS = 300;
-const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
-export const MAX_HOLD_SECONDS = SQS_MAX_VISIBILITY_SECONDS - MAX_BATCHING_WINDOW_SECONDS - LAMBDA_MAX_TIMEOUT_SECONDS;
-
-/**
- * The kill switch (`fleet_paused`): 15 min after the first receive, doubling
- * with each receive (15 min, 30 min, 1 h, 2 h, 4 h, …, up to MAX_HOLD_SECONDS).
- * A pause of length T then costs about log2(T / 15 min) + 1 receives, and a
- * message comes back at most T + 15 min after the fleet resumes. With the
- * default 5 deliveries a message first received in the pause outlasts 7 h 45 min
- * of it (against 5 × the visibility timeout, an hour at the defaults, with no
- * hold); a fixed hold would either spend the receives within the hour or keep
- * messages away for hours after a short pause.
- */
-export const PAUSE_HOLD = { firstSeconds: 900, factor: 2 } as const;
-
-/**
- * Any other retry without a Retry-After (a 5xx, a timeout, a store outage, the
- * batch deadline, a host's pacing): exponential backoff from the receive count,
- * in seconds, ×4 per receive from 1 min, capped at 2 h, with equal jitter.
- * The first retry comes after 30–60 s instead of the queue's timeout; the
- * default 5 deliveries span 1 h 42 min to 3 h 25 min, so a site has longer to
- * recover than the hour it had before, not the 15 minutes a ×2 backoff from
- * 30 s would give it before its messages are dead-lettered.
- */
-export const RETRY_BACKOFF: Backoff = { first: 60, factor: 4, max: 7_200 };
-
-/**
- * The visibility, in whole seconds, for a message the handler returns with
- * `outcome` after receive number `attempt` (1 for the first); undefined when
- * the queue's own timeout should apply (no `retry` outcome).
- * - a `retryAfterMs` (429, 503, or robots.txt answering so): that wait, rounded
- *   up, from 0 to MAX_HOLD_SECONDS: the site said when, so no jitter is added;
- * - `fleet_paused`: PAUSE_HOLD;
- * - any other retry: RETRY_BACKOFF, with `random()` (0 ≤ x < 1) as the jitter.
- */
-export function visibilitySeconds(outcome: Outcome, attempt: number, random: () => number): number | undefined {
-  if (outcome.kind !== "retry") return undefined;
-  if (outcome.retryAfterMs !== undefined && Number.isFinite(outcome.retryAfterMs)) return clampHold(Math.ceil(outcome.retryAfterMs / 1000));
-  const receivesBefore = Math.max(1, attempt) - 1;
-  if (outcome.code === "fleet_paused") return clampHold(PAUSE_HOLD.firstSeconds * PAUSE_HOLD.factor ** receivesBefore);
-  return clampHold(Math.ceil(equalJitter(RETRY_BACKOFF, receivesBefore, random)));
-}
-
-function clampHold(seconds: number): number {
-  return Math.min(MAX_HOLD_SECONDS, Math.max(0, seconds));
-}
 
 /**
  * The DNS suffix of SQS's regional endpoints per partition

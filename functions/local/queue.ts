@@ -411,6 +411,44 @@ export class LocalQueue {
     }));
   }
 
+  /** When the oldest message still queued (waiting, retrying or in flight) was enqueued, epoch ms. */
+  oldestQueuedAt(): number | undefined {
+    const value = this.statements.oldestQueued.get()?.oldest;
+    return typeof value === "number" ? value : undefined;
+  }
+
+  /** URLs finished at or after `since` (epoch ms), by how they ended. */
+  finishedSince(since: number): { readonly ok: number; readonly failed: number; readonly dead: number } {
+    const row = this.statements.finishedSince.get(since) ?? {};
+    return { ok: toNumber(row.ok), failed: toNumber(row.failed), dead: toNumber(row.dead) };
+  }
+
+  /**
+   * Moves up to `limit` dead-lettered URLs back to the queue as new messages
+   * (no receives counted), oldest first. Input lines that are not URLs have no
+   * message to send and stay. The row's state and its dead letter change in
+   * one transaction, so a crash leaves each URL either queued or dead, never
+   * neither. Returns how many moved.
+   */
+  redriveDeadLetters(limit: number): number {
+    return this.transaction(() => {
+      const now = this.now();
+      let moved = 0;
+      for (const row of this.statements.selectRedrivable.all(limit)) {
+        const key = String(row.url_key);
+        this.statements.requeueDead.run(now, key);
+        this.statements.deleteDeadLetter.run(key);
+        moved += 1;
+      }
+      return moved;
+    });
+  }
+
+  /** Deletes every dead letter; the URLs stay finished as `dead` and are not queued again. Returns how many. */
+  purgeDeadLetters(): number {
+    return Number(this.statements.deleteDeadLetters.run().changes);
+  }
+
   private claimedRow(id: string): MessageRow | undefined {
     const { seq, count } = parseReceipt(id);
     const row = this.statements.selectClaimed.get(seq, count, this.runId);
@@ -509,6 +547,24 @@ function prepareStatements(db: DatabaseSync) {
        WHERE state = 'dead' OR (state = 'done' AND outcome = 'failed')
        GROUP BY 1, 2 ORDER BY n DESC, code`,
     ),
+    oldestQueued: prepare("SELECT MIN(enqueued_at) AS oldest FROM messages WHERE state = 'queued'"),
+    finishedSince: prepare(
+      `SELECT COALESCE(SUM(state = 'done' AND outcome = 'ok'), 0) AS ok,
+         COALESCE(SUM(state = 'done' AND outcome = 'failed'), 0) AS failed,
+         COALESCE(SUM(state = 'dead' AND body IS NOT NULL), 0) AS dead
+       FROM messages WHERE finished_at >= ?`,
+    ),
+    selectRedrivable: prepare(
+      `SELECT d.url_key FROM dead_letters d JOIN messages m ON m.url_key = d.url_key
+       WHERE m.body IS NOT NULL AND m.state = 'dead' ORDER BY d.dead_at, d.url_key LIMIT ?`,
+    ),
+    requeueDead: prepare(
+      `UPDATE messages SET state = 'queued', visible_at = ?, receive_count = 0, claimed_by = NULL, outcome = NULL,
+         last_code = NULL, last_reason = NULL, finished_at = NULL
+       WHERE url_key = ? AND state = 'dead'`,
+    ),
+    deleteDeadLetter: prepare("DELETE FROM dead_letters WHERE url_key = ?"),
+    deleteDeadLetters: prepare("DELETE FROM dead_letters"),
     selectDeadLetters: prepare("SELECT url, raw_line, source, line, code, reason, attempts, dead_at FROM dead_letters ORDER BY dead_at, url_key"),
   };
 }

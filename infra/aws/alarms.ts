@@ -6,6 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as cloudwatch from "@pulumi/aws/cloudwatch";
 import * as sns from "@pulumi/aws/sns";
+import { AWS_DEAD_LETTERED_METRIC, METRICS, OUTCOME_METRIC } from "../../shared/metricNames";
 import type { AlarmThresholds } from "../contract";
 import { resourceName } from "../naming";
 
@@ -18,6 +19,8 @@ export interface AlarmsArgs {
   readonly workQueueName: pulumi.Input<string>;
   readonly deadLetterQueueName: pulumi.Input<string>;
   readonly functionName: pulumi.Input<string>;
+  /** The `Fleet` dimension of the worker's own metrics (its FLEET_NAME). */
+  readonly fleetName: string;
   readonly accountId: pulumi.Input<string>;
   readonly region: pulumi.Input<string>;
   readonly partition: pulumi.Input<string>;
@@ -32,6 +35,8 @@ export interface Alarms {
 /** SQS publishes its metrics every minute; Lambda's too. */
 const MINUTE = 60;
 const FIVE_MINUTES = 300;
+/** The page-retries alarm's window: the share is taken over 15 minutes on every cloud. */
+const FIFTEEN_MINUTES = 900;
 
 /**
  * The alert topic is not KMS-encrypted: CloudWatch can only publish to an
@@ -77,10 +82,11 @@ export function createAlarms(name: string, args: AlarmsArgs, parent: pulumi.Reso
     new sns.TopicSubscription(`${name}-alerts-webhook`, { topic: topic.arn, protocol: "https", endpoint: args.alertWebhookUrl }, { parent });
   }
 
-  // Every alarm notifies on ALARM and on OK, and reads missing data as "no
-  // work" rather than failure: SQS stops publishing for an empty, idle queue,
-  // and Lambda publishes Errors and Invocations only for minutes with work.
-  const alarm = (key: string, description: string, condition: Omit<cloudwatch.MetricAlarmArgs, "name" | "alarmDescription" | "alarmActions" | "okActions" | "tags" | "treatMissingData">) =>
+  // Every alarm notifies on ALARM and on OK. Unless it says otherwise, it
+  // reads missing data as "no work" rather than failure: SQS stops publishing
+  // for an idle queue, and Lambda and the worker's page metrics publish only
+  // for minutes with work.
+  const alarm = (key: string, description: string, condition: Omit<cloudwatch.MetricAlarmArgs, "name" | "alarmDescription" | "alarmActions" | "okActions" | "tags">) =>
     new cloudwatch.MetricAlarm(
       `${name}-${key}`,
       {
@@ -126,8 +132,34 @@ export function createAlarms(name: string, args: AlarmsArgs, parent: pulumi.Reso
       evaluationPeriods: 1,
       comparisonOperator: "GreaterThanThreshold",
       threshold: 0,
+      // Nothing reads the dead-letter queue until someone acts on it, and SQS
+      // stops publishing an inactive queue's metrics after 6 hours
+      // (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/monitoring-using-cloudwatch.html):
+      // "notBreaching" would then send an OK while dead letters remain. The
+      // alarm keeps its state until a real datapoint (a redrive or a purge
+      // wakes the queue) says 0. See infra/policy/alarmMissingData.ts.
+      treatMissingData: "ignore",
     }),
-    alarm("error-rate", `${t.errorRatePercent}% or more of worker invocations failed.`, {
+    // The dead-letter queue's depth stays above 0 until someone redrives it,
+    // so the alarm above fires once. This one fires for every minute in which
+    // the worker returned messages on their last delivery (each moves to the
+    // dead-letter queue at its next receive), and clears the minute after.
+    alarm("dead-letter-arrivals", "Messages were just sent to the dead-letter queue after their last delivery: read the worker's log for their codes.", {
+      namespace: METRICS.namespace,
+      metricName: AWS_DEAD_LETTERED_METRIC,
+      dimensions: { [METRICS.fleetDimension]: args.fleetName },
+      statistic: "Sum",
+      period: MINUTE,
+      evaluationPeriods: 1,
+      comparisonOperator: "GreaterThanThreshold",
+      threshold: 0,
+    }),
+    // The handler answers for every message and never throws, so Lambda's
+    // Errors count only invocations that crashed, timed out or could not
+    // start (a missing environment variable, an out-of-memory kill): the
+    // worker itself failing, every message of the batch coming back. Failing
+    // pages are the page-retries alarm's.
+    alarm("error-rate", `${t.errorRatePercent}% or more of worker invocations crashed, timed out or could not start.`, {
       metricQueries: [
         { id: "errors", metric: { namespace: "AWS/Lambda", metricName: "Errors", dimensions: { FunctionName: args.functionName }, stat: "Sum", period: FIVE_MINUTES }, returnData: false },
         { id: "invocations", metric: { namespace: "AWS/Lambda", metricName: "Invocations", dimensions: { FunctionName: args.functionName }, stat: "Sum", period: FIVE_MINUTES }, returnData: false },
@@ -136,6 +168,25 @@ export function createAlarms(name: string, args: AlarmsArgs, parent: pulumi.Reso
       evaluationPeriods: 1,
       comparisonOperator: "GreaterThanOrEqualToThreshold",
       threshold: t.errorRatePercent,
+    }),
+    // The share of pages that end `retry` or `malformed`, from the page
+    // metrics the handler writes (EMF, functions/aws/metrics.ts). It sees what
+    // Lambda's Errors cannot: sites failing, a results store refusing writes,
+    // workers that cannot read their settings (every page `settings_unavailable`),
+    // and a paused fleet's messages going back. No pages, no datapoint: no work.
+    alarm("page-retries", `${t.retryRatePercent}% or more of the pages of the last 15 minutes went back to the queue (retry) or could not be read (malformed).`, {
+      metricQueries: [
+        ...(["ok", "failed", "retry", "malformed"] as const).map((outcome) => ({
+          id: outcome,
+          metric: { namespace: METRICS.namespace, metricName: OUTCOME_METRIC[outcome], dimensions: { [METRICS.fleetDimension]: args.fleetName }, stat: "Sum", period: FIFTEEN_MINUTES },
+          returnData: false,
+        })),
+        { id: "pages", expression: "FILL(ok, 0) + FILL(failed, 0) + FILL(retry, 0) + FILL(malformed, 0)", returnData: false },
+        { id: "retryRate", expression: "IF(pages > 0, 100 * (FILL(retry, 0) + FILL(malformed, 0)) / pages, 0)", label: "Pages retried or malformed (%)", returnData: true },
+      ],
+      evaluationPeriods: 1,
+      comparisonOperator: "GreaterThanOrEqualToThreshold",
+      threshold: t.retryRatePercent,
     }),
     alarm("throttles", "The worker was throttled: the account's concurrency limit is below maxWorkers, or another function uses it.", {
       namespace: "AWS/Lambda",

@@ -16,9 +16,11 @@
  *   derived minimum.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { EXPIRY_MARGIN_SECONDS } from "../../functions/aws/holds";
 import type { SettingIssue } from "../../shared/errors";
-import { configKey, PROJECT, toInteger, type CloudConfig, type RawConfig, type Validation } from "../config";
-import type { FleetArgs } from "../contract";
+import type { FleetSettings } from "../../shared/settings";
+import { AWS_LIMITS } from "../cloudLimits";
+import { configKey, PROJECT, toInteger, type CloudConfig, type FleetLimits as CommonFleetLimits, type RawConfig, type Validation } from "../config";
 
 export interface AwsFleetConfig {
   /** Seconds the event source mapping gathers messages before invoking. 0–300. @default 0 */
@@ -27,20 +29,24 @@ export interface AwsFleetConfig {
   readonly visibilityTimeoutSeconds: number;
 }
 
-/** Lambda's longest timeout (https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html). */
-export const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
-/** Lambda memory range (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html). */
-export const LAMBDA_MEMORY_MB = { min: 128, max: 10_240 } as const;
-/** `scalingConfig.maximumConcurrency` range for SQS event sources (provider docs: "Must be greater than or equal to 2"; 1000 without a quota increase). */
-export const MAXIMUM_CONCURRENCY = { min: 2, max: 1000 } as const;
-/** SQS allows batches above 10 only with a batching window of at least 1 s (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html). */
-export const UNBATCHED_MAX_BATCH_SIZE = 10;
-/** `maximumBatchingWindowInSeconds` range (provider docs: between 0 and 300). */
-export const BATCH_WINDOW_SECONDS = { min: 0, max: 300, default: 0 } as const;
-/** SQS visibility timeout maximum: 12 hours. */
-export const SQS_MAX_VISIBILITY_TIMEOUT_SECONDS = 43_200;
-/** CloudWatch Logs accepts only these retention periods (provider docs for `retentionInDays`). */
-export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
+const { lambdaMaxTimeoutSeconds, lambdaMemoryMb, sqsEventSourceMaximumConcurrency, unbatchedMaxBatchSize, batchingWindowSeconds, sqsMaxVisibilityTimeoutSeconds, logRetentionDays, ssmParameterValueMaxBytes } = AWS_LIMITS;
+
+/** The batching window when the stack sets none. */
+const DEFAULT_BATCH_WINDOW_SECONDS = 0;
+
+/**
+ * Work queue retention: 4 days (the SQS default). Not the 14-day maximum: a
+ * message keeps its first enqueue time when it moves to the dead-letter queue,
+ * and expires there by the dead-letter queue's retention counted from it
+ * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/setting-up-dead-letter-queue-retention.html),
+ * so 4 days here leaves every dead letter at least 10 days to be read and
+ * redriven. The handler cuts each hold so a message that keeps failing is
+ * dead-lettered within these 4 days (functions/aws/holds.ts), and the config
+ * check below refuses a queue whose receives alone cannot fit in them.
+ */
+export const WORK_QUEUE_RETENTION_SECONDS = 4 * 24 * 3600;
+/** Dead letters are kept the SQS maximum, 14 days, and never less than the work queue's retention (see above). */
+export const DEAD_LETTER_RETENTION_SECONDS = AWS_LIMITS.sqsMaxRetentionSeconds;
 
 /**
  * The smallest visibility timeout the work queue may have: six times the
@@ -56,7 +62,26 @@ export function minimumVisibilityTimeout(functionTimeoutSeconds: number, batchWi
 /** The stack keys only the AWS fleet reads. */
 export const AWS_KEYS = ["batchWindowSeconds", "visibilityTimeoutSeconds"] as const;
 
-type FleetLimits = Pick<FleetArgs, "functionTimeoutSeconds" | "maxWorkers" | "messagesPerWorker" | "memoryMb" | "logRetentionDays">;
+type FleetLimits = Pick<CommonFleetLimits, "functionTimeoutSeconds" | "maxWorkers" | "messagesPerWorker" | "memoryMb" | "logRetentionDays" | "maxDeliveryAttempts" | "settings">;
+
+/** The settings parameter's value: the stack's settings document as JSON. */
+export function settingsParameterValue(settings: FleetSettings): string {
+  return JSON.stringify(settings);
+}
+
+/**
+ * The cheapest SSM tier that holds `value` (Standard is free, Advanced is
+ * billed per parameter and per API call), or undefined when none does.
+ * Named, never `Intelligent-Tiering`: the provider creates such a parameter
+ * in the Standard tier whatever its size (pulumi/pulumi-aws#5595), so a
+ * document over 4 KB would fail at `pulumi up`.
+ */
+export function settingsParameterTier(value: string): keyof typeof ssmParameterValueMaxBytes | undefined {
+  const bytes = Buffer.byteLength(value, "utf8");
+  if (bytes <= ssmParameterValueMaxBytes.Standard) return "Standard";
+  if (bytes <= ssmParameterValueMaxBytes.Advanced) return "Advanced";
+  return undefined;
+}
 
 /** The raw AWS keys: `region` from the provider (`aws:region`, or the environment), the rest from `scrape-fleet:`. */
 export interface RawAwsConfig extends RawConfig {
@@ -77,35 +102,35 @@ export function validateAwsConfig(raw: RawAwsConfig, fleet: FleetLimits): Valida
     issues.push({ key: "aws:region", value: raw.region, problem: "is required: every resource is created there", fix: "pulumi config set aws:region us-west-2" });
   }
 
-  if (fleet.functionTimeoutSeconds > LAMBDA_MAX_TIMEOUT_SECONDS) {
-    issue("functionTimeoutSeconds", fleet.functionTimeoutSeconds, `is above Lambda's limit of ${LAMBDA_MAX_TIMEOUT_SECONDS} seconds`, `pulumi config set ${configKey("functionTimeoutSeconds")} ${LAMBDA_MAX_TIMEOUT_SECONDS}`);
+  if (fleet.functionTimeoutSeconds > lambdaMaxTimeoutSeconds) {
+    issue("functionTimeoutSeconds", fleet.functionTimeoutSeconds, `is above Lambda's limit of ${lambdaMaxTimeoutSeconds} seconds`, `pulumi config set ${configKey("functionTimeoutSeconds")} ${lambdaMaxTimeoutSeconds}`);
   }
-  if (fleet.maxWorkers < MAXIMUM_CONCURRENCY.min || fleet.maxWorkers > MAXIMUM_CONCURRENCY.max) {
+  if (fleet.maxWorkers < sqsEventSourceMaximumConcurrency.min || fleet.maxWorkers > sqsEventSourceMaximumConcurrency.max) {
     issue(
       "maxWorkers",
       fleet.maxWorkers,
-      `must be from ${MAXIMUM_CONCURRENCY.min} to ${MAXIMUM_CONCURRENCY.max} on AWS: it is the SQS event source's maximumConcurrency, which Lambda does not accept below 2`,
-      `pulumi config set ${configKey("maxWorkers")} ${MAXIMUM_CONCURRENCY.min}`,
+      `must be from ${sqsEventSourceMaximumConcurrency.min} to ${sqsEventSourceMaximumConcurrency.max} on AWS: it is the SQS event source's maximumConcurrency, which Lambda does not accept below 2`,
+      `pulumi config set ${configKey("maxWorkers")} ${sqsEventSourceMaximumConcurrency.min}`,
     );
   }
-  if (fleet.memoryMb < LAMBDA_MEMORY_MB.min || fleet.memoryMb > LAMBDA_MEMORY_MB.max) {
-    issue("memoryMb", fleet.memoryMb, `must be from ${LAMBDA_MEMORY_MB.min} to ${LAMBDA_MEMORY_MB.max} on Lambda`, `pulumi config set ${configKey("memoryMb")} 512`);
+  if (fleet.memoryMb < lambdaMemoryMb.min || fleet.memoryMb > lambdaMemoryMb.max) {
+    issue("memoryMb", fleet.memoryMb, `must be from ${lambdaMemoryMb.min} to ${lambdaMemoryMb.max} on Lambda`, `pulumi config set ${configKey("memoryMb")} 512`);
   }
-  if (!(LOG_RETENTION_DAYS as readonly number[]).includes(fleet.logRetentionDays)) {
-    const nearest = LOG_RETENTION_DAYS.find((days) => days >= fleet.logRetentionDays) ?? LOG_RETENTION_DAYS[LOG_RETENTION_DAYS.length - 1];
-    issue("logRetentionDays", fleet.logRetentionDays, `is not a retention CloudWatch Logs accepts (${LOG_RETENTION_DAYS.join(", ")})`, `pulumi config set ${configKey("logRetentionDays")} ${nearest}`);
+  if (!(logRetentionDays as readonly number[]).includes(fleet.logRetentionDays)) {
+    const nearest = logRetentionDays.find((days) => days >= fleet.logRetentionDays) ?? logRetentionDays[logRetentionDays.length - 1];
+    issue("logRetentionDays", fleet.logRetentionDays, `is not a retention CloudWatch Logs accepts (${logRetentionDays.join(", ")})`, `pulumi config set ${configKey("logRetentionDays")} ${nearest}`);
   }
 
-  const window = raw.batchWindowSeconds === undefined ? BATCH_WINDOW_SECONDS.default : toInteger(raw.batchWindowSeconds);
-  const windowValid = window !== undefined && window >= BATCH_WINDOW_SECONDS.min && window <= BATCH_WINDOW_SECONDS.max;
+  const window = raw.batchWindowSeconds === undefined ? DEFAULT_BATCH_WINDOW_SECONDS : toInteger(raw.batchWindowSeconds);
+  const windowValid = window !== undefined && window >= batchingWindowSeconds.min && window <= batchingWindowSeconds.max;
   if (!windowValid) {
-    issue("batchWindowSeconds", raw.batchWindowSeconds, `must be an integer from ${BATCH_WINDOW_SECONDS.min} to ${BATCH_WINDOW_SECONDS.max}`, `pulumi config set ${configKey("batchWindowSeconds")} 1`);
-  } else if (fleet.messagesPerWorker > UNBATCHED_MAX_BATCH_SIZE && window < 1) {
+    issue("batchWindowSeconds", raw.batchWindowSeconds, `must be an integer from ${batchingWindowSeconds.min} to ${batchingWindowSeconds.max}`, `pulumi config set ${configKey("batchWindowSeconds")} 1`);
+  } else if (fleet.messagesPerWorker > unbatchedMaxBatchSize && window < 1) {
     issue(
       "batchWindowSeconds",
       window,
-      `must be at least 1 when messagesPerWorker (the SQS batch size, ${fleet.messagesPerWorker}) is above ${UNBATCHED_MAX_BATCH_SIZE}: SQS refuses larger batches without a batching window`,
-      `pulumi config set ${configKey("batchWindowSeconds")} 1   (or: pulumi config set ${configKey("messagesPerWorker")} ${UNBATCHED_MAX_BATCH_SIZE})`,
+      `must be at least 1 when messagesPerWorker (the SQS batch size, ${fleet.messagesPerWorker}) is above ${unbatchedMaxBatchSize}: SQS refuses larger batches without a batching window`,
+      `pulumi config set ${configKey("batchWindowSeconds")} 1   (or: pulumi config set ${configKey("messagesPerWorker")} ${unbatchedMaxBatchSize})`,
     );
   }
 
@@ -113,15 +138,42 @@ export function validateAwsConfig(raw: RawAwsConfig, fleet: FleetLimits): Valida
   let visibilityTimeoutSeconds = minimum;
   if (raw.visibilityTimeoutSeconds !== undefined) {
     const given = toInteger(raw.visibilityTimeoutSeconds);
-    if (given === undefined || given < minimum || given > SQS_MAX_VISIBILITY_TIMEOUT_SECONDS) {
+    if (given === undefined || given < minimum || given > sqsMaxVisibilityTimeoutSeconds) {
       issue(
         "visibilityTimeoutSeconds",
         raw.visibilityTimeoutSeconds,
-        `must be an integer from ${minimum} (6 x functionTimeoutSeconds ${fleet.functionTimeoutSeconds} + batchWindowSeconds) to ${SQS_MAX_VISIBILITY_TIMEOUT_SECONDS}: a shorter timeout lets a message reappear while a worker still holds it`,
+        `must be an integer from ${minimum} (6 x functionTimeoutSeconds ${fleet.functionTimeoutSeconds} + batchWindowSeconds) to ${sqsMaxVisibilityTimeoutSeconds}: a shorter timeout lets a message reappear while a worker still holds it`,
         `pulumi config rm ${configKey("visibilityTimeoutSeconds")}   (the program derives ${minimum}), or set it to ${minimum} or more`,
       );
     } else {
       visibilityTimeoutSeconds = given;
+    }
+  }
+
+  // Every receive can keep a message away for the visibility timeout, and the
+  // handler's holds are cut to what is left (functions/aws/holds.ts); if the
+  // receives alone cannot fit in the retention, SQS deletes a message that
+  // keeps failing before it is dead-lettered, silently.
+  const receivesSeconds = fleet.maxDeliveryAttempts * visibilityTimeoutSeconds + EXPIRY_MARGIN_SECONDS;
+  if (receivesSeconds > WORK_QUEUE_RETENTION_SECONDS) {
+    const fitting = Math.floor((WORK_QUEUE_RETENTION_SECONDS - EXPIRY_MARGIN_SECONDS) / visibilityTimeoutSeconds);
+    issue(
+      "maxDeliveryAttempts",
+      fleet.maxDeliveryAttempts,
+      `× the work queue's visibility timeout (${visibilityTimeoutSeconds} s) + ${EXPIRY_MARGIN_SECONDS} s is ${receivesSeconds} s, past the queue's ${WORK_QUEUE_RETENTION_SECONDS} s retention: SQS would delete a message that keeps failing before it is dead-lettered`,
+      `pulumi config set ${configKey("maxDeliveryAttempts")} ${fitting}   (or lower functionTimeoutSeconds, which the visibility timeout is derived from)`,
+    );
+  }
+
+  if (fleet.settings !== undefined) {
+    const value = settingsParameterValue(fleet.settings);
+    if (settingsParameterTier(value) === undefined) {
+      issue(
+        "settings",
+        `(${Buffer.byteLength(value, "utf8")} bytes as JSON)`,
+        `is larger than an SSM parameter holds (${ssmParameterValueMaxBytes.Advanced} bytes in the Advanced tier, ${ssmParameterValueMaxBytes.Standard} in Standard)`,
+        `shorten it, most often settings.blockedDomains (list a parent domain once instead of its subdomains)`,
+      );
     }
   }
 

@@ -12,6 +12,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import * as ssm from "@pulumi/aws/ssm";
 import type { FleetArgs } from "../contract";
+import { settingsParameterTier, settingsParameterValue } from "./config";
 
 /** `settings` is the parameter's first value; `pushSettings` writes it again on this update. */
 export type ConfigStoreArgs = Pick<FleetArgs, "namePrefix" | "settings" | "pushSettings" | "tags">;
@@ -22,16 +23,21 @@ export function settingsParameterName(namePrefix: string): string {
 }
 
 export function createConfigStore(name: string, args: ConfigStoreArgs, parent: pulumi.Resource): { parameter: ssm.Parameter } {
+  const value = settingsParameterValue(args.settings);
+  // The stack config check refuses a document no tier holds (infra/aws/config.ts).
+  const tier = settingsParameterTier(value);
+  if (tier === undefined) throw new Error(`the settings document (${Buffer.byteLength(value, "utf8")} bytes) is larger than an SSM parameter holds; the stack config check should have refused it`);
   const parameter = new ssm.Parameter(
     `${name}-settings`,
     {
       name: settingsParameterName(args.namePrefix),
       description: "scrape-fleet runtime settings (JSON). Workers re-read it every settingsTtlMs; an invalid document is logged and the last good settings stay in force.",
       type: "String",
-      // Standard holds 4 KB; Intelligent-Tiering moves the parameter to the
-      // Advanced tier (8 KB) only if a long blockedDomains list needs it.
-      tier: "Intelligent-Tiering",
-      value: JSON.stringify(args.settings),
+      // Standard (4 KB, free) unless the stack's document needs Advanced
+      // (8 KB): see settingsParameterTier. An operator's later, larger value
+      // needs `aws ssm put-parameter --tier Advanced`.
+      tier,
+      value,
       tags: args.tags,
     },
     {

@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as cloudwatch from "@pulumi/aws/cloudwatch";
-import { METRICS, PAGE_OUTCOME_METRICS } from "../../shared/metricNames";
+import { AWS_DEAD_LETTERED_METRIC, METRICS, PAGE_OUTCOME_METRICS } from "../../shared/metricNames";
 import { resourceName } from "../naming";
 
 export interface DashboardArgs {
@@ -51,7 +51,11 @@ function dashboardBody(names: { queue: string; deadLetters: string; fn: string; 
   const widgets: Widget[] = [
     { title: "Work queue depth", stat: "Maximum", metrics: [sqs("ApproximateNumberOfMessagesVisible", names.queue, { label: "waiting" }), sqs("ApproximateNumberOfMessagesNotVisible", names.queue, { label: "in flight" })] },
     { title: "Oldest message age (s)", stat: "Maximum", metrics: [sqs("ApproximateAgeOfOldestMessage", names.queue)] },
-    { title: "Dead-letter queue depth", stat: "Maximum", metrics: [sqs("ApproximateNumberOfMessagesVisible", names.deadLetters, { label: "dead letters" })] },
+    {
+      title: "Dead letters",
+      stat: "Maximum",
+      metrics: [sqs("ApproximateNumberOfMessagesVisible", names.deadLetters, { label: "in the dead-letter queue" }), fleet(AWS_DEAD_LETTERED_METRIC, { stat: "Sum", label: "sent there this minute" })],
+    },
     { title: "Invocations, errors, throttles", stat: "Sum", metrics: [fn("Invocations"), fn("Errors"), fn("Throttles")] },
     { title: "Duration (ms)", metrics: [fn("Duration", { stat: "Average" }), fn("Duration", { stat: "p99" }), fn("Duration", { stat: "Maximum" })] },
     { title: "Concurrent workers", stat: "Maximum", metrics: [fn("ConcurrentExecutions")] },

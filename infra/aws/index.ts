@@ -17,7 +17,7 @@ import { getRegionOutput } from "@pulumi/aws/getRegion";
 import { validOrThrow } from "../config";
 import type { CreateFleet, FleetArgs, FleetOutputs } from "../contract";
 import { createAlarms } from "./alarms";
-import { readAwsConfig, type AwsFleetConfig } from "./config";
+import { readAwsConfig, WORK_QUEUE_RETENTION_SECONDS, type AwsFleetConfig } from "./config";
 import { createConfigStore } from "./configStore";
 import { createDashboard } from "./dashboard";
 import { createWorkerRole, grantWorker } from "./identity";
@@ -66,6 +66,7 @@ export class AwsFleet extends pulumi.ComponentResource {
         workQueueArn: workQueue.arn,
         bucketName: bucket.bucket,
         parameterName: parameter.name,
+        queueLimits: { retentionSeconds: WORK_QUEUE_RETENTION_SECONDS, maxReceiveCount: args.maxDeliveryAttempts, visibilityTimeoutSeconds: aws.visibilityTimeoutSeconds },
         permissions,
         tags,
       },
@@ -83,6 +84,7 @@ export class AwsFleet extends pulumi.ComponentResource {
         workQueueName: workQueue.name,
         deadLetterQueueName: deadLetterQueue.name,
         functionName: fn.name,
+        fleetName: args.namePrefix,
         accountId,
         region,
         partition,

@@ -4,19 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as sqs from "@pulumi/aws/sqs";
 import { resourceName } from "../naming";
-
-/**
- * Work queue retention: 4 days (the SQS default) is long enough for a fleet
- * outage over a weekend to be redriven, short enough not to scrape stale work.
- */
-export const WORK_QUEUE_RETENTION_SECONDS = 4 * 24 * 3600;
-/**
- * Dead letters are kept the SQS maximum, 14 days. It must be at least the work
- * queue's: a message keeps its original enqueue time when it is moved to a
- * dead-letter queue, so a shorter retention would drop it on arrival
- * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html).
- */
-export const DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600;
+import { DEAD_LETTER_RETENTION_SECONDS, WORK_QUEUE_RETENTION_SECONDS } from "./config";
 
 export interface QueuesArgs {
   readonly namePrefix: string;

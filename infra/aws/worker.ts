@@ -8,6 +8,7 @@ import * as lambda from "@pulumi/aws/lambda";
 import { bundleWorker, deploymentArchive, type Bundle } from "../bundle";
 import { resourceName } from "../naming";
 import { LAMBDA_ENV } from "../../functions/aws/environment";
+import type { QueueLimits } from "../../functions/aws/holds";
 
 /** The handler's entry file; its `handler` export is the Lambda entry point. */
 export const WORKER_ENTRY = "functions/aws/index.ts";
@@ -39,6 +40,8 @@ export interface WorkerArgs {
   readonly workQueueArn: pulumi.Input<string>;
   readonly bucketName: pulumi.Input<string>;
   readonly parameterName: pulumi.Input<string>;
+  /** The work queue's retention, redrive count and visibility timeout, which the handler cuts its holds to. */
+  readonly queueLimits: QueueLimits;
   /** The role's policy: the event source mapping checks the role can read the queue when it is created. */
   readonly permissions: pulumi.Resource;
   readonly tags: Readonly<Record<string, string>>;
@@ -81,6 +84,9 @@ export function createWorker(name: string, args: WorkerArgs, logGroup: cloudwatc
           [LAMBDA_ENV.resultsBucket]: args.bucketName,
           [LAMBDA_ENV.settingsParameter]: args.parameterName,
           [LAMBDA_ENV.fleetName]: args.namePrefix,
+          [LAMBDA_ENV.queueRetentionSeconds]: String(args.queueLimits.retentionSeconds),
+          [LAMBDA_ENV.queueMaxReceiveCount]: String(args.queueLimits.maxReceiveCount),
+          [LAMBDA_ENV.queueVisibilityTimeoutSeconds]: String(args.queueLimits.visibilityTimeoutSeconds),
           NODE_OPTIONS: "--enable-source-maps",
         },
       },
@@ -109,7 +115,9 @@ export function createWorker(name: string, args: WorkerArgs, logGroup: cloudwatc
       scalingConfig: { maximumConcurrency: args.maxWorkers },
       tags: args.tags,
     },
-    { parent, dependsOn: [args.permissions] },
+    // `npm run fleet -- pause` disables the mapping; the program never sets `enabled`, so ignoring it keeps a
+    // paused fleet paused across `pulumi up` (a refresh would otherwise plan enabled: true back).
+    { parent, dependsOn: [args.permissions], ignoreChanges: ["enabled"] },
   );
 
   return { fn, logGroup, eventSource };

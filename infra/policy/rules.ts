@@ -4,16 +4,33 @@
  * CrossGuard, ./evaluate.ts runs them over a mocked plan.
  */
 import { alarmHasAction } from "./alarmActions";
+import { alarmMissingData } from "./alarmMissingData";
 import { deadLetterAlarm, deadLetterPath } from "./deadLetters";
 import { encryptionAtRest } from "./encryption";
 import { flexSiteConfig } from "./flexSiteConfig";
 import { leastPrivilege } from "./leastPrivilege";
 import { logRetention } from "./logRetention";
 import { nodeRuntime } from "./nodeRuntime";
+import { parameterSize } from "./parameterSize";
 import { noPublicStorage } from "./publicAccess";
+import { queueRetention } from "./queueRetention";
 import { fleetTags } from "./tagging";
 import type { FleetRule } from "./view";
 
-export { alarmHasAction, deadLetterAlarm, deadLetterPath, encryptionAtRest, flexSiteConfig, fleetTags, leastPrivilege, logRetention, nodeRuntime, noPublicStorage };
+export { alarmHasAction, alarmMissingData, deadLetterAlarm, deadLetterPath, encryptionAtRest, flexSiteConfig, fleetTags, leastPrivilege, logRetention, nodeRuntime, noPublicStorage, parameterSize, queueRetention };
 
-export const FLEET_RULES: readonly FleetRule[] = [encryptionAtRest, noPublicStorage, deadLetterPath, deadLetterAlarm, alarmHasAction, leastPrivilege, logRetention, nodeRuntime, flexSiteConfig, fleetTags];
+export const FLEET_RULES: readonly FleetRule[] = [
+  encryptionAtRest,
+  noPublicStorage,
+  deadLetterPath,
+  deadLetterAlarm,
+  alarmHasAction,
+  leastPrivilege,
+  logRetention,
+  nodeRuntime,
+  fleetTags,
+  queueRetention,
+  alarmMissingData,
+  parameterSize,
+  flexSiteConfig,
+];

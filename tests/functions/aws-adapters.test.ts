@@ -13,7 +13,9 @@ import { SDK_REQUEST_HANDLER } from "../../functions/aws";
 import { createEmfMetrics } from "../../functions/aws/metrics";
 import { createS3ResultStore } from "../../functions/aws/resultStore";
 import { createSsmSettings, createSsmSettingsSource } from "../../functions/aws/settingsSource";
-import { MAX_HOLD_SECONDS, PAUSE_HOLD, RETRY_BACKOFF, changeVisibility, queueUrlFromArn, visibilitySeconds } from "../../functions/aws/visibility";
+import { EXPIRY_MARGIN_SECONDS, MAX_HOLD_SECONDS, PAUSE_HOLD, holdBudgetSeconds, holdSeconds, visibilitySeconds } from "../../functions/aws/holds";
+import { changeVisibility, queueUrlFromArn } from "../../functions/aws/visibility";
+import { TRANSIENT_RETRY_BACKOFF } from "../../shared/backoff";
 import { ScrapeError, type ErrorCode } from "../../shared/errors";
 import { createJsonLogger } from "../../shared/logging";
 import type { Outcome } from "../../shared/outcome";
@@ -216,11 +218,11 @@ describe("AWS visibility policy: when a returned message comes back", () => {
   });
 
   it("other retries back off ×4 per receive from 30–60 s, with jitter, never past 2 h", () => {
-    for (const code of ["http_5xx", "connect_timeout", "worker_deadline", "domain_delay", "store_failed"] as const) {
+    for (const code of ["http_5xx", "connect_timeout", "worker_deadline", "domain_delay", "store_failed", "settings_unavailable"] as const) {
       assert.deepEqual([0, 0.5, 0.999_999].map((jitter) => visibilitySeconds(retry(code), 1, () => jitter)), [30, 45, 60], code);
     }
     assert.deepEqual([2, 3, 4].map((attempt) => visibilitySeconds(retry("http_5xx"), attempt, () => 0)), [120, 480, 1_920]);
-    assert.equal(visibilitySeconds(retry("http_5xx"), 30, () => 0.999_999), RETRY_BACKOFF.max);
+    assert.equal(visibilitySeconds(retry("http_5xx"), 30, () => 0.999_999), TRANSIENT_RETRY_BACKOFF.max);
   });
 
   it("with the default 5 deliveries, a failing site has at least 1 h 40 min to recover before its messages are dead-lettered", () => {
@@ -232,6 +234,40 @@ describe("AWS visibility policy: when a returned message comes back", () => {
     assert.equal(visibilitySeconds({ kind: "ok", key: "results/a.json" }, 1, middle), undefined);
     assert.equal(visibilitySeconds({ kind: "failed", code: "http_4xx", key: "results/a.json", reason: "404" }, 1, middle), undefined);
     assert.equal(visibilitySeconds({ kind: "malformed", code: "message_not_json", reason: "not JSON" }, 1, middle), undefined);
+  });
+
+  describe("holds end before the message expires", () => {
+    const limits = { retentionSeconds: 4 * 86_400, maxReceiveCount: 5, visibilityTimeoutSeconds: 720 };
+    const hour = 3_600_000;
+
+    it("a young message keeps its full hold", () => {
+      assert.equal(holdSeconds(retry("http_429", 11 * hour), 1, middle, { limits, sentAtMs: 0, nowMs: hour }), 11 * 3_600);
+    });
+
+    it("an old one is held only as long as its later receives and the dead-letter move still fit", () => {
+      const nowMs = 90 * hour; // 6 h left
+      const budget = 6 * 3_600 - (5 - 2) * 720 - EXPIRY_MARGIN_SECONDS;
+      assert.equal(holdBudgetSeconds(limits, 0, 2, nowMs), budget);
+      assert.equal(holdSeconds(retry("fleet_paused"), 2, middle, { limits, sentAtMs: 0, nowMs }), Math.min(1_800, budget));
+      assert.equal(holdSeconds(retry("http_429", 11 * hour), 2, middle, { limits, sentAtMs: 0, nowMs }), budget);
+    });
+
+    it("with no time to spare the message comes back at once, never with a negative hold", () => {
+      assert.equal(holdSeconds(retry("http_5xx"), 1, middle, { limits, sentAtMs: 0, nowMs: 96 * hour }), 0);
+    });
+
+    it("a cut hold keeps the rest of the message's life inside the retention, receive after receive, even when every receive asks for the longest hold", () => {
+      let nowMs = 60 * hour;
+      for (let attempt = 1; attempt <= limits.maxReceiveCount; attempt += 1) {
+        nowMs += (holdSeconds(retry("http_429", 48 * hour), attempt, middle, { limits, sentAtMs: 0, nowMs }) ?? 0) * 1_000;
+      }
+      assert.ok(nowMs <= limits.retentionSeconds * 1_000 - EXPIRY_MARGIN_SECONDS * 1_000, `${nowMs / hour} h`);
+    });
+
+    it("without the queue's limits or the record's SentTimestamp, holds are not cut", () => {
+      assert.equal(holdSeconds(retry("http_429", 11 * hour), 2, middle, { sentAtMs: 0, nowMs: 95 * hour }), 11 * 3_600);
+      assert.equal(holdSeconds(retry("http_429", 11 * hour), 2, middle, { limits, nowMs: 95 * hour }), 11 * 3_600);
+    });
   });
 
   it("the queue URL comes from the record's ARN, in each partition's SQS domain", () => {
@@ -328,6 +364,15 @@ describe("AWS EMF metrics lines", () => {
     return { written, metrics };
   };
 
+  it("messages returned on their last delivery are counted as MessagesDeadLettered, on a line of their own when the batch recorded no page", () => {
+    const { written, metrics } = lines();
+    metrics.recordDeadLetters(2);
+    metrics.flush();
+    metrics.flush();
+    assert.equal(written.length, 1, "an empty batch writes nothing");
+    assert.equal((JSON.parse(written[0]) as Record<string, unknown>).MessagesDeadLettered, 2);
+  });
+
   it("one batch gives one line that CloudWatch reads as metrics in namespace ScrapeFleet with the Fleet dimension", () => {
     const { written, metrics } = lines();
     metrics.recordPage({ outcome: "ok", bytesOnWire: 1_000, fetchMs: 120 });
@@ -347,7 +392,7 @@ describe("AWS EMF metrics lines", () => {
     assert.deepEqual(directive.Dimensions, [["Fleet"]]);
     assert.deepEqual(
       Object.fromEntries(directive.Metrics.map((metric) => [metric.Name, metric.Unit])),
-      { PagesOk: "Count", PagesFailed: "Count", PagesRetried: "Count", PagesMalformed: "Count", BytesFetched: "Bytes", FetchLatencyMs: "Milliseconds" },
+      { PagesOk: "Count", PagesFailed: "Count", PagesRetried: "Count", PagesMalformed: "Count", MessagesDeadLettered: "Count", BytesFetched: "Bytes", FetchLatencyMs: "Milliseconds" },
     );
     // Every metric and dimension the directive names is a member of the root, as the spec requires.
     for (const name of [...directive.Metrics.map((metric) => metric.Name), ...directive.Dimensions.flat()]) assert.ok(name in document, `${name} at the root`);

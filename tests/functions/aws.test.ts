@@ -15,9 +15,12 @@ import { strict as assert } from "node:assert";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { createLambdaHandler, createSqsHandler, type SqsHandler, type SqsHandlerDeps } from "../../functions/aws";
+import { LAMBDA_ENV } from "../../functions/aws/environment";
+import { EXPIRY_MARGIN_SECONDS } from "../../functions/aws/holds";
 import { createEmfMetrics } from "../../functions/aws/metrics";
 import { createSsmSettings } from "../../functions/aws/settingsSource";
 import { HandlerConfigError } from "../../functions/handlerConfig";
+import { ScrapeError } from "../../shared/errors";
 import { createJsonLogger } from "../../shared/logging";
 import { resultKey, type ResultRecord } from "../../shared/result";
 import { parseSettings, type FleetSettings } from "../../shared/settings";
@@ -32,6 +35,16 @@ const stubLookup = exampleLookup({ "imds.example": { address: "fd00:ec2::254", f
 
 const FAST_SETTINGS = { perDomainDelayMs: 0, respectRobots: false, connectTimeoutMs: 1_000, headersTimeoutMs: 5_000, bodyIdleTimeoutMs: 5_000, pageDeadlineMs: 5_000 };
 
+
+/** The environment infra/aws/worker.ts sets on the function. */
+const DEPLOYED_ENV = {
+  [LAMBDA_ENV.resultsBucket]: "results",
+  [LAMBDA_ENV.settingsParameter]: "/fleet/settings",
+  [LAMBDA_ENV.fleetName]: "prod-fleet",
+  [LAMBDA_ENV.queueRetentionSeconds]: "345600",
+  [LAMBDA_ENV.queueMaxReceiveCount]: "5",
+  [LAMBDA_ENV.queueVisibilityTimeoutSeconds]: "720",
+};
 
 const failedIds = (response: SQSBatchResponse) => response.batchItemFailures.map((failure) => failure.itemIdentifier);
 
@@ -233,6 +246,23 @@ describe("AWS Lambda handler (SQS)", () => {
     assert.ok(logLines.some((line) => line.includes('"event_not_sqs"')));
   });
 
+  it("records without a message id or body are skipped with a log line naming their positions, never thrown on nor named without an itemIdentifier", async () => {
+    const good = sqsRecord({ messageId: "good", body: message(url("shop.example", "/good")) });
+    const down = sqsRecord({ messageId: "down", body: message(url("shop.example", "/down")) });
+    const batches: unknown[][] = [[null], [42], ["text"], [{ messageId: "", body: "{}" }], [{ messageId: "no-body" }], [null, good, 42, down]];
+    for (const records of batches) {
+      logLines = [];
+      const response = await buildHandler().handle({ Records: records } as unknown as SQSEvent, lambdaContext(30_000));
+      const expected = records.includes(down) ? ["down"] : [];
+      assert.deepEqual(failedIds(response), expected, JSON.stringify(records));
+      assert.ok(response.batchItemFailures.every((failure) => typeof failure.itemIdentifier === "string" && failure.itemIdentifier !== ""));
+      const invalid = logLines.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line.event === "record_invalid");
+      assert.deepEqual(invalid?.positions, records.length === 1 ? [0] : [0, 2], JSON.stringify(records));
+      await handler?.close();
+    }
+    assert.ok(store.record(url("shop.example", "/good")), "the good record of the mixed batch was still processed");
+  });
+
   it("rejects a deadline margin out of range, naming the option and the value", () => {
     assert.throws(() => buildHandler({ deadlineMarginMs: -5 }), (error: unknown) => error instanceof HandlerConfigError && /`deadlineMarginMs`.*\(given -5\)/.test(error.message));
   });
@@ -270,6 +300,44 @@ describe("AWS Lambda handler (SQS)", () => {
       assert.deepEqual(requestedPaths(), []);
       assert.equal(sqs.requests.length, 1, "one call for the batch");
       assert.deepEqual(entries(), [[receiptHandleOf("first"), 900], [receiptHandleOf("third"), 3_600]]);
+    });
+
+    it("a hold is cut so the message is dead-lettered before the queue's retention deletes it: a paused message near its expiry comes back with just enough time for its later receives", async () => {
+      settings = parseSettings({ ...FAST_SETTINGS, enabled: false });
+      const queueLimits = { retentionSeconds: 4 * 86_400, maxReceiveCount: 5, visibilityTimeoutSeconds: 720 };
+      const clock = Date.now();
+      // Sent 3 days 20 h ago, on its 5th and last receive: 4 h left, of which the margin before expiry is kept (the pause wants 4 h).
+      const sentAtMs = clock - (3 * 86_400 + 20 * 3_600) * 1_000;
+      const records = [
+        sqsRecord({ messageId: "old", body: message(url("shop.example", "/good")), receiveCount: 5, sentAtMs }),
+        sqsRecord({ messageId: "young", body: message(url("shop.example", "/good")), receiveCount: 3 }),
+      ];
+      const response = await heldHandler({ queueLimits, now: () => clock }).handle(sqsEvent(records), lambdaContext(30_000));
+      assert.deepEqual(failedIds(response), ["old", "young"]);
+      assert.deepEqual(entries(), [[receiptHandleOf("old"), 4 * 3_600 - EXPIRY_MARGIN_SECONDS], [receiptHandleOf("young"), 3_600]]);
+    });
+
+    it("messages returned on their last delivery are counted as dead letters in the batch's EMF line; finished ones and earlier deliveries are not", async () => {
+      const queueLimits = { retentionSeconds: 4 * 86_400, maxReceiveCount: 5, visibilityTimeoutSeconds: 720 };
+      const records = [
+        sqsRecord({ messageId: "last-down", body: message(url("shop.example", "/down")), receiveCount: 5 }),
+        sqsRecord({ messageId: "last-bad", body: "not json", receiveCount: 6 }),
+        sqsRecord({ messageId: "last-good", body: message(url("shop.example", "/good")), receiveCount: 5 }),
+        sqsRecord({ messageId: "early-down", body: message(url("shop.example", "/down")), receiveCount: 4 }),
+      ];
+      const response = await heldHandler({ queueLimits }).handle(sqsEvent(records), lambdaContext(30_000));
+      assert.deepEqual(failedIds(response), ["last-down", "last-bad", "early-down"]);
+      assert.deepEqual(emfLines.map((line) => (JSON.parse(line) as Record<string, unknown>).MessagesDeadLettered), [2]);
+    });
+
+    it("a worker that cannot read its settings sends the batch back as settings_unavailable on the transient backoff (30–60 s on the first receive), not the pause hold, and fetches nothing", async () => {
+      const unreadable = { get: async (): Promise<FleetSettings> => Promise.reject(new ScrapeError("settings_unavailable", "no good settings read yet")) };
+      const records = [sqsRecord({ messageId: "first", body: message(url("shop.example", "/good")) }), sqsRecord({ messageId: "second", body: message(url("shop.example", "/good")), receiveCount: 2 })];
+      const response = await heldHandler({ worker: { settings: unreadable, results: store, allowPrivateNetworks: true, lookup: stubLookup } }).handle(sqsEvent(records), lambdaContext(30_000));
+      assert.deepEqual(failedIds(response), ["first", "second"]);
+      assert.deepEqual(requestedPaths(), []);
+      assert.deepEqual(entries(), [[receiptHandleOf("first"), 45], [receiptHandleOf("second"), 180]]);
+      assert.deepEqual(emfLines.map((line) => JSON.parse(line) as Record<string, unknown>).map((line) => [line.PagesRetried, line.codes]), [[2, { settings_unavailable: 2 }]]);
     });
 
     it("a 503 without Retry-After backs off from the receive count: on the second receive 2–4 min (3 min at the jitter's middle)", async () => {
@@ -344,7 +412,7 @@ describe("AWS Lambda handler (SQS)", () => {
     const write = process.stdout.write;
     try {
       await withSdkEnvironment({ s3: s3.endpoint, ssm: `http://127.0.0.1:${ssm.port}`, sqs: sqs.endpoint }, async () => {
-        handler = createLambdaHandler({ RESULTS_BUCKET: "results", SETTINGS_PARAMETER: "/fleet/settings", FLEET_NAME: "prod-fleet" });
+        handler = createLambdaHandler(DEPLOYED_ENV);
         const targets = [`http://127.0.0.1:${pages.port}/good`, `http://[::1]:${pages.port}/good`];
         process.stdout.write = (chunk: string | Uint8Array) => stdout.push(String(chunk)) > 0;
         const response = await handler.handle(sqsEvent(targets.map((target, i) => sqsRecord({ messageId: `m${i}`, body: message(target) }))), lambdaContext(30_000));
@@ -375,7 +443,7 @@ describe("AWS Lambda handler (SQS)", () => {
     try {
       // Nothing is written to S3 while paused; its endpoint still points at loopback.
       await withSdkEnvironment({ s3: sqs.endpoint, ssm: `http://127.0.0.1:${ssm.port}`, sqs: sqs.endpoint }, async () => {
-        handler = createLambdaHandler({ RESULTS_BUCKET: "results", SETTINGS_PARAMETER: "/fleet/settings", FLEET_NAME: "prod-fleet" });
+        handler = createLambdaHandler(DEPLOYED_ENV);
         process.stdout.write = () => true;
         const response = await handler.handle(sqsEvent([sqsRecord({ messageId: "paused-1", body: message(url("shop.example", "/good")) })]), lambdaContext(30_000));
         process.stdout.write = write;
@@ -396,6 +464,10 @@ describe("AWS Lambda handler (SQS)", () => {
     assert.throws(
       () => createLambdaHandler({ FLEET_NAME: "f", SETTINGS_PARAMETER: "/p" }),
       (error: unknown) => error instanceof HandlerConfigError && /environment variable RESULTS_BUCKET is not set.*redeploy the stack/.test(error.message),
+    );
+    assert.throws(
+      () => createLambdaHandler({ ...DEPLOYED_ENV, [LAMBDA_ENV.queueMaxReceiveCount]: "five" }),
+      (error: unknown) => error instanceof HandlerConfigError && /environment variable QUEUE_MAX_RECEIVE_COUNT must be a whole number.*\(given "five"\).*redeploy the stack/.test(error.message),
     );
   });
 });

@@ -10,6 +10,8 @@ import { settingsParameterName } from "../../infra/aws/configStore";
 import { ConcurrentRunError, MOCK_ACCOUNT_ID, mockRun } from "../../infra/mockRun";
 import { AWS } from "../../infra/policy/types";
 import { LAMBDA_ENV } from "../../functions/aws/environment";
+import { EXPIRY_MARGIN_SECONDS } from "../../functions/aws/holds";
+import { AWS_DEAD_LETTERED_METRIC, METRICS, PAGE_OUTCOME_METRICS } from "../../shared/metricNames";
 import { parseSettings } from "../../shared/settings";
 import { jsonInput, ofType, one, runStack, stackConfig, type MockRunResult, type RecordedResource, withOperatorAddresses } from "../support/stack";
 
@@ -83,6 +85,12 @@ for (const stack of ["aws-prod", "dev"]) {
       assert.equal(mapping.inputs.functionName, worker().outputs.arn);
     });
 
+    it("a paused fleet stays paused across pulumi up: the mapping's enabled is left to `fleet pause` / `fleet resume`", () => {
+      const mapping = one(result, AWS.eventSourceMapping);
+      assert.deepEqual(mapping.ignoreChanges, ["enabled"]);
+      assert.equal(mapping.inputs.enabled, undefined, "the program never sets enabled, so a new mapping starts enabled (the provider's default)");
+    });
+
     it("no reserved concurrency below maximumConcurrency", () => {
       const reserved = worker().inputs.reservedConcurrentExecutions;
       const maximum = (one(result, AWS.eventSourceMapping).inputs.scalingConfig as { maximumConcurrency: number }).maximumConcurrency;
@@ -120,7 +128,7 @@ for (const stack of ["aws-prod", "dev"]) {
 
     it("every alarm has an alarm action and an OK action on the alert topic", () => {
       const alarms = ofType(result, AWS.metricAlarm);
-      assert.deepEqual(alarms.map((alarm) => alarm.name.slice(args.namePrefix.length + 1)).sort(), ["backlog", "dead-letters", "error-rate", "oldest-message", "stalled", "throttles"]);
+      assert.deepEqual(alarms.map((alarm) => alarm.name.slice(args.namePrefix.length + 1)).sort(), ["backlog", "dead-letter-arrivals", "dead-letters", "error-rate", "oldest-message", "page-retries", "stalled", "throttles"]);
       const topicArn = topic().outputs.arn;
       for (const alarm of alarms) {
         assert.deepEqual(alarm.inputs.alarmActions, [topicArn], alarm.name);
@@ -137,7 +145,18 @@ for (const stack of ["aws-prod", "dev"]) {
       assert.deepEqual(alarm("dead-letters").inputs.dimensions, { QueueName: deadLetterQueue().outputs.name });
       assert.equal(alarm("dead-letters").inputs.comparisonOperator, "GreaterThanThreshold");
       assert.equal(alarm("dead-letters").inputs.threshold, 0);
+      assert.equal(alarm("dead-letters").inputs.treatMissingData, "ignore", "keeps ALARM while SQS publishes nothing for the idle dead-letter queue");
+      assert.deepEqual(
+        [alarm("dead-letter-arrivals").inputs.namespace, alarm("dead-letter-arrivals").inputs.metricName, alarm("dead-letter-arrivals").inputs.dimensions],
+        [METRICS.namespace, AWS_DEAD_LETTERED_METRIC, { [METRICS.fleetDimension]: (worker().inputs.environment as { variables: Record<string, string> }).variables[LAMBDA_ENV.fleetName] }],
+      );
       assert.equal(alarm("error-rate").inputs.threshold, args.alarms.errorRatePercent);
+      assert.equal(alarm("page-retries").inputs.threshold, args.alarms.retryRatePercent);
+      const pageQueries = (alarm("page-retries").inputs.metricQueries as { id: string; metric?: { namespace: string; metricName: string; dimensions: Record<string, string>; period: number } }[]).filter((query) => query.metric !== undefined);
+      assert.deepEqual(
+        pageQueries.map((query) => [query.metric?.namespace, query.metric?.metricName, query.metric?.dimensions, query.metric?.period]),
+        PAGE_OUTCOME_METRICS.map((metric) => [METRICS.namespace, metric, { [METRICS.fleetDimension]: args.namePrefix }, 900]),
+      );
       assert.equal(alarm("stalled").inputs.evaluationPeriods, args.alarms.stalledMinutes);
       assert.deepEqual(alarm("throttles").inputs.dimensions, { FunctionName: worker().outputs.name });
     });
@@ -196,8 +215,16 @@ for (const stack of ["aws-prod", "dev"]) {
         [LAMBDA_ENV.resultsBucket]: bucket().outputs.bucket,
         [LAMBDA_ENV.settingsParameter]: settingsParameterName(args.namePrefix),
         [LAMBDA_ENV.fleetName]: args.namePrefix,
+        [LAMBDA_ENV.queueRetentionSeconds]: String(workQueue().inputs.messageRetentionSeconds),
+        [LAMBDA_ENV.queueMaxReceiveCount]: String((jsonInput(workQueue(), "redrivePolicy") as { maxReceiveCount: number }).maxReceiveCount),
+        [LAMBDA_ENV.queueVisibilityTimeoutSeconds]: String(workQueue().inputs.visibilityTimeoutSeconds),
         NODE_OPTIONS: "--enable-source-maps",
       });
+    });
+
+    it("a message that keeps failing is dead-lettered before the work queue's retention ends: every receive at the visibility timeout, plus the margin, fits", () => {
+      const receives = (jsonInput(workQueue(), "redrivePolicy") as { maxReceiveCount: number }).maxReceiveCount * (workQueue().inputs.visibilityTimeoutSeconds as number);
+      assert.ok(receives + EXPIRY_MARGIN_SECONDS <= (workQueue().inputs.messageRetentionSeconds as number));
     });
 
     it("the log group has retention", () => {
@@ -211,6 +238,7 @@ for (const stack of ["aws-prod", "dev"]) {
       const parameter = one(result, AWS.parameter);
       assert.equal(parameter.inputs.name, settingsParameterName(args.namePrefix));
       assert.equal(parameter.inputs.type, "String");
+      assert.equal(parameter.inputs.tier, Buffer.byteLength(parameter.inputs.value as string) <= 4_096 ? "Standard" : "Advanced");
       assert.deepEqual(JSON.parse(parameter.inputs.value as string), parseSettings(JSON.parse(raw.settings ?? "{}")));
       assert.deepEqual(parameter.ignoreChanges, ["value"]);
     });

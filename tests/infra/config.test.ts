@@ -9,7 +9,7 @@ import { parse as parseYaml } from "yaml";
 import { formatIssue, SettingsError, type SettingIssue } from "../../shared/errors";
 import { DEFAULT_SETTINGS } from "../../shared/settings";
 import { checkFleetConfig, INTEGER_KEYS, isPlaceholderAddress, toBoolean, toInteger, toNumber, toObject, unknownKeyIssues, validateFleetConfig, validOrThrow, type RawConfig } from "../../infra/config";
-import { AWS_KEYS, minimumVisibilityTimeout, validateAwsConfig, type RawAwsConfig } from "../../infra/aws/config";
+import { AWS_KEYS, minimumVisibilityTimeout, settingsParameterTier, settingsParameterValue, validateAwsConfig, type RawAwsConfig } from "../../infra/aws/config";
 import { AWS_MOCK_STATE } from "../../infra/aws/mockState";
 import { AZURE_MOCK_STATE } from "../../infra/azure/mockState";
 import { GCP_MOCK_STATE } from "../../infra/gcp/mockState";
@@ -177,6 +177,28 @@ describe("AWS stack config validation", () => {
     issueOf(() => awsConfig({}, fleetArgs({ functionTimeoutSeconds: "901" })), "scrape-fleet:functionTimeoutSeconds");
     const retention = issueOf(() => awsConfig({}, fleetArgs({ logRetentionDays: "10" })), "scrape-fleet:logRetentionDays");
     assert.match(retention.fix, /logRetentionDays 14/);
+  });
+
+  it("on AWS, maxDeliveryAttempts whose receives cannot fit in the work queue's retention is refused, naming the count that fits", () => {
+    // 900 s timeout: visibility 5400 s; 64 receives + the margin pass 4 days, 63 fit.
+    const issue = issueOf(() => awsConfig({}, fleetArgs({ functionTimeoutSeconds: "900", maxDeliveryAttempts: "64" })), "scrape-fleet:maxDeliveryAttempts");
+    assert.equal(issue.value, 64);
+    assert.match(issue.problem, /retention/);
+    assert.match(issue.fix, /pulumi config set scrape-fleet:maxDeliveryAttempts 63/);
+    assert.equal(awsConfig({}, fleetArgs({ functionTimeoutSeconds: "900", maxDeliveryAttempts: "63" })).visibilityTimeoutSeconds, 5_400);
+    assert.equal(awsConfig({}, fleetArgs({ maxDeliveryAttempts: "100" })).visibilityTimeoutSeconds, 720, "the defaults fit 100 deliveries");
+  });
+
+  it("on AWS, a settings document larger than an SSM parameter holds (8 KB) is refused before anything is declared; up to 8 KB takes the Advanced tier", () => {
+    const domains = (count: number) => JSON.stringify({ blockedDomains: Array.from({ length: count }, (_unused, index) => `blocked-${String(index).padStart(4, "0")}.example`) });
+    const issue = issueOf(() => awsConfig({}, fleetArgs({ settings: domains(500) })), "scrape-fleet:settings");
+    assert.match(String(issue.value), /^\(\d+ bytes as JSON\)$/);
+    assert.match(issue.problem, /8192 bytes in the Advanced tier, 4096 in Standard/);
+    assert.match(issue.fix, /blockedDomains/);
+    assert.equal(settingsParameterTier(settingsParameterValue(fleetArgs({ settings: domains(200) }).settings)), "Advanced");
+    assert.equal(settingsParameterTier(settingsParameterValue(fleetArgs().settings)), "Standard");
+    assert.equal(settingsParameterTier("x".repeat(4_096)), "Standard");
+    assert.equal(settingsParameterTier("é".repeat(2_049)), "Advanced", "counted in UTF-8 bytes, not characters");
   });
 
   it("a bad value in a stack run fails it with the SettingsError naming the key", async () => {

@@ -16,6 +16,7 @@ import { checkPlan, type PlannedResource, type RuleViolation } from "../../infra
 import { fleetPolicies, policiesOf, rulesMarkdown } from "../../infra/policy/pack";
 import {
   alarmHasAction,
+  alarmMissingData,
   deadLetterAlarm,
   deadLetterPath,
   encryptionAtRest,
@@ -26,6 +27,8 @@ import {
   logRetention,
   nodeRuntime,
   noPublicStorage,
+  parameterSize,
+  queueRetention,
 } from "../../infra/policy/rules";
 import { AWS, AZURE, GCP } from "../../infra/policy/types";
 import { web as webDefaults } from "@pulumi/azure-native/types/input";
@@ -341,6 +344,51 @@ const BROKEN: readonly BrokenPlan[] = [
       return { plan: [...plan, culprit], culprit };
     },
     fix: /add the type to TAGGED or UNTAGGED in infra\/policy\/tagging\.ts/,
+  },
+  {
+    stack: "aws-prod",
+    title: "a work queue whose 5 receives at a 12 h visibility timeout outlast its 4-day retention",
+    rule: queueRetention,
+    breakPlan: changed(AWS.queue, "-work", (props) => (props.visibilityTimeoutSeconds = 43_200 * 2)),
+    fix: /lower maxReceiveCount to \d+ or the visibility timeout, or raise messageRetentionSeconds/,
+  },
+  {
+    stack: "dev",
+    title: "a dead-letter queue that keeps messages no longer than its source",
+    rule: queueRetention,
+    breakPlan: changed(AWS.queue, "-dlq", (props) => (props.messageRetentionSeconds = 345_600)),
+    fix: /set messageRetentionSeconds on the dead-letter queue above the source's/,
+  },
+  {
+    stack: "aws-prod",
+    title: "a worker told a longer queue retention than its queue keeps",
+    rule: queueRetention,
+    breakPlan: changed(AWS.lambda, "", (props) => (at(props, "environment", "variables").QUEUE_RETENTION_SECONDS = "1209600")),
+    fix: /set QUEUE_RETENTION_SECONDS from the queue's own setting/,
+  },
+  {
+    stack: "aws-prod",
+    title: 'a dead-letter alarm with treatMissingData "notBreaching"',
+    rule: alarmMissingData,
+    breakPlan: changed(AWS.metricAlarm, "-dead-letters", (props) => (props.treatMissingData = "notBreaching")),
+    fix: /set treatMissingData: "ignore"/,
+  },
+  {
+    stack: "dev",
+    title: "a settings parameter over 4 KB in the Standard tier",
+    rule: parameterSize,
+    breakPlan: changed(AWS.parameter, "-settings", (props) => (props.value = JSON.stringify({ blockedDomains: Array.from({ length: 300 }, (_unused, index) => `blocked-${index}.example`) }))),
+    fix: /set tier: "Advanced"/,
+  },
+  {
+    stack: "aws-prod",
+    title: 'a settings parameter over 8 KB, even with tier "Advanced"',
+    rule: parameterSize,
+    breakPlan: changed(AWS.parameter, "-settings", (props) => {
+      props.tier = "Advanced";
+      props.value = "x".repeat(8_193);
+    }),
+    fix: /shorten the value to 8192 bytes or less/,
   },
 ];
 

@@ -315,6 +315,26 @@ describe("HtmlTokenizer", () => {
       assert.deepEqual(tokenize("<style><!--<script></style>x"), [["open", "style", {}], ["text", "<!--<script>"], ["close", "style"], ["text", "x"]]);
     });
 
+    it("reads hostile pages of escaped scripts in linear time, in one write or in chunks", () => {
+      const pages = [
+        `<script><!--${"<script></script>".repeat(20_000)}`,
+        "<script><!-- x</script>".repeat(20_000),
+        "<script>!a<b!</script><p>".repeat(20_000),
+        `<script><!--${"- -- <scrip </scrip ".repeat(20_000)}`,
+      ];
+      for (const html of pages) {
+        for (const chunkSize of [html.length, 1000]) {
+          const started = process.cpuUsage();
+          const tokenizer = new HtmlTokenizer({});
+          for (let start = 0; start < html.length; start += chunkSize) tokenizer.write(html.slice(start, start + chunkSize));
+          tokenizer.end();
+          const used = process.cpuUsage(started);
+          // A search from each script or escape to the end of the page would take seconds here.
+          assert.ok(used.user + used.system < 1_000_000, `${html.slice(0, 30)}… in chunks of ${chunkSize}: ${(used.user + used.system) / 1000} ms`);
+        }
+      }
+    });
+
     it("gives the same events for chunks of every size from 1 to 64 characters", () => {
       const html = [
         '<script><!-- document.write("<script src=/ad.js></script>"); --></script>a',

@@ -20,11 +20,13 @@ export interface SqsRecordFields {
   readonly body: string;
   /** @default 1 */
   readonly receiveCount?: number;
+  /** The first send (`SentTimestamp`), epoch milliseconds. @default a second ago */
+  readonly sentAtMs?: number;
 }
 
 /** One SQS record as Lambda's event source mapping delivers it (standard queue). */
-export function sqsRecord({ messageId, body, receiveCount = 1 }: SqsRecordFields): SQSRecord {
-  const sent = Date.now() - 1_000;
+export function sqsRecord({ messageId, body, receiveCount = 1, sentAtMs }: SqsRecordFields): SQSRecord {
+  const sent = sentAtMs ?? Date.now() - 1_000;
   return {
     messageId,
     receiptHandle: receiptHandleOf(messageId),

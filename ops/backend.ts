@@ -1,0 +1,121 @@
+/**
+ * The one contract every operations backend implements: the local fleet
+ * (`ops/backends/local.ts`) and each cloud (`ops/backends/<cloud>.ts`, a thin
+ * adapter over that cloud's SDK). The commands in `ops/commands/` only speak
+ * this contract, so `enqueue`, `status`, `pause`, `settings`, `dead-letters`
+ * and `results export` mean the same on every backend.
+ */
+import type { ScrapeMessage } from "../shared/message";
+
+/** How large a batch the queue takes, and how many may be in flight. */
+export interface BatchLimits {
+  /** Messages per batch: SQS 10, Pub/Sub 1,000, the local queue 500. */
+  readonly maxMessages: number;
+  /** Bytes of message bodies per batch: SQS 256 KiB, Pub/Sub 10 MB. */
+  readonly maxBytes: number;
+  /** Batches sent at once. */
+  readonly inFlight: number;
+}
+
+/** One entry of a batch that the queue refused. */
+export interface RefusedEntry {
+  /** Its index in the batch sent. */
+  readonly index: number;
+  /** The queue's code and message, such as `InternalError: try again`. */
+  readonly reason: string;
+  /** Whether sending it again may succeed (throttling, a server error), or never will (too large, invalid). */
+  readonly retryable: boolean;
+}
+
+/** A dead letter as `dead-letters list` shows it. */
+export interface DeadLetterEntry {
+  /** The message's URL, when the body is a readable message. */
+  readonly url?: string;
+  /** The body as the queue holds it, when it is not a readable message. */
+  readonly body?: string;
+  /** The error code the worker recorded, when the backend keeps one. */
+  readonly code?: string;
+  /** Why it was dead-lettered, as far as the backend knows. */
+  readonly reason?: string;
+  /** Deliveries made before it was dead-lettered. */
+  readonly attempts?: number;
+  /** When it was dead-lettered (or sent, where the queue keeps only that), ISO 8601. */
+  readonly time?: string;
+}
+
+/** The figures `status` shows. A figure the backend cannot read is left out, not guessed. */
+export interface FleetStatus {
+  /** Messages waiting to be delivered. */
+  readonly backlog: number;
+  /** Messages delivered and not yet answered. */
+  readonly inFlight: number;
+  /** Age of the oldest waiting message, in seconds. */
+  readonly oldestAgeSeconds?: number;
+  readonly deadLetters: number;
+  /** The trigger that delivers messages to workers runs (`false`: paused by `fleet pause`). */
+  readonly triggerEnabled: boolean;
+  /** The settings store's `enabled`. */
+  readonly settingsEnabled: boolean;
+  /** Pages finished per minute over `windowMinutes`. */
+  readonly pagesPerMinute?: number;
+  /** Outcomes over `windowMinutes`, by outcome (`ok`, `failed`, `retry`, `malformed`, `dead`). */
+  readonly outcomes?: Readonly<Record<string, number>>;
+  /** The window the rate and the outcomes cover. */
+  readonly windowMinutes: number;
+}
+
+/** The settings store's document and its version, where the store keeps versions. */
+export interface StoredSettings {
+  /** The document as stored: a JSON object (missing keys take their defaults). */
+  readonly document: Readonly<Record<string, unknown>>;
+  /** SSM parameter version, App Configuration etag, Parameter Manager version, the file's mtime. */
+  readonly version?: string;
+}
+
+export interface RedriveProgress {
+  readonly moved: number;
+}
+
+export interface RedriveOptions {
+  /** Messages per second, where the cloud's move takes a rate (SQS `MaxNumberOfMessagesPerSecond`). */
+  readonly ratePerSecond?: number;
+}
+
+export interface FleetBackend {
+  /** What the commands print as the target, such as `aws stack aws-prod` or `local fleet ./run`. */
+  readonly description: string;
+  /** What the work queue is, the same however the target was named (the queue URL, the local folder's absolute path); enqueue checkpoints record it. */
+  readonly queueId: string;
+  readonly limits: BatchLimits;
+
+  /** Sends one batch (within `limits`); returns the entries refused, none when all were taken. */
+  sendBatch(messages: readonly ScrapeMessage[]): Promise<readonly RefusedEntry[]>;
+
+  status(windowMinutes: number): Promise<FleetStatus>;
+
+  /** Stops the trigger and sets `enabled: false` in the settings store. Idempotent. */
+  pause(): Promise<void>;
+  /** Restores the trigger as deployed and sets `enabled: true`. Idempotent. */
+  resume(): Promise<void>;
+
+  readSettings(): Promise<StoredSettings>;
+  /** Writes an already validated document; returns the new version. */
+  writeSettings(document: Readonly<Record<string, unknown>>): Promise<StoredSettings>;
+
+  /** Dead letters without taking them off the queue, at most `limit`. */
+  listDeadLetters(limit: number): Promise<readonly DeadLetterEntry[]>;
+  /**
+   * Moves up to `limit` dead letters (all when undefined) back to the work
+   * queue, each one sent before it is removed from the dead letters, so a
+   * crash can duplicate a message but never drop one. Returns how many moved.
+   */
+  redriveDeadLetters(limit: number | undefined, onProgress: (progress: RedriveProgress) => void, signal: AbortSignal, options?: RedriveOptions): Promise<number>;
+  /** Deletes every dead letter; returns how many (when the queue says). */
+  purgeDeadLetters(): Promise<number | undefined>;
+
+  /** The result records, page by page through the store's own paging, one at a time. */
+  results(signal: AbortSignal): AsyncIterable<unknown>;
+
+  /** Releases clients and files. */
+  close(): Promise<void>;
+}

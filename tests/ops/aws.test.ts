@@ -1,0 +1,284 @@
+import assert from "node:assert/strict";
+import { SQSClient, SendMessageBatchCommand } from "@aws-sdk/client-sqs";
+import { createHash } from "node:crypto";
+import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { FauxqsServer } from "fauxqs";
+import { main } from "../../ops/cli";
+import { resultKey } from "../../shared/result";
+import { loadFauxqs, registerQueue, startControlPlaneFake, startSqsFront, type ControlPlaneFake, type SqsFront } from "./awsFakes";
+import { captureIo } from "./support";
+
+const FUNCTION = "scrape-fleet-test-worker";
+const PARAMETER = "/scrape-fleet-test/settings";
+const BUCKET = "scrape-fleet-test-results";
+
+describe("fleet on AWS (real SDK clients; fauxqs for SQS and S3, recorded fakes for Lambda, SSM and CloudWatch)", function () {
+  this.timeout(30_000);
+  let dir: string;
+  let fauxqs: FauxqsServer;
+  let front: SqsFront;
+  let control: ControlPlaneFake;
+  let s3: S3Client;
+  let sqs: SQSClient;
+  let work: { queueUrl: string; queueArn: string };
+  let dead: { queueUrl: string; queueArn: string };
+  const saved: Record<string, string | undefined> = {};
+  let queueSeq = 0;
+
+  const setEnv = (values: Record<string, string | undefined>): void => {
+    for (const [name, value] of Object.entries(values)) {
+      if (!(name in saved)) saved[name] = process.env[name];
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  };
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "fleet-aws-"));
+    fauxqs = await loadFauxqs().startFauxqs({ port: 0, logger: false });
+    front = await startSqsFront(fauxqs.address);
+    // fauxqs's S3 rather than s3rver: s3rver answers InternalError to a listing of more than 1,000 keys.
+    s3 = new S3Client({ endpoint: fauxqs.address, forcePathStyle: true, region: "us-east-1", credentials: { accessKeyId: "x", secretAccessKey: "x" } });
+    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+    sqs = new SQSClient({ endpoint: fauxqs.address, region: "us-east-1", credentials: { accessKeyId: "x", secretAccessKey: "x" }, useQueueUrlAsEndpoint: false });
+  });
+  after(async () => {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+    sqs.destroy();
+    await front.stop();
+    s3.destroy();
+    await fauxqs.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  // A fresh pair of queues, control plane and outputs file per test.
+  beforeEach(async () => {
+    queueSeq += 1;
+    dead = fauxqs.createQueue(`fleet-dlq-${queueSeq}`);
+    work = fauxqs.createQueue(`fleet-work-${queueSeq}`, { attributes: { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dead.queueArn, maxReceiveCount: "2" }) } });
+    registerQueue(work.queueArn, work.queueUrl);
+    registerQueue(dead.queueArn, dead.queueUrl);
+    control = await startControlPlaneFake({ functionName: FUNCTION, queueArn: work.queueArn, parameterName: PARAMETER, fleetName: "scrape-fleet-test", settings: '{"concurrency":8}' });
+    front.intercept = undefined;
+    setEnv({
+      AWS_ENDPOINT_URL_SQS: front.endpoint,
+      AWS_ENDPOINT_URL_S3: fauxqs.address,
+      AWS_ENDPOINT_URL_SSM: control.endpoint,
+      AWS_ENDPOINT_URL_LAMBDA: control.endpoint,
+      AWS_ENDPOINT_URL_CLOUDWATCH: control.endpoint,
+      AWS_ACCESS_KEY_ID: "AKIDOPSTEST",
+      AWS_SECRET_ACCESS_KEY: "ops-test-secret",
+      AWS_SESSION_TOKEN: undefined,
+      AWS_PROFILE: undefined,
+      AWS_REGION: "us-east-1",
+      AWS_EC2_METADATA_DISABLED: "true",
+      AWS_MAX_ATTEMPTS: "2",
+    });
+    const outputs = {
+      cloud: "aws",
+      workQueueUrl: work.queueUrl,
+      workQueueId: work.queueArn,
+      deadLetterQueueUrl: dead.queueUrl,
+      workerName: FUNCTION,
+      resultsBucket: BUCKET,
+      configLocation: PARAMETER,
+      dashboardUrl: "https://console.aws.amazon.com/cloudwatch/home#dashboards:name=scrape-fleet-test",
+      alertChannel: "arn:aws:sns:us-east-1:000000000000:scrape-fleet-test-alerts",
+    };
+    await writeFile(join(dir, "outputs.json"), JSON.stringify(outputs));
+  });
+  afterEach(async () => {
+    await control.stop();
+  });
+
+  const fleet = async (...args: string[]): Promise<{ code: number; out: string; err: string }> => {
+    const io = captureIo({ cwd: dir });
+    const code = await main([...args, "--outputs", "outputs.json"], io);
+    return { code, out: io.out(), err: io.err() };
+  };
+  /** Messages in a queue, visible or not, as the emulator holds them. */
+  const count = async (queueUrl: string): Promise<number> => {
+    const messages = fauxqs.inspectQueue(queueUrl.split("/").pop() ?? "")?.messages;
+    return (messages?.ready.length ?? 0) + (messages?.inflight.length ?? 0) + (messages?.delayed.length ?? 0);
+  };
+  const bodiesIn = (queueName: string): string[] => (fauxqs.inspectQueue(queueName)?.messages.ready ?? []).map((message) => message.body);
+  const urls = async (count: number, name = "urls.txt"): Promise<void> =>
+    writeFile(join(dir, name), Array.from({ length: count }, (_, index) => `https://site.example/page/${index + 1}`).join("\n"));
+
+  it("enqueue sends SendMessageBatch calls of 10 entries, every message in the workers' format", async () => {
+    await urls(25);
+    const run = await fleet("enqueue", "urls.txt", "--json");
+    assert.equal(run.code, 0, run.err);
+    assert.equal((JSON.parse(run.out) as { sent: number }).sent, 25);
+    assert.equal(front.targets.filter((target) => target === "AmazonSQS.SendMessageBatch").length >= 3, true);
+    const bodies = bodiesIn(`fleet-work-${queueSeq}`).map((body) => JSON.parse(body) as { v: number; url: string; depth: number });
+    assert.equal(bodies.length, 25);
+    assert.deepEqual(bodies.find((body) => body.url.endsWith("/page/7")), { v: 1, url: "https://site.example/page/7", depth: 0 });
+  });
+
+  it("a batch with some entries refused re-sends only those; a throttled call is sent again", async () => {
+    await urls(10, "refused.txt");
+    const sent: number[] = [];
+    let call = 0;
+    front.intercept = (target, body) => {
+      if (target !== "AmazonSQS.SendMessageBatch") return undefined;
+      call += 1;
+      const entries = body.Entries as { Id: string; MessageBody: string }[];
+      sent.push(entries.length);
+      if (call === 1) return { status: 400, body: { __type: "com.amazonaws.sqs#RequestThrottled", message: "Rate exceeded" } };
+      if (call === 2) {
+        // Entries 3 and 8 refused by the service (retryable), the rest taken (answered here, so not queued: the queue shows only the re-send).
+        return {
+          status: 200,
+          body: {
+            Successful: entries.filter((entry) => entry.Id !== "3" && entry.Id !== "8").map((entry) => ({ Id: entry.Id, MessageId: `m${entry.Id}`, MD5OfMessageBody: createHash("md5").update(entry.MessageBody).digest("hex") })),
+            Failed: [
+              { Id: "3", SenderFault: false, Code: "InternalError", Message: "try again" },
+              { Id: "8", SenderFault: false, Code: "InternalError", Message: "try again" },
+            ],
+          },
+        };
+      }
+      return undefined;
+    };
+    const run = await fleet("enqueue", "refused.txt", "--json");
+    assert.equal(run.code, 0, run.err);
+    assert.deepEqual(sent.slice(-2), [10, 2], "after the throttled call, the whole batch, then only its two refused entries");
+    assert.deepEqual(
+      bodiesIn(`fleet-work-${queueSeq}`).map((body) => (JSON.parse(body) as { url: string }).url),
+      ["https://site.example/page/4", "https://site.example/page/9"],
+      "the re-send carried lines 4 and 9 (entries 3 and 8)",
+    );
+  });
+
+  it("status reads SQS counts, the mapping's state, the settings and CloudWatch's figures", async () => {
+    await sqs.send(new SendMessageBatchCommand({ QueueUrl: work.queueUrl, Entries: [1, 2, 3].map((n) => ({ Id: String(n), MessageBody: `{"url":"https://a.example/${n}"}` })) }));
+    await sqs.send(new SendMessageBatchCommand({ QueueUrl: dead.queueUrl, Entries: [{ Id: "1", MessageBody: '{"url":"https://dead.example/"}' }] }));
+    control.metricValues.set("ApproximateAgeOfOldestMessage", [42, 30]);
+    control.metricValues.set("PagesOk", [60]);
+    control.metricValues.set("PagesFailed", [15]);
+    control.metricValues.set("PagesRetried", [5]);
+    const run = await fleet("status", "--json", "--window", "5");
+    assert.equal(run.code, 0, run.err);
+    const status = JSON.parse(run.out) as Record<string, unknown>;
+    assert.deepEqual(status, {
+      backlog: 3,
+      inFlight: 0,
+      oldestAgeSeconds: 42,
+      deadLetters: 1,
+      triggerEnabled: true,
+      settingsEnabled: true,
+      pagesPerMinute: 15,
+      outcomes: { ok: 60, failed: 15, retry: 5, malformed: 0 },
+      windowMinutes: 5,
+    });
+    const request = control.metricRequests[0] as { MetricDataQueries: { MetricStat: { Metric: { Dimensions: { Name: string; Value: string }[] } } }[] };
+    assert.deepEqual(request.MetricDataQueries[1]?.MetricStat.Metric.Dimensions, [{ Name: "Fleet", Value: "scrape-fleet-test" }], "the fleet's dimension comes from the function's FLEET_NAME");
+  });
+
+  it("pause disables the event source mapping and writes enabled: false as a new SSM version; resume undoes both", async () => {
+    const paused = await fleet("pause");
+    assert.equal(paused.code, 0, paused.err);
+    assert.equal(control.mappingState, "Disabled");
+    assert.deepEqual(control.parameterVersions.map((value) => JSON.parse(value) as unknown), [{ concurrency: 8 }, { concurrency: 8, enabled: false }]);
+    assert.match((await fleet("status")).out, /PAUSED \(trigger stopped, settings enabled: false\)/);
+
+    assert.equal((await fleet("pause")).code, 0, "pausing twice is harmless");
+    assert.equal(control.parameterVersions.length, 2, "and writes no new version");
+    const resumed = await fleet("resume");
+    assert.equal(resumed.code, 0, resumed.err);
+    assert.equal(control.mappingState, "Enabled");
+    assert.deepEqual(JSON.parse(control.parameterVersions.at(-1) ?? "") as unknown, { concurrency: 8, enabled: true });
+  });
+
+  it("settings set validates before writing: a bad value is refused with the key, the value and the fix; a good one is a new version", async () => {
+    const refused = await fleet("settings", "set", "concurrency=999");
+    assert.equal(refused.code, 2);
+    assert.match(refused.err, /`concurrency` must be an integer from 1 to 256 \(given 999\); set a value in range/);
+    assert.equal(control.parameterVersions.length, 1, "nothing written");
+    const set = await fleet("settings", "set", "concurrency=4", 'blockedDomains=["bad.example"]');
+    assert.equal(set.code, 0, set.err);
+    assert.match(set.out, /concurrency: 8 → 4/);
+    assert.match(set.out, /written \(version 2\)/);
+    const got = JSON.parse((await fleet("settings", "get", "--json")).out) as { version: string; effective: { concurrency: number; blockedDomains: string[] } };
+    assert.deepEqual([got.version, got.effective.concurrency, got.effective.blockedDomains], ["2", 4, ["bad.example"]]);
+  });
+
+  it("dead-letters list shows each URL and attempts; redrive --limit sends before it deletes, so a failed delete loses nothing", async () => {
+    await sqs.send(new SendMessageBatchCommand({ QueueUrl: dead.queueUrl, Entries: [1, 2, 3, 4].map((n) => ({ Id: String(n), MessageBody: `{"v":1,"url":"https://dead.example/${n}"}` })) }));
+    const listed = JSON.parse((await fleet("dead-letters", "list", "--json")).out) as { url: string; attempts: number }[];
+    assert.deepEqual(listed.map((letter) => letter.url).sort(), [1, 2, 3, 4].map((n) => `https://dead.example/${n}`));
+    assert.equal(await count(dead.queueUrl), 4, "listing moved nothing");
+
+    front.intercept = (target) => (target === "AmazonSQS.DeleteMessageBatch" ? { status: 500, body: { __type: "com.amazonaws.sqs#InternalError", message: "We encountered an internal error." } } : undefined);
+    const interrupted = await fleet("dead-letters", "redrive", "--limit", "2");
+    assert.equal(interrupted.code, 1);
+    assert.equal(await count(work.queueUrl), 2, "the copies were sent");
+    assert.equal(await count(dead.queueUrl), 4, "and the originals stay until a delete succeeds");
+
+    front.intercept = undefined;
+    const moved = await fleet("dead-letters", "redrive", "--json");
+    assert.equal(moved.code, 0, moved.err);
+    assert.ok(front.targets.includes("AmazonSQS.StartMessageMoveTask"), "a redrive of all is an SQS move task");
+    // The two received by the failed redrive are invisible for its 60 s visibility timeout; the move task takes the visible two.
+    assert.equal((JSON.parse(moved.out) as { moved: number }).moved, 2);
+    assert.equal(await count(dead.queueUrl), 2, "the two in flight stay in the dead-letter queue until they are visible again");
+    assert.equal(new Set(bodiesIn(`fleet-work-${queueSeq}`)).size, 4, "every dead letter is in the work queue, none lost");
+  });
+
+  it("dead-letters purge needs --yes", async () => {
+    await sqs.send(new SendMessageBatchCommand({ QueueUrl: dead.queueUrl, Entries: [{ Id: "1", MessageBody: '{"url":"https://dead.example/"}' }] }));
+    assert.equal((await fleet("dead-letters", "purge")).code, 2);
+    assert.equal(await count(dead.queueUrl), 1);
+    assert.equal((await fleet("dead-letters", "purge", "--yes")).code, 0);
+    assert.equal(await count(dead.queueUrl), 0);
+  });
+
+  it("results export pages through ListObjectsV2 past 1,000 keys and streams JSON Lines and CSV", async function () {
+    this.timeout(60_000);
+    const total = 1_003;
+    for (let start = 0; start < total; start += 50) {
+      await Promise.all(
+        Array.from({ length: Math.min(50, total - start) }, (_, offset) => {
+          const url = `https://site.example/r/${start + offset}`;
+          const record = { schema: "scrape-fleet/result@1", key: resultKey(url), url, status: (start + offset) % 10 === 0 ? "failed" : "ok", fetchedAt: "2026-12-01T00:00:00.000Z", attempt: 1 };
+          return s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: resultKey(url), Body: JSON.stringify(record) }));
+        }),
+      );
+    }
+    const exported = await fleet("results", "export", "--out", "all.jsonl");
+    assert.equal(exported.code, 0, exported.err);
+    const lines = (await readFile(join(dir, "all.jsonl"), "utf8")).trim().split("\n");
+    assert.equal(lines.length, total);
+    const failed = await fleet("results", "export", "--format", "csv", "--status", "failed");
+    assert.equal(failed.out.trim().split("\n").length, 1 + Math.ceil(total / 10));
+  });
+
+  it("an expired credential is exit code 3 with the chain and the fix, not a stack trace", async () => {
+    control.failWith = "ExpiredTokenException";
+    const run = await fleet("settings", "get");
+    assert.equal(run.code, 3);
+    assert.match(run.err, /AWS default credential provider chain .* gave no usable credentials \(ssm:GetParameter: ExpiredTokenException/);
+    assert.match(run.err, /aws sso login/);
+    assert.doesNotMatch(run.err, /\n\s+at /);
+  });
+
+  it("no credentials at all is exit code 3 naming the chain", async () => {
+    const empty = join(dir, "empty-aws-config");
+    await writeFile(empty, "");
+    setEnv({ AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_PROFILE: "nobody", AWS_CONFIG_FILE: empty, AWS_SHARED_CREDENTIALS_FILE: empty, AWS_WEB_IDENTITY_TOKEN_FILE: undefined, AWS_CONTAINER_CREDENTIALS_FULL_URI: undefined, AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: undefined });
+    try {
+      const run = await fleet("status");
+      assert.equal(run.code, 3, run.err);
+      assert.match(run.err, /AWS default credential provider chain/);
+    } finally {
+      setEnv({ AWS_ACCESS_KEY_ID: "AKIDOPSTEST", AWS_SECRET_ACCESS_KEY: "ops-test-secret", AWS_PROFILE: undefined, AWS_CONFIG_FILE: undefined, AWS_SHARED_CREDENTIALS_FILE: undefined });
+    }
+  });
+});
