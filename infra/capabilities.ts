@@ -18,7 +18,7 @@
  * Azure's host.json, is loaded on use: see `azureMessagesPerInstance`).
  */
 import { isDeepStrictEqual } from "node:util";
-import { OLDEST_MESSAGE_AGE_FIELD } from "../functions/azure/metrics";
+import { FLEET_METRICS_EVENT, OLDEST_MESSAGE_AGE_FIELD } from "../functions/azure/metrics";
 import { FUNCTION_ENV as GCP_FUNCTION_ENV } from "../functions/gcp/environment";
 import { SettingsError } from "../shared/errors";
 import { METRICS, OUTCOME_METRIC } from "../shared/metricNames";
@@ -169,9 +169,10 @@ const azure = {
     return exactlyOne(plan, AZURE.namespace, `holding queue ${queue.name}`, (namespace) => namespace.outputs.name === queue.inputs.namespaceName);
   },
   app: (plan: PlanEvidence) => exactlyOne(plan, AZURE.webApp, "named by the workerName output", (app) => app.outputs.name === output(plan, "workerName")),
-  appSetting: (app: RecordedResource, name: string) => {
-    const entry = list(read(app.inputs, "siteConfig", "appSettings"), `${app.name} siteConfig.appSettings`).find((setting) => read(setting, "name") === name);
-    return read(entry, "value");
+  /** The app's settings live in their own `config/appsettings` resource (Flex refuses any siteConfig azure-native would send). */
+  appSetting: (plan: PlanEvidence, app: RecordedResource, name: string) => {
+    const settings = exactlyOne(plan, AZURE.appSettings, `holding the settings of ${app.name}`, (candidate) => candidate.inputs.name === app.outputs.name);
+    return read(settings.inputs, "properties", name);
   },
 };
 
@@ -310,10 +311,10 @@ const azureOnQueue = (criterion: unknown, plan: PlanEvidence) =>
   items(read(criterion, "dimensions")).some((dimension) => read(dimension, "name") === "EntityName" && items(read(dimension, "values")).includes(azure.workQueue(plan).outputs.name));
 const azureMetric = (alarm: RecordedResource, plan: PlanEvidence, metric: string, operator: string, threshold: number) =>
   alarm.type === AZURE.metricAlert && azureCriteria(alarm).some((criterion) => read(criterion, "metricName") === metric && read(criterion, "operator") === operator && read(criterion, "threshold") === threshold && azureOnQueue(criterion, plan));
-/** `PT15M`, `PT1H`: an ISO 8601 duration of minutes or hours, in minutes. */
+/** `PT15M`, `PT1H`, `P1D`: an ISO 8601 duration of minutes, hours or days, in minutes. */
 const isoMinutes = (value: unknown) => {
-  const match = /^PT(?:(\d+)H)?(?:(\d+)M)?$/.exec(String(value));
-  return match === null ? Number.NaN : Number(match[1] ?? 0) * 60 + Number(match[2] ?? 0);
+  const match = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$/.exec(String(value));
+  return match === null ? Number.NaN : Number(match[1] ?? 0) * 1440 + Number(match[2] ?? 0) * 60 + Number(match[3] ?? 0);
 };
 const azureLogAlert = (alarm: RecordedResource, column: string, threshold: number) =>
   alarm.type === AZURE.scheduledQueryRule &&
@@ -325,12 +326,15 @@ const AZURE_ALARMS: AlarmWiring = {
     backlog: (alarm, plan) => azureCriteria(alarm).length === 1 && azureMetric(alarm, plan, "ActiveMessages", "GreaterThanOrEqual", plan.args.alarms.backlogMessages),
     // Service Bus has no oldest-message metric: the worker logs each message's age, a log query alerts on the largest.
     oldestMessageAge: (alarm, plan) => azureLogAlert(alarm, OLDEST_MESSAGE_AGE_FIELD, plan.args.alarms.oldestMessageAgeSeconds),
-    deadLetters: (alarm, plan) => azureMetric(alarm, plan, "DeadletteredMessages", "GreaterThan", 0),
+    // Each message the worker dead-letters, from its message_dead_lettered lines (the DeadletteredMessages gauge alert is the catch-all beside it).
+    deadLetters: (alarm) => azureLogAlert(alarm, "DeadLettered", 1) && alarm.inputs.autoMitigate === false,
     workerErrors: (alarm, plan) => azureLogAlert(alarm, "ErrorRatePercent", plan.args.alarms.errorRatePercent) && /\brequests\b/.test(String(read(azureCriteria(alarm)[0], "query"))),
-    pageRetries: (alarm, plan) => azureLogAlert(alarm, "RetryRatePercent", plan.args.alarms.retryRatePercent),
+    // The worker's own page counts, from its fleet_metrics lines.
+    pageRetries: (alarm, plan) => azureLogAlert(alarm, "RetryRatePercent", plan.args.alarms.retryRatePercent) && String(read(azureCriteria(alarm)[0], "query")).includes(FLEET_METRICS_EVENT),
     // Metric alert windows come in fixed sizes: the smallest at least `stalledMinutes`.
+    // A log search alert over the namespace's exported metrics: it evaluates while nothing completes, which a metric alert does not.
     stalled: (alarm, plan) =>
-      azureMetric(alarm, plan, "ActiveMessages", "GreaterThan", 0) && azureMetric(alarm, plan, "CompleteMessage", "LessThan", 1) && isoMinutes(alarm.inputs.windowSize) >= plan.args.alarms.stalledMinutes,
+      azureLogAlert(alarm, "StalledMinutes", plan.args.alarms.stalledMinutes) && /\bAzureMetrics\b/.test(String(read(azureCriteria(alarm)[0], "query"))) && isoMinutes(alarm.inputs.windowSize) >= plan.args.alarms.stalledMinutes,
   },
   notifies: (alarm) => (alarm.type === AZURE.metricAlert ? items(alarm.inputs.actions).map((action) => read(action, "actionGroupId")) : items(read(alarm.inputs, "actions", "actionGroups"))),
   channelReachesEmail: (plan) => {
@@ -470,12 +474,12 @@ export const CAPABILITIES = [
         },
       },
       azure: {
-        types: [AZURE.webApp, AZURE.blob, AZURE.deployment],
+        types: [AZURE.webApp, AZURE.appSettings, AZURE.blob, AZURE.deployment],
         label: "Function app on Flex Consumption, its package deployed by one deploy; `maximumInstanceCount` × host.json `maxConcurrentCalls`",
         check: (plan) => {
           const app = azure.app(plan);
-          same(azure.appSetting(app, "WORK_QUEUE_NAME"), azure.workQueue(plan).outputs.name, "the app setting WORK_QUEUE_NAME");
-          same(azure.appSetting(app, "ServiceBusConnection__fullyQualifiedNamespace"), `${text(azure.namespace(plan).outputs.name, "namespace name")}.servicebus.windows.net`, "the app's Service Bus namespace");
+          same(azure.appSetting(plan, app, "WORK_QUEUE_NAME"), azure.workQueue(plan).outputs.name, "the app setting WORK_QUEUE_NAME");
+          same(azure.appSetting(plan, app, "ServiceBusConnection__fullyQualifiedNamespace"), `${text(azure.namespace(plan).outputs.name, "namespace name")}.servicebus.windows.net`, "the app's Service Bus namespace");
           same(maxInFlightPages(plan), plan.args.maxWorkers * plan.args.messagesPerWorker, "pages in flight");
         },
       },
@@ -570,7 +574,7 @@ export const CAPABILITIES = [
     meaning: `the same six kinds (${Object.values(ALARM_KINDS).join("; ")}), each to the \`alertChannel\` output, which e-mails \`alertEmail\``,
     clouds: {
       aws: { types: [AWS.metricAlarm, AWS.topic, AWS.topicSubscription], label: "CloudWatch alarms to an SNS topic", check: checkAlarms(AWS_ALARMS) },
-      azure: { types: [AZURE.metricAlert, AZURE.scheduledQueryRule, AZURE.actionGroup], label: "Azure Monitor metric and log alerts to an action group", check: checkAlarms(AZURE_ALARMS) },
+      azure: { types: [AZURE.metricAlert, AZURE.scheduledQueryRule, AZURE.diagnosticSetting, AZURE.actionGroup], label: "Azure Monitor metric and log alerts to an action group (the namespace's metrics exported to Log Analytics for the stalled alert)", check: checkAlarms(AZURE_ALARMS) },
       gcp: { types: [GCP.alertPolicy, GCP.notificationChannel], label: "Cloud Monitoring alert policies to a notification channel", check: checkAlarms(GCP_ALARMS) },
     },
   },

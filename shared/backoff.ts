@@ -48,10 +48,30 @@ export function transientRetryDelayMs(attempt: number, random: () => number = Ma
 }
 
 /**
- * The kill switch (`fleet_paused`), in seconds: 15 min after the first hold,
- * doubling with each (15 min, 30 min, 1 h, 2 h, …), so a pause of length T
- * costs about log2(T / 15 min) + 1 holds, and a message comes back at most
- * T + 15 min after the fleet resumes. Every cloud whose handler holds a paused
- * message uses this one.
+ * The kill switch (`fleet_paused`): 15 min after the first delivery, doubling
+ * with each delivery (15 min, 30 min, 1 h, 2 h, 4 h, …). A pause of length T
+ * then costs about log2(T / 15 min) + 1 deliveries, and a message comes back
+ * at most T + 15 min after the fleet resumes. With the default 5 deliveries a
+ * message first received in the pause outlasts 7 h 45 min of it.
  */
 export const PAUSE_HOLD = { firstSeconds: 900, factor: 2 } as const;
+
+/** The part of an outcome the retry policy reads. */
+export interface RetryOutcome {
+  readonly code: string;
+  readonly retryAfterMs?: number;
+}
+
+/**
+ * Whole seconds until a message sent back with `outcome` after delivery number
+ * `attempt` (1 for the first) should come back, before any cloud's own bound:
+ * - a `retryAfterMs` (429, 503, or robots.txt answering so): that wait, rounded
+ *   up: the site said when, so no jitter is added;
+ * - `fleet_paused`: PAUSE_HOLD;
+ * - any other retry: `transientRetryDelayMs`, with `random()` as the jitter.
+ */
+export function retryDelaySeconds(outcome: RetryOutcome, attempt: number, random: () => number): number {
+  if (outcome.retryAfterMs !== undefined && Number.isFinite(outcome.retryAfterMs)) return Math.max(0, Math.ceil(outcome.retryAfterMs / 1000));
+  if (outcome.code === "fleet_paused") return PAUSE_HOLD.firstSeconds * PAUSE_HOLD.factor ** (Math.max(1, attempt) - 1);
+  return transientRetryDelayMs(attempt, random) / 1000;
+}

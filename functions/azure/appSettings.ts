@@ -32,7 +32,17 @@ export const AZURE_APP_SETTINGS = {
   fleetName: "FLEET_NAME",
   /** The same number as host.json `functionTimeout`, in seconds: the worker's deadline. */
   functionTimeoutSeconds: "FUNCTION_TIMEOUT_SECONDS",
+  /** The queue's `maxDeliveryCount` (`maxDeliveryAttempts`): the handler counts deliveries across a message's copies. */
+  maxDeliveryAttempts: "MAX_DELIVERY_ATTEMPTS",
+  /** The app's system-assigned identity (object id): the principal every role assignment names. */
+  principalId: "WORKER_PRINCIPAL_ID",
 } as const;
 
 /** The app setting that holds the Service Bus namespace's host name. */
 export const SERVICE_BUS_NAMESPACE_SETTING = `${SERVICE_BUS_CONNECTION}__fullyQualifiedNamespace`;
+
+/**
+ * The log line the handler writes, once per message, on the delivery Service
+ * Bus dead-letters; the dead-letter alert counts these lines (infra/azure/alarms.ts).
+ */
+export const DEAD_LETTERED_EVENT = "message_dead_lettered";

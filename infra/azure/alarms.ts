@@ -3,9 +3,25 @@
  * HTTPS webhook when the stack has one) on every alert rule.
  *
  * - backlog: Service Bus `ActiveMessages` on the work queue above `backlogMessages`;
- * - dead letters: `DeadletteredMessages` on the work queue above 0;
- * - stalled: messages waiting (`ActiveMessages` minimum > 0) and none
- *   completed (`CompleteMessage` total < 1) for `stalledMinutes`;
+ * - dead letters, two rules. `DeadletteredMessages` is a count of what sits
+ *   in the dead-letter queue, so an alert on it fires when the queue stops
+ *   being empty (from any cause, expiry included) and then stays fired: later
+ *   dead letters would notify nobody. So the fleet's dead-letters alarm
+ *   ("dead-lettered") counts the handler's `message_dead_lettered` lines (one
+ *   per message, on the delivery Service Bus dead-letters) and, stateless,
+ *   notifies for every 5 minutes that brought new ones; the metric alert
+ *   ("dead-letters") stays as the catch-all for the queue holding any;
+ * - stalled: work waiting and none completed for `stalledMinutes`. A metric
+ *   alert cannot say it: `CompleteMessage` has no data points while nothing
+ *   completes, and a metric alert skips a series with no data, so it would
+ *   never fire on dead workers. A log search alert evaluates even an empty
+ *   result, so the namespace's metrics go to the workspace (diagnostic
+ *   setting; `ActiveMessages` cannot be exported, `IncomingMessages` and
+ *   `CompleteMessage` can) and the rule fires when messages arrived
+ *   `stalledMinutes` ago or more and none has been completed since;
+ * - page retries: the share of pages ending `retry` or `malformed` over 15
+ *   minutes, from the fleet's metric lines, at `retryRatePercent` (every page
+ *   of a worker that cannot read its settings ends `settings_unavailable`);
  * - oldest message: Service Bus has no metric for the age of the oldest
  *   waiting message, so the handler reports the age (now − `enqueuedTimeUtc`)
  *   of every message it receives, and the metric line of each window carries
@@ -22,26 +38,40 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as monitor from "@pulumi/azure-native/monitor";
+import { DEAD_LETTERED_EVENT } from "../../functions/azure/appSettings";
 import { FLEET_METRICS_EVENT, OLDEST_MESSAGE_AGE_FIELD } from "../../functions/azure/metrics";
+import { METRICS } from "../../shared/metricNames";
+import { AZURE_LIMITS } from "../cloudLimits";
 import type { AlarmThresholds } from "../contract";
 import type { AzureAlarmName, AzureLogAlarmName, AzureMetricAlarmName } from "./config";
 
 /** The handler's settlement errors (functions/azure/index.ts), which are not failures of the fleet. */
-export const SETTLEMENT_ERROR_CODES = ["message_abandoned", "message_malformed"] as const;
+export const SETTLEMENT_ERROR_CODES = ["message_abandoned", "message_malformed", "message_exhausted"] as const;
 
 /**
- * Metric alert windows Azure Monitor accepts.
- * https://learn.microsoft.com/azure/templates/microsoft.insights/metricalerts#metricalertproperties
+ * Service Bus metrics a diagnostic setting can send to Log Analytics
+ * (`AzureMetrics`, namespace totals per minute); `ActiveMessages` and
+ * `DeadletteredMessages` cannot be exported.
+ * https://learn.microsoft.com/azure/azure-monitor/reference/supported-metrics/microsoft-servicebus-namespaces-metrics
  */
-export const METRIC_ALERT_WINDOWS_MINUTES = [1, 5, 15, 30, 60, 360, 720, 1440] as const;
+export const EXPORTED_QUEUE_METRICS = ["IncomingMessages", "CompleteMessage"] as const;
 
-/** The shortest accepted window that covers `minutes`: a stall is only called after `stalledMinutes` at least. */
-export function stalledWindowMinutes(minutes: number): number {
-  return METRIC_ALERT_WINDOWS_MINUTES.find((window) => window >= minutes) ?? METRIC_ALERT_WINDOWS_MINUTES[METRIC_ALERT_WINDOWS_MINUTES.length - 1];
+/** The diagnostic setting that sends the namespace's metrics to the workspace (one name per namespace). */
+export const QUEUE_METRICS_EXPORT = "scrape-fleet-queue-metrics";
+
+/**
+ * The stalled rule's window: the shortest window log search alerts accept
+ * that covers 4 × `stalledMinutes`, so work that arrived before the stall
+ * began is still in view when it has waited `stalledMinutes`.
+ */
+export function stalledLookbackMinutes(stalledMinutes: number): number {
+  const windows = AZURE_LIMITS.logAlertWindowsMinutes;
+  return windows.find((window) => window >= 4 * stalledMinutes) ?? windows[windows.length - 1];
 }
 
-/** `PT<n>M` / `PT<n>H`. */
+/** `PT<n>M` / `PT<n>H` / `P<n>D`. */
 export function isoMinutes(minutes: number): string {
+  if (minutes % 1440 === 0) return `P${minutes / 1440}D`;
   return minutes % 60 === 0 ? `PT${minutes / 60}H` : `PT${minutes}M`;
 }
 
@@ -58,6 +88,54 @@ export function fleetMetricsLinesKql(): string {
 /** The largest message age each window reported, in seconds. */
 export function oldestMessageAgeKql(): string {
   return [fleetMetricsLinesKql(), `| project timestamp, ${OLDEST_MESSAGE_AGE_FIELD} = todouble(line.${OLDEST_MESSAGE_AGE_FIELD})`].join("\n");
+}
+
+/** Pages ending `retry` or `malformed`, in percent of all pages, over the rule's window. */
+export function retryRateKql(): string {
+  const count = (metric: string) => `sum(toint(line.${metric}))`;
+  return [
+    fleetMetricsLinesKql(),
+    `| summarize pages = ${[METRICS.pagesOk, METRICS.pagesFailed, METRICS.pagesRetried, METRICS.pagesMalformed].map(count).join(" + ")}, sentBack = ${count(METRICS.pagesRetried)} + ${count(METRICS.pagesMalformed)}`,
+    "| extend RetryRatePercent = iff(pages == 0, 0.0, 100.0 * sentBack / pages)",
+    "| project RetryRatePercent",
+  ].join("\n");
+}
+
+/**
+ * Messages the worker dead-lettered (functions/azure/index.ts
+ * `DEAD_LETTERED_EVENT`) among the lines ingested in the last 5 minutes, the
+ * rule's frequency: each line is counted by one evaluation, however late it
+ * was ingested within the window.
+ */
+export function deadLetteredKql(): string {
+  return [
+    "traces",
+    `| where message has "${DEAD_LETTERED_EVENT}"`,
+    "| where ingestion_time() > ago(5m)",
+    "| extend line = parse_json(message)",
+    `| where tostring(line.event) == "${DEAD_LETTERED_EVENT}"`,
+    "| summarize DeadLettered = dcount(tostring(line.messageId))",
+  ].join("\n");
+}
+
+/**
+ * Minutes since work arrived with none completed after it: 0 when every
+ * arrival was followed by a completion. Over the namespace's exported metrics
+ * (`AzureMetrics`), per minute. A retry's copy arrives when it is scheduled,
+ * just before its original completes, so retries do not count as waiting.
+ */
+export function stalledKql(namespaceName: string): string {
+  return [
+    "let moves = AzureMetrics",
+    `    | where ResourceProvider == "MICROSOFT.SERVICEBUS" and Resource =~ "${namespaceName}"`,
+    `    | where MetricName in (${EXPORTED_QUEUE_METRICS.map((metric) => `"${metric}"`).join(", ")}) and Total > 0;`,
+    'let lastCompleted = toscalar(moves | where MetricName == "CompleteMessage" | summarize max(TimeGenerated));',
+    "moves",
+    '| where MetricName == "IncomingMessages" and (isnull(lastCompleted) or TimeGenerated > lastCompleted)',
+    "| summarize waitingSince = min(TimeGenerated)",
+    "| extend StalledMinutes = iff(isnull(waitingSince), 0.0, (now() - waitingSince) / 1m)",
+    "| project StalledMinutes",
+  ].join("\n");
 }
 
 /** Failed invocations that were not the handler settling a message, in percent of all invocations, per 5 minutes. */
@@ -82,8 +160,11 @@ export interface AlarmsArgs {
   readonly alertWebhookUrl?: pulumi.Output<string>;
   readonly thresholds: AlarmThresholds;
   readonly namespaceId: pulumi.Input<string>;
+  readonly namespaceName: pulumi.Input<string>;
   readonly queueName: pulumi.Input<string>;
   readonly appInsightsId: pulumi.Input<string>;
+  /** The Log Analytics workspace behind Application Insights: the namespace's metrics go there too. */
+  readonly workspaceId: pulumi.Input<string>;
   readonly tags: Readonly<Record<string, string>>;
 }
 
@@ -91,6 +172,7 @@ export interface Alarms {
   readonly actionGroup: monitor.ActionGroup;
   readonly metricAlerts: readonly monitor.MetricAlert[];
   readonly logAlerts: readonly monitor.ScheduledQueryRule[];
+  readonly queueMetricsExport: monitor.DiagnosticSetting;
 }
 
 const SERVICE_BUS_NAMESPACE = "Microsoft.ServiceBus/namespaces";
@@ -135,21 +217,34 @@ export function createAlarms(name: string, args: AlarmsArgs, parent: pulumi.Reso
     );
 
   const { thresholds } = args;
-  const stalledWindow = stalledWindowMinutes(thresholds.stalledMinutes);
   const metricAlerts = [
     metricAlert("backlog", `${thresholds.backlogMessages} or more messages wait in the work queue`, 2, 5, [
       { name: "ActiveMessages", metricName: "ActiveMessages", operator: "GreaterThanOrEqual", threshold: thresholds.backlogMessages, timeAggregation: "Average" },
     ]),
-    metricAlert("dead-letters", "Messages reached the work queue's dead-letter sub-queue ($DeadLetterQueue)", 1, 5, [
+    metricAlert("dead-letters", "The work queue's dead-letter sub-queue ($DeadLetterQueue) holds messages (fires when it stops being empty, from any cause)", 2, 5, [
       { name: "DeadletteredMessages", metricName: "DeadletteredMessages", operator: "GreaterThan", threshold: 0, timeAggregation: "Maximum" },
-    ]),
-    metricAlert("stalled", `Messages have waited ${stalledWindow} minutes with none completed`, 1, stalledWindow, [
-      { name: "Waiting", metricName: "ActiveMessages", operator: "GreaterThan", threshold: 0, timeAggregation: "Minimum" },
-      { name: "NoneCompleted", metricName: "CompleteMessage", operator: "LessThan", threshold: 1, timeAggregation: "Total" },
     ]),
   ];
 
-  const logAlert = (alarm: AzureLogAlarmName, description: string, severity: number, query: string, column: string, threshold: number) =>
+  const queueMetricsExport = new monitor.DiagnosticSetting(
+    `${name}-queue-metrics`,
+    { name: QUEUE_METRICS_EXPORT, resourceUri: args.namespaceId, workspaceId: args.workspaceId, metrics: [{ category: "AllMetrics", enabled: true }] },
+    { parent },
+  );
+
+  interface LogAlert {
+    readonly description: string;
+    readonly severity: number;
+    readonly query: pulumi.Input<string>;
+    readonly column: string;
+    readonly threshold: number;
+    readonly windowMinutes: number;
+    /** Stateful alerts notify once until resolved; stateless ones on every evaluation whose condition holds. */
+    readonly stateful: boolean;
+    readonly scope: pulumi.Input<string>;
+    readonly dependsOn?: pulumi.Resource[];
+  }
+  const logAlert = (alarm: AzureLogAlarmName, alert: LogAlert) =>
     new monitor.ScheduledQueryRule(
       `${name}-${alarm}`,
       {
@@ -157,28 +252,53 @@ export function createAlarms(name: string, args: AlarmsArgs, parent: pulumi.Reso
         ruleName: args.names.alerts[alarm],
         location: args.location,
         kind: "LogAlert",
-        description,
-        severity,
+        description: alert.description,
+        severity: alert.severity,
         enabled: true,
-        autoMitigate: true,
-        scopes: [args.appInsightsId],
+        autoMitigate: alert.stateful,
+        scopes: [alert.scope],
         evaluationFrequency: "PT5M",
-        windowSize: "PT15M",
+        windowSize: isoMinutes(alert.windowMinutes),
         criteria: {
-          allOf: [{ query, timeAggregation: "Maximum", metricMeasureColumn: column, operator: "GreaterThanOrEqual", threshold, failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 } }],
+          allOf: [
+            { query: alert.query, timeAggregation: "Maximum", metricMeasureColumn: alert.column, operator: "GreaterThanOrEqual", threshold: alert.threshold, failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 } },
+          ],
         },
         actions: { actionGroups: [actionGroup.id] },
         tags: args.tags,
       },
-      { parent },
+      { parent, dependsOn: alert.dependsOn },
     );
 
+  const onAppInsights = { scope: args.appInsightsId, windowMinutes: 15, stateful: true } as const;
   const logAlerts = [
-    logAlert("oldest-message", `A message ${thresholds.oldestMessageAgeSeconds} s old or older was received from the work queue`, 2, oldestMessageAgeKql(), OLDEST_MESSAGE_AGE_FIELD, thresholds.oldestMessageAgeSeconds),
-    logAlert("errors", `${thresholds.errorRatePercent}% or more of worker invocations failed`, 1, errorRateKql(), "ErrorRatePercent", thresholds.errorRatePercent),
+    logAlert("oldest-message", { ...onAppInsights, description: `A message ${thresholds.oldestMessageAgeSeconds} s old or older was received from the work queue`, severity: 2, query: oldestMessageAgeKql(), column: OLDEST_MESSAGE_AGE_FIELD, threshold: thresholds.oldestMessageAgeSeconds }),
+    logAlert("errors", { ...onAppInsights, description: `${thresholds.errorRatePercent}% or more of worker invocations failed`, severity: 1, query: errorRateKql(), column: "ErrorRatePercent", threshold: thresholds.errorRatePercent }),
+    logAlert("page-retries", {
+      ...onAppInsights,
+      description: `${thresholds.retryRatePercent}% or more of pages went back to the queue (retry) or could not be read (malformed) over 15 minutes; settings_unavailable on every page means the workers cannot read their settings`,
+      severity: 2,
+      query: retryRateKql(),
+      column: "RetryRatePercent",
+      threshold: thresholds.retryRatePercent,
+    }),
+    // Stateless, over the lines ingested since the last evaluation: every 5 minutes with new dead letters notifies.
+    logAlert("dead-lettered", { scope: args.appInsightsId, windowMinutes: 15, stateful: false, description: "The worker dead-lettered messages (each after maxDeliveryAttempts deliveries): read them in the work queue's $DeadLetterQueue", severity: 1, query: deadLetteredKql(), column: "DeadLettered", threshold: 1 }),
+    logAlert("stalled", {
+      scope: args.workspaceId,
+      // Arrivals far enough back to see work that has waited the whole `stalledMinutes`.
+      windowMinutes: stalledLookbackMinutes(thresholds.stalledMinutes),
+      stateful: true,
+      description: `Messages have waited ${thresholds.stalledMinutes} minutes with none completed`,
+      severity: 1,
+      query: pulumi.output(args.namespaceName).apply(stalledKql),
+      column: "StalledMinutes",
+      threshold: thresholds.stalledMinutes,
+      dependsOn: [queueMetricsExport],
+    }),
   ];
 
-  return { actionGroup, metricAlerts, logAlerts };
+  return { actionGroup, metricAlerts, logAlerts, queueMetricsExport };
 }
 
 interface MetricCriterion {

@@ -17,6 +17,7 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { SettingsError, type SettingIssue } from "../../shared/errors";
+import { AZURE_LIMITS } from "../cloudLimits";
 import { configKey, PROJECT, toInteger, type CloudConfig, type RawConfig, type Validation } from "../config";
 import type { FleetArgs } from "../contract";
 import { resourceName, type NameKind } from "../naming";
@@ -27,11 +28,8 @@ export const LOCATION_KEY = "azure-native:location";
 /** The stack keys only the Azure fleet reads (besides `azure-native:location`). */
 export const AZURE_KEYS = ["lockDurationSeconds"] as const;
 
-/**
- * Service Bus's longest message lock: 5 minutes.
- * https://learn.microsoft.com/azure/service-bus-messaging/message-transfers-locks-settlement#peeklock
- */
-export const SERVICE_BUS_MAX_LOCK_SECONDS = 300;
+/** Service Bus's longest message lock (infra/cloudLimits.ts). */
+export const SERVICE_BUS_MAX_LOCK_SECONDS = AZURE_LIMITS.serviceBusMaxLockSeconds;
 /**
  * Lock time beyond the function timeout: the host receives the message before
  * the invocation starts and settles it after it ends.
@@ -42,22 +40,12 @@ export const LOCK_HEADROOM_SECONDS = 30;
  * before the deadline (functions/azure/index.ts `DEADLINE_MARGIN_MS`).
  */
 export const MIN_FUNCTION_TIMEOUT_SECONDS = 10;
-/**
- * Flex Consumption instance sizes, in MB.
- * https://learn.microsoft.com/azure/azure-functions/flex-consumption-plan#instance-sizes
- */
-export const FLEX_INSTANCE_MEMORY_MB = [512, 2048, 4096] as const;
-/**
- * `maximumInstanceCount` range: "The lowest maximum scale is currently 1. The
- * highest currently supported value is 1000."
- * https://learn.microsoft.com/azure/azure-functions/flex-consumption-plan#considerations
- */
-export const FLEX_MAX_INSTANCES = { min: 1, max: 1000 } as const;
-/**
- * Log Analytics interactive retention for the pay-as-you-go (PerGB2018) tier.
- * https://learn.microsoft.com/azure/azure-monitor/logs/data-retention-configure
- */
-export const LOG_ANALYTICS_RETENTION_DAYS = { min: 30, max: 730 } as const;
+/** Flex Consumption instance sizes, in MB (infra/cloudLimits.ts). */
+export const FLEX_INSTANCE_MEMORY_MB = AZURE_LIMITS.flexInstanceMemoryMb;
+/** Flex Consumption `maximumInstanceCount` range (infra/cloudLimits.ts). */
+export const FLEX_MAX_INSTANCES = AZURE_LIMITS.flexMaxInstances;
+/** Log Analytics retention range (infra/cloudLimits.ts). */
+export const LOG_ANALYTICS_RETENTION_DAYS = AZURE_LIMITS.logAnalyticsRetentionDays;
 
 /** Every name the Azure fleet gives a resource. Globally unique ones end with `suffixOf(subscription)`. */
 export interface AzureNames {
@@ -85,9 +73,9 @@ export interface AzureNames {
 }
 
 /** Alarms on Service Bus metrics: metric alert rules. */
-export const AZURE_METRIC_ALARMS = ["backlog", "dead-letters", "stalled"] as const;
-/** Alarms on the fleet's trace lines and requests: log search alert rules (scheduled query rules). */
-export const AZURE_LOG_ALARMS = ["oldest-message", "errors"] as const;
+export const AZURE_METRIC_ALARMS = ["backlog", "dead-letters"] as const;
+/** Alarms on the fleet's trace lines and requests, and on the namespace's exported metrics: log search alert rules (scheduled query rules). */
+export const AZURE_LOG_ALARMS = ["oldest-message", "errors", "page-retries", "dead-lettered", "stalled"] as const;
 export type AzureMetricAlarmName = (typeof AZURE_METRIC_ALARMS)[number];
 export type AzureLogAlarmName = (typeof AZURE_LOG_ALARMS)[number];
 export type AzureAlarmName = AzureMetricAlarmName | AzureLogAlarmName;

@@ -14,8 +14,12 @@ import * as authorization from "@pulumi/azure-native/authorization";
  * https://learn.microsoft.com/azure/role-based-access-control/built-in-roles
  */
 export const ROLE_DEFINITIONS = {
-  /** Receive (and settle) messages. https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/integration#azure-service-bus-data-receiver */
-  serviceBusDataReceiver: "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0",
+  /**
+   * Send, receive and manage, data plane and control plane (actions and data
+   * actions `Microsoft.ServiceBus/*`), here on the one queue.
+   * https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/integration#azure-service-bus-data-owner
+   */
+  serviceBusDataOwner: "090c5cfd-751d-490a-894a-3ce6f1109419",
   /** Read, write and delete blobs. https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/storage#storage-blob-data-contributor */
   storageBlobDataContributor: "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
   /** Blobs and containers, for the Functions host's own storage and the Flex deployment container. https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/storage#storage-blob-data-owner */
@@ -99,16 +103,36 @@ export interface WorkerGrantsArgs {
 }
 
 export interface WorkerGrants {
-  readonly queueReceiver: authorization.RoleAssignment;
+  readonly queueOwner: authorization.RoleAssignment;
   readonly resultsWriter: authorization.RoleAssignment;
   readonly settingsReader: authorization.RoleAssignment;
   readonly hostStorage: authorization.RoleAssignment;
 }
 
+/**
+ * The worker's role on its queue is Azure Service Bus Data Owner, scoped to
+ * that one queue, not Data Receiver. Two things need more than Listen:
+ * - Scale-out. Target-based scaling reads the queue's length, which needs
+ *   Manage rights; "With Listen rights scaling reverts to incremental scale",
+ *   which adds at most one instance at a time. A user who queues a backlog
+ *   wants `maxWorkers` instances working on it within minutes, and
+ *   target-based scaling adds up to four per decision, sized by queue length
+ *   / `maxConcurrentCalls`.
+ *   https://learn.microsoft.com/azure/azure-functions/functions-target-based-scaling#service-bus-queues-and-topics
+ * - Retries. The handler schedules each retry's copy on the queue
+ *   (functions/azure/redelivery.ts), which needs Send.
+ * The price: the app's identity may also change or delete that queue (the
+ * role's actions are `Microsoft.ServiceBus/*` at the queue's scope), which
+ * Receiver + Sender would not allow. Nothing else in the namespace is reachable.
+ */
 export function grantWorker(name: string, args: WorkerGrantsArgs, parent: pulumi.Resource): WorkerGrants {
   const common = { principalId: args.principalId, principalType: "ServicePrincipal", subscriptionId: args.subscriptionId } as const;
   return {
-    queueReceiver: grant(`${name}-queue-receiver`, { ...common, role: "serviceBusDataReceiver", scope: args.queueId, description: "scrape-fleet worker: receive and settle work messages" }, parent),
+    queueOwner: grant(
+      `${name}-queue-owner`,
+      { ...common, role: "serviceBusDataOwner", scope: args.queueId, description: "scrape-fleet worker: receive and settle work messages, schedule retries, and let the scale controller read the queue's length" },
+      parent,
+    ),
     resultsWriter: grant(`${name}-results-writer`, { ...common, role: "storageBlobDataContributor", scope: args.resultsContainerId, description: "scrape-fleet worker: write result records" }, parent),
     settingsReader: grant(`${name}-settings-reader`, { ...common, role: "appConfigurationDataReader", scope: args.configStoreId, description: "scrape-fleet worker: read runtime settings" }, parent),
     hostStorage: grant(`${name}-host-storage`, { ...common, role: "storageBlobDataOwner", scope: args.codeAccountId, description: "scrape-fleet worker: Functions host storage and Flex deployment container" }, parent),

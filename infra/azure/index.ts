@@ -76,6 +76,7 @@ export class AzureFleet extends pulumi.ComponentResource {
         memoryMb: args.memoryMb,
         maxWorkers: args.maxWorkers,
         messagesPerWorker: args.messagesPerWorker,
+        maxDeliveryAttempts: args.maxDeliveryAttempts,
         logRetentionDays: args.logRetentionDays,
         serviceBusHostName: workQueue.hostName,
         queueName: workQueue.queue.name,
@@ -104,8 +105,10 @@ export class AzureFleet extends pulumi.ComponentResource {
         alertWebhookUrl: args.alertWebhookUrl,
         thresholds: args.alarms,
         namespaceId: workQueue.namespace.id,
+        namespaceName: workQueue.namespace.name,
         queueName: workQueue.queue.name,
         appInsightsId: worker.appInsights.id,
+        workspaceId: worker.workspace.id,
       },
       parent,
     );

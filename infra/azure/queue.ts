@@ -56,7 +56,7 @@ export function createWorkQueue(name: string, args: WorkQueueArgs, parent: pulum
       // Basic has no dead-letter forwarding or topics; Premium is a dedicated, hourly-billed tier.
       sku: { name: "Standard", tier: "Standard" },
       // No SAS keys: the function app signs in with its managed identity
-      // (Azure Service Bus Data Receiver on the queue), producers with theirs.
+      // (Azure Service Bus Data Owner on the queue, ./identity.ts), producers with theirs.
       // https://learn.microsoft.com/azure/service-bus-messaging/service-bus-sas#disable-local-or-sas-key-authentication
       disableLocalAuth: true,
       minimumTlsVersion: "1.2",
@@ -77,6 +77,8 @@ export function createWorkQueue(name: string, args: WorkQueueArgs, parent: pulum
       defaultMessageTimeToLive: WORK_MESSAGE_TTL,
       maxSizeInMegabytes: WORK_QUEUE_MAX_SIZE_MB,
       requiresSession: false,
+      // Off: a retry is a copy sent under the same message id
+      // (functions/azure/redelivery.ts), which duplicate detection would drop.
       requiresDuplicateDetection: false,
       enableBatchedOperations: true,
     },

@@ -23,7 +23,8 @@
  * 3. An ARM deployment (`resources.Deployment`) puts `onedeploy` with a
  *    read-only service SAS for that blob, minted by ARM at deployment time
  *    (`listServiceSas`, expiring an hour later) — so the SAS is never stored in
- *    the Pulumi state and the deployment's inputs only change with the code.
+ *    the Pulumi state and the deployment's inputs change only with the code
+ *    or with the app's identity (a re-created app gets a new one).
  *    The platform copies the package into the deployment container (with the
  *    app's identity), syncs the triggers and restarts the app on it.
  * azure-native 3.x has no typed resource for `sites/extensions`, and neither
@@ -147,6 +148,10 @@ export const ONE_DEPLOY_TEMPLATE = {
     storageAccountName: { type: "string" },
     containerName: { type: "string" },
     blobName: { type: "string" },
+    sitePrincipalId: {
+      type: "string",
+      metadata: { description: "The app's system-assigned identity. The template does not read it: a re-created app has a new one, so the deployment runs again for it." },
+    },
     sasExpiry: { type: "string", defaultValue: "[dateTimeAdd(utcNow(), 'PT1H')]" },
   },
   variables: {
@@ -183,6 +188,8 @@ export interface WorkerArgs {
   readonly memoryMb: number;
   readonly maxWorkers: number;
   readonly messagesPerWorker: number;
+  /** The work queue's `maxDeliveryCount`, which the handler counts across a message's copies. */
+  readonly maxDeliveryAttempts: number;
   readonly logRetentionDays: number;
   readonly serviceBusHostName: pulumi.Input<string>;
   readonly queueName: pulumi.Input<string>;
@@ -192,8 +199,36 @@ export interface WorkerArgs {
   readonly tags: Readonly<Record<string, string>>;
 }
 
+/**
+ * Every app setting the handler and the host read, by name. Host storage is
+ * reached with the app's identity, no connection string.
+ * https://learn.microsoft.com/azure/azure-functions/functions-reference#connecting-to-host-storage-with-an-identity
+ */
+export function workerAppSettings(args: WorkerArgs, from: { readonly codeAccountName: pulumi.Input<string>; readonly connectionString: pulumi.Input<string>; readonly principalId: pulumi.Input<string> }): Record<string, pulumi.Input<string>> {
+  return {
+    AzureWebJobsStorage__accountName: from.codeAccountName,
+    AzureWebJobsStorage__credential: "managedidentity",
+    [SERVICE_BUS_NAMESPACE_SETTING]: args.serviceBusHostName,
+    [AZURE_APP_SETTINGS.queueName]: args.queueName,
+    [AZURE_APP_SETTINGS.resultsContainerUrl]: args.resultsContainerUrl,
+    [AZURE_APP_SETTINGS.configEndpoint]: args.configEndpoint,
+    [AZURE_APP_SETTINGS.settingsKey]: args.settingsKey,
+    [AZURE_APP_SETTINGS.fleetName]: args.namePrefix,
+    [AZURE_APP_SETTINGS.functionTimeoutSeconds]: String(args.functionTimeoutSeconds),
+    [AZURE_APP_SETTINGS.maxDeliveryAttempts]: String(args.maxDeliveryAttempts),
+    APPLICATIONINSIGHTS_CONNECTION_STRING: from.connectionString,
+    // The app's identity: an app re-created under the same name gets a new
+    // one, so this resource's inputs change and the settings are written to
+    // the new app (its name and resource id alone stay the same).
+    [AZURE_APP_SETTINGS.principalId]: from.principalId,
+    NODE_OPTIONS: "--enable-source-maps",
+  };
+}
+
 export interface Worker {
   readonly app: web.WebApp;
+  /** The app's settings (`config/appsettings`): the code deployment waits for them. */
+  readonly appSettings: web.WebAppApplicationSettings;
   readonly plan: web.AppServicePlan;
   readonly codeAccount: storage.StorageAccount;
   readonly workspace: operationalinsights.Workspace;
@@ -258,27 +293,38 @@ export function createWorker(name: string, args: WorkerArgs, parent: pulumi.Reso
         // The fleet's bound: at most maxWorkers instances × maxConcurrentCalls messages.
         scaleAndConcurrency: { maximumInstanceCount: args.maxWorkers, instanceMemoryMB: args.memoryMb },
       },
-      siteConfig: {
-        minTlsVersion: "1.2",
-        // Flex takes no FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION,
-        // WEBSITE_NODE_DEFAULT_VERSION or WEBSITE_RUN_FROM_PACKAGE: the runtime is `functionAppConfig`.
-        // https://learn.microsoft.com/azure/azure-functions/functions-app-settings#flex-consumption-plan-deprecations
-        appSettings: [
-          // Host storage with the app's identity, no connection string.
-          // https://learn.microsoft.com/azure/azure-functions/functions-reference#connecting-to-host-storage-with-an-identity
-          { name: "AzureWebJobsStorage__accountName", value: codeAccount.name },
-          { name: "AzureWebJobsStorage__credential", value: "managedidentity" },
-          { name: SERVICE_BUS_NAMESPACE_SETTING, value: args.serviceBusHostName },
-          { name: AZURE_APP_SETTINGS.queueName, value: args.queueName },
-          { name: AZURE_APP_SETTINGS.resultsContainerUrl, value: args.resultsContainerUrl },
-          { name: AZURE_APP_SETTINGS.configEndpoint, value: args.configEndpoint },
-          { name: AZURE_APP_SETTINGS.settingsKey, value: args.settingsKey },
-          { name: AZURE_APP_SETTINGS.fleetName, value: args.namePrefix },
-          { name: AZURE_APP_SETTINGS.functionTimeoutSeconds, value: String(args.functionTimeoutSeconds) },
-          { name: "APPLICATIONINSIGHTS_CONNECTION_STRING", value: appInsights.connectionString },
-          { name: "NODE_OPTIONS", value: "--enable-source-maps" },
-        ],
-      },
+      // No `siteConfig` at all: whenever it is given, azure-native fills in
+      // `netFrameworkVersion: "v4.6"` (siteConfigArgsProvideDefaults in its
+      // types/input.js), and Flex Consumption refuses that property, among
+      // others, with a 400 ("The following site configuration property
+      // (Site.SiteConfig.NetFrameworkVersion) for Flex Consumption sites is
+      // invalid"). App settings go in their own resource below; TLS 1.2 is
+      // App Service's minimum for new apps, so nothing is lost by not sending it.
+      // https://github.com/pulumi/pulumi-azure-native/issues/4168
+      // https://github.com/microsoft/azure-pipelines-tasks/issues/21032
+      // https://github.com/Azure/terraform-azurerm-avm-res-web-site/issues/283
+      // infra/policy/flexSiteConfig.ts refuses a plan that sends one.
+    },
+    { parent },
+  );
+
+  const principalId = app.identity.apply((identity) => {
+    if (identity?.principalId === undefined) throw new Error(`function app ${name}: Azure returned no system-assigned identity; it is requested with identity.type SystemAssigned`);
+    return identity.principalId;
+  });
+
+  // The app's settings as their own `config/appsettings` resource, the
+  // documented pattern for Flex Consumption (the app itself carries no siteConfig).
+  // https://learn.microsoft.com/azure/azure-functions/functions-infrastructure-as-code?pivots=flex-consumption-plan#application-configuration
+  const appSettings = new web.WebAppApplicationSettings(
+    `${name}-app-settings`,
+    {
+      resourceGroupName: args.resourceGroupName,
+      name: app.name,
+      // Flex takes no FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION,
+      // WEBSITE_NODE_DEFAULT_VERSION or WEBSITE_RUN_FROM_PACKAGE: the runtime is `functionAppConfig`.
+      // https://learn.microsoft.com/azure/azure-functions/functions-app-settings#flex-consumption-plan-deprecations
+      properties: workerAppSettings(args, { codeAccountName: codeAccount.name, connectionString: appInsights.connectionString, principalId }),
     },
     { parent },
   );
@@ -299,12 +345,7 @@ export function createWorker(name: string, args: WorkerArgs, parent: pulumi.Reso
     { parent },
   );
 
-  const principalId = app.identity.apply((identity) => {
-    if (identity?.principalId === undefined) throw new Error(`function app ${name}: Azure returned no system-assigned identity; it is requested with identity.type SystemAssigned`);
-    return identity.principalId;
-  });
-
-  return { app, plan, codeAccount, workspace, appInsights, packageBlob, package: workerPkg, principalId };
+  return { app, appSettings, plan, codeAccount, workspace, appInsights, packageBlob, package: workerPkg, principalId };
 }
 
 export interface CodeDeploymentArgs {
@@ -316,7 +357,7 @@ export interface CodeDeploymentArgs {
   readonly tags: Readonly<Record<string, string>>;
 }
 
-/** Deploys the package with one deploy (see the file comment); runs again only when the package changes. */
+/** Deploys the package with one deploy (see the file comment); runs again when the package changes or the app is re-created. */
 export function deployCode(name: string, args: CodeDeploymentArgs, parent: pulumi.Resource): resources.Deployment {
   const { worker } = args;
   return new resources.Deployment(
@@ -332,9 +373,15 @@ export function deployCode(name: string, args: CodeDeploymentArgs, parent: pulum
           storageAccountName: { value: worker.codeAccount.name },
           containerName: { value: args.packageContainerName },
           blobName: { value: worker.package.blobName },
+          // The app's identity, not just its name: an app re-created under
+          // the same name keeps its name and resource id but gets a new
+          // principal, and without a changed input this deployment would not
+          // run again, leaving the new app with no code.
+          sitePrincipalId: { value: worker.principalId },
         },
       },
     },
-    { parent, dependsOn: [worker.packageBlob, worker.app, args.hostStorageGrant] },
+    // After the app settings: the host restarts on the new code and must find its storage and Service Bus settings.
+    { parent, dependsOn: [worker.packageBlob, worker.app, worker.appSettings, args.hostStorageGrant] },
   );
 }

@@ -9,6 +9,7 @@ import { alarmMissingData } from "./alarmMissingData";
 import { buildServiceAccount } from "./buildServiceAccount";
 import { deadLetterAlarm, deadLetterPath } from "./deadLetters";
 import { encryptionAtRest } from "./encryption";
+import { flexSiteConfig } from "./flexSiteConfig";
 import { leastPrivilege } from "./leastPrivilege";
 import { logRetention } from "./logRetention";
 import { nodeRuntime } from "./nodeRuntime";
@@ -27,6 +28,7 @@ export {
   deadLetterAlarm,
   deadLetterPath,
   encryptionAtRest,
+  flexSiteConfig,
   fleetTags,
   leastPrivilege,
   logRetention,
@@ -53,4 +55,5 @@ export const FLEET_RULES: readonly FleetRule[] = [
   buildServiceAccount,
   requiredApis,
   ackMargin,
+  flexSiteConfig,
 ];

@@ -77,6 +77,8 @@ export const UNTAGGED: ReadonlySet<string> = new Set<string>([
   AZURE.blob,
   AZURE.managementPolicy,
   AZURE.roleAssignment,
+  AZURE.appSettings,
+  AZURE.diagnosticSetting,
 
   GCP.service,
   GCP.serviceIdentity,

@@ -42,6 +42,7 @@ export const AZURE = {
   managementPolicy: "azure-native:storage:ManagementPolicy",
   plan: "azure-native:web:AppServicePlan",
   webApp: "azure-native:web:WebApp",
+  appSettings: "azure-native:web:WebAppApplicationSettings",
   configStore: "azure-native:appconfiguration:ConfigurationStore",
   keyValue: "azure-native:appconfiguration:KeyValue",
   workspace: "azure-native:operationalinsights:Workspace",
@@ -50,6 +51,7 @@ export const AZURE = {
   actionGroup: "azure-native:monitor:ActionGroup",
   metricAlert: "azure-native:monitor:MetricAlert",
   scheduledQueryRule: "azure-native:monitor:ScheduledQueryRule",
+  diagnosticSetting: "azure-native:monitor:DiagnosticSetting",
   roleAssignment: "azure-native:authorization:RoleAssignment",
 } as const;
 

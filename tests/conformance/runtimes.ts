@@ -22,6 +22,7 @@
  * result files, read back from its output directory.
  */
 import { InvocationContext } from "@azure/functions";
+import type { ServiceBusMessage } from "@azure/service-bus";
 import { http } from "@google-cloud/functions-framework";
 import { getTestServer } from "@google-cloud/functions-framework/testing";
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
@@ -34,6 +35,7 @@ import { createEmfMetrics } from "../../functions/aws/metrics";
 import { createSsmSettings } from "../../functions/aws/settingsSource";
 import { SCRAPE_FUNCTION_NAME, SERVICE_BUS_CONNECTION } from "../../functions/azure/appSettings";
 import { MessageAbandonedError, MessageMalformedError, createServiceBusHandler } from "../../functions/azure/index";
+import { REDELIVERY_PROPERTIES } from "../../functions/azure/redelivery";
 import { createAppConfigurationSettings } from "../../functions/azure/settingsSource";
 import { PUSH_STATUS, createPushHandler, type PushHandler } from "../../functions/gcp";
 import { createPublisher } from "../../functions/gcp/publisher";
@@ -191,8 +193,10 @@ function asHostDelivers(body: string): unknown {
  * Azure: one message per invocation to `createServiceBusHandler` with a real
  * `InvocationContext` carrying the trigger metadata the host sends; settings
  * from App Configuration through `createAppConfigurationSettings`. Resolving
- * completes the message; the error it rejects with says abandoned-for-retry or
- * malformed. `maxRetryHoldMs` is cut to 100 ms so a Retry-After hold stays short.
+ * completes the message, and when it first scheduled a copy on the queue (a
+ * retry, ./functions/azure/redelivery.ts) the message comes back; the error
+ * it rejects with says abandoned-for-retry or malformed. The copy goes to a
+ * recording scheduler: Service Bus speaks AMQP, which no loopback fake here does.
  */
 function azureRuntime({ lookup }: DriverOptions): RuntimeDriver {
   let store: AppConfigurationFake | undefined;
@@ -208,10 +212,17 @@ function azureRuntime({ lookup }: DriverOptions): RuntimeDriver {
       const readsBefore = fake.requests.length;
       const results = new RecordingStore();
       const settingsLog = settingsProblemLogger();
+      const scheduled: { message: ServiceBusMessage; at: Date }[] = [];
       const handler = createServiceBusHandler({
         fleetName: FLEET_NAME,
         functionTimeoutMs: 30_000,
-        maxRetryHoldMs: 100,
+        maxDeliveryAttempts: 5,
+        scheduler: {
+          async scheduleMessages(copy, at) {
+            scheduled.push({ message: copy as ServiceBusMessage, at });
+            return [];
+          },
+        },
         worker: {
           settings: createAppConfigurationSettings({ client: fake.client, endpoint: fake.endpoint, key: fake.key, logger: settingsLog.logger }),
           results,
@@ -237,8 +248,9 @@ function azureRuntime({ lookup }: DriverOptions): RuntimeDriver {
       let native: string;
       try {
         await handler.handle(asHostDelivers(message.body), context);
-        answer = "done";
-        native = "resolved (completed)";
+        const [copy] = scheduled;
+        answer = copy === undefined ? "done" : "redelivered";
+        native = copy === undefined ? "resolved (completed)" : `resolved (completed) after scheduling a copy for ${copy.at.toISOString()} (${String(copy.message.applicationProperties?.[REDELIVERY_PROPERTIES.lastCode])})`;
       } catch (error) {
         if (error instanceof MessageMalformedError) answer = "dead-lettered";
         else if (error instanceof MessageAbandonedError) answer = "redelivered";

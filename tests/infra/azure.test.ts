@@ -11,11 +11,15 @@ import { AZURE_APP_SETTINGS, SERVICE_BUS_NAMESPACE_SETTING } from "../../functio
 import { OLDEST_MESSAGE_AGE_FIELD } from "../../functions/azure/metrics";
 import { validOrThrow, type Validation } from "../../infra/config";
 import { FLEET_OUTPUT_NAMES } from "../../infra/contract";
-import { isoMinutes, SETTLEMENT_ERROR_CODES, stalledWindowMinutes } from "../../infra/azure/alarms";
+import { EXPORTED_QUEUE_METRICS, isoMinutes, QUEUE_METRICS_EXPORT, SETTLEMENT_ERROR_CODES, stalledLookbackMinutes } from "../../infra/azure/alarms";
+import { DEAD_LETTERED_EVENT } from "../../functions/azure/appSettings";
+import { FLEET_METRICS_EVENT } from "../../functions/azure/metrics";
+import { METRICS } from "../../shared/metricNames";
 import { derivedLockDuration, LOCATION_KEY, SERVICE_BUS_MAX_LOCK_SECONDS, validateAzureConfig } from "../../infra/azure/config";
 import { SETTINGS_CONTENT_TYPE, SETTINGS_KEY } from "../../infra/azure/configStore";
 import { AZURE_MOCK_STATE, MOCK_SUBSCRIPTION_ID, mockPrincipalId } from "../../infra/azure/mockState";
 import { ROLE_DEFINITIONS } from "../../infra/azure/identity";
+import { transientFailureToDeadLetterMs } from "../../infra/azure/recovery";
 import { bundleAzureWorker, hostJson, PACKAGE_FILE_NAME, workerPackage } from "../../infra/azure/worker";
 import { mockRun } from "../../infra/mockRun";
 import { AZURE } from "../../infra/policy/types";
@@ -28,12 +32,8 @@ const STACK = "azure-prod";
 /** Azure types whose Args take `tags`, per the installed provider's .d.ts. */
 const TAGGABLE = new Set<string>([AZURE.resourceGroup, AZURE.namespace, AZURE.storageAccount, AZURE.plan, AZURE.webApp, AZURE.configStore, AZURE.keyValue, AZURE.workspace, AZURE.appInsights, AZURE.workbook, AZURE.actionGroup, AZURE.metricAlert, AZURE.scheduledQueryRule, AZURE.deployment]);
 /** Azure types with no `tags` argument (ARM keeps no tags on them). */
-const UNTAGGABLE = new Set<string>([AZURE.queue, AZURE.blobContainer, AZURE.blob, AZURE.managementPolicy, AZURE.roleAssignment]);
+const UNTAGGABLE = new Set<string>([AZURE.queue, AZURE.blobContainer, AZURE.blob, AZURE.managementPolicy, AZURE.roleAssignment, AZURE.appSettings, AZURE.diagnosticSetting]);
 
-interface AppSetting {
-  readonly name: string;
-  readonly value: string;
-}
 interface MetricCriterion {
   readonly name: string;
   readonly metricName: string;
@@ -61,7 +61,7 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
 
   const queue = () => one(result, AZURE.queue);
   const app = () => one(result, AZURE.webApp);
-  const appSettings = () => new Map(input<{ appSettings: AppSetting[] }>(app(), "siteConfig").appSettings.map(({ name, value }) => [name, value]));
+  const appSettings = () => new Map(Object.entries(input<Record<string, string>>(one(result, AZURE.appSettings), "properties")));
   const account = (suffix: string) => one(result, AZURE.storageAccount, suffix);
   const actionGroup = () => one(result, AZURE.actionGroup);
 
@@ -79,6 +79,14 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
       assert.ok(lock >= args.functionTimeoutSeconds, `lock ${lock} s < timeout ${args.functionTimeoutSeconds} s`);
       assert.ok(lock <= SERVICE_BUS_MAX_LOCK_SECONDS);
       assert.equal(appSettings().get(AZURE_APP_SETTINGS.functionTimeoutSeconds), String(args.functionTimeoutSeconds));
+    });
+
+    it("a retry's copy, sent under the same message id, is accepted: the queue has no duplicate detection", () => {
+      assert.equal(input(queue(), "requiresDuplicateDetection"), false);
+    });
+
+    it("the handler counts deliveries across a message's retry copies against the queue's own maxDeliveryCount", () => {
+      assert.equal(appSettings().get(AZURE_APP_SETTINGS.maxDeliveryAttempts), String(input(queue(), "maxDeliveryCount")));
     });
 
     it("SAS (local) auth is disabled on a Standard namespace", () => {
@@ -121,6 +129,12 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
       for (const [name, value] of settings) {
         assert.doesNotMatch(`${name}=${value}`, /AccountKey=|SharedAccessKey|Secret=/i, `${name} holds a key`);
       }
+    });
+
+    it("the app sends no siteConfig (azure-native would add netFrameworkVersion, which Flex refuses); its settings are their own resource on the app", () => {
+      assert.equal(app().inputs.siteConfig, undefined);
+      assert.equal(input(one(result, AZURE.appSettings), "name"), output(app(), "name"));
+      assert.equal(input(one(result, AZURE.appSettings), "resourceGroupName"), input(app(), "resourceGroupName"));
     });
 
     it("the app sets none of the settings Flex Consumption rejects", () => {
@@ -168,7 +182,7 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
 
     it("pulumi up deploys it with one deploy: a onedeploy extension on the app, from that blob, no remote build", () => {
       const deployment = one(result, AZURE.deployment);
-      const properties = input<{ mode: string; template: { resources: { type: string; name: string; properties: { packageUri: string; remoteBuild: boolean } }[] }; parameters: Record<string, { value: string }> }>(deployment, "properties");
+      const properties = input<{ mode: string; template: { parameters: Record<string, unknown>; resources: { type: string; name: string; properties: { packageUri: string; remoteBuild: boolean } }[] }; parameters: Record<string, { value: string }> }>(deployment, "properties");
       assert.equal(properties.mode, "Incremental");
       const [extension] = properties.template.resources;
       assert.equal(extension.type, "Microsoft.Web/sites/extensions");
@@ -178,6 +192,22 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
       assert.equal(properties.parameters.siteName.value, output(app(), "name"));
       assert.equal(properties.parameters.blobName.value, input(one(result, AZURE.blob), "blobName"));
       assert.equal(properties.parameters.storageAccountName.value, output(account("-code"), "name"));
+      assert.equal(properties.parameters.sitePrincipalId.value, mockPrincipalId(output<string>(app(), "name")));
+      assert.ok("sitePrincipalId" in properties.template.parameters, "the template declares the parameter it is given");
+    });
+
+    it("an app re-created under the same name (same resource id, a new identity) changes the deployment's and the settings' inputs, so both run again for it", async () => {
+      const recreatedPrincipal = "99999999-8888-7777-6666-555555555555";
+      const recreated = await runStack(STACK, {
+        mockState: { [AZURE.webApp]: (resource, env) => ({ ...AZURE_MOCK_STATE[AZURE.webApp](resource, env), identity: { type: "SystemAssigned", principalId: recreatedPrincipal } }) },
+      });
+      assert.equal(output(one(recreated, AZURE.webApp), "id"), output(app(), "id"), "the same resource id");
+      const parameters = (run: MockRunResult) => input<{ parameters: Record<string, { value: string }> }>(one(run, AZURE.deployment), "properties").parameters;
+      assert.notDeepEqual(parameters(recreated), parameters(result));
+      assert.equal(parameters(recreated).sitePrincipalId.value, recreatedPrincipal);
+      const settings = (run: MockRunResult) => input<Record<string, string>>(one(run, AZURE.appSettings), "properties");
+      assert.notDeepEqual(settings(recreated), settings(result));
+      assert.equal(settings(recreated)[AZURE_APP_SETTINGS.principalId], recreatedPrincipal);
     });
   });
 
@@ -233,7 +263,7 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
 
   describe("identity", () => {
     const narrowScopes = () => new Map<string, string>([
-      [output(queue(), "id"), "serviceBusDataReceiver"],
+      [output(queue(), "id"), "serviceBusDataOwner"],
       [output(one(result, AZURE.blobContainer, "-results-container"), "id"), "storageBlobDataContributor"],
       [output(one(result, AZURE.configStore), "id"), "appConfigurationDataReader"],
       [output(account("-code"), "id"), "storageBlobDataOwner"],
@@ -261,8 +291,8 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
         assert.match(input<string>(assignment, "roleAssignmentName"), /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
       }
       assert.deepEqual(
-        { receiver: ROLE_DEFINITIONS.serviceBusDataReceiver, contributor: ROLE_DEFINITIONS.storageBlobDataContributor, owner: ROLE_DEFINITIONS.storageBlobDataOwner, reader: ROLE_DEFINITIONS.appConfigurationDataReader, configOwner: ROLE_DEFINITIONS.appConfigurationDataOwner },
-        { receiver: "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0", contributor: "ba92f5b4-2d11-453d-a403-e96b0029c9fe", owner: "b7e6dc6d-f1e8-4753-8033-0f276bb0955b", reader: "516239f1-63e1-4d78-a4de-a74fb236a071", configOwner: "5ae67dd6-50cb-40e7-96ff-dc2bfa4b606b" },
+        { queueOwner: ROLE_DEFINITIONS.serviceBusDataOwner, contributor: ROLE_DEFINITIONS.storageBlobDataContributor, owner: ROLE_DEFINITIONS.storageBlobDataOwner, reader: ROLE_DEFINITIONS.appConfigurationDataReader, configOwner: ROLE_DEFINITIONS.appConfigurationDataOwner },
+        { queueOwner: "090c5cfd-751d-490a-894a-3ce6f1109419", contributor: "ba92f5b4-2d11-453d-a403-e96b0029c9fe", owner: "b7e6dc6d-f1e8-4753-8033-0f276bb0955b", reader: "516239f1-63e1-4d78-a4de-a74fb236a071", configOwner: "5ae67dd6-50cb-40e7-96ff-dc2bfa4b606b" },
       );
     });
 
@@ -279,7 +309,7 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
       const id = output<string>(actionGroup(), "id");
       const metricAlerts = ofType(result, AZURE.metricAlert);
       const logAlerts = ofType(result, AZURE.scheduledQueryRule);
-      assert.equal(metricAlerts.length + logAlerts.length, 5);
+      assert.equal(metricAlerts.length + logAlerts.length, 7);
       for (const alert of metricAlerts) assert.deepEqual(input(alert, "actions"), [{ actionGroupId: id }], alert.name);
       for (const alert of logAlerts) assert.deepEqual(input(alert, "actions"), { actionGroups: [id] }, alert.name);
     });
@@ -296,7 +326,7 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
       assert.ok(group.secretInputs.includes("webhookReceivers"));
     });
 
-    it("the queue alerts watch the work queue's backlog, dead letters and stalls on the namespace", () => {
+    it("the metric alerts watch the work queue's backlog and dead-letter sub-queue on the namespace", () => {
       const namespaceId = output(one(result, AZURE.namespace), "id");
       const criteria = (suffix: string) => {
         const alert = one(result, AZURE.metricAlert, suffix);
@@ -307,11 +337,7 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
       assert.deepEqual([backlog[0].metricName, backlog[0].operator, backlog[0].threshold], ["ActiveMessages", "GreaterThanOrEqual", args.alarms.backlogMessages]);
       const deadLetters = criteria("-dead-letters").allOf;
       assert.deepEqual([deadLetters[0].metricName, deadLetters[0].operator, deadLetters[0].threshold], ["DeadletteredMessages", "GreaterThan", 0]);
-      const stalled = criteria("-stalled");
-      assert.deepEqual(stalled.allOf.map((criterion) => criterion.metricName), ["ActiveMessages", "CompleteMessage"]);
-      assert.equal(input(stalled.alert, "windowSize"), isoMinutes(stalledWindowMinutes(args.alarms.stalledMinutes)));
-      assert.ok(stalledWindowMinutes(args.alarms.stalledMinutes) >= args.alarms.stalledMinutes);
-      for (const criterion of [...backlog, ...deadLetters, ...stalled.allOf]) {
+      for (const criterion of [...backlog, ...deadLetters]) {
         assert.equal(criterion.metricNamespace, "Microsoft.ServiceBus/namespaces");
         assert.deepEqual(criterion.dimensions, [{ name: "EntityName", operator: "Include", values: [output(queue(), "name")] }]);
       }
@@ -333,6 +359,48 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
       // At the threshold, as CloudWatch and Cloud Monitoring fire.
       assert.deepEqual([oldest.operator, errors.operator], ["GreaterThanOrEqual", "GreaterThanOrEqual"]);
       for (const code of SETTLEMENT_ERROR_CODES) assert.ok(errors.query.includes(code), `${code} is not excluded`);
+    });
+
+    const logCondition = (suffix: string) => {
+      const alert = one(result, AZURE.scheduledQueryRule, suffix);
+      return { alert, condition: input<{ allOf: { query: string; metricMeasureColumn: string; threshold: number; operator: string }[] }>(alert, "criteria").allOf[0] };
+    };
+
+    it("each message the worker dead-letters notifies: a stateless rule counting the handler's message_dead_lettered lines, each line counted by one evaluation", () => {
+      const { alert, condition } = logCondition("-dead-lettered");
+      assert.equal(input(alert, "autoMitigate"), false, "stateless: every evaluation with new dead letters notifies, unlike the gauge alert that stays fired");
+      assert.equal(input(alert, "evaluationFrequency"), "PT5M");
+      assert.match(condition.query, new RegExp(`"${DEAD_LETTERED_EVENT}"`));
+      assert.match(condition.query, /ingestion_time\(\) > ago\(5m\)/, "counts the lines ingested since the last evaluation");
+      assert.deepEqual([condition.metricMeasureColumn, condition.operator, condition.threshold], ["DeadLettered", "GreaterThanOrEqual", 1]);
+      assert.deepEqual(input(alert, "scopes"), [output(one(result, AZURE.appInsights), "id")]);
+    });
+
+    it("the stalled alert is a log search rule over the namespace's exported metrics, which evaluates while nothing completes (a metric alert skips the empty CompleteMessage series)", () => {
+      const { alert, condition } = logCondition("-stalled");
+      const workspaceId = output(one(result, AZURE.workspace), "id");
+      assert.deepEqual(input(alert, "scopes"), [workspaceId]);
+      assert.deepEqual([condition.metricMeasureColumn, condition.operator, condition.threshold], ["StalledMinutes", "GreaterThanOrEqual", args.alarms.stalledMinutes]);
+      assert.match(condition.query, /AzureMetrics/);
+      assert.ok(condition.query.includes(`Resource =~ "${output<string>(one(result, AZURE.namespace), "name")}"`), "the fleet's namespace");
+      for (const metric of EXPORTED_QUEUE_METRICS) assert.ok(condition.query.includes(`"${metric}"`), metric);
+      assert.match(condition.query, /summarize waitingSince = min\(TimeGenerated\)/, "one row even when nothing arrived: an empty result is evaluated, as 0");
+      assert.equal(input(alert, "windowSize"), isoMinutes(stalledLookbackMinutes(args.alarms.stalledMinutes)));
+      assert.ok(stalledLookbackMinutes(args.alarms.stalledMinutes) >= 4 * args.alarms.stalledMinutes);
+      const exported = one(result, AZURE.diagnosticSetting);
+      assert.equal(input(exported, "name"), QUEUE_METRICS_EXPORT);
+      assert.equal(input(exported, "resourceUri"), output(one(result, AZURE.namespace), "id"));
+      assert.equal(input(exported, "workspaceId"), workspaceId);
+      assert.deepEqual(input(exported, "metrics"), [{ category: "AllMetrics", enabled: true }]);
+    });
+
+    it("the page-retries alert is the share of pages ending retry or malformed over 15 minutes, from the fleet's metric lines, at retryRatePercent", () => {
+      const { alert, condition } = logCondition("-page-retries");
+      assert.deepEqual([condition.metricMeasureColumn, condition.operator, condition.threshold], ["RetryRatePercent", "GreaterThanOrEqual", args.alarms.retryRatePercent]);
+      assert.equal(input(alert, "windowSize"), "PT15M");
+      assert.ok(condition.query.includes(FLEET_METRICS_EVENT));
+      for (const metric of [METRICS.pagesOk, METRICS.pagesFailed, METRICS.pagesRetried, METRICS.pagesMalformed]) assert.ok(condition.query.includes(`line.${metric}`), metric);
+      assert.match(condition.query, new RegExp(`sentBack = sum\\(toint\\(line\\.${METRICS.pagesRetried}\\)\\) \\+ sum\\(toint\\(line\\.${METRICS.pagesMalformed}\\)\\)`));
     });
 
     it("the dashboard has the same panels as the AWS one", () => {
@@ -432,5 +500,22 @@ describe("Azure fleet, bad input (refused before any resource exists)", () => {
 
   it("a missing alert e-mail is refused by the fleet's config, naming scrape-fleet:alertEmail", async () => {
     await assert.rejects(mockRun({ stack: STACK, configOverrides: { "scrape-fleet:alertEmail": undefined } }), (error: unknown) => error instanceof SettingsError && error.issues.some((issue) => issue.key === "scrape-fleet:alertEmail"));
+  });
+});
+
+describe("Azure recovery time (a failing site's time before its messages are dead-lettered)", () => {
+  const { fleet } = stackConfig(STACK);
+
+  it("with the stack's settings, a page's first transient failure reaches the dead-letter queue after at least an hour", () => {
+    const shortest = transientFailureToDeadLetterMs(fleet.args);
+    assert.ok(shortest >= 3_600_000, `${shortest / 60_000} min`);
+    // 30 s + 2 min + 8 min + 32 min + 1 h 4 min with the jitter at its lower end.
+    assert.equal(shortest, (30 + 120 + 480 + 1_920 + 3_600) * 1000);
+    assert.equal(transientFailureToDeadLetterMs(fleet.args, () => 0.999_999), (60 + 240 + 960 + 3_840 + 7_200) * 1000);
+  });
+
+  it("more deliveries give a site more time, each step capped at 2 hours", () => {
+    assert.equal(transientFailureToDeadLetterMs({ maxDeliveryAttempts: 6 }) - transientFailureToDeadLetterMs({ maxDeliveryAttempts: 5 }), 3_600_000);
+    assert.equal(transientFailureToDeadLetterMs({ maxDeliveryAttempts: 1 }), 30_000);
   });
 });

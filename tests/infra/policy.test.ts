@@ -23,6 +23,7 @@ import {
   deadLetterPath,
   encryptionAtRest,
   FLEET_RULES,
+  flexSiteConfig,
   fleetTags,
   leastPrivilege,
   logRetention,
@@ -33,6 +34,7 @@ import {
   queueRetention,
 } from "../../infra/policy/rules";
 import { AWS, AZURE, GCP } from "../../infra/policy/types";
+import { web as webDefaults } from "@pulumi/azure-native/types/input";
 import type { FleetRule } from "../../infra/policy/view";
 import { runStack } from "../support/stack";
 
@@ -274,7 +276,7 @@ const BROKEN: readonly BrokenPlan[] = [
     stack: "azure-prod",
     title: "a role assignment at resource-group scope",
     rule: leastPrivilege,
-    breakPlan: changed(AZURE.roleAssignment, "-queue-receiver", (props) => (props.scope = (props.scope as string).replace(/\/providers\/.*$/, ""))),
+    breakPlan: changed(AZURE.roleAssignment, "-queue-owner", (props) => (props.scope = (props.scope as string).replace(/\/providers\/.*$/, ""))),
     fix: /scope it to the one resource/,
   },
   {
@@ -325,6 +327,14 @@ const BROKEN: readonly BrokenPlan[] = [
     rule: nodeRuntime,
     breakPlan: changed(AZURE.webApp, "", (props) => (at(props, "functionAppConfig", "runtime").version = "20")),
     fix: /\{ name: "node", version: "22" \}/,
+  },
+  {
+    stack: "azure-prod",
+    title: "a Flex function app given only siteConfig.minTlsVersion, as azure-native sends it (with its netFrameworkVersion default)",
+    rule: flexSiteConfig,
+    // The provider's own defaults function, as WebApp applies it to any siteConfig.
+    breakPlan: changed(AZURE.webApp, "", (props) => (props.siteConfig = webDefaults.siteConfigArgsProvideDefaults({ minTlsVersion: "1.2" }))),
+    fix: /siteConfig\.netFrameworkVersion.*Fix: leave siteConfig out entirely/,
   },
   {
     stack: "gcp-prod",

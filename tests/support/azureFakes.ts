@@ -1,5 +1,5 @@
 /**
- * A recorded-request fake, on 127.0.0.1, of the Azure App Configuration
+ * Azure fakes for the handler tests. A recorded-request fake, on 127.0.0.1, of the Azure App Configuration
  * key-value GET that `AppConfigurationClient.getConfigurationSetting` makes
  * (App Configuration has no emulator on npm).
  * https://learn.microsoft.com/rest/api/appconfiguration/keyvaluesets/get-key-value
@@ -9,6 +9,8 @@
  * makes with its managed identity.
  */
 import { AppConfigurationClient } from "@azure/app-configuration";
+import type { ServiceBusMessage } from "@azure/service-bus";
+import type { MessageScheduler } from "../../functions/azure/redelivery";
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -72,6 +74,51 @@ export async function startAppConfigurationFake(key = "settings"): Promise<AppCo
     close() {
       server.closeAllConnections();
       return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** One copy the handler scheduled, and when it is due. */
+export interface ScheduledCopy {
+  readonly message: ServiceBusMessage;
+  readonly at: Date;
+}
+
+/**
+ * A stand-in for the `ServiceBusSender` the handler schedules retries with:
+ * Service Bus speaks AMQP, which no loopback emulator on npm serves, so the
+ * copies are recorded here (what a real sender would put on the queue) and a
+ * test delivers them again with `copyDelivery`, as the host would.
+ */
+export class RecordingScheduler implements MessageScheduler {
+  readonly scheduled: ScheduledCopy[] = [];
+  /** Set to make the next calls fail, as a throttled or unauthorised send does. */
+  failWith: Error | undefined;
+
+  async scheduleMessages(...[messages, at]: Parameters<MessageScheduler["scheduleMessages"]>): ReturnType<MessageScheduler["scheduleMessages"]> {
+    if (this.failWith !== undefined) throw this.failWith;
+    for (const message of Array.isArray(messages) ? messages : [messages]) this.scheduled.push({ message: message as ServiceBusMessage, at });
+    return [];
+  }
+}
+
+/**
+ * The body and trigger metadata the host hands the function when a scheduled
+ * copy arrives: a new message (`deliveryCount` 1, enqueued when due) whose
+ * JSON body the host parses, carrying the copy's application properties.
+ */
+export function copyDelivery(copy: ScheduledCopy): { body: unknown; metadata: Record<string, unknown> } {
+  const bytes = Buffer.from(copy.message.body as Uint8Array).toString("utf8");
+  const body = copy.message.contentType === "application/json" ? (JSON.parse(bytes) as unknown) : bytes;
+  return {
+    body,
+    metadata: {
+      messageId: copy.message.messageId,
+      deliveryCount: 1,
+      enqueuedTimeUtc: copy.at.toISOString().replace("Z", ""),
+      lockedUntilUtc: new Date(Date.now() + 60_000).toISOString(),
+      contentType: copy.message.contentType,
+      applicationProperties: copy.message.applicationProperties ?? {},
     },
   };
 }
