@@ -22,7 +22,13 @@ import { EXIT_HELP, TARGET_HELP } from "./args";
 import { listenForStop } from "../functions/local/stopSignals";
 
 /** Every command, in the order `--help` lists them. */
-export const COMMANDS: readonly FleetCommand[] = [enqueueCommand, statusCommand, pauseCommand, resumeCommand, settingsCommand, deadLettersCommand, resultsCommand, costCommand, simulateCommand, loadtestCommand];
+/** The commands that operate one fleet: a deployed stack (`--stack`, `--outputs`) or a local folder (`--local`). */
+export const OPERATIONS: readonly FleetCommand[] = [enqueueCommand, statusCommand, pauseCommand, resumeCommand, settingsCommand, deadLettersCommand, resultsCommand];
+
+/** The commands that size a fleet before production: they read a stack file or run a local fleet of their own. */
+export const PLANNING: readonly FleetCommand[] = [costCommand, simulateCommand, loadtestCommand];
+
+export const COMMANDS: readonly FleetCommand[] = [...OPERATIONS, ...PLANNING];
 
 export function entryHelp(commands: readonly FleetCommand[]): string {
   const width = Math.max(...commands.map((command) => command.name.length)) + 2;

@@ -56,7 +56,7 @@ measurable here; give yours with --page-ms (default ${DEFAULT_PAGE_MS}).
   --chart FILE     an SVG bar chart of the lines per cloud and design
   --measured       (not available yet) per-page inputs from a deployed stack's metrics
 
-exit codes: 0 done, 2 usage or stack config error`;
+Exit codes: 0 done, 2 usage or stack config error (nothing run).`;
 
 export const costCommand: FleetCommand = {
   name: "cost",

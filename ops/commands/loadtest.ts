@@ -46,7 +46,7 @@ fleet process's peak memory.
 The deployed load test (--stack, which enqueues to a target you own) is not in
 this build: it needs the operations backends of \`enqueue\` and \`status\`.
 
-exit codes: 0 done, 1 a level's run failed, 2 usage error`;
+Exit codes: 0 done, 1 a level's run failed (the output says which), 2 usage error.`;
 
 export interface LevelFigures {
   readonly concurrency: number;

@@ -43,7 +43,7 @@ local model is checked against the real local fleet by a test.
   --seed N         the random draws (default 1); the same seed gives the same run
   --chart FILE     SVG: pages per second, backlog, workers and oldest age over time
 
-exit codes: 0 done, 2 usage or stack config error`;
+Exit codes: 0 done, 2 usage or stack config error (nothing run).`;
 
 export const simulateCommand: FleetCommand = {
   name: "simulate",

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { COMMANDS, main } from "../../ops/cli";
+import { COMMANDS, main, OPERATIONS, PLANNING } from "../../ops/cli";
 import { OPS_EXIT_CODES } from "../../ops/command";
 import { captureIo } from "./support";
 
@@ -31,13 +31,22 @@ describe("npm run fleet: the entry, help, exit codes and target resolution", () 
     assert.match(unknown.err, /unknown command "enqeue"; the commands are enqueue, status/);
   });
 
-  for (const command of COMMANDS) {
+  for (const command of OPERATIONS) {
     it(`${command.name} --help prints its usage, target flags and exit codes`, async () => {
       const help = await run([command.name, "--help"]);
       assert.equal(help.code, OPS_EXIT_CODES.ok);
       assert.match(help.out, new RegExp(`^usage: npm run fleet -- ${command.name}`));
       assert.match(help.out, /--stack NAME/);
       assert.match(help.out, /Exit codes: 0 done, 1 part of the work failed/);
+    });
+  }
+
+  for (const command of PLANNING) {
+    it(`${command.name} --help prints its usage and exit codes`, async () => {
+      const help = await run([command.name, "--help"]);
+      assert.equal(help.code, OPS_EXIT_CODES.ok);
+      assert.match(help.out, new RegExp(`^usage: npm run fleet -- ${command.name}`));
+      assert.match(help.out, /Exit codes: 0 done, .*2 usage/);
     });
   }
 

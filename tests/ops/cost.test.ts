@@ -39,9 +39,9 @@ describe("cost", function () {
 
   it("prices the stack's own config: memory, batch and concurrency from Pulumi.aws-prod.yaml", () => {
     const { memoryMb, messagesPerWorker, settings } = prod.stack;
-    assert.deepEqual([memoryMb, messagesPerWorker, settings.concurrency], [1024, 10, 8]);
+    assert.deepEqual([memoryMb, messagesPerWorker, settings.concurrency], [1024, 10, 10]);
     const aws = prod.estimates.fleet.aws;
-    // 10 messages an invocation at 8 at once take two rounds of 1,000 ms, at 1 GB.
+    // 10 messages an invocation at 10 at once take one round of 1,000 ms, at 1 GB.
     const invocations = prod.pages / messagesPerWorker;
     const gbSeconds = invocations * Math.ceil(messagesPerWorker / settings.concurrency) * 1 * (memoryMb / 1024);
     assert.ok(Math.abs(groupOf(aws, "compute") - gbSeconds * 0.0000133334) < 1e-9);
