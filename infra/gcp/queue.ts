@@ -90,6 +90,19 @@ export interface PushSubscriptionArgs {
  * The push subscription. The default (wrapped) payload is kept: it carries the
  * message id and `deliveryAttempt` in the JSON body the handler decodes
  * (functions/gcp/pushEnvelope.ts); `noWrapper` would move them to headers.
+ *
+ * `pushConfig` is set on create and then left to `fleet pause` / `fleet
+ * resume` (ops/backends/gcp.ts), which detach it (an empty pushConfig makes
+ * the subscription pull, so messages wait) and restore exactly this endpoint,
+ * audience and account. Without `ignoreChanges`, a `pulumi up --refresh` on a
+ * paused fleet would see the empty config and re-attach the endpoint (the
+ * provider updates it with modifyPushConfig,
+ * https://github.com/hashicorp/terraform-provider-google/issues/455) while the
+ * settings still say `enabled: false`: every worker would refuse every message
+ * and spend its delivery attempts until the backlog was dead-lettered. The
+ * cost: a new function URL (the function replaced, say in another region)
+ * reaches the subscription only through `fleet resume`, which re-derives it
+ * from the live function.
  */
 export function createPushSubscription(name: string, args: PushSubscriptionArgs, opts: pulumi.CustomResourceOptions): pubsub.Subscription {
   return new pubsub.Subscription(
@@ -109,6 +122,6 @@ export function createPushSubscription(name: string, args: PushSubscriptionArgs,
       },
       labels: args.labels,
     },
-    opts,
+    { ...opts, ignoreChanges: ["pushConfig"] },
   );
 }

@@ -107,6 +107,11 @@ describe(`Google Cloud fleet, stack ${STACK} (under Pulumi mocks)`, () => {
       assert.equal(pushConfig.noWrapper, undefined, "the handler decodes the wrapped push envelope");
     });
 
+    it("a paused fleet stays paused across pulumi up: the push config is set on create, then left to `fleet pause` / `fleet resume`", () => {
+      assert.deepEqual(subscriptionNamed("-work-push").ignoreChanges, ["pushConfig"]);
+      assert.deepEqual(subscriptionNamed("-dlq-sub").ignoreChanges, [], "the dead-letter subscription is pull and fully managed");
+    });
+
     it("the Pub/Sub service agent may publish to the dead-letter topic and subscribe to the work subscription, or attempts are not counted", () => {
       const publisher = one(result, GCP.topicIamMember);
       assert.deepEqual([publisher.inputs.topic, publisher.inputs.role, publisher.inputs.member], [one(result, GCP.topic, "-dlq").inputs.name, "roles/pubsub.publisher", PUBSUB_AGENT]);
