@@ -25,6 +25,7 @@ import { FUNCTION_ENV } from "../../functions/gcp/environment";
 import { newestEnabled } from "../../functions/gcp/settingsSource";
 import { resourceName } from "../../infra/naming";
 import { encodeMessage, parseMessage, type ScrapeMessage } from "../../shared/message";
+import { OUTCOME_METRIC } from "../../shared/metricNames";
 import { RESULT_PREFIX } from "../../shared/result";
 import type { DeadLetterEntry, FleetBackend, FleetStatus, RedriveOptions, RefusedEntry, StoredSettings } from "../backend";
 import { CredentialsError, OpsUsageError } from "../errors";
@@ -215,14 +216,18 @@ class GcpBackend implements FleetBackend {
 
   async status(windowMinutes: number): Promise<FleetStatus> {
     const work = await this.workSubscription();
-    const [undelivered, outstanding, oldest, deadLetters, push, settings] = await Promise.all([
+    const { fleetName } = await this.workerInfo();
+    const outcomeEntries = Object.entries(OUTCOME_METRIC) as [string, string][];
+    const [undelivered, outstanding, oldest, deadLetters, push, settings, ...outcomeCounts] = await Promise.all([
       this.newestPoint("subscription/num_undelivered_messages", work),
       this.newestPoint("subscription/num_outstanding_messages", work),
       this.newestPoint("subscription/oldest_unacked_message_age", work),
       this.newestPoint("subscription/num_undelivered_messages", this.outputs.deadLetterQueueUrl),
       this.pushConfig(work),
       this.readSettings(),
+      ...outcomeEntries.map(([, metric]) => this.windowSum(`logging.googleapis.com/user/${resourceName("gcpLogMetric", fleetName, metric)}`, windowMinutes)),
     ]);
+    const outcomes = Object.fromEntries(outcomeEntries.map(([outcome], index) => [outcome, outcomeCounts[index] ?? 0]));
     return {
       // Undelivered counts every unacknowledged message, the outstanding (pushed, not answered) among them.
       backlog: Math.max(0, (undelivered ?? 0) - (outstanding ?? 0)),
@@ -231,8 +236,35 @@ class GcpBackend implements FleetBackend {
       deadLetters: deadLetters ?? 0,
       triggerEnabled: Boolean(push.pushEndpoint),
       settingsEnabled: settings.document.enabled !== false,
+      pagesPerMinute: ((outcomes.ok ?? 0) + (outcomes.failed ?? 0)) / windowMinutes,
+      outcomes,
       windowMinutes,
     };
+  }
+
+  /**
+   * The total of a counter over the last `windowMinutes`: the fleet's
+   * log-based outcome metrics (infra/gcp/dashboard.ts `createFleetMetrics`),
+   * summed per series over the whole window and then across series.
+   * https://cloud.google.com/monitoring/api/ref_v3/rest/v3/projects.timeSeries/list
+   */
+  private async windowSum(metricType: string, windowMinutes: number): Promise<number> {
+    const end = new Date();
+    const start = new Date(end.getTime() - windowMinutes * 60_000);
+    const query = new URLSearchParams({
+      filter: `metric.type = "${metricType}"`,
+      "interval.startTime": start.toISOString(),
+      "interval.endTime": end.toISOString(),
+      "aggregation.alignmentPeriod": `${windowMinutes * 60}s`,
+      "aggregation.perSeriesAligner": "ALIGN_SUM",
+      "aggregation.crossSeriesReducer": "REDUCE_SUM",
+    });
+    const answer = await this.json("monitoring", "monitoring.timeSeries.list", "GET", `v3/projects/${this.project}/timeSeries?${query}`);
+    let sum = 0;
+    for (const series of asArray(answer.timeSeries) as { points?: { value?: { int64Value?: string; doubleValue?: number } }[] }[]) {
+      for (const point of series.points ?? []) sum += point.value?.int64Value !== undefined ? Number(point.value.int64Value) : (point.value?.doubleValue ?? 0);
+    }
+    return sum;
   }
 
   /**

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { logMetricName } from "../../infra/gcp/dashboard";
 import { queueNames } from "../../infra/gcp/queue";
 import { resourceName } from "../../infra/naming";
 import { main } from "../../ops/cli";
@@ -134,16 +135,32 @@ describe("fleet on Google Cloud (REST with application default credentials; reco
     assert.match(refused.err, /line 3: not sent, the queue refused it for good: pubsub\.topics\.publish: 400 INVALID_ARGUMENT bad message/);
   });
 
-  it("status reads the subscriptions' figures from Cloud Monitoring, the push config and the settings", async () => {
+  it("status reads the subscriptions' figures and the log-based outcome counters from Cloud Monitoring, the push config and the settings", async () => {
     apis.metrics.set(`pubsub.googleapis.com/subscription/num_undelivered_messages|${names.workSubscription}`, 120);
     apis.metrics.set(`pubsub.googleapis.com/subscription/num_outstanding_messages|${names.workSubscription}`, 20);
     apis.metrics.set(`pubsub.googleapis.com/subscription/oldest_unacked_message_age|${names.workSubscription}`, 42);
     apis.metrics.set(`pubsub.googleapis.com/subscription/num_undelivered_messages|${names.deadLetterSubscription}`, 3);
+    // The fleet's log-based outcome counters, under the names infra/gcp/dashboard.ts gives them.
+    apis.metrics.set(`logging.googleapis.com/user/${logMetricName(FLEET, "PagesOk")}|`, 60);
+    apis.metrics.set(`logging.googleapis.com/user/${logMetricName(FLEET, "PagesFailed")}|`, 15);
+    apis.metrics.set(`logging.googleapis.com/user/${logMetricName(FLEET, "PagesRetried")}|`, 5);
     const run = await fleet("status", "--json", "--window", "5");
     assert.equal(run.code, 0, run.err);
-    assert.deepEqual(JSON.parse(run.out), { backlog: 100, inFlight: 20, oldestAgeSeconds: 42, deadLetters: 3, triggerEnabled: true, settingsEnabled: true, windowMinutes: 5 });
-    const query = apis.requests.find((request) => request.url.pathname.endsWith("/timeSeries"));
-    assert.match(query?.url.searchParams.get("filter") ?? "", /resource\.type = "pubsub_subscription"/);
+    assert.deepEqual(JSON.parse(run.out), {
+      backlog: 100,
+      inFlight: 20,
+      oldestAgeSeconds: 42,
+      deadLetters: 3,
+      triggerEnabled: true,
+      settingsEnabled: true,
+      pagesPerMinute: 15,
+      outcomes: { ok: 60, failed: 15, retry: 5, malformed: 0 },
+      windowMinutes: 5,
+    });
+    const queries = apis.requests.filter((request) => request.url.pathname.endsWith("/timeSeries")).map((request) => request.url.searchParams);
+    assert.ok(queries.some((query) => /resource\.type = "pubsub_subscription"/.test(query.get("filter") ?? "")));
+    const outcomeQuery = queries.find((query) => query.get("filter")?.includes("PagesOk"));
+    assert.deepEqual([outcomeQuery?.get("aggregation.alignmentPeriod"), outcomeQuery?.get("aggregation.perSeriesAligner"), outcomeQuery?.get("aggregation.crossSeriesReducer")], ["300s", "ALIGN_SUM", "REDUCE_SUM"]);
   });
 
   it("settings set writes a new Parameter Manager version and keeps the history", async () => {

@@ -86,7 +86,7 @@ export interface GoogleApisFake {
   readonly publishSizes: number[];
   readonly deadLetters: FakePubsubMessage[];
   pushConfig: FakePushConfig;
-  /** Newest value per `<metric type>|<subscription id>`. */
+  /** Newest value per `<metric type>|<subscription id>` (`<metric type>|` for the fleet's log-based metrics). */
   readonly metrics: Map<string, number>;
   readonly objects: Map<string, string>;
   /** Objects per objects.list page. @default 1000 */
@@ -160,7 +160,7 @@ export async function startGoogleApisFake(options: GoogleApisFakeOptions): Promi
       const filter = url.searchParams.get("filter") ?? "";
       const metric = /metric\.type = "([^"]+)"/.exec(filter)?.[1];
       const subscription = /resource\.labels\.subscription_id = "([^"]+)"/.exec(filter)?.[1];
-      const value = state.metrics.get(`${metric}|${subscription}`);
+      const value = state.metrics.get(`${metric}|${subscription ?? ""}`);
       return { status: 200, body: value === undefined ? {} : { timeSeries: [{ points: [{ interval: { endTime: new Date().toISOString() }, value: { int64Value: String(value) } }] }] } };
     }
     if (method === "GET" && path === `/v2/projects/${project}/locations/-/functions`) {
