@@ -371,8 +371,15 @@ class GcpBackend implements FleetBackend {
     return { document, version: id };
   }
 
+  /**
+   * One synchronous pull. `returnImmediately`, though discouraged for
+   * throughput, keeps an empty dead-letter subscription from holding the
+   * command until the server's long-poll gives up; an empty answer may still
+   * come with messages waiting, which is why the loops stop only after two.
+   * https://cloud.google.com/pubsub/docs/reference/rest/v1/projects.subscriptions/pull
+   */
   private async pull(maxMessages: number): Promise<readonly ReceivedMessage[]> {
-    const answer = await this.json("pubsub", "pubsub.subscriptions.pull", "POST", `v1/${this.outputs.deadLetterQueueUrl}:pull`, { maxMessages: Math.min(PULL_MAX, maxMessages) });
+    const answer = await this.json("pubsub", "pubsub.subscriptions.pull", "POST", `v1/${this.outputs.deadLetterQueueUrl}:pull`, { maxMessages: Math.min(PULL_MAX, maxMessages), returnImmediately: true });
     return asArray(answer.receivedMessages) as ReceivedMessage[];
   }
 

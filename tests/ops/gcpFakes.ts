@@ -135,7 +135,9 @@ export async function startGoogleApisFake(options: GoogleApisFakeOptions): Promi
     }
     const dlq = options.deadLetterSubscription;
     if (method === "POST" && path === `/v1/${dlq}:pull`) {
-      const max = Number(json(body).maxMessages);
+      const pull = json(body);
+      if (pull.returnImmediately !== true) return undefined; // a long-poll on an empty subscription would hang: left unanswered, the test times out
+      const max = Number(pull.maxMessages);
       const taken = state.deadLetters.filter((message) => message.leasedBy === undefined).slice(0, max);
       for (const message of taken) message.leasedBy = randomUUID();
       return { status: 200, body: { receivedMessages: taken.map((message) => ({ ackId: message.leasedBy, message: { data: message.data, messageId: message.messageId, publishTime: message.publishTime, attributes: message.attributes } })) } };
