@@ -124,6 +124,19 @@ export interface PushSubscriptionArgs {
  * default (wrapped) payload is kept: it carries the message id, attributes and
  * `deliveryAttempt` in the JSON body the handler decodes
  * (functions/gcp/pushEnvelope.ts); `noWrapper` would move them to headers.
+ *
+ * `pushConfig` is set on create and then left to `fleet pause` / `fleet
+ * resume` (ops/backends/gcp.ts), which detach it (an empty pushConfig makes
+ * the subscription pull, so messages wait) and restore exactly this endpoint,
+ * audience and account. Without `ignoreChanges`, a `pulumi up --refresh` on a
+ * paused fleet would see the empty config and re-attach the endpoint (the
+ * provider updates it with modifyPushConfig,
+ * https://github.com/hashicorp/terraform-provider-google/issues/455) while the
+ * settings still say `enabled: false`: every worker would refuse every message
+ * and spend its delivery attempts until the backlog was dead-lettered. The
+ * cost: a new function URL (the function replaced, say in another region)
+ * reaches the subscription only through `fleet resume`, which re-derives it
+ * from the live function.
  */
 export function createPushSubscriptions(name: string, args: PushSubscriptionArgs, opts: pulumi.CustomResourceOptions): { work: pubsub.Subscription; retry: pubsub.Subscription } {
   const names = queueNames(args.namePrefix);
@@ -145,7 +158,7 @@ export function createPushSubscriptions(name: string, args: PushSubscriptionArgs
         },
         labels: args.labels,
       },
-      opts,
+      { ...opts, ignoreChanges: ["pushConfig"] },
     );
   return { work: subscription("work", names.workSubscription, args.topics.workTopic), retry: subscription("retry", names.retrySubscription, args.topics.retryTopic) };
 }

@@ -23,6 +23,8 @@ result record overwrites itself).
           500 messages per second (--rate sets MaxNumberOfMessagesPerSecond); one task per
           queue at a time, and it keeps running in SQS after Ctrl-C.
           --limit N: receive, SendMessageBatch to the work queue, then delete only what was sent
+  gcp     pull up to 1,000 from the dead-letter subscription, publish them to the work topic,
+          acknowledge only after the publish succeeded (a failed publish gives them back)
   local   rows move back to the queue in one SQLite transaction each, as new messages
 
 Options:

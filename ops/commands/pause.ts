@@ -11,6 +11,10 @@ import { guarded, printHelp, printJson, withBackend } from "../run";
 const TRIGGERS = `What stops:
   aws     the Lambda event source mapping is disabled (UpdateEventSourceMapping Enabled=false),
           and the SSM settings parameter gets "enabled": false
+  gcp     the push subscription's endpoint is detached (modifyPushConfig with an empty
+          pushConfig: messages wait as in a pull subscription), and the Parameter Manager
+          parameter gets a new version with "enabled": false; resume re-attaches the
+          function's URL with the invoker account's OIDC token, as the program sets them
   local   the settings file gets "enabled": false; a run started with --config on that file
           stops claiming pages within a second (messages stay queued, no attempt is spent)
 

@@ -119,6 +119,11 @@ describe(`Google Cloud fleet, stack ${STACK} (under Pulumi mocks)`, () => {
       assert.ok(deliveryOffsetSeconds(SAFETY_NET_DELIVERIES) >= MAX_HOLD_SECONDS, `${SAFETY_NET_DELIVERIES} deliveries span ${deliveryOffsetSeconds(SAFETY_NET_DELIVERIES)} s`);
     });
 
+    it("a paused fleet stays paused across pulumi up: both push configs are set on create, then left to `fleet pause` / `fleet resume`", () => {
+      for (const name of ["-work-push", "-retry-push"]) assert.deepEqual(subscriptionNamed(name).ignoreChanges, ["pushConfig"], name);
+      assert.deepEqual(subscriptionNamed("-dlq-sub").ignoreChanges, [], "the dead-letter subscription is pull and fully managed");
+    });
+
     it("both push subscriptions retry with back-off, never expire, and have an ack deadline of the function timeout + 60 s for a cold start and Cloud Run's queue", () => {
       for (const name of ["-work-push", "-retry-push"]) {
         const push = subscriptionNamed(name);

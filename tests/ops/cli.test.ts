@@ -75,9 +75,9 @@ describe("npm run fleet: the entry, help, exit codes and target resolution", () 
     await rm(bin, { recursive: true, force: true });
     await mkdir(bin);
     // A stand-in for the Pulumi CLI that prints its arguments as a stack's outputs, with a cloud this version does not operate.
-    await writeFile(join(bin, "pulumi"), `#!/bin/sh\necho '{"cloud":"gcp","args":"'"$*"'"}'\n`);
+    await writeFile(join(bin, "pulumi"), `#!/bin/sh\necho '{"cloud":"azure","args":"'"$*"'"}'\n`);
     await chmod(join(bin, "pulumi"), 0o755);
-    const called = await run(["status", "--stack", "gcp-prod"], { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` });
+    const called = await run(["status", "--stack", "azure-prod"], { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` });
     assert.equal(called.code, OPS_EXIT_CODES.usage);
     assert.match(called.err, /lacks the output\(s\) workQueueUrl/, "the CLI's JSON was read and checked");
     const missing = await run(["status", "--stack", "aws-prod"], { ...process.env, PATH: join(dir, "empty") });

@@ -7,7 +7,7 @@
  *   `@google-cloud/storage` client pointed at it with `apiEndpoint` (the client
  *   sends no credentials to a custom endpoint);
  *   https://cloud.google.com/storage/docs/uploading-objects#uploading-an-object
- * - the Parameter Manager REST API (list versions, get one), for the settings
+ * - the Parameter Manager REST API (list versions, get one, create one), for the settings
  *   source's own `fetch` calls with a fixed access token.
  *   https://cloud.google.com/secret-manager/parameter-manager/docs/reference/rest
  * - the Pub/Sub REST API's `topics.publish`, for the handler's publisher
@@ -26,16 +26,16 @@ export interface RecordedGoogleRequest {
 }
 
 /** What a route answers; `undefined` leaves the request unanswered until `close`. */
-type RouteAnswer = { readonly status: number; readonly body: unknown } | undefined;
+export type RouteAnswer = { readonly status: number; readonly body: unknown } | undefined;
 
-interface RecordingServer {
+export interface RecordingServer {
   readonly endpoint: string;
   readonly requests: RecordedGoogleRequest[];
   close(): Promise<void>;
 }
 
 /** A loopback HTTP server with one route function, recording every request once its body has arrived. */
-async function startRecordingServer(route: (request: IncomingMessage, body: Buffer, url: URL) => RouteAnswer): Promise<RecordingServer> {
+export async function startRecordingServer(route: (request: IncomingMessage, body: Buffer, url: URL) => RouteAnswer): Promise<RecordingServer> {
   const requests: RecordedGoogleRequest[] = [];
   const server = createServer((request, response) => {
     const chunks: Buffer[] = [];
@@ -60,7 +60,7 @@ async function startRecordingServer(route: (request: IncomingMessage, body: Buff
 }
 
 /** Google APIs answer errors as `{"error":{"code":403,"message":"...","status":"PERMISSION_DENIED"}}`. */
-const googleError = (code: number, status: string, message: string) => ({ error: { code, status, message } });
+export const googleError = (code: number, status: string, message: string) => ({ error: { code, status, message } });
 
 /** One object the Cloud Storage fake holds: the metadata part and the media part of its upload. */
 export interface StoredGcsObject {
@@ -159,9 +159,18 @@ export interface ParameterManagerFake {
 export async function startParameterManagerFake(options: ParameterManagerFakeOptions = {}): Promise<ParameterManagerFake> {
   const { parameter = "projects/test-project/locations/global/parameters/scrape-fleet-settings", accessToken = "ya29.fake-token" } = options;
   const state = { versions: [] as FakeParameterVersion[], pageSize: 100, denied: false };
-  const server = await startRecordingServer((request, _body, url) => {
+  const server = await startRecordingServer((request, body, url) => {
     if (request.headers.authorization !== `Bearer ${accessToken}`) return { status: 401, body: googleError(401, "UNAUTHENTICATED", "no valid token") };
     if (state.denied) return { status: 403, body: googleError(403, "PERMISSION_DENIED", "Permission 'parametermanager.parameterVersions.list' denied") };
+    if (request.method === "POST" && url.pathname === `/v1/${parameter}/versions`) {
+      // parameterVersions.create: the id in the query, the payload base64 in the body; an id taken is 409.
+      const id = url.searchParams.get("parameter_version_id") ?? "";
+      if (state.versions.some((candidate) => candidate.id === id)) return { status: 409, body: googleError(409, "ALREADY_EXISTS", `version ${id} exists`) };
+      const payload = (JSON.parse(body.toString("utf8")) as { payload: { data: string } }).payload.data;
+      const createMs = Math.max(Date.UTC(2025, 0, 1), ...state.versions.map((version) => Date.parse(version.createTime) + 1_000));
+      state.versions.push({ id, createTime: new Date(createMs).toISOString(), payload: Buffer.from(payload, "base64").toString("utf8") });
+      return { status: 200, body: { name: `${parameter}/versions/${id}`, createTime: new Date(createMs).toISOString() } };
+    }
     if (url.pathname === `/v1/${parameter}/versions`) {
       const start = Number(url.searchParams.get("pageToken") ?? "0");
       const page = state.versions.slice(start, start + state.pageSize);
