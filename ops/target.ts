@@ -37,6 +37,7 @@ export interface OpenOptions {
  */
 const CLOUD_BACKENDS: Partial<Record<Cloud, (outputs: StackOutputs, label: string) => Promise<FleetBackend>>> = {
   aws: (outputs, label) => (require("./backends/aws") as typeof import("./backends/aws")).openAwsBackend(outputs, label),
+  azure: (outputs, label) => (require("./backends/azure") as typeof import("./backends/azure")).openAzureBackend(outputs, label),
 };
 
 export async function openBackend(flags: TargetFlags, io: CommandIo, options: OpenOptions = {}): Promise<FleetBackend> {
