@@ -38,9 +38,9 @@ export const RESOURCE_MANAGER_ENDPOINT = "https://management.azure.com";
 const API_VERSIONS = { serviceBus: "2021-11-01", web: "2024-04-01" } as const;
 
 /**
- * One REST batch send is one request of at most the tier's message size,
- * 256 KB on Standard, counted over the whole batch.
- * https://learn.microsoft.com/azure/service-bus-messaging/service-bus-quotas
+ * One REST batch send may carry at most 256 KB on the Standard tier, counted
+ * over the whole batch with each message's system and user properties.
+ * https://learn.microsoft.com/azure/service-bus-messaging/service-bus-quotas#messaging-quotas
  * https://learn.microsoft.com/rest/api/servicebus/send-message-batch
  * The enqueue command counts only the bodies; 192 KiB of bodies leaves a
  * quarter for the JSON envelope's escaping and the broker's per-message
@@ -122,6 +122,8 @@ export async function openAzureBackend(outputs: StackOutputs, label: string): Pr
 class AzureHttpError extends Error {
   constructor(
     readonly operation: string,
+    /** The token audience, which tells Service Bus from ARM. */
+    readonly scope: string,
     readonly status: number,
     detail: string,
   ) {
@@ -186,7 +188,9 @@ export class AzureBackend implements FleetBackend {
       const detail = error instanceof Error ? `${name}: ${error.message.split("\n")[0]}` : String(error);
       const status = error instanceof AzureHttpError ? error.status : (error as { statusCode?: unknown }).statusCode;
       if (CREDENTIAL_ERRORS.has(name) || status === 401) throw new CredentialsError(CHAIN, `${operation}: ${detail}`, CHAIN_FIX);
-      if (status === 403) {
+      // Service Bus answers a refused token with 401 and uses 403 for a full queue or a message too large.
+      // https://learn.microsoft.com/rest/api/servicebus/send-message-batch#response-codes
+      if (status === 403 && !(error instanceof AzureHttpError && error.scope === SCOPES.serviceBus)) {
         throw new CredentialsError(
           CHAIN,
           `${operation} was refused: ${detail}`,
@@ -203,7 +207,7 @@ export class AzureBackend implements FleetBackend {
       const headers: Record<string, string> = { authorization: `Bearer ${await this.token(scope)}` };
       if (init.contentType) headers["content-type"] = init.contentType;
       const response = await fetch(url, { method: init.method, headers, ...(init.body === undefined ? {} : { body: init.body }) });
-      if (!ok.includes(response.status)) throw new AzureHttpError(operation, response.status, (await response.text()).slice(0, 300));
+      if (!ok.includes(response.status)) throw new AzureHttpError(operation, scope, response.status, (await response.text()).slice(0, 300));
       return response;
     });
   }

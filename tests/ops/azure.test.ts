@@ -112,6 +112,10 @@ describe("fleet on Azure (Service Bus REST and ARM: recorded-request fake; App C
     control.intercept = (request) => (request.path === "/work/messages" ? 400 : undefined);
     const refused = await send(3);
     assert.deepEqual([refused.sent, refused.failed], [0, 3]);
+    // 403 on a send is Service Bus's "quota exceeded or message too large", not a refused credential.
+    control.intercept = (request) => (request.path === "/work/messages" ? 403 : undefined);
+    const full = await send(2);
+    assert.deepEqual([full.sent, full.failed], [0, 2]);
   });
 
   it("status reads countDetails from the queue resource and the trigger state from the app settings", async () => {
