@@ -24,7 +24,7 @@ export function entryHelp(commands: readonly FleetCommand[]): string {
   const width = Math.max(...commands.map((command) => command.name.length)) + 2;
   return `usage: npm run fleet -- <command> (--stack NAME | --outputs FILE | --local DIR) [options]
 
-Operates a scrape-fleet: a deployed stack (AWS) or a local fleet's folder.
+Operates a scrape-fleet: a deployed stack (AWS, Azure) or a local fleet's folder.
 Run \`npm run fleet -- <command> --help\` for a command's options.
 
 Commands:
@@ -33,7 +33,8 @@ ${commands.map((command) => `  ${command.name.padEnd(width)}${command.summary}`)
 ${TARGET_HELP}
 
 Credentials come from each cloud's standard chain (AWS: the default credential
-provider chain: environment, AWS_PROFILE and ~/.aws, SSO, web identity, instance role).
+provider chain: environment, AWS_PROFILE and ~/.aws, SSO, web identity, instance role;
+Azure: DefaultAzureCredential: environment, workload or managed identity, \`az login\`).
 
 ${EXIT_HELP}`;
 }

@@ -23,6 +23,8 @@ result record overwrites itself).
           500 messages per second (--rate sets MaxNumberOfMessagesPerSecond); one task per
           queue at a time, and it keeps running in SQS after Ctrl-C.
           --limit N: receive, SendMessageBatch to the work queue, then delete only what was sent
+  azure   rounds of 100: peek-lock from $DeadLetterQueue, send the copies in one batch, then
+          complete them; a refused send unlocks them (Service Bus REST)
   local   rows move back to the queue in one SQLite transaction each, as new messages
 
 Options:

@@ -11,11 +11,16 @@ import { guarded, printHelp, printJson, withBackend } from "../run";
 const TRIGGERS = `What stops:
   aws     the Lambda event source mapping is disabled (UpdateEventSourceMapping Enabled=false),
           and the SSM settings parameter gets "enabled": false
+  azure   the app setting AzureWebJobs.scrape.Disabled=true is put on the function app (ARM; the
+          app restarts), and the App Configuration settings key gets "enabled": false
   local   the settings file gets "enabled": false; a run started with --config on that file
           stops claiming pages within a second (messages stay queued, no attempt is spent)
 
 A \`pulumi up\` on a paused fleet keeps it paused: the program does not manage the
-trigger's enabled state after it is created. Run \`fleet resume\` to restart it.`;
+trigger's enabled state after it is created. Run \`fleet resume\` to restart it.
+On Azure, this version's program still writes the app settings whole, so
+\`pulumi up\` removes AzureWebJobs.scrape.Disabled: run \`fleet pause\` again after it
+(the settings key keeps "enabled": false, so workers take no pages meanwhile).`;
 
 function helpFor(verb: "pause" | "resume"): string {
   const summary =

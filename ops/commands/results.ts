@@ -17,6 +17,7 @@ const HELP = `usage: npm run fleet -- results export (--stack NAME | --outputs F
 
 Streams every result record (one per URL, ok or failed) from the results store:
   aws     S3 ListObjectsV2 over results/, 1,000 keys a page, then GetObject per record
+  azure   Blob List Blobs over results/, 5,000 a page, then Get Blob per record
   local   DIR/results/*.json
 
 Options:
