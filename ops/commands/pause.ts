@@ -20,7 +20,8 @@ A \`pulumi up\` on a paused fleet keeps it paused: the program does not manage t
 trigger's enabled state after it is created. Run \`fleet resume\` to restart it.
 On Azure, this version's program still writes the app settings whole, so
 \`pulumi up\` removes AzureWebJobs.scrape.Disabled: run \`fleet pause\` again after it
-(the settings key keeps "enabled": false, so workers take no pages meanwhile).`;
+(until then the trigger delivers again, and each delivery to a worker that reads
+"enabled": false spends one of the message's delivery attempts).`;
 
 function helpFor(verb: "pause" | "resume"): string {
   const summary =
