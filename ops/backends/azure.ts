@@ -371,17 +371,24 @@ export class AzureBackend implements FleetBackend {
    * goes up by one (dead letters are never dead-lettered again for it).
    */
   async listDeadLetters(limit: number): Promise<readonly DeadLetterEntry[]> {
-    const locked: LockedMessage[] = [];
+    const listed: LockedMessage[] = [];
+    const locks: LockedMessage[] = [];
+    const sequences = new Set<unknown>();
     try {
-      while (locked.length < limit) {
+      while (listed.length < limit) {
         const message = await this.lockDeadLetter();
         if (!message) break;
-        locked.push(message);
+        locks.push(message);
+        // A long listing can outlast the lock duration; an expired lock hands a listed message out again, which ends the list.
+        const sequence = message.broker.SequenceNumber;
+        if (sequence !== undefined && sequences.has(sequence)) break;
+        sequences.add(sequence);
+        listed.push(message);
       }
     } finally {
-      await this.unlockAll(locked);
+      await this.unlockAll(locks);
     }
-    return locked.map(describeDeadLetter);
+    return listed.map(describeDeadLetter);
   }
 
   /**

@@ -165,6 +165,20 @@ describe("fleet on Azure (Service Bus REST and ARM: recorded-request fake; App C
     assert.ok(control.deadLetters.every((message) => message.lockToken === undefined), "every lock released");
   });
 
+  it("a listing that outlasts the lock duration ends at the first message handed out again, listing none twice", async () => {
+    control.deadLetter('{"v":1,"url":"https://site.example/a","depth":0}', 5);
+    control.deadLetter('{"v":1,"url":"https://site.example/b","depth":0}', 5);
+    let heads = 0;
+    control.intercept = (request) => {
+      // After the second lock, every lock expires: the next peek-lock gets the first message again.
+      if (request.path.endsWith("/messages/head") && request.method === "POST" && ++heads === 3) control.expireLocks();
+      return undefined;
+    };
+    const letters = await backend.listDeadLetters(50);
+    assert.deepEqual(letters.map((letter) => letter.url), ["https://site.example/a", "https://site.example/b"]);
+    assert.ok(control.deadLetters.every((message) => message.lockToken === undefined));
+  });
+
   it("redrive sends each round to the work queue before completing it; a refused send unlocks and loses nothing", async () => {
     for (let index = 0; index < 110; index += 1) control.deadLetter(`{"v":1,"url":"https://site.example/d${index}","depth":0}`, 5);
     control.intercept = (request) => (request.path === "/work/messages" ? 503 : undefined);

@@ -19,6 +19,7 @@ import type { AddressInfo } from "node:net";
 
 export interface FakeServiceBusMessage {
   readonly id: string;
+  readonly sequenceNumber: number;
   readonly body: string;
   readonly contentType?: string;
   deliveryCount: number;
@@ -50,6 +51,8 @@ export interface AzureControlFake {
   /** The function app's app settings, as ARM holds them. */
   appSettings: Record<string, string>;
   intercept: AzureIntercept | undefined;
+  /** Releases every lock, as Service Bus does when the lock duration ends. */
+  expireLocks(): void;
   /** Puts a message into the dead-letter sub-queue, as Service Bus does after maxDeliveryCount. */
   deadLetter(body: string, deliveryCount: number, properties?: Record<string, string>): void;
   stop(): Promise<void>;
@@ -63,6 +66,7 @@ export async function startAzureControlFake(options: { readonly queueName: strin
   const siteResourceId = `${group}/providers/Microsoft.Web/sites/${options.appName}`;
   const queuePath = `/${options.queueName}`;
   const deadLetterPath = `${queuePath}/$DeadLetterQueue`;
+  let sequence = 0;
   const fake: AzureControlFake = {
     endpoint: "",
     queueName: options.queueName,
@@ -73,8 +77,11 @@ export async function startAzureControlFake(options: { readonly queueName: strin
     requests: [],
     appSettings: { ...options.appSettings },
     intercept: undefined,
+    expireLocks() {
+      for (const message of fake.deadLetters) delete message.lockToken;
+    },
     deadLetter(body, deliveryCount, properties = { DeadLetterReason: "MaxDeliveryCountExceeded", DeadLetterErrorDescription: "Message could not be consumed after 5 delivery attempts." }) {
-      fake.deadLetters.push({ id: randomUUID(), body, deliveryCount, enqueuedAt: new Date(Date.UTC(2026, 11, 1, 12)), properties });
+      fake.deadLetters.push({ id: randomUUID(), sequenceNumber: ++sequence, body, deliveryCount, enqueuedAt: new Date(Date.UTC(2026, 11, 1, 12)), properties });
     },
     stop: async () => {
       server.closeAllConnections();
@@ -86,7 +93,7 @@ export async function startAzureControlFake(options: { readonly queueName: strin
   const lockPath = (message: FakeServiceBusMessage): string => `${deadLetterPath}/messages/${message.id}/${message.lockToken}`;
   const deliver = (response: ServerResponse, message: FakeServiceBusMessage, locked: boolean): void => {
     message.deliveryCount += 1;
-    const broker = { DeliveryCount: message.deliveryCount, EnqueuedTimeUtc: message.enqueuedAt.toUTCString(), ...(message.contentType ? { ContentType: message.contentType } : {}), ...(locked ? { LockToken: message.lockToken } : {}) };
+    const broker = { DeliveryCount: message.deliveryCount, SequenceNumber: message.sequenceNumber, EnqueuedTimeUtc: message.enqueuedAt.toUTCString(), ...(message.contentType ? { ContentType: message.contentType } : {}), ...(locked ? { LockToken: message.lockToken } : {}) };
     const headers: Record<string, string> = { brokerproperties: JSON.stringify(broker), "content-type": message.contentType ?? "application/octet-stream" };
     for (const [name, value] of Object.entries(message.properties)) headers[name] = JSON.stringify(value);
     if (locked) headers.location = `${fake.endpoint}${lockPath(message)}`;
@@ -108,7 +115,7 @@ export async function startAzureControlFake(options: { readonly queueName: strin
     if (request.method === "POST" && path === `${queuePath}/messages`) {
       if (!request.headers["content-type"]?.startsWith("application/vnd.microsoft.servicebus.json")) return json(response, 400, { error: "batch content type expected" });
       for (const entry of JSON.parse(text) as { Body: string; BrokerProperties?: { ContentType?: string } }[]) {
-        fake.work.push({ id: randomUUID(), body: entry.Body, ...(entry.BrokerProperties?.ContentType ? { contentType: entry.BrokerProperties.ContentType } : {}), deliveryCount: 0, enqueuedAt: new Date(), properties: {} });
+        fake.work.push({ id: randomUUID(), sequenceNumber: ++sequence, body: entry.Body, ...(entry.BrokerProperties?.ContentType ? { contentType: entry.BrokerProperties.ContentType } : {}), deliveryCount: 0, enqueuedAt: new Date(), properties: {} });
       }
       return void response.writeHead(201).end();
     }
