@@ -42,20 +42,22 @@ const API_VERSIONS = { serviceBus: "2021-11-01", web: "2024-04-01" } as const;
  * over the whole batch with each message's system and user properties.
  * https://learn.microsoft.com/azure/service-bus-messaging/service-bus-quotas#messaging-quotas
  * https://learn.microsoft.com/rest/api/servicebus/send-message-batch
- * The enqueue command counts only the bodies; 192 KiB of bodies leaves a
- * quarter for the JSON envelope's escaping and the broker's per-message
- * properties. The REST send has no count limit of its own; 1,000 bounds one
- * request's work.
+ * The enqueue command counts only the bodies (the REST envelope's JSON
+ * escaping is not part of the message); 192 KiB of bodies and at most 500
+ * messages leave 64 KiB, over 100 bytes a message, for the system properties
+ * the broker adds to each (ids, timestamps, sequence number). The REST send
+ * has no count limit of its own.
  */
-const SERVICE_BUS_BATCH = { maxMessages: 1_000, maxBytes: 192 * 1024, inFlight: 8 } as const;
+const SERVICE_BUS_BATCH = { maxMessages: 500, maxBytes: 192 * 1024, inFlight: 8 } as const;
 /**
  * The REST receive's wait for a message, in seconds: the shortest it takes,
  * so an empty sub-queue ends a list, redrive or purge after a second.
  * https://learn.microsoft.com/rest/api/servicebus/peek-lock-message-non-destructive-read
  */
 const RECEIVE_TIMEOUT_SECONDS = 1;
-/** Dead letters locked, sent and completed per redrive round. */
+/** Dead letters locked, sent and completed per redrive round, and the peek-locks in flight to gather them. */
 const REDRIVE_ROUND = 100;
+const REDRIVE_LOCKS_IN_FLIGHT = 8;
 /** Receive-and-delete calls in flight during a purge. */
 const PURGE_IN_FLIGHT = 8;
 /** Blob listing page: the most List Blobs returns per call. https://learn.microsoft.com/rest/api/storageservices/list-blobs#uri-parameters */
@@ -392,28 +394,44 @@ export class AzureBackend implements FleetBackend {
   }
 
   /**
-   * Rounds of: lock up to 100 dead letters, send their bodies to the work
-   * queue in one batch, and only after the send succeeded complete them. A
-   * crash between the two leaves a copy in both (the record overwrites
-   * itself); a refused send unlocks them, so none is ever lost.
+   * Rounds of: lock up to 100 dead letters (8 peek-locks at a time, no more
+   * than one batch's bytes), send their bodies to the work queue in one batch,
+   * and only after the send succeeded complete them. A crash between the two
+   * leaves a copy in both (the record overwrites itself); a refused send
+   * unlocks them, so none is ever lost.
    */
   async redriveDeadLetters(limit: number | undefined, onProgress: (progress: { moved: number }) => void, signal: AbortSignal): Promise<number> {
     let moved = 0;
+    let empty = false;
     const wanted = limit ?? Number.POSITIVE_INFINITY;
-    while (moved < wanted && !signal.aborted) {
+    while (moved < wanted && !empty && !signal.aborted) {
+      const target = Math.min(REDRIVE_ROUND, wanted - moved);
       const round: LockedMessage[] = [];
+      // Locked by a peek-lock that finished after the round filled up: unlocked, for a later round.
+      const spare: LockedMessage[] = [];
       let bytes = 0;
-      try {
-        while (round.length < Math.min(REDRIVE_ROUND, wanted - moved) && bytes < SERVICE_BUS_BATCH.maxBytes / 2) {
+      const lockMore = async (): Promise<void> => {
+        while (!empty && round.length < target && spare.length === 0) {
           const message = await this.lockDeadLetter();
-          if (!message) break;
-          round.push(message);
-          bytes += Buffer.byteLength(message.body);
+          if (!message) {
+            empty = true;
+            return;
+          }
+          const size = Buffer.byteLength(message.body);
+          if (round.length >= target || (round.length > 0 && bytes + size > SERVICE_BUS_BATCH.maxBytes)) spare.push(message);
+          else {
+            round.push(message);
+            bytes += size;
+          }
         }
+      };
+      try {
+        await Promise.all(Array.from({ length: REDRIVE_LOCKS_IN_FLIGHT }, lockMore));
+        await this.unlockAll(spare);
         if (round.length === 0) break;
         await this.sendBodies(round.map((message) => message.body));
       } catch (error) {
-        await this.unlockAll(round);
+        await this.unlockAll([...round, ...spare]);
         throw error;
       }
       await Promise.all(round.map((message) => this.settle(message, "complete")));
