@@ -8,7 +8,7 @@ import { SCRAPE_FUNCTION_NAME } from "../../functions/azure/appSettings";
 import { AzureBackend, DISABLED_SETTING, azureFleetAddress } from "../../ops/backends/azure";
 import { enqueue } from "../../ops/commands/enqueue";
 import { main } from "../../ops/cli";
-import { CredentialsError, exitCodeOf } from "../../ops/errors";
+import { CredentialsError, OpsUsageError, exitCodeOf } from "../../ops/errors";
 import { openInput } from "../../ops/input";
 import type { StackOutputs } from "../../ops/target";
 import { resultKey } from "../../shared/result";
@@ -230,6 +230,25 @@ describe("fleet on Azure (Service Bus REST and ARM: recorded-request fake; App C
     assert.equal(exitCodeOf(error), 3);
     assert.match(error.message, /DefaultAzureCredential .* gave no usable credentials \(Service Bus queues\/read: AzureHttpError: Service Bus queues\/read: HTTP 401/);
     assert.match(error.message, /az login/);
+  });
+
+  it("reads the stack outputs into addresses, and refuses outputs that are not an Azure fleet's, naming the output and the value", () => {
+    const outputs: StackOutputs = {
+      cloud: "azure",
+      workQueueUrl: "https://fleet-sb.servicebus.windows.net/work",
+      workQueueId: "/subscriptions/s1/resourceGroups/rg1/providers/Microsoft.ServiceBus/namespaces/fleet-sb/queues/work",
+      deadLetterQueueUrl: "https://fleet-sb.servicebus.windows.net/work/$DeadLetterQueue",
+      workerName: "fleet-fn",
+      resultsBucket: "fleetresults/results",
+      configLocation: "https://fleet-config.azconfig.io/kv/settings",
+      dashboardUrl: "https://portal.azure.com/",
+      alertChannel: "/subscriptions/x/actionGroups/y",
+    };
+    const address = azureFleetAddress(outputs, "stack azure-prod");
+    assert.equal(address.siteResourceId, "/subscriptions/s1/resourceGroups/rg1/providers/Microsoft.Web/sites/fleet-fn");
+    assert.deepEqual([address.configEndpoint, address.settingsKey, address.resultsAccount, address.resultsContainer], ["https://fleet-config.azconfig.io", "settings", "fleetresults", "results"]);
+    assert.throws(() => azureFleetAddress({ ...outputs, workQueueId: "arn:aws:sqs:us-east-1:1:q" }, "stack azure-prod"), (error: Error) => error instanceof OpsUsageError && /workQueueId "arn:aws:sqs:us-east-1:1:q" is not a Service Bus queue resource id/.test(error.message));
+    assert.throws(() => azureFleetAddress({ ...outputs, configLocation: "/fleet/settings" }, "stack azure-prod"), /configLocation "\/fleet\/settings" is not <App Configuration endpoint>\/kv\/<key>/);
   });
 
   it("through the command: no credential at all (Azure CLI not installed) is exit code 3 with the chain and the fix", async () => {
