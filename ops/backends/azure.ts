@@ -16,7 +16,7 @@
 import { AppConfigurationClient } from "@azure/app-configuration";
 import { DefaultAzureCredential, type AccessToken, type TokenCredential } from "@azure/identity";
 import { ContainerClient } from "@azure/storage-blob";
-import { SCRAPE_FUNCTION_NAME } from "../../functions/azure/appSettings";
+import { SCRAPE_DISABLED_SETTING } from "../../functions/azure/appSettings";
 import { encodeMessage, parseMessage, type ScrapeMessage } from "../../shared/message";
 import { RESULT_PREFIX } from "../../shared/result";
 import type { DeadLetterEntry, FleetBackend, FleetStatus, RefusedEntry, StoredSettings } from "../backend";
@@ -65,8 +65,6 @@ const BLOB_PAGE = 5_000;
 /** A token is fetched again this long before it expires. */
 const TOKEN_MARGIN_MS = 5 * 60_000;
 
-/** The app setting that disables one function of a Function App. https://learn.microsoft.com/azure/azure-functions/disable-function */
-export const DISABLED_SETTING = `AzureWebJobs.${SCRAPE_FUNCTION_NAME}.Disabled`;
 
 export interface AzureBackendClients {
   readonly credential: TokenCredential;
@@ -259,7 +257,7 @@ export class AzureBackend implements FleetBackend {
   }
 
   private static disabled(settings: Readonly<Record<string, string>>): boolean {
-    const value = settings[DISABLED_SETTING]?.trim().toLowerCase();
+    const value = settings[SCRAPE_DISABLED_SETTING]?.trim().toLowerCase();
     return value === "true" || value === "1";
   }
 
@@ -297,8 +295,8 @@ export class AzureBackend implements FleetBackend {
   private async setTriggerDisabled(disabled: boolean): Promise<void> {
     const settings = await this.appSettings();
     if (AzureBackend.disabled(settings) === disabled) return;
-    if (disabled) settings[DISABLED_SETTING] = "true";
-    else delete settings[DISABLED_SETTING];
+    if (disabled) settings[SCRAPE_DISABLED_SETTING] = "true";
+    else delete settings[SCRAPE_DISABLED_SETTING];
     await this.arm("Web sites/config/write", `${this.address.siteResourceId}/config/appsettings`, "PUT", API_VERSIONS.web, { properties: settings });
   }
 

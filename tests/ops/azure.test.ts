@@ -4,8 +4,8 @@ import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SCRAPE_FUNCTION_NAME } from "../../functions/azure/appSettings";
-import { AzureBackend, DISABLED_SETTING, azureFleetAddress } from "../../ops/backends/azure";
+import { SCRAPE_DISABLED_SETTING } from "../../functions/azure/appSettings";
+import { AzureBackend, azureFleetAddress } from "../../ops/backends/azure";
 import { enqueue } from "../../ops/commands/enqueue";
 import { main } from "../../ops/cli";
 import { CredentialsError, OpsUsageError, exitCodeOf } from "../../ops/errors";
@@ -127,7 +127,7 @@ describe("fleet on Azure (Service Bus REST and ARM: recorded-request fake; App C
   });
 
   it("pause sets AzureWebJobs.scrape.Disabled by putting back the whole app-settings set, and enabled: false; resume undoes both; each is idempotent", async () => {
-    assert.equal(DISABLED_SETTING, `AzureWebJobs.${SCRAPE_FUNCTION_NAME}.Disabled`);
+    assert.equal(SCRAPE_DISABLED_SETTING, "AzureWebJobs.scrape.Disabled");
     await backend.pause();
     await backend.pause();
     assert.deepEqual(control.appSettings, { FLEET_NAME: "scrape-fleet-test", WORK_QUEUE_NAME: "work", "AzureWebJobs.scrape.Disabled": "true" });
