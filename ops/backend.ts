@@ -47,8 +47,8 @@ export interface DeadLetterEntry {
 export interface FleetStatus {
   /** Messages waiting to be delivered. */
   readonly backlog: number;
-  /** Messages delivered and not yet answered. */
-  readonly inFlight: number;
+  /** Messages delivered and not yet answered (Service Bus counts them among the active ones and reports no figure). */
+  readonly inFlight?: number;
   /** Age of the oldest waiting message, in seconds. */
   readonly oldestAgeSeconds?: number;
   readonly deadLetters: number;

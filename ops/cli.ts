@@ -34,7 +34,7 @@ export function entryHelp(commands: readonly FleetCommand[]): string {
   const width = Math.max(...commands.map((command) => command.name.length)) + 2;
   return `usage: npm run fleet -- <command> (--stack NAME | --outputs FILE | --local DIR) [options]
 
-Operates a scrape-fleet: a deployed stack (AWS, Google Cloud) or a local fleet's folder.
+Operates a scrape-fleet: a deployed stack (AWS, Azure, Google Cloud) or a local fleet's folder.
 Run \`npm run fleet -- <command> --help\` for a command's options.
 
 Commands:
@@ -44,6 +44,7 @@ ${TARGET_HELP}
 
 Credentials come from each cloud's standard chain (AWS: the default credential
 provider chain: environment, AWS_PROFILE and ~/.aws, SSO, web identity, instance role;
+Azure: DefaultAzureCredential: environment, workload or managed identity, \`az login\`;
 Google Cloud: application default credentials, \`gcloud auth application-default login\`).
 
 ${EXIT_HELP}`;

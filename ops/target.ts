@@ -38,6 +38,7 @@ export interface OpenOptions {
 const CLOUD_BACKENDS: Partial<Record<Cloud, (outputs: StackOutputs, label: string) => Promise<FleetBackend>>> = {
   aws: (outputs, label) => (require("./backends/aws") as typeof import("./backends/aws")).openAwsBackend(outputs, label),
   gcp: (outputs, label) => (require("./backends/gcp") as typeof import("./backends/gcp")).openGcpBackend(outputs, label),
+  azure: (outputs, label) => (require("./backends/azure") as typeof import("./backends/azure")).openAzureBackend(outputs, label),
 };
 
 export async function openBackend(flags: TargetFlags, io: CommandIo, options: OpenOptions = {}): Promise<FleetBackend> {

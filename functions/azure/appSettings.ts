@@ -11,6 +11,13 @@
 export const SCRAPE_FUNCTION_NAME = "scrape";
 
 /**
+ * The app setting that stops the function's trigger while it is "true"
+ * (`fleet pause` sets it, `fleet resume` removes it); the program must leave it
+ * alone on `pulumi up`. https://learn.microsoft.com/azure/azure-functions/disable-function
+ */
+export const SCRAPE_DISABLED_SETTING = `AzureWebJobs.${SCRAPE_FUNCTION_NAME}.Disabled`;
+
+/**
  * Name of the Service Bus connection. It is identity-based: the app sets
  * `ServiceBusConnection__fullyQualifiedNamespace` and the host signs in with the
  * app's managed identity, so there is no connection string anywhere.

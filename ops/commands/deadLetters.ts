@@ -25,6 +25,8 @@ result record overwrites itself).
           --limit N: receive, SendMessageBatch to the work queue, then delete only what was sent
   gcp     pull up to 1,000 from the dead-letter subscription, publish them to the work topic,
           acknowledge only after the publish succeeded (a failed publish gives them back)
+  azure   rounds of 100: peek-lock from $DeadLetterQueue, send the copies in one batch, then
+          complete them; a refused send unlocks them (Service Bus REST)
   local   rows move back to the queue in one SQLite transaction each, as new messages
 
 Options:

@@ -30,7 +30,7 @@ message JSON object such as {"url":"https://example.com/","id":"a1","metadata":{
 Blank lines and # comments are skipped. Each line is checked with the workers'
 message contract first; a bad line is reported with its number and not sent,
 and the rest go on. Batches are as large as the queue takes (SQS 10 messages,
-the local queue 500), several in flight; refused entries are re-sent alone, up
+Service Bus 500 or 192 KiB, the local queue 500), several in flight; refused entries are re-sent alone, up
 to ${SEND_ATTEMPTS} sends each.
 
 A checkpoint beside the input (FILE.checkpoint.json) records the lines sent;

@@ -15,11 +15,17 @@ const TRIGGERS = `What stops:
           pushConfig: messages wait as in a pull subscription), and the Parameter Manager
           parameter gets a new version with "enabled": false; resume re-attaches the
           function's URL with the invoker account's OIDC token, as the program sets them
+  azure   the app setting AzureWebJobs.scrape.Disabled=true is put on the function app (ARM; the
+          app restarts), and the App Configuration settings key gets "enabled": false
   local   the settings file gets "enabled": false; a run started with --config on that file
           stops claiming pages within a second (messages stay queued, no attempt is spent)
 
 A \`pulumi up\` on a paused fleet keeps it paused: the program does not manage the
-trigger's enabled state after it is created. Run \`fleet resume\` to restart it.`;
+trigger's enabled state after it is created. Run \`fleet resume\` to restart it.
+On Azure, this version's program still writes the app settings whole, so
+\`pulumi up\` removes AzureWebJobs.scrape.Disabled: run \`fleet pause\` again after it
+(until then the trigger delivers again, and each delivery to a worker that reads
+"enabled": false spends one of the message's delivery attempts).`;
 
 function helpFor(verb: "pause" | "resume"): string {
   const summary =

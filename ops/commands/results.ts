@@ -18,6 +18,7 @@ const HELP = `usage: npm run fleet -- results export (--stack NAME | --outputs F
 Streams every result record (one per URL, ok or failed) from the results store:
   aws     S3 ListObjectsV2 over results/, 1,000 keys a page, then GetObject per record
   gcp     Cloud Storage objects.list over results/ (pageToken paging), then one media GET per record
+  azure   Blob List Blobs over results/, 5,000 a page, then Get Blob per record
   local   DIR/results/*.json
 
 Options:

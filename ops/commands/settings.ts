@@ -28,7 +28,8 @@ Actions:
 Every write is checked against the same spec as the workers before anything is
 written; a bad value is refused with the key, the value and the fix. The diff
 is printed. The store keeps its history: on AWS each write is a new SSM
-parameter version (\`aws ssm get-parameter-history\`); on Google Cloud a new
+parameter version (\`aws ssm get-parameter-history\`); on Azure a new App
+Configuration revision (\`az appconfig revision list\`); on Google Cloud a new
 Parameter Manager version (\`gcloud parametermanager parameters versions list\`).
 
 Options:

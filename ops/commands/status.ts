@@ -76,7 +76,7 @@ export function renderStatus(target: string, status: FleetStatus): string {
   return [
     `${target}: ${state}`,
     row("backlog", String(status.backlog)),
-    row("in flight", String(status.inFlight)),
+    row("in flight", status.inFlight === undefined ? "–" : String(status.inFlight)),
     row("oldest waiting", status.oldestAgeSeconds === undefined ? "–" : formatAge(status.oldestAgeSeconds)),
     row("dead letters", String(status.deadLetters)),
     row("pages/min", status.pagesPerMinute === undefined ? "–" : `${status.pagesPerMinute.toFixed(1)} (last ${status.windowMinutes} min)`),

@@ -1,8 +1,9 @@
 /**
- * Azure fakes for the handler tests. A recorded-request fake, on 127.0.0.1, of the Azure App Configuration
- * key-value GET that `AppConfigurationClient.getConfigurationSetting` makes
- * (App Configuration has no emulator on npm).
+ * Azure fakes for the handler and operations tests. A recorded-request fake, on 127.0.0.1, of the Azure App Configuration
+ * key-value GET that `AppConfigurationClient.getConfigurationSetting` makes and
+ * the PUT of `setConfigurationSetting` (App Configuration has no emulator on npm).
  * https://learn.microsoft.com/rest/api/appconfiguration/keyvaluesets/get-key-value
+ * https://learn.microsoft.com/rest/api/appconfiguration/keyvaluesets/put-key-value
  *
  * Its client signs with a connection string (HMAC) because the SDK refuses
  * bearer tokens over plain http; the request is otherwise the one the function
@@ -31,6 +32,10 @@ export interface AppConfigurationFake {
   readonly requests: RecordedAppConfigurationRequest[];
   /** Sets the key-value's value, as an operator's edit in the portal would; until then the key is missing (404). */
   put(value: string): void;
+  /** The key-value's value now, as the last GET or PUT left it. */
+  value(): string | undefined;
+  /** Every value the key has held, oldest first: the store's revisions. */
+  readonly revisions: string[];
   close(): Promise<void>;
 }
 
@@ -39,12 +44,19 @@ const sendJson = (response: ServerResponse, status: number, headers: Record<stri
 /** Routes on the path alone: the client adds its api-version to the query string. */
 export async function startAppConfigurationFake(key = "settings"): Promise<AppConfigurationFake> {
   const requests: RecordedAppConfigurationRequest[] = [];
+  const revisions: string[] = [];
   let value: string | undefined;
   let revision = 0;
-  const server = createServer((request, response) => {
+  const server = createServer(async (request, response) => {
     const url = new URL(request.url ?? "/", "http://fake");
     requests.push({ method: request.method ?? "", url, headers: request.headers });
-    if (request.method !== "GET" || url.pathname !== `/kv/${key}` || value === undefined) {
+    if (request.method === "PUT" && url.pathname === `/kv/${key}`) {
+      let text = "";
+      for await (const chunk of request) text += (chunk as Buffer).toString("utf8");
+      value = (JSON.parse(text) as { value: string }).value;
+      revisions.push(value);
+      revision += 1;
+    } else if (request.method !== "GET" || url.pathname !== `/kv/${key}` || value === undefined) {
       sendJson(response, 404, { "content-type": "application/problem+json; charset=utf-8" }, { type: "https://azconfig.io/errors/key-not-found", title: "Key not found", status: 404 });
       return;
     }
@@ -67,10 +79,13 @@ export async function startAppConfigurationFake(key = "settings"): Promise<AppCo
     endpoint,
     key,
     requests,
+    revisions,
     put(next) {
       value = next;
+      revisions.push(next);
       revision += 1;
     },
+    value: () => value,
     close() {
       server.closeAllConnections();
       return new Promise<void>((resolve) => server.close(() => resolve()));
