@@ -29,6 +29,17 @@ export const HEARTBEAT_INTERVAL_MS = 5_000;
 /** The lock file inside the output directory. */
 export const RUN_LOCK_FILE = "run.lock";
 
+/**
+ * How long a start waits for a held lock before refusing. A process killed
+ * with SIGKILL shows as a zombie as soon as its main thread is gone, but its
+ * files (and the lock) are released only when its last thread has exited,
+ * which on a busy machine can take a moment
+ * (https://man7.org/linux/man-pages/man5/proc_pid_stat.5.html; the file table
+ * is shared by the threads: https://man7.org/linux/man-pages/man2/clone.2.html,
+ * CLONE_FILES). A live holder keeps it far longer, so the refusal stands.
+ */
+export const LOCK_WAIT_MS = 2_000;
+
 /** SQLite's "database is locked" (https://www.sqlite.org/rescode.html#busy). */
 const SQLITE_BUSY = 5;
 
@@ -53,8 +64,7 @@ export interface RunLock {
  */
 export function tryLockDirectory(path: string): RunLock | undefined {
   const { DatabaseSync } = loadSqlite();
-  // timeout 0: a held lock is an answer, not something to wait for.
-  const db: DatabaseSync = new DatabaseSync(path, { timeout: 0 });
+  const db: DatabaseSync = new DatabaseSync(path, { timeout: LOCK_WAIT_MS });
   try {
     // No journal: the lock file holds no data, and a journal would be a second file to leave behind.
     db.exec("PRAGMA journal_mode = OFF");
