@@ -41,7 +41,9 @@ export interface FleetArgs {
   readonly alertWebhookUrl?: pulumi.Output<string>;
   /**
    * Deliveries of one message before it is dead-lettered: SQS `maxReceiveCount`,
-   * Service Bus `maxDeliveryCount`, Pub/Sub `maxDeliveryAttempts`. 5 to 100.
+   * Service Bus `maxDeliveryCount` (counted across the handler's scheduled
+   * copies), and on Pub/Sub the handler's own count (the subscription's
+   * `maxDeliveryAttempts` is a safety net at 100). 5 to 100.
    * @default 5
    */
   readonly maxDeliveryAttempts: number;

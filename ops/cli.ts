@@ -21,13 +21,13 @@ import { statusCommand } from "./commands/status";
 import { EXIT_HELP, TARGET_HELP } from "./args";
 import { listenForStop } from "../functions/local/stopSignals";
 
-/** Every command, in the order `--help` lists them. */
 /** The commands that operate one fleet: a deployed stack (`--stack`, `--outputs`) or a local folder (`--local`). */
 export const OPERATIONS: readonly FleetCommand[] = [enqueueCommand, statusCommand, pauseCommand, resumeCommand, settingsCommand, deadLettersCommand, resultsCommand];
 
 /** The commands that size a fleet before production: they read a stack file or run a local fleet of their own. */
 export const PLANNING: readonly FleetCommand[] = [costCommand, simulateCommand, loadtestCommand];
 
+/** Every command, in the order `--help` lists them. */
 export const COMMANDS: readonly FleetCommand[] = [...OPERATIONS, ...PLANNING];
 
 export function entryHelp(commands: readonly FleetCommand[]): string {

@@ -10,7 +10,7 @@ import type { Readable, Writable } from "node:stream";
 export const OPS_EXIT_CODES = {
   /** The command did what it was asked. */
   ok: 0,
-  /** The command ran and part of the work failed (a batch the queue refused twice, a record that could not be read); the output says which. */
+  /** The command ran and part of the work failed (entries the queue refused for good or after five sends, a record that could not be read); the output says which. */
   failed: 1,
   /** The command line or an input file is wrong; nothing was changed. */
   usage: 2,

@@ -292,7 +292,7 @@ class GcpBackend implements FleetBackend {
   /**
    * Detaches the push endpoint: with an empty pushConfig the subscription is a
    * pull subscription, so messages wait and no delivery attempt is spent
-   * (a paused worker would refuse each one, and five refusals dead-letter it).
+   * (a paused worker would take each one only to hold it again).
    * The live config must be the one `resume` derives, or nothing is changed.
    * https://cloud.google.com/pubsub/docs/reference/rest/v1/projects.subscriptions/modifyPushConfig
    */
@@ -302,7 +302,7 @@ class GcpBackend implements FleetBackend {
     if (live.pushEndpoint) {
       if (!samePushConfig(live, deployed)) {
         throw new OpsUsageError(
-          `${work} pushes to ${JSON.stringify(live)}, not to the deployed ${JSON.stringify(deployed)} that \`resume\` restores; nothing was changed: run \`pulumi up\` so the subscription matches the program, then pause`,
+          `${work} pushes to ${JSON.stringify(live)}, not to the deployed ${JSON.stringify(deployed)} that \`resume\` restores; nothing was changed: run \`npm run fleet -- resume\` to point it at the deployed function, then pause`,
         );
       }
       await this.modifyPushConfig(work, {});

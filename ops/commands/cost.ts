@@ -76,7 +76,7 @@ export const costCommand: FleetCommand = {
       return OPS_EXIT_CODES.ok;
     }
     if (flags.measured) {
-      io.stderr.write("cost: --measured reads a deployed stack's metrics through the status command, which this build does not have yet; give --page-ms and --cpu-ms from your dashboard instead\n");
+      io.stderr.write("cost: --measured is not in this build; give --page-ms and --cpu-ms from your dashboard instead (npm run fleet -- status --stack NAME shows pages per minute)\n");
       return OPS_EXIT_CODES.usage;
     }
     if (typeof flags.stack !== "string") {

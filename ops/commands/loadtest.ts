@@ -44,7 +44,7 @@ fleet process's peak memory.
   --chart FILE     SVG: throughput and p95 per level
 
 The deployed load test (--stack, which enqueues to a target you own) is not in
-this build: it needs the operations backends of \`enqueue\` and \`status\`.
+this build.
 
 Exit codes: 0 done, 1 a level's run failed (the output says which), 2 usage error.`;
 
@@ -103,7 +103,7 @@ export const loadtestCommand: FleetCommand = {
       io.stderr.write(`loadtest: ${message}\n`);
       return OPS_EXIT_CODES.usage;
     };
-    if (flags.stack !== undefined) return usage("--stack (a load test of a deployed fleet) is not in this build: it needs the enqueue and status backends; run without --stack for the local load test");
+    if (flags.stack !== undefined) return usage("--stack (a load test of a deployed fleet) is not in this build; run without --stack for the local load test");
     const levels = typeof flags.levels === "string" ? flags.levels.split(",").map((level) => Number(level.trim())) : [...DEFAULT_LEVELS];
     const badLevel = levels.find((level) => !Number.isInteger(level) || level < 1 || level > 256);
     if (badLevel !== undefined || levels.length === 0) return usage(`--levels must be whole numbers from 1 to 256, comma-separated, such as 1,4,16 (given ${JSON.stringify(flags.levels)})`);

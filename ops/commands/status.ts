@@ -8,7 +8,7 @@ import type { FleetStatus } from "../backend";
 import { OPS_EXIT_CODES, type FleetCommand } from "../command";
 import { guarded, printHelp, printJson, withBackend } from "../run";
 
-const HELP = `usage: npm run fleet -- status (--stack NAME | --outputs FILE | --local DIR) [--watch [SECONDS]] [--window MINUTES] [--json]
+const HELP = `usage: npm run fleet -- status (--stack NAME | --outputs FILE | --local DIR) [--watch [--interval SECONDS]] [--window MINUTES] [--json]
 
 Shows the work queue's backlog, messages in flight, the oldest message's age,
 the dead letters, pages per minute and outcome shares over the last minutes,

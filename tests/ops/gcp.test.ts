@@ -195,7 +195,7 @@ describe("fleet on Google Cloud (REST with application default credentials; reco
     apis.pushConfig = { pushEndpoint: "https://elsewhere.example/push", oidcToken: { serviceAccountEmail: "someone@test-project.iam.gserviceaccount.com", audience: "x" } };
     const run = await fleet("pause");
     assert.equal(run.code, 2);
-    assert.match(run.err, /not to the deployed .* that `resume` restores; nothing was changed: run `pulumi up`/);
+    assert.match(run.err, /not to the deployed .* that `resume` restores; nothing was changed: run `npm run fleet -- resume`/);
     assert.equal(apis.pushConfig.pushEndpoint, "https://elsewhere.example/push");
     assert.equal(parameters.versions.length, 1);
   });
