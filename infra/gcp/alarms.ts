@@ -119,7 +119,7 @@ export function createAlarms(name: string, args: AlarmsArgs, opts: pulumi.Custom
         conditionThreshold: { filter: FILTERS.oldestAge(work), comparison: "COMPARISON_GE", thresholdValue: t.oldestMessageAgeSeconds, duration: "0s", aggregations: maxPerMinute },
       },
     ]),
-    policy("dead-letters", "dead letters", `Messages wait in dead-letter subscription \`${args.deadLetterSubscriptionName}\`: pull them (\`gcloud pubsub subscriptions pull ${args.deadLetterSubscriptionName} --limit 10\`), fix the cause, republish them to the work topic, then acknowledge them.`, [
+    policy("dead-letters", "dead letters", `Messages wait in dead-letter subscription \`${args.deadLetterSubscriptionName}\`: see them (\`npm run fleet -- dead-letters list --stack <stack>\`), fix the cause, then move them back to the work topic (\`npm run fleet -- dead-letters redrive --stack <stack>\`: each is acknowledged only after it was republished).`, [
       {
         displayName: "dead letters > 0",
         conditionThreshold: { filter: FILTERS.backlog(args.deadLetterSubscriptionName), comparison: "COMPARISON_GT", thresholdValue: 0, duration: "0s", aggregations: maxPerMinute },
