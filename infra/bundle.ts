@@ -1,6 +1,7 @@
 /**
  * Bundles a worker entry point into one minified CommonJS file with a linked
- * source map, at program time: `pulumi up` always ships the code in the
+ * source map (plus one such file for each part it loads on first use, such as
+ * its SDK clients), at program time: `pulumi up` always ships the code in the
  * checkout, with no build step to forget. Also packs a bundle into the
  * deployment zip every cloud uploads.
  */
