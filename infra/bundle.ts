@@ -1,6 +1,7 @@
 /**
  * Bundles a worker entry point into one minified CommonJS file with a linked
- * source map, at program time: `pulumi up` always ships the code in the
+ * source map (plus one such file for each part it loads on first use, such as
+ * its SDK clients), at program time: `pulumi up` always ships the code in the
  * checkout, with no build step to forget. Also packs a bundle into the
  * deployment zip every cloud uploads.
  */
@@ -22,6 +23,14 @@ export interface BundleOptions {
    * (the AWS SDK v3 on Lambda's Node.js runtimes). @default []
    */
   readonly external?: readonly string[];
+  /**
+   * Files bundled on their own beside the entry, each as `<name>.js` from
+   * `<name>.ts`, and left out of the entry's bundle: the entry's code loads
+   * one with `require("./<name>")` when it first needs it, so a fresh
+   * instance neither parses nor runs it before then (the cloud SDK clients).
+   * Relative to the repository root or absolute. @default []
+   */
+  readonly lazy?: readonly string[];
 }
 
 export interface BundledFile {
@@ -34,7 +43,7 @@ export interface BundledFile {
 }
 
 export interface Bundle {
-  /** The bundle, then its source map. */
+  /** The bundle, then its source map, then each lazily loaded file and its map. */
   readonly files: readonly BundledFile[];
 }
 
@@ -64,27 +73,39 @@ export function bundleWorker(options: BundleOptions): Bundle {
   const outFile = path.join(outDir, options.outFile ?? "index.js");
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
+  const lazyNames = (options.lazy ?? []).map((file) => path.basename(file, path.extname(file)));
+  const external = [...(options.external ?? [])];
+  build(path.resolve(REPO_ROOT, options.entry), outFile, [...external, ...lazyNames.map((name) => `./${name}`)]);
+  const outFiles = [outFile];
+  (options.lazy ?? []).forEach((file, index) => {
+    const lazyOut = path.join(outDir, `${lazyNames[index]}.js`);
+    build(path.resolve(REPO_ROOT, file), lazyOut, external);
+    outFiles.push(lazyOut);
+  });
+  const files = outFiles.flatMap((file) => [file, `${file}.map`]).map((file) => ({ path: file, name: path.basename(file), sha256: sha256Of(readFileSync(file)) }));
+  const bundle: Bundle = { files };
+  cache.set(key, bundle);
+  return bundle;
+}
+
+function build(entry: string, outfile: string, external: readonly string[]): void {
   buildSync({
-    entryPoints: [path.resolve(REPO_ROOT, options.entry)],
-    outfile: outFile,
+    entryPoints: [entry],
+    outfile,
     bundle: true,
     platform: "node",
     target: "node22",
     format: "cjs",
     minify: true,
     treeShaking: true,
-    // `linked` writes index.js.map and a `//# sourceMappingURL` comment; the
+    // `linked` writes <file>.map and a `//# sourceMappingURL` comment; the
     // function runs with --enable-source-maps, so stack traces show the TypeScript lines.
     sourcemap: "linked",
     sourcesContent: false,
     legalComments: "none",
-    external: [...(options.external ?? [])],
+    external: [...external],
     logLevel: "silent",
   });
-  const files = [outFile, `${outFile}.map`].map((file) => ({ path: file, name: path.basename(file), sha256: sha256Of(readFileSync(file)) }));
-  const bundle: Bundle = { files };
-  cache.set(key, bundle);
-  return bundle;
 }
 
 function sha256Of(content: string | Buffer): string {

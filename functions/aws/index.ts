@@ -12,9 +12,7 @@
  * back (a site's Retry-After, a growing hold while the fleet is paused, a
  * backoff otherwise): see visibility.ts.
  */
-import { S3Client } from "@aws-sdk/client-s3";
-import { SQSClient } from "@aws-sdk/client-sqs";
-import { SSMClient } from "@aws-sdk/client-ssm";
+import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { describeError } from "../../shared/errors";
 import { createJsonLogger } from "../../shared/logging";
@@ -25,6 +23,7 @@ import { HandlerConfigError, integerOption, requireEnv, writeGraceFor } from "..
 import { LAMBDA_ENV } from "./environment";
 import { createEmfMetrics, type BatchMetrics } from "./metrics";
 import { createS3ResultStore } from "./resultStore";
+import { loadS3, loadSqs, loadSsm } from "./sdk";
 import { createSsmSettings } from "./settingsSource";
 import { holdSeconds, type QueueLimits } from "./holds";
 import { changeVisibility, type VisibilityChange, type VisibilityResult } from "./visibility";
@@ -235,8 +234,8 @@ export function createLambdaHandler(env: NodeJS.ProcessEnv): SqsHandler {
   const logger = createJsonLogger({ base: { fleet: fleetName } });
   return createSqsHandler({
     worker: {
-      settings: createSsmSettings({ client: new SSMClient({ requestHandler: SDK_REQUEST_HANDLER }), parameterName: requireEnv(env, LAMBDA_ENV.settingsParameter, "environment variable"), logger }),
-      results: createS3ResultStore({ client: new S3Client({ requestHandler: SDK_REQUEST_HANDLER }), bucket: requireEnv(env, LAMBDA_ENV.resultsBucket, "environment variable") }),
+      settings: createSsmSettings({ client: new (loadSsm().SSMClient)({ requestHandler: SDK_REQUEST_HANDLER }), parameterName: requireEnv(env, LAMBDA_ENV.settingsParameter, "environment variable"), logger }),
+      results: createS3ResultStore({ client: new (loadS3().S3Client)({ requestHandler: SDK_REQUEST_HANDLER }), bucket: requireEnv(env, LAMBDA_ENV.resultsBucket, "environment variable") }),
     },
     logger,
     metrics: createEmfMetrics({ fleetName }),
@@ -244,7 +243,7 @@ export function createLambdaHandler(env: NodeJS.ProcessEnv): SqsHandler {
     // queue; by default the SDK would send the call to that URL's host, which
     // would skip its own endpoint resolution (FIPS, AWS_ENDPOINT_URL_SQS).
     // https://github.com/aws/aws-sdk-js-v3/blob/main/packages/middleware-sdk-sqs/src/queue-url.ts
-    sqs: new SQSClient({ requestHandler: SDK_REQUEST_HANDLER, useQueueUrlAsEndpoint: false }),
+    sqs: new (loadSqs().SQSClient)({ requestHandler: SDK_REQUEST_HANDLER, useQueueUrlAsEndpoint: false }),
     queueLimits: {
       retentionSeconds: positiveIntegerEnv(env, LAMBDA_ENV.queueRetentionSeconds),
       maxReceiveCount: positiveIntegerEnv(env, LAMBDA_ENV.queueMaxReceiveCount),

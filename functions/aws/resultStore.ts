@@ -1,9 +1,10 @@
 /**
  * The results store on S3: one `PutObject` per record or raw HTML object.
  */
-import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { ScrapeError, describeError } from "../../shared/errors";
 import type { ResultStore } from "../../shared/ports";
+import { loadS3 } from "./sdk";
 
 export interface S3ResultStoreOptions {
   /** A client created once per container and shared by every invocation. */
@@ -28,7 +29,7 @@ export function createS3ResultStore(options: S3ResultStoreOptions): ResultStore 
         // request each (SDK_REQUEST_HANDLER in index.ts).
         // https://aws.amazon.com/blogs/developer/abortcontroller-in-modular-aws-sdk-for-javascript/
         await client.send(
-          new PutObjectCommand({
+          new (loadS3().PutObjectCommand)({
             Bucket: bucket,
             Key: object.key,
             Body: object.body,

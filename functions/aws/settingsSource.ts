@@ -1,10 +1,11 @@
 /**
  * Runtime settings from SSM Parameter Store, read through the shared TTL cache.
  */
-import { GetParameterCommand, type SSMClient } from "@aws-sdk/client-ssm";
+import type { SSMClient } from "@aws-sdk/client-ssm";
 import { SettingsError } from "../../shared/errors";
 import type { Logger } from "../../shared/ports";
 import { SettingsCache, settingsErrorLogger, type SettingsSource } from "../../shared/settings";
+import { loadSsm } from "./sdk";
 
 export interface SsmSettingsOptions {
   /** A client created once per container and shared by every invocation. */
@@ -20,7 +21,7 @@ export function createSsmSettingsSource(options: SsmSettingsOptions): SettingsSo
   return {
     name,
     async read() {
-      const answer = await client.send(new GetParameterCommand({ Name: parameterName }));
+      const answer = await client.send(new (loadSsm().GetParameterCommand)({ Name: parameterName }));
       const value = answer.Parameter?.Value;
       if (value === undefined) {
         throw new SettingsError(name, [{ key: "(document)", value, problem: "has no value", fix: `put the settings JSON into parameter ${parameterName}` }]);

@@ -9,10 +9,11 @@
  * timeout counts from the call, and applies to this receive only.
  * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibility.html
  */
-import { ChangeMessageVisibilityBatchCommand, type ChangeMessageVisibilityBatchRequestEntry, type SQSClient } from "@aws-sdk/client-sqs";
+import type { ChangeMessageVisibilityBatchRequestEntry, SQSClient } from "@aws-sdk/client-sqs";
 import type { SQSRecord } from "aws-lambda";
 import { describeError } from "../../shared/errors";
 import type { Logger } from "../../shared/ports";
+import { loadSqs } from "./sdk";
 
 /**
  * The DNS suffix of SQS's regional endpoints per partition
@@ -105,7 +106,7 @@ async function changeOneBatch(queueUrl: string, changes: readonly VisibilityChan
   // delivers at least once), and ids must be distinct within a request.
   const entries: ChangeMessageVisibilityBatchRequestEntry[] = changes.map((change, index) => ({ Id: String(index), ReceiptHandle: change.record.receiptHandle, VisibilityTimeout: change.seconds }));
   try {
-    const answer = await client.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: queueUrl, Entries: entries }), { abortSignal: signal });
+    const answer = await client.send(new (loadSqs().ChangeMessageVisibilityBatchCommand)({ QueueUrl: queueUrl, Entries: entries }), { abortSignal: signal });
     // A 200 can still carry failed entries (an expired receipt handle, a hold past the 12 h limit).
     for (const failed of answer.Failed ?? []) {
       logger.log("warn", "visibility_change_refused", {

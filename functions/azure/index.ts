@@ -36,8 +36,6 @@
  * per-instance concurrency, as the contract defines it.
  */
 import { app, type InvocationContext, type ServiceBusQueueFunctionOptions } from "@azure/functions";
-import { DefaultAzureCredential } from "@azure/identity";
-import { ServiceBusClient } from "@azure/service-bus";
 import { AsyncLocalStorage } from "node:async_hooks";
 import { describeError } from "../../shared/errors";
 import type { Outcome, QueueItem } from "../../shared/outcome";
@@ -48,6 +46,7 @@ import { AZURE_APP_SETTINGS, DEAD_LETTERED_EVENT, SCRAPE_FUNCTION_NAME, SERVICE_
 import { createWindowMetrics, type WindowMetrics } from "./metrics";
 import { deliveriesBefore, firstEnqueuedAt, REDELIVERY_PROPERTIES, scheduleRedelivery, type MessageScheduler, type ReceivedMessage } from "./redelivery";
 import { createBlobResultStore, createResultsContainerClient } from "./resultStore";
+import { loadIdentity, loadServiceBus } from "./sdk";
 import { createAppConfigurationClient, createAppConfigurationSettings } from "./settingsSource";
 
 /**
@@ -333,10 +332,10 @@ export function createAzureHandler(env: NodeJS.ProcessEnv): ServiceBusHandler {
     throw new HandlerConfigError(`app setting ${AZURE_APP_SETTINGS.functionTimeoutSeconds} must be a whole number of seconds, at least 10 (given ${JSON.stringify(env[AZURE_APP_SETTINGS.functionTimeoutSeconds])}); the fleet's Pulumi program sets it: redeploy the stack`);
   }
   const maxDeliveryAttempts = Number(requireEnv(env, AZURE_APP_SETTINGS.maxDeliveryAttempts, "app setting"));
-  const credential = new DefaultAzureCredential();
+  const credential = new (loadIdentity().DefaultAzureCredential)();
   const endpoint = requireEnv(env, AZURE_APP_SETTINGS.configEndpoint, "app setting");
   // The same identity and namespace as the trigger's connection; the copy goes to the queue the message came from.
-  const serviceBus = new ServiceBusClient(requireEnv(env, SERVICE_BUS_NAMESPACE_SETTING, "app setting"), credential);
+  const serviceBus = new (loadServiceBus().ServiceBusClient)(requireEnv(env, SERVICE_BUS_NAMESPACE_SETTING, "app setting"), credential);
   return createServiceBusHandler({
     fleetName,
     functionTimeoutMs: timeoutSeconds * 1000,

@@ -4,14 +4,13 @@
  * accepts no shared keys).
  */
 import type { TokenCredential } from "@azure/identity";
-// `import = require` makes esbuild resolve the package's CommonJS build: its ESM
-// build reads `import.meta.url`, which is empty in the CommonJS bundle the function runs.
-import storageBlob = require("@azure/storage-blob");
+import type { ContainerClient } from "@azure/storage-blob";
 import type { ResultStore } from "../../shared/ports";
+import { loadStorageBlob } from "./sdk";
 
 export interface BlobResultStoreOptions {
   /** A client created once per instance and shared by every invocation. */
-  readonly container: storageBlob.ContainerClient;
+  readonly container: ContainerClient;
 }
 
 /**
@@ -48,6 +47,6 @@ export function createBlobResultStore(options: BlobResultStoreOptions): ResultSt
 const BLOB_RETRY_OPTIONS = { maxTries: 3, tryTimeoutInMs: 10_000 } as const;
 
 /** The results container client the function uses, from its URL and the app's identity. */
-export function createResultsContainerClient(containerUrl: string, credential: TokenCredential): storageBlob.ContainerClient {
-  return new storageBlob.ContainerClient(containerUrl, credential, { retryOptions: BLOB_RETRY_OPTIONS });
+export function createResultsContainerClient(containerUrl: string, credential: TokenCredential): ContainerClient {
+  return new (loadStorageBlob().ContainerClient)(containerUrl, credential, { retryOptions: BLOB_RETRY_OPTIONS });
 }

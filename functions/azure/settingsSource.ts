@@ -7,12 +7,13 @@
  * (content type `application/json`), the same document as on the other
  * clouds: an operator's edit is validated as a whole, and one GET reads it.
  */
-import { AppConfigurationClient } from "@azure/app-configuration";
+import type { AppConfigurationClient } from "@azure/app-configuration";
 import type { TokenCredential } from "@azure/identity";
 import { SettingsError } from "../../shared/errors";
 import type { Logger } from "../../shared/ports";
 import { SettingsCache, settingsErrorLogger, type SettingsSource } from "../../shared/settings";
 import { integerOption } from "../handlerConfig";
+import { loadAppConfiguration } from "./sdk";
 
 export interface AppConfigurationSettingsOptions {
   /** A client created once per instance and shared by every invocation. */
@@ -75,5 +76,5 @@ const APP_CONFIGURATION_RETRY = { maxRetries: 2, maxRetryDelayInMs: 1_000 } as c
 
 /** The App Configuration client the function uses, from the store endpoint and the app's identity. */
 export function createAppConfigurationClient(endpoint: string, credential: TokenCredential): AppConfigurationClient {
-  return new AppConfigurationClient(endpoint, credential, { retryOptions: APP_CONFIGURATION_RETRY });
+  return new (loadAppConfiguration().AppConfigurationClient)(endpoint, credential, { retryOptions: APP_CONFIGURATION_RETRY });
 }

@@ -24,7 +24,6 @@
  * own retries are in the retry-rate alarm (infra/gcp/alarms.ts).
  */
 import { http, type Request, type Response } from "@google-cloud/functions-framework";
-import { Storage } from "@google-cloud/storage";
 import { describeError } from "../../shared/errors";
 import { createJsonLogger } from "../../shared/logging";
 import type { Outcome } from "../../shared/outcome";
@@ -37,6 +36,7 @@ import { createPublisher, type Publish } from "./publisher";
 import { PushEnvelopeError, decodePushEnvelope, type PushDelivery } from "./pushEnvelope";
 import { attemptsSpent, deadLetterAttributes, readRedeliveryState, redeliveryAttributes, redeliveryOf } from "./redelivery";
 import { createGcsResultStore, storageOptions } from "./resultStore";
+import { loadStorage } from "./sdk";
 import { createParameterManagerSettings } from "./settingsSource";
 
 /**
@@ -239,7 +239,7 @@ export function createCloudFunctionHandler(env: NodeJS.ProcessEnv): PushHandler 
   const timeoutSeconds = Number(requireEnv(env, FUNCTION_ENV.timeoutSeconds, "environment variable"));
   const logger = createJsonLogger({ base: { fleet: fleetName } });
   // One client per instance: its auth client caches the access token, which the settings source reuses.
-  const storage = new Storage(storageOptions());
+  const storage = new (loadStorage().Storage)(storageOptions());
   const getAccessToken = async () => {
     const token = await storage.authClient.getAccessToken();
     if (!token) throw new HandlerConfigError("the runtime service account's credentials gave no access token");

@@ -2,8 +2,9 @@
  * The results store on Cloud Storage: one single-request (multipart) upload
  * per record or raw HTML object.
  */
-import { IdempotencyStrategy, type Bucket, type StorageOptions } from "@google-cloud/storage";
+import type { Bucket, StorageOptions } from "@google-cloud/storage";
 import { abandonOnAbort, type ResultStore } from "../../shared/ports";
+import { loadStorage } from "./sdk";
 
 export interface GcsResultStoreOptions {
   /** The results bucket (env `RESULTS_BUCKET`), from a `Storage` client created once per instance. */
@@ -21,16 +22,13 @@ export interface GcsResultStoreOptions {
  * (see `put` below and `DEADLINE_MARGIN_MS` in index.ts).
  * https://cloud.google.com/storage/docs/retry-strategy#node.js
  */
-export const STORAGE_RETRY: NonNullable<StorageOptions["retryOptions"]> = {
-  autoRetry: true,
-  maxRetries: 2,
-  totalTimeout: 20,
-  idempotencyStrategy: IdempotencyStrategy.RetryAlways,
-};
+export function storageRetry(): NonNullable<StorageOptions["retryOptions"]> {
+  return { autoRetry: true, maxRetries: 2, totalTimeout: 20, idempotencyStrategy: loadStorage().IdempotencyStrategy.RetryAlways };
+}
 
 /** Storage client options for the results store: retries as above, plus `overrides` (tests point `apiEndpoint` at a loopback fake). */
 export function storageOptions(overrides: StorageOptions = {}): StorageOptions {
-  return { retryOptions: STORAGE_RETRY, ...overrides };
+  return { retryOptions: storageRetry(), ...overrides };
 }
 
 /**

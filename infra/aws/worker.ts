@@ -12,6 +12,8 @@ import type { QueueLimits } from "../../functions/aws/holds";
 
 /** The handler's entry file; its `handler` export is the Lambda entry point. */
 export const WORKER_ENTRY = "functions/aws/index.ts";
+/** The SDK clients, bundled on their own as `clients.js` and loaded on the first invocation (functions/aws/sdk.ts). */
+export const WORKER_CLIENTS = "functions/aws/clients.ts";
 /** Lambda handler string: file `index.js`, export `handler`. */
 export const WORKER_HANDLER = "index.handler";
 /**
@@ -23,9 +25,9 @@ export const WORKER_RUNTIME = lambda.Runtime.NodeJS24dX;
 /** arm64 (Graviton): about 20% cheaper per GB-second than x86_64 for the same work. */
 export const WORKER_ARCHITECTURE = "arm64";
 
-/** Bundles the handler into `dist/aws/`: the SDK clients are bundled too (see the README's note on size). */
+/** Bundles the handler into `dist/aws/`: the SDK clients are bundled too, into clients.js, loaded on first use. */
 export function bundleAwsWorker(): Bundle {
-  return bundleWorker({ entry: WORKER_ENTRY, outDir: "dist/aws" });
+  return bundleWorker({ entry: WORKER_ENTRY, outDir: "dist/aws", lazy: [WORKER_CLIENTS] });
 }
 
 export interface WorkerArgs {

@@ -45,6 +45,8 @@ import { createStorageAccount } from "./storage";
 
 /** The handler's entry file: it registers the function with `app.serviceBusQueue`. */
 export const WORKER_ENTRY = "functions/azure/index.ts";
+/** The SDK clients, bundled on their own as `clients.js` and loaded on the first invocation (functions/azure/sdk.ts). */
+export const WORKER_CLIENTS = "functions/azure/clients.ts";
 /**
  * Node.js 22: the newest Node.js Flex Consumption runs (20 and 22), and the
  * oldest the fleet's code supports.
@@ -65,7 +67,7 @@ export const EXTENSION_BUNDLE = { id: "Microsoft.Azure.Functions.ExtensionBundle
  * package: the Functions Node.js worker provides it at run time.
  */
 export function bundleAzureWorker(): Bundle {
-  return bundleWorker({ entry: WORKER_ENTRY, outDir: "dist/azure", external: ["@azure/functions-core"] });
+  return bundleWorker({ entry: WORKER_ENTRY, outDir: "dist/azure", external: ["@azure/functions-core"], lazy: [WORKER_CLIENTS] });
 }
 
 export interface HostJsonArgs {

@@ -16,6 +16,8 @@ import { resourceName } from "../naming";
 
 /** The handler's entry file; it registers `ENTRY_POINT` with the Functions Framework. */
 export const WORKER_ENTRY = "functions/gcp/index.ts";
+/** The SDK clients, bundled on their own as `clients.js` and loaded on the first invocation (functions/gcp/sdk.ts). */
+export const WORKER_CLIENTS = "functions/gcp/clients.ts";
 /**
  * Node.js 24: undici 8 (the fetcher) needs Node >= 22.19. `nodejs22` runs
  * whatever 22.x patch the runtime image carries, with no floor the program can
@@ -37,7 +39,7 @@ export const WORKER_INGRESS = "ALLOW_INTERNAL_ONLY";
 
 /** Bundles the handler into `dist/gcp/` (Storage client included, Functions Framework external). */
 export function bundleGcpWorker(): Bundle {
-  return bundleWorker({ entry: WORKER_ENTRY, outDir: "dist/gcp", external: [FUNCTIONS_FRAMEWORK] });
+  return bundleWorker({ entry: WORKER_ENTRY, outDir: "dist/gcp", external: [FUNCTIONS_FRAMEWORK], lazy: [WORKER_CLIENTS] });
 }
 
 /** The exact Functions Framework version the tests ran, pinned in the deployed package.json. */

@@ -13,8 +13,11 @@
  *    files, progress, start-up included) against a bare fetch of the same
  *    1,800 pages at concurrency 16, each in a fresh process: CPU per page
  *    (target ≤ 2.5x) and peak RSS (target: no higher than the bare fetch's).
+ * 5. Cold start (coldStart.ts): each cloud's worker bundle, built as
+ *    `pulumi up` builds it, `require`d in fresh processes against a bare
+ *    `require("undici")`. Target ≤ 100 ms each.
  *
- * 4. Cost and scaling (ops/): dollars per million pages on each cloud at the
+ * 6. Cost and scaling (ops/): dollars per million pages on each cloud at the
  *    program's default settings and at each `*-prod` stack's, with the seed's
  *    one-page-per-invocation design beside them; the simulator against a real
  *    local run of BENCH_CALIBRATION_PAGES pages (default 20,000: about ten
@@ -246,7 +249,9 @@ async function main(): Promise<void> {
   } finally {
     server.stop();
   }
-  // Loaded by path, so the RSS children's bundle of this file (bundleSelf) leaves it, and the cloud SDKs it loads, out.
+  // Loaded by path, so the RSS children's bundle of this file (bundleSelf) leaves them, the Pulumi program and the cloud SDKs out.
+  const { printColdStarts } = require(join(__dirname, "coldStart")) as typeof import("./coldStart");
+  printColdStarts();
   const { costAndScaling } = require(join(__dirname, "costAndScaling")) as typeof import("./costAndScaling");
   await costAndScaling();
 }

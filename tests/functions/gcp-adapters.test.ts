@@ -15,7 +15,7 @@
 import { strict as assert } from "node:assert";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { Storage } from "@google-cloud/storage";
-import { STORAGE_RETRY, createGcsResultStore, storageOptions } from "../../functions/gcp/resultStore";
+import { createGcsResultStore, storageOptions, storageRetry } from "../../functions/gcp/resultStore";
 import { PublishError, createPublisher } from "../../functions/gcp/publisher";
 import { decodePushEnvelope } from "../../functions/gcp/pushEnvelope";
 import { REDELIVERY_ATTRIBUTES, deadLetterAttributes, fitAttribute, readRedeliveryState, redeliveryAttributes, redeliveryOf } from "../../functions/gcp/redelivery";
@@ -45,7 +45,7 @@ describe("Google Cloud Storage results store (recorded-request fake of the GCS J
   });
 
   // The production retry policy, its back-off capped at the client's 1 s floor so the retry test stays short.
-  const retryOptions = { ...STORAGE_RETRY, maxRetryDelay: 1 };
+  const retryOptions = { ...storageRetry(), maxRetryDelay: 1 };
   const store = (bucket = "results") => createGcsResultStore({ bucket: new Storage(storageOptions({ apiEndpoint: fake.endpoint, projectId: "test-project", retryOptions })).bucket(bucket) });
 
   it("writes a result record as application/json under its key, in one multipart request", async () => {

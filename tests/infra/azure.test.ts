@@ -174,7 +174,7 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
 
     it("the zip holds the bundle, host.json and a package.json whose main is the bundle", async () => {
       const assets = (await pkg.archive.assets) as unknown as Record<string, { text?: Promise<string>; path?: Promise<string> }>;
-      assert.deepEqual(Object.keys(assets).sort(), ["host.json", "index.js", "index.js.map", "package.json"]);
+      assert.deepEqual(Object.keys(assets).sort(), ["clients.js", "clients.js.map", "host.json", "index.js", "index.js.map", "package.json"]);
       const packageJson = JSON.parse(String(await assets["package.json"].text)) as { main: string };
       assert.equal(packageJson.main, bundle.files[0].name);
       assert.equal(await assets["index.js"].path, bundle.files[0].path);
