@@ -17,7 +17,7 @@ import { estimate, type CloudEstimate, type LineGroup, type PageInputs } from ".
 import { applyPriceOverrides, PricesFileError } from "../cost/overrides";
 import { PRICE_TABLES, type PriceTable } from "../cost/prices";
 import { readStackShape, type StackShape } from "../cost/stack";
-import { FlagError, parseFlags, type FlagValues } from "./parseFlags";
+import { flagsOrExit, type FlagValues } from "./parseFlags";
 
 /** The time one page takes on the web when `--page-ms` is not given: a typical article fetched with robots.txt cached. */
 export const DEFAULT_PAGE_MS = 1000;
@@ -63,18 +63,9 @@ export const costCommand: FleetCommand = {
   summary: "dollars per million pages for a stack, on the three clouds and for one page per invocation",
   help: HELP,
   async run(args, io) {
-    let flags: FlagValues;
-    try {
-      flags = parseFlags(args, FLAGS, "cost");
-    } catch (error) {
-      if (!(error instanceof FlagError)) throw error;
-      io.stderr.write(`${error.message}\n`);
-      return OPS_EXIT_CODES.usage;
-    }
-    if (flags.help) {
-      io.stdout.write(`${HELP}\n`);
-      return OPS_EXIT_CODES.ok;
-    }
+    const parsed = flagsOrExit(args, FLAGS, "cost", HELP, io);
+    if ("exit" in parsed) return parsed.exit;
+    const { flags } = parsed;
     if (flags.measured) {
       io.stderr.write("cost: --measured is not in this build; give --page-ms and --cpu-ms from your dashboard instead (npm run fleet -- status --stack NAME shows pages per minute)\n");
       return OPS_EXIT_CODES.usage;

@@ -12,7 +12,7 @@ import { OPS_EXIT_CODES, type FleetCommand } from "../command";
 import { runLocalFleet, type FleetRunReport } from "../loadtest/fleetRun";
 import { startProfileSite } from "../loadtest/site";
 import { DEFAULT_SITE, parseLatency, type SiteProfile } from "../simulate/site";
-import { FlagError, parseFlags, type FlagValues } from "./parseFlags";
+import { flagsOrExit } from "./parseFlags";
 
 const FLAGS = {
   levels: { kind: "string" },
@@ -87,18 +87,9 @@ export const loadtestCommand: FleetCommand = {
   summary: "the local fleet against a loopback site at concurrencies 1 to 256: throughput, latency, CPU and memory",
   help: HELP,
   async run(args, io) {
-    let flags: FlagValues;
-    try {
-      flags = parseFlags(args, FLAGS, "loadtest");
-    } catch (error) {
-      if (!(error instanceof FlagError)) throw error;
-      io.stderr.write(`${error.message}\n`);
-      return OPS_EXIT_CODES.usage;
-    }
-    if (flags.help) {
-      io.stdout.write(`${HELP}\n`);
-      return OPS_EXIT_CODES.ok;
-    }
+    const parsed = flagsOrExit(args, FLAGS, "loadtest", HELP, io);
+    if ("exit" in parsed) return parsed.exit;
+    const { flags } = parsed;
     const usage = (message: string) => {
       io.stderr.write(`loadtest: ${message}\n`);
       return OPS_EXIT_CODES.usage;

@@ -10,6 +10,8 @@ export type FlagSpec =
   | { readonly kind: "integer"; readonly min: number; readonly max: number }
   | { readonly kind: "number"; readonly min: number; readonly max: number };
 
+import { OPS_EXIT_CODES, type CommandIo, type OpsExitCode } from "../command";
+
 export type FlagValues = Readonly<Record<string, string | number | boolean | undefined>>;
 
 export class FlagError extends Error {
@@ -48,4 +50,25 @@ export function parseFlags(args: readonly string[], specs: Readonly<Record<strin
     values[name] = number;
   }
   return values;
+}
+
+/**
+ * A command's flags, or the exit code once it has answered by itself: `--help`
+ * printed (0), or a flag refused with its message (2). `specs` must declare
+ * `help` as a switch.
+ */
+export function flagsOrExit(args: readonly string[], specs: Readonly<Record<string, FlagSpec>>, command: string, help: string, io: CommandIo): { readonly flags: FlagValues } | { readonly exit: OpsExitCode } {
+  let flags: FlagValues;
+  try {
+    flags = parseFlags(args, specs, command);
+  } catch (error) {
+    if (!(error instanceof FlagError)) throw error;
+    io.stderr.write(`${error.message}\n`);
+    return { exit: OPS_EXIT_CODES.usage };
+  }
+  if (flags.help) {
+    io.stdout.write(`${help}\n`);
+    return { exit: OPS_EXIT_CODES.ok };
+  }
+  return { flags };
 }

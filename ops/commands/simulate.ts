@@ -12,7 +12,7 @@ import { estimate } from "../cost/model";
 import { simulate, type FleetShape, type Platform, type SimResult } from "../simulate/index";
 import { DEFAULT_SITE, parseLatency, type SiteProfile } from "../simulate/site";
 import { pageInputs, prepare } from "./cost";
-import { FlagError, parseFlags, type FlagValues } from "./parseFlags";
+import { flagsOrExit } from "./parseFlags";
 
 const FLAGS = {
   stack: { kind: "string" },
@@ -50,18 +50,9 @@ export const simulateCommand: FleetCommand = {
   summary: "time to drain a backlog with the stack's scaling, politeness and retries, and its cost",
   help: HELP,
   async run(args, io) {
-    let flags: FlagValues;
-    try {
-      flags = parseFlags(args, FLAGS, "simulate");
-    } catch (error) {
-      if (!(error instanceof FlagError)) throw error;
-      io.stderr.write(`${error.message}\n`);
-      return OPS_EXIT_CODES.usage;
-    }
-    if (flags.help) {
-      io.stdout.write(`${HELP}\n`);
-      return OPS_EXIT_CODES.ok;
-    }
+    const parsed = flagsOrExit(args, FLAGS, "simulate", HELP, io);
+    if ("exit" in parsed) return parsed.exit;
+    const { flags } = parsed;
     const usage = (message: string) => {
       io.stderr.write(`simulate: ${message}\n`);
       return OPS_EXIT_CODES.usage;
