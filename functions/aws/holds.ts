@@ -10,7 +10,7 @@
  * `malformed` messages keep the queue's timeout: they are on their way to the
  * dead-letter queue and nothing is gained by changing when.
  */
-import { PAUSE_HOLD, transientRetryDelayMs } from "../../shared/backoff";
+import { PAUSE_HOLD, retryDelaySeconds } from "../../shared/backoff";
 import type { Outcome } from "../../shared/outcome";
 
 /**
@@ -48,15 +48,14 @@ export { PAUSE_HOLD };
  * - a `retryAfterMs` (429, 503, or robots.txt answering so): that wait, rounded
  *   up, from 0 to MAX_HOLD_SECONDS: the site said when, so no jitter is added;
  * - `fleet_paused`: PAUSE_HOLD;
- * - any other retry: the fleet's transient backoff (`transientRetryDelayMs`,
- *   shared/backoff.ts), with `random()` (0 ≤ x < 1) as the jitter.
+ * - any other retry: the fleet's transient backoff (`transientRetryDelayMs`),
+ *   with `random()` (0 ≤ x < 1) as the jitter.
+ * That is shared/backoff.ts `retryDelaySeconds`, the policy every cloud uses,
+ * bounded here by what one SQS visibility change can hold.
  */
 export function visibilitySeconds(outcome: Outcome, attempt: number, random: () => number): number | undefined {
   if (outcome.kind !== "retry") return undefined;
-  if (outcome.retryAfterMs !== undefined && Number.isFinite(outcome.retryAfterMs)) return clampHold(Math.ceil(outcome.retryAfterMs / 1000));
-  const receivesBefore = Math.max(1, attempt) - 1;
-  if (outcome.code === "fleet_paused") return clampHold(PAUSE_HOLD.firstSeconds * PAUSE_HOLD.factor ** receivesBefore);
-  return clampHold(transientRetryDelayMs(attempt, random) / 1_000);
+  return clampHold(retryDelaySeconds(outcome, attempt, random));
 }
 
 function clampHold(seconds: number): number {
