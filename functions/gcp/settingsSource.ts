@@ -17,6 +17,7 @@ import { SettingsError } from "../../shared/errors";
 import type { Logger } from "../../shared/ports";
 import { SettingsCache, settingsErrorLogger, type SettingsSource } from "../../shared/settings";
 import { integerOption } from "../handlerConfig";
+import { apiErrorMessage, asArray } from "./googleApi";
 
 export const PARAMETER_MANAGER_ENDPOINT = "https://parametermanager.googleapis.com";
 
@@ -155,20 +156,6 @@ function isVersionSummary(value: unknown): value is VersionSummary {
   return typeof record.name === "string" && typeof record.createTime === "string";
 }
 
-function asArray(value: unknown): readonly unknown[] {
-  return Array.isArray(value) ? value : [];
-}
-
-/** Google APIs answer errors as `{"error":{"code":403,"message":"...","status":"PERMISSION_DENIED"}}`. */
-function apiErrorMessage(text: string): string {
-  try {
-    const parsed = JSON.parse(text) as { error?: { message?: unknown; status?: unknown } };
-    if (typeof parsed.error?.message === "string") return `${String(parsed.error.status ?? "")} ${parsed.error.message}`.trim();
-  } catch {
-    // Not JSON: quoted below.
-  }
-  return JSON.stringify(text.slice(0, 200));
-}
 
 export interface ParameterManagerSettingsOptions extends ParameterManagerSourceOptions {
   /** Where a failed read or a bad document is reported; the last good settings stay in force. */

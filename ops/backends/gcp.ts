@@ -30,6 +30,7 @@ import { RESULT_PREFIX } from "../../shared/result";
 import type { DeadLetterEntry, FleetBackend, FleetStatus, RedriveOptions, RefusedEntry, StoredSettings } from "../backend";
 import { CredentialsError, OpsUsageError } from "../errors";
 import type { StackOutputs } from "../target";
+import { apiErrorMessage, asArray } from "../../functions/gcp/googleApi";
 
 const CHAIN = "Google application default credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud's application_default_credentials.json, the metadata server)";
 const CHAIN_FIX = "run `gcloud auth application-default login` (or point GOOGLE_APPLICATION_CREDENTIALS at a key file); check with `gcloud auth application-default print-access-token`";
@@ -506,19 +507,4 @@ function describeDeadLetter(received: ReceivedMessage): DeadLetterEntry {
   } catch {
     return { body: body.slice(0, 200), ...common };
   }
-}
-
-function asArray(value: unknown): readonly unknown[] {
-  return Array.isArray(value) ? value : [];
-}
-
-/** Google APIs answer errors as `{"error":{"code":403,"message":"...","status":"PERMISSION_DENIED"}}`. */
-function apiErrorMessage(text: string): string {
-  try {
-    const parsed = JSON.parse(text) as { error?: { message?: unknown; status?: unknown } };
-    if (typeof parsed.error?.message === "string") return `${String(parsed.error.status ?? "")} ${parsed.error.message}`.trim();
-  } catch {
-    // Not JSON: quoted below.
-  }
-  return JSON.stringify(text.slice(0, 200));
 }
