@@ -12,25 +12,14 @@ import { readStackShape, shapeFromConfig, type StackShape } from "../../ops/cost
 import { runLocalFleet } from "../../ops/loadtest/fleetRun";
 import { startProfileSite } from "../../ops/loadtest/site";
 import { calibrate } from "../../ops/simulate/calibrate";
+import { pageInputs } from "../../ops/commands/cost";
 
 const CALIBRATION_PAGES = Number(process.env.BENCH_CALIBRATION_PAGES ?? 20_000);
 
 export async function costAndScaling(): Promise<void> {
   const measured = await measurePageInputs();
-  const inputs: PageInputs = {
-    wallMs: 1000,
-    cpuMs: measured.cpuMsPerPage,
-    resultBytes: measured.resultBytes,
-    rawBytes: measured.rawBytes,
-    messageBytes: measured.messageBytes,
-    awsLogBytesPerPage: measured.aws.bytesPerPage,
-    awsLogEventsPerPage: measured.aws.eventsPerPage,
-    awsLogBytesPerInvocation: measured.aws.bytesPerInvocation,
-    gcpLogBytesPerPage: measured.gcp.bytesPerPage,
-    gcpLogEventsPerPage: measured.gcp.eventsPerPage,
-    azureLogBytesPerPage: measured.azure.bytesPerPage,
-    azureLogBytesPerWindow: measured.azure.bytesPerWindow,
-  };
+  // The command's own defaults: 1,000 ms a page on the web, the measured CPU.
+  const inputs: PageInputs = pageInputs(measured, {});
   const usd = (value: number) => `$${value.toFixed(2)}`;
   const shapes: [string, StackShape][] = [
     ["program defaults", shapeFromConfig("default", { cloud: "aws", alertEmail: "ops@example.com" })],
