@@ -49,6 +49,10 @@ export interface RecordedResource {
   readonly outputs: Readonly<Record<string, unknown>>;
   /** The `ignoreChanges` resource option. */
   readonly ignoreChanges: readonly string[];
+  /** The `replaceOnChanges` resource option. */
+  readonly replaceOnChanges: readonly string[];
+  /** The `deleteBeforeReplace` resource option. */
+  readonly deleteBeforeReplace: boolean;
   /** The provider reference (`<provider urn>::<id>`), when one was given. */
   readonly provider?: string;
 }
@@ -260,6 +264,8 @@ async function runOnce(options: MockRunOptions): Promise<MockRunResult> {
           custom: req.getCustom(),
           ...recorded,
           ignoreChanges: req.getIgnorechangesList(),
+          replaceOnChanges: req.getReplaceonchangesList(),
+          deleteBeforeReplace: req.getDeletebeforereplace(),
           provider: req.getProvider() || undefined,
         });
       }
@@ -282,6 +288,8 @@ interface RegisterRequest {
   getCustom(): boolean;
   getProvider(): string;
   getIgnorechangesList(): string[];
+  getReplaceonchangesList(): string[];
+  getDeletebeforereplace(): boolean;
 }
 
 /**

@@ -49,6 +49,15 @@ export function createConfigStore(name: string, args: ConfigStoreArgs, parent: p
       // parameter with the recorded value, not the stack's: so pushing the
       // stack's settings again is an explicit `pushSettings` update instead.
       ignoreChanges: args.pushSettings ? [] : ["value"],
+      // SSM refuses to move a parameter from Advanced back to Standard ("You
+      // can't downgrade a parameter from the advanced-parameter tier to the
+      // standard-parameter tier": https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-advanced-parameters.html,
+      // reproduced in https://github.com/go-to-k/cdk-real-drift/pull/408), so a
+      // stack whose settings shrink below 4 KB would fail its update. A tier
+      // change recreates the parameter instead, deleted first because its name
+      // is fixed.
+      replaceOnChanges: ["tier"],
+      deleteBeforeReplace: true,
     },
   );
   return { parameter };

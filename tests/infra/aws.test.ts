@@ -243,6 +243,12 @@ for (const stack of ["aws-prod", "dev"]) {
       assert.deepEqual(parameter.ignoreChanges, ["value"]);
     });
 
+    it("a change of the settings parameter's tier recreates it (SSM refuses Advanced back to Standard), deleting the old one first since its name is fixed", () => {
+      const parameter = one(result, AWS.parameter);
+      assert.deepEqual(parameter.replaceOnChanges, ["tier"]);
+      assert.equal(parameter.deleteBeforeReplace, true);
+    });
+
     it("every taggable resource carries the fleet's tags", () => {
       const awsResources = result.resources.filter((resource) => resource.custom && resource.type.startsWith("aws:"));
       const unclassified = awsResources.filter((resource) => !TAGGABLE.has(resource.type) && !UNTAGGABLE.has(resource.type)).map((resource) => resource.type);
