@@ -16,8 +16,8 @@ import { holdSeconds, MAX_HOLD_SECONDS } from "../../functions/gcp/redelivery";
 import type { FleetArgs } from "../contract";
 import { deliveryOffsetSeconds, SAFETY_NET_DELIVERIES } from "./queue";
 
-/** The first delivery of a held copy at or after `hold` seconds. */
-function heldUntilSeconds(hold: number): number {
+/** Seconds until the first delivery of a held copy at or after `hold` seconds: when the handler works on it again. */
+export function heldUntilSeconds(hold: number): number {
   for (let delivery = 1; delivery <= SAFETY_NET_DELIVERIES; delivery += 1) {
     const offset = deliveryOffsetSeconds(delivery);
     if (offset >= hold) return offset;

@@ -109,6 +109,7 @@ export function formatSimulation(stack: string, platform: Platform, fleet: Fleet
     `site: ${site.latencyMs.min}-${site.latencyMs.max} ms a page, ${(site.failureRate * 100).toFixed(1)} % transient failures, ${site.hosts} hosts`,
     "",
     `time to drain      ${duration(result.drainSeconds)}`,
+    `99 % of pages by   ${duration(result.ninetyNinePercentSeconds)}${result.drainSeconds > 2 * result.ninetyNinePercentSeconds ? " (the last pages wait out their retry backoff)" : ""}`,
     `throughput         ${result.pagesPerSecond.toFixed(1)} pages/s`,
     `peak workers       ${result.peakWorkers}`,
     `deliveries         ${result.deliveries.toLocaleString("en-US")} (${(result.deliveries / backlog).toFixed(2)} a page)`,

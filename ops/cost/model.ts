@@ -141,12 +141,28 @@ const PUBLISH_BATCH = 100;
 const SERVICE_BUS_OPERATIONS_PER_MESSAGE = 3;
 /** App Configuration Standard includes 200,000 requests a store a day. https://azure.microsoft.com/en-us/pricing/details/app-configuration/ */
 const APP_CONFIGURATION_DAILY_QUOTA = 200_000;
-/** The fleet's EMF line carries six metrics under one dimension set (functions/aws/metrics.ts). */
-const EMF_METRICS = 6;
+/**
+ * The fleet's EMF line carries seven metrics under one dimension set
+ * (functions/aws/metrics.ts: four page outcomes, dead letters, bytes, latency);
+ * tests/ops/costUnits.test.ts counts them in a line the handler writes.
+ */
+export const EMF_METRICS = 7;
 /** Six log-based metrics (infra/gcp/dashboard.ts), written once a minute per series; the latency is a distribution (80 bytes a point). */
 const GCP_LOG_METRIC_BYTES_PER_MONTH = (5 * 8 + 80) * 43_200;
-/** Each fleet has five alarms (README "alarms"); on Azure three are metric alerts and two log search alerts. */
-const ALARMS = 5;
+/**
+ * What each cloud bills for the program's alarms, in its own unit; checked
+ * against the mocked plan of every cloud in tests/ops/costUnits.test.ts.
+ * - AWS: per alarm metric, a metric-math alarm counting each metric it reads
+ *   (infra/aws/alarms.ts: six single-metric alarms, error rate 2, page
+ *   retries 4, stalled 2). https://aws.amazon.com/cloudwatch/pricing/
+ * - Azure: a metric alert per time series it monitors (infra/azure/alarms.ts:
+ *   2), a log search alert by its evaluation frequency (5, every 5 minutes).
+ *   https://azure.microsoft.com/en-us/pricing/details/monitor/
+ * - Google Cloud: per condition of an alerting policy (infra/gcp/alarms.ts:
+ *   five policies of one condition, stalled with two).
+ *   https://cloud.google.com/stackdriver/pricing#alerting-pricing
+ */
+export const BILLED_ALARMS = { awsAlarmMetrics: 13, azureMetricAlertSeries: 2, azureLogAlertsEvery5Minutes: 5, gcpAlertConditions: 7 } as const;
 
 /** Pages one execution unit works on at once, for a design. */
 export function concurrencyOf(shape: StackShape, design: Design): number {
@@ -194,7 +210,7 @@ export function estimate(cloud: Cloud, shape: StackShape, inputs: PageInputs, ta
     monthly = [
       line("queue", "queue.request", LAMBDA_IDLE_POLLERS * (SECONDS_PER_MONTH / LONG_POLL_SECONDS), `${LAMBDA_IDLE_POLLERS} pollers long-polling ${LONG_POLL_SECONDS} s`),
       line("metrics", "metrics.metricMonth", EMF_METRICS, `${EMF_METRICS} EMF metrics, one dimension`),
-      line("alarms", "alarms.alarmMonth", ALARMS, `${ALARMS} alarms`),
+      line("alarms", "alarms.alarmMonth", BILLED_ALARMS.awsAlarmMetrics, `8 alarms reading ${BILLED_ALARMS.awsAlarmMetrics} metrics`),
       line("dashboard", "dashboard.month", 1, "one dashboard"),
     ];
   } else if (cloud === "azure") {
@@ -220,8 +236,8 @@ export function estimate(cloud: Cloud, shape: StackShape, inputs: PageInputs, ta
     monthly = [
       line("queue base", "queue.baseHour", HOURS_PER_MONTH, "Service Bus Standard namespace"),
       line("config reads", "config.storeDay", HOURS_PER_MONTH / 24, "App Configuration Standard store"),
-      line("alarms", "alarms.alarmMonth", 3, "3 metric alerts"),
-      line("alarms", "alarms.logAlarmMonth", 2, "2 log search alerts"),
+      line("alarms", "alarms.alarmMonth", BILLED_ALARMS.azureMetricAlertSeries, `${BILLED_ALARMS.azureMetricAlertSeries} metric alerts, one time series each`),
+      line("alarms", "alarms.logAlarmMonth", BILLED_ALARMS.azureLogAlertsEvery5Minutes, `${BILLED_ALARMS.azureLogAlertsEvery5Minutes} log search alerts, every 5 minutes`),
     ];
   } else {
     const cpu = shape.gcpCpu;
@@ -242,7 +258,7 @@ export function estimate(cloud: Cloud, shape: StackShape, inputs: PageInputs, ta
       line("log storage", "logs.gbMonth", (logBytes / GIB) * Math.max(0, shape.logRetentionDays - GCP_INCLUDED_RETENTION_DAYS) / 30, `kept ${shape.logRetentionDays} days, ${GCP_INCLUDED_RETENTION_DAYS} included`),
       line("config reads", "config.read", instanceSeconds / (shape.settings.settingsTtlMs / 1000), `one read per busy instance every ${shape.settings.settingsTtlMs / 1000} s`),
     ];
-    monthly = [line("metrics", "metrics.mib", GCP_LOG_METRIC_BYTES_PER_MONTH / 1024 ** 2, "6 log-based metrics, one series each"), line("alarms", "alarms.alarmMonth", ALARMS, `${ALARMS} alerting conditions`)];
+    monthly = [line("metrics", "metrics.mib", GCP_LOG_METRIC_BYTES_PER_MONTH / 1024 ** 2, "6 log-based metrics, one series each"), line("alarms", "alarms.alarmMonth", BILLED_ALARMS.gcpAlertConditions, `${BILLED_ALARMS.gcpAlertConditions} alerting conditions in 6 policies`)];
   }
 
   const all = [...variable, ...monthly];

@@ -9,8 +9,8 @@
  * `min(concurrency, batch)` at once, and answers when the whole batch is
  * done. A returned message comes back after the handler's own visibility
  * (functions/aws/visibility.ts: 30–60 s after the first receive, ×4 per
- * receive), and SQS moves it to the dead-letter queue once its receive count
- * reaches `maxDeliveryAttempts`.
+ * receive), and SQS moves it to the dead-letter queue at the receive after
+ * its `maxDeliveryAttempts`-th, so the last hold is spent too.
  */
 import { visibilitySeconds } from "../../functions/aws/holds";
 import type { Engine, Instance, SimMessage } from "./engine";
@@ -62,8 +62,9 @@ export function startAws(engine: Engine, params: AwsParams, random: Random): voi
     };
     const finish = (): void => {
       for (const { message, retryAfterMs } of returned) {
-        if (message.receives >= params.maxDeliveryAttempts) engine.deadLetter();
-        else engine.requeue(message, (visibilitySeconds({ kind: "retry", code: "http_5xx", reason: "", retryAfterMs }, message.receives, random) ?? 0) * 1000);
+        const holdMs = (visibilitySeconds({ kind: "retry", code: "http_5xx", reason: "", retryAfterMs }, message.receives, random) ?? 0) * 1000;
+        if (message.receives >= params.maxDeliveryAttempts) engine.holdThenDeadLetter(message, holdMs);
+        else engine.requeue(message, holdMs);
       }
       poll(instance);
     };

@@ -9,13 +9,18 @@
  * The interval between scale decisions is not documented; this model takes 10 s.
  *
  * Each instance runs up to `maxConcurrentCalls` executions of one message
- * each (cardinality one). A retried message is abandoned and is at once
- * visible again (Service Bus has no redelivery delay), so its attempts go
- * quickly; it is dead-lettered when its delivery count reaches
- * `maxDeliveryCount` (maxDeliveryAttempts).
- * https://learn.microsoft.com/azure/service-bus-messaging/service-bus-dead-letter-queues#maximum-delivery-count
+ * each (cardinality one). A message the worker sends back is not abandoned:
+ * the handler schedules a copy for the fleet's retry delay and completes the
+ * original (functions/azure/redelivery.ts `redeliveryDelaySeconds`, the same
+ * function the model calls), so the copy waits out its backoff as a
+ * scheduled message. After the `maxDeliveryAttempts`-th delivery fails, the
+ * copy is still scheduled, and when it arrives the handler abandons it until
+ * Service Bus dead-letters it (milliseconds), so the last delay is spent too.
+ * https://learn.microsoft.com/azure/service-bus-messaging/message-sequencing#scheduled-messages
  */
+import { redeliveryDelaySeconds } from "../../functions/azure/redelivery";
 import type { Engine, Instance } from "./engine";
+import type { Random } from "./random";
 
 export interface AzureParams {
   readonly maxWorkers: number;
@@ -30,7 +35,7 @@ export const FLEX_DECISION_INTERVAL_MS = 10_000;
 export const FLEX_COLD_START_MS = 1500;
 const DEADLINE_MARGIN_MS = 5000;
 
-export function startAzure(engine: Engine, params: AzureParams): void {
+export function startAzure(engine: Engine, params: AzureParams, random: Random): void {
   const instances: { instance: Instance; busy: number }[] = [];
 
   const fill = (slot: { instance: Instance; busy: number }): void => {
@@ -41,8 +46,12 @@ export function startAzure(engine: Engine, params: AzureParams): void {
       engine.page(slot.instance, message, engine.now + params.functionTimeoutSeconds * 1000 - DEADLINE_MARGIN_MS, (result) => {
         slot.busy -= 1;
         if (result.kind === "ok") engine.complete();
-        else if (message.receives >= params.maxDeliveryAttempts) engine.deadLetter();
-        else engine.requeue(message, 0);
+        else {
+          const retryAfterMs = result.kind === "domain_delay" ? result.waitMs : undefined;
+          const delayMs = redeliveryDelaySeconds({ kind: "retry", code: result.kind === "domain_delay" ? "domain_delay" : result.code, reason: "", retryAfterMs }, message.receives, random) * 1000;
+          if (message.receives >= params.maxDeliveryAttempts) engine.holdThenDeadLetter(message, delayMs);
+          else engine.requeue(message, delayMs);
+        }
         fill(slot);
       });
     }

@@ -50,7 +50,7 @@ export function simulate(input: SimulationInput): SimResult {
       startAws(engine, fleet, random);
       break;
     case "azure":
-      startAzure(engine, fleet);
+      startAzure(engine, fleet, random);
       break;
     case "gcp":
       startGcp(engine, fleet, random);

@@ -6,7 +6,10 @@ import { OPS_EXIT_CODES } from "../../ops/command";
 import { simulateCommand } from "../../ops/commands/simulate";
 import { LAMBDA_SQS_ADD_PER_MINUTE, LAMBDA_SQS_START_BATCHES } from "../../ops/simulate/aws";
 import { FLEX_DECISION_INTERVAL_MS, FLEX_SCALE_STEP } from "../../ops/simulate/azure";
-import { simulate, type FleetShape } from "../../ops/simulate/index";
+import { simulate, type FleetShape, type Platform } from "../../ops/simulate/index";
+import { transientFailureToDeadLetterMs as awsRecoveryMs } from "../../infra/aws/recovery";
+import { transientFailureToDeadLetterMs as azureRecoveryMs } from "../../infra/azure/recovery";
+import { transientFailureToDeadLetterMs as gcpRecoveryMs } from "../../infra/gcp/recovery";
 import { captureIo } from "./captureIo";
 
 const fleet: FleetShape = { maxWorkers: 200, messagesPerWorker: 10, concurrency: 8, maxDeliveryAttempts: 5, functionTimeoutSeconds: 120, perDomainDelayMs: 1000, pageDeadlineMs: 30_000 };
@@ -46,6 +49,31 @@ describe("simulate", function () {
       assert.ok(result.deadLetters > 15 && result.deadLetters < 70, `${platform}: ${result.deadLetters}`);
       assert.equal(result.ok + result.deadLetters, 500, platform);
     }
+  });
+
+  it("spends each cloud's whole retry schedule on a site that always fails, as the handlers' own hold functions give it", () => {
+    const recovery: Readonly<Record<Exclude<Platform, "local">, (random: () => number) => number>> = {
+      aws: (random) => awsRecoveryMs(fleet, undefined, random),
+      azure: (random) => azureRecoveryMs(fleet, random),
+      gcp: (random) => gcpRecoveryMs(fleet, random),
+    };
+    for (const platform of ["aws", "azure", "gcp"] as const) {
+      const result = simulate({ platform, fleet: { ...fleet, perDomainDelayMs: 0 }, site: { ...site, failureRate: 1 }, backlog: 50 });
+      assert.equal(result.deadLetters, 50, platform);
+      assert.equal(result.deliveries, 50 * fleet.maxDeliveryAttempts, `${platform}: every page fetched ${fleet.maxDeliveryAttempts} times, none after its last hold`);
+      const shortest = recovery[platform](() => 0);
+      const longest = recovery[platform](() => 0.999_999);
+      // The fetches themselves (5 × at most 400 ms) and a cold start lie outside the holds.
+      const drainMs = result.drainSeconds * 1000;
+      assert.ok(drainMs >= shortest && drainMs <= longest + 10_000, `${platform}: drained in ${(drainMs / 60_000).toFixed(1)} min, holds give ${(shortest / 60_000).toFixed(1)}–${(longest / 60_000).toFixed(1)} min`);
+    }
+  });
+
+  it("tells the bulk from the tail: 99 % of the pages end long before the last retries' backoff does", () => {
+    const failing = simulate({ platform: "aws", fleet, site, backlog: 20_000 });
+    assert.ok(failing.ninetyNinePercentSeconds > 0 && failing.ninetyNinePercentSeconds * 2 < failing.drainSeconds, `99 % at ${failing.ninetyNinePercentSeconds} s, drained at ${failing.drainSeconds} s`);
+    const healthy = simulate({ platform: "aws", fleet, site: { ...site, failureRate: 0 }, backlog: 20_000 });
+    assert.ok(healthy.ninetyNinePercentSeconds >= 0.9 * healthy.drainSeconds, `99 % at ${healthy.ninetyNinePercentSeconds} s, drained at ${healthy.drainSeconds} s`);
   });
 
   it("is repeatable: the same seed gives the same run", () => {

@@ -25,7 +25,7 @@ export const AWS_PRICES: PriceTable = {
     { id: "logs.ingestGb", item: "CloudWatch Logs ingestion (Lambda vended logs, first 10 TB)", unit: "GB", usd: 0.5, region: "*", source: CLOUDWATCH, read: READ },
     { id: "logs.gbMonth", item: "CloudWatch Logs storage (archived, compressed)", unit: "GB-month", usd: 0.03, region: "*", source: CLOUDWATCH, read: READ },
     { id: "metrics.metricMonth", item: "CloudWatch custom metrics (EMF), first 10,000", unit: "metric-month", usd: 0.3, region: "*", source: CLOUDWATCH, read: READ },
-    { id: "alarms.alarmMonth", item: "CloudWatch standard-resolution alarm", unit: "alarm-month", usd: 0.1, region: "*", source: CLOUDWATCH, read: READ },
+    { id: "alarms.alarmMonth", item: "CloudWatch standard-resolution alarm, per metric it reads", unit: "alarm-metric-month", usd: 0.1, region: "*", source: CLOUDWATCH, read: READ },
     { id: "dashboard.month", item: "CloudWatch dashboard", unit: "dashboard-month", usd: 3, region: "*", source: CLOUDWATCH, read: READ },
     // A standard parameter read at standard throughput (40 TPS) costs nothing; higher throughput would be $0.05 per 10,000.
     { id: "config.read", item: "SSM Parameter Store GetParameter, standard throughput", unit: "request", usd: 0, region: "*", source: SSM, read: READ, note: "free up to 40 reads/s per account; higher throughput $0.05 per 10,000" },
@@ -37,6 +37,6 @@ export const AWS_PRICES: PriceTable = {
     { id: "logs-ingest", offsets: "logs.ingestGb", perMonth: 5, item: "CloudWatch Logs: 5 GB ingestion a month", source: CLOUDWATCH, read: READ },
     { id: "custom-metrics", offsets: "metrics.metricMonth", perMonth: 10, item: "CloudWatch: 10 custom metrics", source: CLOUDWATCH, read: READ },
     { id: "dashboards", offsets: "dashboard.month", perMonth: 3, item: "CloudWatch: 3 dashboards", source: CLOUDWATCH, read: READ },
-    { id: "alarms", offsets: "alarms.alarmMonth", perMonth: 10, item: "CloudWatch: 10 alarms", source: CLOUDWATCH, read: READ },
+    { id: "alarms", offsets: "alarms.alarmMonth", perMonth: 10, item: "CloudWatch: 10 alarm metrics", source: CLOUDWATCH, read: READ },
   ],
 };
