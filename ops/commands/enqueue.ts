@@ -109,48 +109,23 @@ export interface EnqueueOptions {
 
 interface Batch {
   readonly messages: ScrapeMessage[];
-  readonly lines: number[];
+  readonly numbers: number[];
   bytes: number;
 }
 
 export async function enqueue(options: EnqueueOptions): Promise<EnqueueReport> {
   const { backend, input, checkpoint, dryRun, io } = options;
   const startedAt = Date.now();
-  const limits = backend.limits;
-  const maxInFlight = options.inFlight ?? limits.inFlight;
-  const random = options.random ?? Math.random;
   const progress = new Progress(io.stderr, {
     unit: dryRun ? "lines checked" : "messages sent",
     total: () => (input.size === undefined ? undefined : { done: input.bytesRead(), of: input.size }),
   });
   const counts = { lines: 0, sent: 0, alreadySent: 0, invalid: 0, failed: 0 };
-  const inFlight = new Set<Promise<void>>();
-  let fatal: unknown;
-  let batch: Batch = { messages: [], lines: [], bytes: 0 };
 
-  const send = async (full: Batch): Promise<void> => {
-    const refused = await sendWithResends(backend, full, random, io.signal);
-    const refusedIndexes = new Set(refused.map((entry) => entry.index));
-    const sentLines = full.lines.filter((_, index) => !refusedIndexes.has(index));
-    counts.sent += sentLines.length;
-    counts.failed += refused.length;
-    progress.add(sentLines.length);
-    for (const entry of refused) progress.log(`line ${full.lines[entry.index]}: not sent, the queue refused it ${entry.retryable ? `${SEND_ATTEMPTS} times` : "for good"}: ${entry.reason}`);
-    checkpoint?.add(sentLines);
-  };
-  const launch = async (full: Batch): Promise<void> => {
-    while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
-    if (fatal !== undefined) return;
-    const task = send(full).catch((error: unknown) => {
-      fatal ??= error;
-    });
-    const tracked = task.finally(() => inFlight.delete(tracked));
-    inFlight.add(tracked);
-  };
-
-  try {
+  // The input's lines as messages, numbered by line; bad, skipped and already sent lines are only counted.
+  async function* messages(): AsyncIterable<NumberedMessage> {
     for await (const { line, text } of input.lines()) {
-      if (io.signal.aborted || fatal !== undefined) break;
+      if (io.signal.aborted) return;
       counts.lines = line;
       if (checkpoint?.has(line)) {
         counts.alreadySent += 1;
@@ -168,17 +143,27 @@ export async function enqueue(options: EnqueueOptions): Promise<EnqueueReport> {
         progress.add(1);
         continue;
       }
-      const bytes = Buffer.byteLength(JSON.stringify(parsed.message));
-      if (batch.messages.length > 0 && (batch.messages.length >= limits.maxMessages || batch.bytes + bytes > limits.maxBytes)) {
-        await launch(batch);
-        batch = { messages: [], lines: [], bytes: 0 };
-      }
-      batch.messages.push(parsed.message);
-      batch.lines.push(line);
-      batch.bytes += bytes;
+      yield { number: line, message: parsed.message };
     }
-    if (batch.messages.length > 0 && !io.signal.aborted && fatal === undefined) await launch(batch);
-    await Promise.all(inFlight);
+  }
+
+  // A failure that stops the sending is thrown after the checkpoint is saved, so the lines sent before it are not sent again.
+  let fatal: unknown;
+  try {
+    const sent = await sendMessages(messages(), {
+      backend,
+      io,
+      progress,
+      name: (line) => `line ${line}`,
+      ...(options.inFlight === undefined ? {} : { inFlight: options.inFlight }),
+      ...(options.random === undefined ? {} : { random: options.random }),
+      onSent: (lines) => checkpoint?.add(lines),
+    }).catch((error: unknown) => {
+      fatal = error;
+      return { sent: 0, failed: 0 };
+    });
+    counts.sent += sent.sent;
+    counts.failed += sent.failed;
     await checkpoint?.save();
   } finally {
     progress.stop();
@@ -196,6 +181,83 @@ export async function enqueue(options: EnqueueOptions): Promise<EnqueueReport> {
   };
 }
 
+/** A message to send and the number that names it in reports: its input line, or its place in a load test. */
+export interface NumberedMessage {
+  readonly number: number;
+  readonly message: ScrapeMessage;
+}
+
+export interface SendOptions {
+  readonly backend: FleetBackend;
+  /** Its signal stops the sending: batches already sent finish, no new one starts. */
+  readonly io: CommandIo;
+  /** Counts the messages the queue took, and logs the ones it refused. */
+  readonly progress: Progress;
+  /** How a refused message is named on stderr, such as `line 12`. */
+  readonly name: (number: number) => string;
+  /** Batches sent at once. @default the backend's `limits.inFlight` */
+  readonly inFlight?: number;
+  /** @default Math.random */
+  readonly random?: () => number;
+  /** Called after each batch with the numbers of its messages the queue took. */
+  readonly onSent?: (numbers: readonly number[]) => void;
+}
+
+/**
+ * Sends `messages` in the largest batches the backend takes (`limits`),
+ * several in flight, each batch's refused entries re-sent alone with backoff
+ * (`sendWithResends`). `enqueue` and the deployed load test both send through
+ * it. Returns how many the queue took and how many it refused for good; a
+ * credentials or unexpected error stops the sending and is thrown once the
+ * batches in flight have settled.
+ */
+export async function sendMessages(messages: AsyncIterable<NumberedMessage>, options: SendOptions): Promise<{ readonly sent: number; readonly failed: number }> {
+  const { backend, io, progress } = options;
+  const limits = backend.limits;
+  const maxInFlight = options.inFlight ?? limits.inFlight;
+  const random = options.random ?? Math.random;
+  const counts = { sent: 0, failed: 0 };
+  const inFlight = new Set<Promise<void>>();
+  let fatal: unknown;
+  let batch: Batch = { messages: [], numbers: [], bytes: 0 };
+
+  const send = async (full: Batch): Promise<void> => {
+    const refused = await sendWithResends(backend, full.messages, random, io.signal);
+    const refusedIndexes = new Set(refused.map((entry) => entry.index));
+    const sentNumbers = full.numbers.filter((_, index) => !refusedIndexes.has(index));
+    counts.sent += sentNumbers.length;
+    counts.failed += refused.length;
+    progress.add(sentNumbers.length);
+    for (const entry of refused) progress.log(`${options.name(full.numbers[entry.index] as number)}: not sent, the queue refused it ${entry.retryable ? `${SEND_ATTEMPTS} times` : "for good"}: ${entry.reason}`);
+    options.onSent?.(sentNumbers);
+  };
+  const launch = async (full: Batch): Promise<void> => {
+    while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
+    if (fatal !== undefined) return;
+    const task = send(full).catch((error: unknown) => {
+      fatal ??= error;
+    });
+    const tracked = task.finally(() => inFlight.delete(tracked));
+    inFlight.add(tracked);
+  };
+
+  for await (const { number, message } of messages) {
+    if (io.signal.aborted || fatal !== undefined) break;
+    const bytes = Buffer.byteLength(JSON.stringify(message));
+    if (batch.messages.length > 0 && (batch.messages.length >= limits.maxMessages || batch.bytes + bytes > limits.maxBytes)) {
+      await launch(batch);
+      batch = { messages: [], numbers: [], bytes: 0 };
+    }
+    batch.messages.push(message);
+    batch.numbers.push(number);
+    batch.bytes += bytes;
+  }
+  if (batch.messages.length > 0 && !io.signal.aborted && fatal === undefined) await launch(batch);
+  await Promise.all(inFlight);
+  if (fatal !== undefined) throw fatal;
+  return counts;
+}
+
 /**
  * Sends a batch, then re-sends only its refused retryable entries with
  * backoff, up to `SEND_ATTEMPTS` sends each. A send that throws counts as every
@@ -203,13 +265,13 @@ export async function enqueue(options: EnqueueOptions): Promise<EnqueueReport> {
  * credentials error, which stops the command. Returns the entries never taken,
  * indexed into `batch`.
  */
-async function sendWithResends(backend: FleetBackend, batch: Batch, random: () => number, signal: AbortSignal): Promise<RefusedEntry[]> {
-  let pending = batch.messages.map((_, index) => index);
+async function sendWithResends(backend: FleetBackend, batch: readonly ScrapeMessage[], random: () => number, signal: AbortSignal): Promise<RefusedEntry[]> {
+  let pending = batch.map((_, index) => index);
   const failed: RefusedEntry[] = [];
   for (let attempt = 1; pending.length > 0; attempt += 1) {
     let refused: readonly RefusedEntry[];
     try {
-      refused = await backend.sendBatch(pending.map((index) => batch.messages[index] as ScrapeMessage));
+      refused = await backend.sendBatch(pending.map((index) => batch[index] as ScrapeMessage));
     } catch (error) {
       if (error instanceof CredentialsError) throw error;
       const reason = error instanceof Error ? error.message : String(error);

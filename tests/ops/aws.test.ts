@@ -164,6 +164,9 @@ describe("fleet on AWS (real SDK clients; fauxqs for SQS and S3, recorded fakes 
     control.metricValues.set("PagesOk", [60]);
     control.metricValues.set("PagesFailed", [15]);
     control.metricValues.set("PagesRetried", [5]);
+    // Two periods of fetch times: the average is the whole window's, not the mean of the periods' means.
+    control.metricValues.set("FetchLatencyMs/Sum", [30_000, 6_000]);
+    control.metricValues.set("FetchLatencyMs/SampleCount", [50, 10]);
     const run = await fleet("status", "--json", "--window", "5");
     assert.equal(run.code, 0, run.err);
     const status = JSON.parse(run.out) as Record<string, unknown>;
@@ -176,6 +179,7 @@ describe("fleet on AWS (real SDK clients; fauxqs for SQS and S3, recorded fakes 
       settingsEnabled: true,
       pagesPerMinute: 15,
       outcomes: { ok: 60, failed: 15, retry: 5, malformed: 0 },
+      fetchLatency: { pages: 60, averageMs: 600 },
       windowMinutes: 5,
     });
     const request = control.metricRequests[0] as { MetricDataQueries: { MetricStat: { Metric: { Dimensions: { Name: string; Value: string }[] } } }[] };

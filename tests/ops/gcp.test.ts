@@ -144,6 +144,7 @@ describe("fleet on Google Cloud (REST with application default credentials; reco
     apis.metrics.set(`logging.googleapis.com/user/${logMetricName(FLEET, "PagesOk")}|`, 60);
     apis.metrics.set(`logging.googleapis.com/user/${logMetricName(FLEET, "PagesFailed")}|`, 15);
     apis.metrics.set(`logging.googleapis.com/user/${logMetricName(FLEET, "PagesRetried")}|`, 5);
+    apis.distributions.set(`logging.googleapis.com/user/${logMetricName(FLEET, "FetchLatencyMs")}`, { count: 75, mean: 812.5 });
     const run = await fleet("status", "--json", "--window", "5");
     assert.equal(run.code, 0, run.err);
     assert.deepEqual(JSON.parse(run.out), {
@@ -155,12 +156,16 @@ describe("fleet on Google Cloud (REST with application default credentials; reco
       settingsEnabled: true,
       pagesPerMinute: 15,
       outcomes: { ok: 60, failed: 15, retry: 5, malformed: 0 },
+      fetchLatency: { pages: 75, averageMs: 812.5 },
       windowMinutes: 5,
     });
     const queries = apis.requests.filter((request) => request.url.pathname.endsWith("/timeSeries")).map((request) => request.url.searchParams);
     assert.ok(queries.some((query) => /resource\.type = "pubsub_subscription"/.test(query.get("filter") ?? "")));
     const outcomeQuery = queries.find((query) => query.get("filter")?.includes("PagesOk"));
     assert.deepEqual([outcomeQuery?.get("aggregation.alignmentPeriod"), outcomeQuery?.get("aggregation.perSeriesAligner"), outcomeQuery?.get("aggregation.crossSeriesReducer")], ["300s", "ALIGN_SUM", "REDUCE_SUM"]);
+    // The fetch-time distribution is added up as a distribution (checked against a recorded-request fake only).
+    const latencyQuery = queries.find((query) => query.get("filter")?.includes("FetchLatencyMs"));
+    assert.deepEqual([latencyQuery?.get("aggregation.alignmentPeriod"), latencyQuery?.get("aggregation.perSeriesAligner"), latencyQuery?.get("aggregation.crossSeriesReducer")], ["300s", "ALIGN_DELTA", "REDUCE_SUM"]);
   });
 
   it("settings set writes a new Parameter Manager version and keeps the history", async () => {
