@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { SQSClient, SendMessageBatchCommand } from "@aws-sdk/client-sqs";
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient, SendMessageBatchCommand } from "@aws-sdk/client-sqs";
 import { createHash } from "node:crypto";
 import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -9,7 +9,7 @@ import type { FauxqsServer } from "fauxqs";
 import { main } from "../../ops/cli";
 import { resultKey } from "../../shared/result";
 import { loadFauxqs, registerQueue, startControlPlaneFake, startSqsFront, type ControlPlaneFake, type SqsFront } from "./awsFakes";
-import { captureIo } from "./support";
+import { captureIo, until } from "./support";
 
 const FUNCTION = "scrape-fleet-test-worker";
 const PARAMETER = "/scrape-fleet-test/settings";
@@ -184,6 +184,31 @@ describe("fleet on AWS (real SDK clients; fauxqs for SQS and S3, recorded fakes 
     });
     const request = control.metricRequests[0] as { MetricDataQueries: { MetricStat: { Metric: { Dimensions: { Name: string; Value: string }[] } } }[] };
     assert.deepEqual(request.MetricDataQueries[1]?.MetricStat.Metric.Dimensions, [{ Name: "Fleet", Value: "scrape-fleet-test" }], "the fleet's dimension comes from the function's FLEET_NAME");
+  });
+
+  it("loadtest sends --count distinct URLs in batches of 10 and watches SQS and CloudWatch until a worker has drained them", async () => {
+    control.metricValues.set("PagesOk", [20]);
+    control.metricValues.set("PagesRetried", [5]);
+    const io = captureIo({ cwd: dir });
+    const done = main(["loadtest", "--outputs", "outputs.json", "--target", "https://site.example/p?q=1", "--count", "25", "--interval", "0.1", "--timeout", "20", "--json"], io);
+    await until(() => /loadtest: 0 s: backlog 25/.test(io.err()), 10_000, "the first reading after the send");
+    // A stand-in worker takes every message off the queue, as the Lambda poller would.
+    const bodies: string[] = [];
+    for (;;) {
+      const { Messages: messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: work.queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 30 }));
+      if (messages.length === 0) break;
+      bodies.push(...messages.map((message) => message.Body ?? ""));
+      await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: work.queueUrl, Entries: messages.map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle ?? "" })) }));
+    }
+    assert.equal(await done, 0, io.err());
+    const report = JSON.parse(io.out()) as { run: string; sent: number; end: string; series: { backlog: number; outcomeShares?: Record<string, number> }[] };
+    assert.deepEqual([report.sent, report.end], [25, "drained"]);
+    assert.equal(front.targets.filter((target) => target === "AmazonSQS.SendMessageBatch").length, 3, "10 + 10 + 5");
+    const messages = bodies.map((body) => JSON.parse(body) as { url: string; id: string; metadata: Record<string, string> });
+    assert.equal(new Set(messages.map((message) => message.url)).size, 25, "each message its own URL");
+    assert.ok(messages.every((message) => message.url.startsWith(`https://site.example/p?q=1&loadtest=${report.run}-`) && message.metadata.loadtest === report.run));
+    assert.deepEqual([report.series[0]?.backlog, report.series.at(-1)?.backlog], [25, 0]);
+    assert.deepEqual(report.series.at(-1)?.outcomeShares, { ok: 0.8, failed: 0, retry: 0.2, malformed: 0 });
   });
 
   it("pause disables the event source mapping and writes enabled: false as a new SSM version; resume undoes both", async () => {

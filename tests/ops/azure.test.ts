@@ -11,12 +11,13 @@ import { enqueue } from "../../ops/commands/enqueue";
 import { main } from "../../ops/cli";
 import { CredentialsError, OpsUsageError, exitCodeOf } from "../../ops/errors";
 import { openInput } from "../../ops/input";
+import { runDeployedLoadTest } from "../../ops/loadtest/deployed";
 import type { StackOutputs } from "../../ops/target";
 import { resultKey } from "../../shared/result";
 import { startAppConfigurationFake, type AppConfigurationFake } from "../support/azureFakes";
 import { azuriteConnectionString, startAzurite, type Azurite } from "../support/azurite";
 import { startAzureControlFake, type AzureControlFake } from "./azureFakes";
-import { captureIo } from "./support";
+import { captureIo, until } from "./support";
 
 const APP = "scrape-fleet-test-fn";
 const CONTAINER = "results";
@@ -159,6 +160,23 @@ describe("fleet on Azure (Service Bus REST and ARM: recorded-request fake; App C
     assert.equal(query?.timespan, "PT15M");
     assert.match(query?.query ?? "", /^AppTraces\n/);
     assert.match(query?.query ?? "", /tostring\(line\.fleet\) == "scrape-fleet-test"/, "the fleet comes from the app's FLEET_NAME");
+  });
+
+  it("a load test sends REST batches and watches the queue's countDetails and the workspace's lines until the work is gone", async () => {
+    const io = captureIo();
+    const done = runDeployedLoadTest({ backend, target: new URL("https://site.example/p"), count: 30, intervalMs: 100, timeoutMs: 20_000, windowMinutes: 5, io });
+    await until(() => /loadtest: 0 s: backlog 30,/.test(io.err()), 10_000, "the first reading after the send");
+    // The workers complete every message and write their window's line.
+    const bodies = control.work.splice(0).map((message) => JSON.parse(message.body) as { url: string });
+    const lines = createWindowMetrics({ fleetName: "scrape-fleet-test" });
+    for (let n = 0; n < 30; n += 1) lines.recordPage({ outcome: n < 27 ? "ok" : "failed", code: n < 27 ? undefined : "http_4xx", bytesOnWire: 2_000, fetchMs: 250 });
+    control.traces.push({ time: new Date(), message: lines.takeLine(true) ?? "" });
+    const report = await done;
+    assert.deepEqual([report.sent, report.failed, report.end], [30, 0, "drained"]);
+    assert.equal(new Set(bodies.map((body) => body.url)).size, 30);
+    assert.equal(report.series.at(-1)?.inFlight, undefined, "Service Bus counts no in-flight figure");
+    assert.deepEqual(report.series.at(-1)?.outcomeShares, { ok: 0.9, failed: 0.1, retry: 0, malformed: 0 });
+    assert.equal(report.series.at(-1)?.pagesPerMinute, 6);
   });
 
   it("pause sets AzureWebJobs.scrape.Disabled by putting back the whole app-settings set, and enabled: false; resume undoes both; each is idempotent", async () => {

@@ -9,7 +9,7 @@ import { main } from "../../ops/cli";
 import { resultKey } from "../../shared/result";
 import { startParameterManagerFake, type ParameterManagerFake } from "../support/gcpFakes";
 import { startGoogleApisFake, startMetadataFake, type GoogleApisFake, type MetadataFake } from "./gcpFakes";
-import { captureIo } from "./support";
+import { captureIo, until } from "./support";
 
 const PROJECT = "test-project";
 const FLEET = "scrape-fleet-test";
@@ -166,6 +166,27 @@ describe("fleet on Google Cloud (REST with application default credentials; reco
     // The fetch-time distribution is added up as a distribution (checked against a recorded-request fake only).
     const latencyQuery = queries.find((query) => query.get("filter")?.includes("FetchLatencyMs"));
     assert.deepEqual([latencyQuery?.get("aggregation.alignmentPeriod"), latencyQuery?.get("aggregation.perSeriesAligner"), latencyQuery?.get("aggregation.crossSeriesReducer")], ["300s", "ALIGN_DELTA", "REDUCE_SUM"]);
+  });
+
+  it("loadtest does not take Cloud Monitoring's late, empty backlog for a drain: it waits to see the work, then its end", async () => {
+    const undelivered = `pubsub.googleapis.com/subscription/num_undelivered_messages|${names.workSubscription}`;
+    // The newest sample Pub/Sub has written is still the one from before the send.
+    apis.metrics.set(undelivered, 0);
+    const io = captureIo({ cwd: dir });
+    const done = main(["loadtest", "--outputs", "outputs.json", "--target", "https://site.example/p", "--count", "25", "--interval", "0.1", "--timeout", "20", "--json"], io);
+    await until(() => /loadtest: 0 s: backlog 0,/.test(io.err()), 10_000, "a reading of the stale sample");
+    apis.metrics.set(undelivered, 25);
+    await until(() => /backlog 25,/.test(io.err()), 10_000, "a reading that shows the work");
+    apis.metrics.set(undelivered, 0);
+    apis.metrics.set(`logging.googleapis.com/user/${logMetricName(FLEET, "PagesOk")}|`, 25);
+    assert.equal(await done, 0, io.err());
+    const report = JSON.parse(io.out()) as { run: string; sent: number; end: string; series: { backlog: number; pagesPerMinute: number }[] };
+    assert.deepEqual([report.sent, report.end], [25, "drained"]);
+    assert.deepEqual(apis.publishSizes, [25], "one topics.publish call");
+    assert.equal(new Set(apis.published.map((body) => (JSON.parse(body) as { url: string }).url)).size, 25);
+    assert.equal(report.series[0]?.backlog, 0);
+    assert.ok(report.series.some((sample) => sample.backlog === 25));
+    assert.equal(report.series.at(-1)?.pagesPerMinute, 5, "25 pages over the 5-minute window");
   });
 
   it("settings set writes a new Parameter Manager version and keeps the history", async () => {

@@ -16,16 +16,7 @@ import { main } from "../../ops/cli";
 import { OPS_EXIT_CODES } from "../../ops/command";
 import { deployedLoadTestChartSpec, drained, type DeployedLoadTestReport, type LoadTestSample } from "../../ops/loadtest/deployed";
 import { captureIO } from "../local/support";
-import { captureIo } from "./support";
-
-/** Resolves once `check` holds, polling every 20 ms; fails the test after `ms`. */
-export async function until(check: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((done) => setTimeout(done, 20));
-  }
-}
+import { captureIo, until } from "./support";
 
 describe("loadtest of a running fleet", function () {
   this.timeout(30_000);
