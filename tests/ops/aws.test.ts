@@ -211,6 +211,36 @@ describe("fleet on AWS (real SDK clients; fauxqs for SQS and S3, recorded fakes 
     assert.deepEqual(report.series.at(-1)?.outcomeShares, { ok: 0.8, failed: 0, retry: 0.2, malformed: 0 });
   });
 
+  it("cost --measured takes the page's time on the web and the month's pages from the stack's CloudWatch metrics; CPU stays this machine's", async () => {
+    control.metricValues.set("FetchLatencyMs/Sum", [84_000]);
+    control.metricValues.set("FetchLatencyMs/SampleCount", [120]);
+    control.metricValues.set("PagesOk", [110]);
+    control.metricValues.set("PagesFailed", [10]);
+    control.metricValues.set("PagesRetried", [30]);
+    const run = await fleet("cost", "--stack", "aws-prod", "--measured", "--json");
+    assert.equal(run.code, 0, run.err);
+    const cost = JSON.parse(run.out) as {
+      pages: number;
+      inputs: { wallMs: number; cpuMs: number };
+      origins: Record<string, string>;
+      fromStack: { fleet: string; windowMinutes: number; pagesPerMinute: number; fetchLatency: { pages: number; averageMs: number } };
+      estimates: { fleet: { aws: { variable: { group: string; quantity: number }[] } } };
+    };
+    assert.deepEqual(cost.origins, { wallMs: "stack", cpuMs: "this machine", pages: "stack" });
+    assert.equal(cost.inputs.wallMs, 700, "84,000 ms over 120 fetches");
+    assert.deepEqual([cost.fromStack.fleet, cost.fromStack.windowMinutes, cost.fromStack.pagesPerMinute], ["aws outputs outputs.json", 60, 2]);
+    assert.equal(cost.pages, 2 * 60 * 24 * 30, "120 pages finished in the 60-minute window, for 30 days");
+    // aws-prod takes 10 messages at 10 at once, at 1 GB: one round of 700 ms an invocation.
+    const compute = cost.estimates.fleet.aws.variable.find((line) => line.group === "compute");
+    assert.ok(Math.abs((compute?.quantity ?? 0) - (cost.pages / 10) * 0.7) < 1e-6, JSON.stringify(compute));
+    const queries = (control.metricRequests[0] as { MetricDataQueries: { Id: string; MetricStat: { Period: number } }[] }).MetricDataQueries;
+    assert.equal(queries.find((query) => query.Id === "fetch_count")?.MetricStat.Period, 3_600, "the whole window in one period");
+
+    const otherCloud = await fleet("cost", "--stack", "gcp-prod", "--measured");
+    assert.equal(otherCloud.code, 2);
+    assert.match(otherCloud.err, /outputs outputs\.json is a fleet on aws, but Pulumi\.gcp-prod\.yaml is one on gcp; name the outputs of that same stack/);
+  });
+
   it("pause disables the event source mapping and writes enabled: false as a new SSM version; resume undoes both", async () => {
     const paused = await fleet("pause");
     assert.equal(paused.code, 0, paused.err);

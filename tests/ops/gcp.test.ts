@@ -189,6 +189,24 @@ describe("fleet on Google Cloud (REST with application default credentials; reco
     assert.equal(report.series.at(-1)?.pagesPerMinute, 5, "25 pages over the 5-minute window");
   });
 
+  it("cost --measured reads the stack's Cloud Monitoring figures and says which inputs came from it; --page-ms still wins", async () => {
+    apis.distributions.set(`logging.googleapis.com/user/${logMetricName(FLEET, "FetchLatencyMs")}`, { count: 75, mean: 812.5 });
+    apis.metrics.set(`logging.googleapis.com/user/${logMetricName(FLEET, "PagesOk")}|`, 60);
+    apis.metrics.set(`logging.googleapis.com/user/${logMetricName(FLEET, "PagesFailed")}|`, 15);
+    apis.metrics.set(`logging.googleapis.com/user/${logMetricName(FLEET, "PagesRetried")}|`, 25);
+    const run = await fleet("cost", "--stack", "gcp-prod", "--measured", "--window", "30", "--page-ms", "1500");
+    assert.equal(run.code, 0, run.err);
+    assert.match(run.out, /^per page: 1500 ms on the web \(--page-ms\), [\d.]+ ms CPU \(measured on this machine\)/m);
+    assert.match(run.out, /from gcp outputs outputs\.json, last 30 min: 75 pages fetched in 813 ms on average \(FetchLatencyMs\); 2\.5 pages finished a minute \(ok 60 %, failed 15 %, retry 25 %\)/);
+    assert.match(run.out, /used: that rate × 30 days as the month's pages \(108,000\)/);
+    assert.match(run.out, /25 % of the stack's deliveries were sent back \(retry, malformed\): each is one more delivery, which the figures below do not price/);
+    assert.match(run.out, /measured on this machine over \d+ loopback pages of ~100 KB: CPU a page, the result record, raw HTML, the fleet's log lines \(the stack publishes none of these\)/);
+    assert.match(run.out, /this month, 108,000 pages/);
+    const stray = await fleet("cost", "--stack", "gcp-prod", "--window", "30");
+    assert.equal(stray.code, 2);
+    assert.match(stray.err, /--outputs, --window go with --measured/);
+  });
+
   it("settings set writes a new Parameter Manager version and keeps the history", async () => {
     const refused = await fleet("settings", "set", "concurrency=999");
     assert.equal(refused.code, 2);
