@@ -56,8 +56,14 @@ export interface LoadTestSample {
   /** Left out where the backend counts none (Service Bus counts locked messages in the backlog). */
   readonly inFlight?: number;
   readonly deadLetters: number;
-  /** Pages finished per minute over the window before the reading. */
+  /** Pages finished per minute over the window before the reading (the fleet's metrics; status's pages/min). */
   readonly pagesPerMinute?: number;
+  /**
+   * Messages gone from the queue (backlog and in flight) per minute since the
+   * previous reading: the throughput between two readings, free of the
+   * metrics' window and delay. Left out of the first reading.
+   */
+  readonly drainedPerMinute?: number;
   /** Pages by outcome over that window. */
   readonly outcomes?: Readonly<Record<string, number>>;
   /** The same as shares of their sum, 0 to 1. */
@@ -136,17 +142,22 @@ export function drained(sample: LoadTestSample, sawWork: boolean, sent: number, 
   return windowCoversRun && finished >= sent;
 }
 
-export function sampleOf(status: FleetStatus, startedAt: number, at: number): LoadTestSample {
+/** A reading as a sample; `previous` gives the drain rate since it. Shares are left out of a window with no page. */
+export function sampleOf(status: FleetStatus, startedAt: number, at: number, previous?: LoadTestSample): LoadTestSample {
   const outcomes = status.outcomes;
   const total = outcomes === undefined ? 0 : Object.values(outcomes).reduce((sum, value) => sum + value, 0);
+  const seconds = Math.max(0, (at - startedAt) / 1_000);
+  const queued = (sample: { readonly backlog: number; readonly inFlight?: number }) => sample.backlog + (sample.inFlight ?? 0);
   return {
-    seconds: Math.max(0, (at - startedAt) / 1_000),
+    seconds,
     time: new Date(at).toISOString(),
     backlog: status.backlog,
     ...(status.inFlight === undefined ? {} : { inFlight: status.inFlight }),
     deadLetters: status.deadLetters,
     ...(status.pagesPerMinute === undefined ? {} : { pagesPerMinute: status.pagesPerMinute }),
-    ...(outcomes === undefined ? {} : { outcomes, outcomeShares: Object.fromEntries(Object.entries(outcomes).map(([name, value]) => [name, total > 0 ? value / total : 0])) }),
+    ...(previous === undefined || seconds <= previous.seconds ? {} : { drainedPerMinute: Math.max(0, ((queued(previous) - queued(status)) / (seconds - previous.seconds)) * 60) }),
+    ...(outcomes === undefined ? {} : { outcomes }),
+    ...(outcomes === undefined || total === 0 ? {} : { outcomeShares: Object.fromEntries(Object.entries(outcomes).map(([name, value]) => [name, value / total])) }),
   };
 }
 
@@ -185,7 +196,7 @@ export async function runDeployedLoadTest(options: DeployedLoadTestOptions): Pro
     }
     const at = Date.now();
     if (status !== undefined) {
-      const sample = sampleOf(status, startedAt, at);
+      const sample = sampleOf(status, startedAt, at, series.at(-1));
       series.push(sample);
       io.stderr.write(`${describeSample(sample)}\n`);
       const windowCoversRun = at - startedAt <= options.windowMinutes * 60_000;
@@ -221,7 +232,8 @@ export async function runDeployedLoadTest(options: DeployedLoadTestOptions): Pro
 
 function describeSample(sample: LoadTestSample): string {
   const rate = sample.pagesPerMinute === undefined ? "–" : sample.pagesPerMinute.toFixed(1);
-  return `loadtest: ${sample.seconds.toFixed(0)} s: backlog ${sample.backlog}, in flight ${sample.inFlight ?? "–"}, dead letters ${sample.deadLetters}, ${rate} pages/min`;
+  const drained = sample.drainedPerMinute === undefined ? "" : `, ${sample.drainedPerMinute.toFixed(1)} drained/min`;
+  return `loadtest: ${sample.seconds.toFixed(0)} s: backlog ${sample.backlog}, in flight ${sample.inFlight ?? "–"}, dead letters ${sample.deadLetters}, ${rate} pages/min${drained}`;
 }
 
 /** The outcome names the series holds, in the fleet's usual order first. */
@@ -238,12 +250,13 @@ export function formatLoadTest(report: DeployedLoadTestReport): string {
     interrupted: `watch stopped by Ctrl-C ${report.seconds.toFixed(0)} s after the first send`,
   }[report.end];
   const outcomes = outcomeNames(report.series);
-  const header = ["seconds", "backlog", "in flight", "dead letters", "pages/min", ...outcomes.map((name) => `${name} %`)];
+  const header = ["seconds", "backlog", "in flight", "dead letters", "drained/min", "pages/min", ...outcomes.map((name) => `${name} %`)];
   const rows = report.series.map((sample) => [
     sample.seconds.toFixed(0),
     String(sample.backlog),
     sample.inFlight === undefined ? "–" : String(sample.inFlight),
     String(sample.deadLetters),
+    sample.drainedPerMinute === undefined ? "–" : sample.drainedPerMinute.toFixed(0),
     sample.pagesPerMinute === undefined ? "–" : sample.pagesPerMinute.toFixed(1),
     ...outcomes.map((name) => {
       const share = sample.outcomeShares?.[name];
@@ -255,7 +268,8 @@ export function formatLoadTest(report: DeployedLoadTestReport): string {
   return [
     `load test ${report.run} of ${report.fleet}: ${report.count} message(s) for ${report.target}`,
     `  sent ${report.sent} in ${report.enqueueSeconds.toFixed(1)} s${report.failed > 0 ? `, ${report.failed} refused by the queue` : ""}; ${ending}; dead letters ${report.deadLettersAdded >= 0 ? "+" : ""}${report.deadLettersAdded}`,
-    `  pages/min and outcome shares cover the ${report.windowMinutes} min before each reading; the results carry id ${report.run}-N and metadata ${LOADTEST_PARAMETER}=${report.run}`,
+    `  drained/min: messages gone from the queue since the reading before; pages/min and outcome shares: the fleet's metrics over the ${report.windowMinutes} min before each reading`,
+    `  the results carry id ${report.run}-N and metadata ${LOADTEST_PARAMETER}=${report.run}`,
     "",
     line(header),
     ...rows.map(line),
@@ -269,7 +283,8 @@ export function deployedLoadTestChartSpec(report: DeployedLoadTestReport): TopLe
   const values = report.series.flatMap((sample) => [
     { seconds: sample.seconds, panel: "messages waiting / in flight", series: "backlog", value: sample.backlog },
     ...(sample.inFlight === undefined ? [] : [{ seconds: sample.seconds, panel: "messages waiting / in flight", series: "in flight", value: sample.inFlight }]),
-    ...(sample.pagesPerMinute === undefined ? [] : [{ seconds: sample.seconds, panel: "pages per minute", series: "pages per minute", value: sample.pagesPerMinute }]),
+    ...(sample.drainedPerMinute === undefined ? [] : [{ seconds: sample.seconds, panel: "pages per minute", series: "drained from the queue", value: sample.drainedPerMinute }]),
+    ...(sample.pagesPerMinute === undefined ? [] : [{ seconds: sample.seconds, panel: "pages per minute", series: `finished (last ${report.windowMinutes} min)`, value: sample.pagesPerMinute }]),
     ...outcomes.flatMap((name) => {
       const share = sample.outcomeShares?.[name];
       return share === undefined ? [] : [{ seconds: sample.seconds, panel: "outcome share %", series: name, value: share * 100 }];

@@ -105,6 +105,8 @@ describe("loadtest of a running fleet", function () {
     assert.ok((last.outcomes?.ok ?? 0) >= count + 1, JSON.stringify(last.outcomes));
     assert.equal(last.outcomeShares?.ok, 1);
     assert.ok((last.pagesPerMinute ?? 0) > 0);
+    assert.equal(first.drainedPerMinute, undefined, "no rate before a second reading");
+    assert.ok(report.series.some((sample) => (sample.drainedPerMinute ?? 0) > 0), "the drain shows as throughput between readings");
     for (let i = 1; i < report.series.length; i += 1) assert.ok((report.series[i] as LoadTestSample).seconds >= (report.series[i - 1] as LoadTestSample).seconds, "readings in time order");
 
     // The records carry the run, so a load test's results can be told apart from the fleet's other work.
@@ -140,7 +142,7 @@ describe("loadtest of a running fleet", function () {
     run.io.controller.abort();
     assert.equal(await run.done, OPS_EXIT_CODES.interrupted);
     assert.match(run.io.out(), /watch stopped by Ctrl-C/);
-    assert.match(run.io.out(), /seconds\s+backlog\s+in flight\s+dead letters\s+pages\/min/);
+    assert.match(run.io.out(), /seconds\s+backlog\s+in flight\s+dead letters\s+drained\/min\s+pages\/min/);
   });
 
   it("counts a queue as drained only once work was seen in it, or the window's finished pages cover what was sent", () => {
