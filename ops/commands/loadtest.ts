@@ -91,7 +91,8 @@ does: the queue's largest batches, refused entries re-sent), each URL made
 distinct with ?loadtest=<run>-<n> so no queue or store folds them into one,
 then reads \`status\` every --interval seconds until the backlog and the
 messages in flight are gone, --timeout passes or Ctrl-C. Prints the readings
-over time: backlog, in flight, dead letters, pages per minute, outcome shares.
+over time: backlog, in flight, dead letters, messages drained a minute since
+the reading before, and the fleet's pages per minute and outcome shares.
 --target and --count are required: there is no default target. Load only a
 site you own or may load: every message is a real fetch by the fleet, paced
 only by the stack's perDomainDelayMs per worker.
