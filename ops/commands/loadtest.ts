@@ -109,9 +109,9 @@ only by the stack's perDomainDelayMs per worker.
   --json           the run and every reading as JSON
   --chart FILE     SVG: backlog and in flight, pages per minute and outcome shares over time
 
-Exit codes: 0 done (drained), 1 a level's run failed, or the fleet did not drain
-before --timeout, or the queue refused messages (the output says which),
-2 usage error, 3 credentials missing or refused, 130 interrupted.`;
+Exit codes: 0 done, 1 failed (the output says which), 2 usage error (nothing run
+or sent), 3 credentials missing or refused, 130 interrupted. Failed: a level's
+run failed, the fleet had not drained at --timeout, or the queue refused messages.`;
 
 export interface LevelFigures {
   readonly concurrency: number;
