@@ -60,8 +60,22 @@ export interface FleetStatus {
   readonly pagesPerMinute?: number;
   /** Outcomes over `windowMinutes`, by outcome (`ok`, `failed`, `retry`, `malformed`, `dead`). */
   readonly outcomes?: Readonly<Record<string, number>>;
+  /**
+   * Time to fetch a page, redirects included (the fleet's `FetchLatencyMs`),
+   * averaged over the pages fetched in `windowMinutes`; left out when none was
+   * fetched or the backend keeps no such figure (the local fleet).
+   */
+  readonly fetchLatency?: FetchLatency;
   /** The window the rate and the outcomes cover. */
   readonly windowMinutes: number;
+}
+
+/** The fetch times of a window's pages, as the fleet's metrics hold them. */
+export interface FetchLatency {
+  /** Pages fetched (a page answered from no fetch, such as a blocked domain, is not one). */
+  readonly pages: number;
+  /** Their average fetch time, ms. */
+  readonly averageMs: number;
 }
 
 /** The settings store's document and its version, where the store keeps versions. */

@@ -29,6 +29,8 @@ export type StackOutputs = { readonly cloud: Cloud } & { readonly [K in (typeof 
 export interface OpenOptions {
   /** Create the local fleet's folder and queue when missing (enqueue); otherwise a missing folder is a usage error. */
   readonly createLocal?: boolean;
+  /** Refuse a deployed stack on another cloud: `why` says what expects this one (such as the stack file being priced). */
+  readonly cloud?: { readonly expected: Cloud; readonly why: string };
 }
 
 /**
@@ -63,6 +65,9 @@ export async function openBackend(flags: TargetFlags, io: CommandIo, options: Op
   }
   const label = flags.stack !== undefined ? `stack ${flags.stack}` : `outputs ${flags.outputs}`;
   const outputs = flags.stack !== undefined ? await pulumiStackOutputs(flags.stack, io) : await outputsFile(resolve(io.cwd, flags.outputs ?? ""), flags.outputs ?? "");
+  if (options.cloud !== undefined && outputs.cloud !== options.cloud.expected) {
+    throw new OpsUsageError(`${label} is a fleet on ${outputs.cloud}, but ${options.cloud.why} is one on ${options.cloud.expected}; name the outputs of that same stack`);
+  }
   const open = CLOUD_BACKENDS[outputs.cloud];
   if (!open) {
     const available = Object.keys(CLOUD_BACKENDS).join(", ");

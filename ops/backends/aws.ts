@@ -25,7 +25,7 @@ import { LAMBDA_ENV } from "../../functions/aws/environment";
 import { encodeMessage, parseMessage, type ScrapeMessage } from "../../shared/message";
 import { METRICS, OUTCOME_METRIC } from "../../shared/metricNames";
 import { RESULT_PREFIX } from "../../shared/result";
-import type { DeadLetterEntry, FleetBackend, FleetStatus, RedriveOptions, RefusedEntry, StoredSettings } from "../backend";
+import type { DeadLetterEntry, FetchLatency, FleetBackend, FleetStatus, RedriveOptions, RefusedEntry, StoredSettings } from "../backend";
 import { CredentialsError, OpsUsageError } from "../errors";
 import type { StackOutputs } from "../target";
 
@@ -153,20 +153,29 @@ class AwsBackend implements FleetBackend {
       settingsEnabled: settings.document.enabled !== false,
       pagesPerMinute: finished / windowMinutes,
       outcomes,
+      ...(metrics.fetchLatency === undefined ? {} : { fetchLatency: metrics.fetchLatency }),
       windowMinutes,
     };
   }
 
   /**
    * One GetMetricData call: the queue's ApproximateAgeOfOldestMessage (SQS
-   * publishes it per minute) and the fleet's page outcomes (the handler's
-   * Embedded Metric Format lines, dimension Fleet = the function's FLEET_NAME).
+   * publishes it per minute), the fleet's page outcomes and the sum and count
+   * of its fetch times (the handler's Embedded Metric Format lines, dimension
+   * Fleet = the function's FLEET_NAME). Each fetch time is one sample, so Sum
+   * over SampleCount is the window's average however the samples fall into
+   * periods.
+   * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html#Statistic
    */
-  private async metrics(windowMinutes: number): Promise<{ readonly oldestAgeSeconds?: number; readonly outcomes: Record<string, number> }> {
+  private async metrics(windowMinutes: number): Promise<{ readonly oldestAgeSeconds?: number; readonly outcomes: Record<string, number>; readonly fetchLatency?: FetchLatency }> {
     const configuration = await this.call("lambda:GetFunctionConfiguration", () => this.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: this.outputs.workerName })));
     const fleet = configuration.Environment?.Variables?.[LAMBDA_ENV.fleetName];
     const queueName = this.outputs.workQueueUrl.split("/").pop() ?? "";
     const outcomeIds = Object.entries(OUTCOME_METRIC).map(([outcome, metric]) => ({ id: `o_${outcome}`, outcome, metric }));
+    const fleetStat = (id: string, metric: string, stat: "Sum" | "SampleCount"): MetricDataQuery => ({
+      Id: id,
+      MetricStat: { Metric: { Namespace: METRICS.namespace, MetricName: metric, Dimensions: [{ Name: METRICS.fleetDimension, Value: fleet }] }, Period: windowMinutes * 60, Stat: stat },
+    });
     const queries: MetricDataQuery[] = [
       {
         Id: "oldest",
@@ -174,18 +183,21 @@ class AwsBackend implements FleetBackend {
       },
       ...(fleet === undefined
         ? []
-        : outcomeIds.map(({ id, metric }) => ({
-            Id: id,
-            MetricStat: { Metric: { Namespace: METRICS.namespace, MetricName: metric, Dimensions: [{ Name: METRICS.fleetDimension, Value: fleet }] }, Period: windowMinutes * 60, Stat: "Sum" },
-          }))),
+        : [...outcomeIds.map(({ id, metric }) => fleetStat(id, metric, "Sum")), fleetStat("fetch_sum", METRICS.fetchLatencyMs, "Sum"), fleetStat("fetch_count", METRICS.fetchLatencyMs, "SampleCount")]),
     ];
     const end = new Date();
     const start = new Date(end.getTime() - windowMinutes * 60_000);
     const answer = await this.call("cloudwatch:GetMetricData", () => this.cloudwatch.send(new GetMetricDataCommand({ MetricDataQueries: queries, StartTime: start, EndTime: end, ScanBy: "TimestampDescending" })));
     const values = new Map((answer.MetricDataResults ?? []).map((result) => [result.Id, result.Values ?? []]));
     const oldest = values.get("oldest")?.[0];
-    const outcomes = Object.fromEntries(outcomeIds.map(({ id, outcome }) => [outcome, (values.get(id) ?? []).reduce((sum, value) => sum + value, 0)]));
-    return { ...(oldest === undefined ? {} : { oldestAgeSeconds: Math.round(oldest) }), outcomes };
+    const total = (id: string) => (values.get(id) ?? []).reduce((sum, value) => sum + value, 0);
+    const outcomes = Object.fromEntries(outcomeIds.map(({ id, outcome }) => [outcome, total(id)]));
+    const fetched = total("fetch_count");
+    return {
+      ...(oldest === undefined ? {} : { oldestAgeSeconds: Math.round(oldest) }),
+      outcomes,
+      ...(fetched > 0 ? { fetchLatency: { pages: fetched, averageMs: total("fetch_sum") / fetched } } : {}),
+    };
   }
 
   async pause(): Promise<void> {

@@ -16,8 +16,11 @@
 import { AppConfigurationClient } from "@azure/app-configuration";
 import { DefaultAzureCredential, type AccessToken, type TokenCredential } from "@azure/identity";
 import { ContainerClient } from "@azure/storage-blob";
-import { SCRAPE_DISABLED_SETTING } from "../../functions/azure/appSettings";
+import { AZURE_APP_SETTINGS, SCRAPE_DISABLED_SETTING } from "../../functions/azure/appSettings";
+import { FLEET_METRICS_EVENT } from "../../functions/azure/metrics";
+import { resourceName } from "../../infra/naming";
 import { encodeMessage, parseMessage, type ScrapeMessage } from "../../shared/message";
+import { METRICS, OUTCOME_METRIC } from "../../shared/metricNames";
 import { RESULT_PREFIX } from "../../shared/result";
 import type { DeadLetterEntry, FleetBackend, FleetStatus, RefusedEntry, StoredSettings } from "../backend";
 import { CredentialsError, OpsUsageError } from "../errors";
@@ -34,8 +37,12 @@ const CREDENTIAL_ERRORS = new Set(["CredentialUnavailableError", "AggregateAuthe
 const SCOPES = { serviceBus: "https://servicebus.azure.net/.default", resourceManager: "https://management.azure.com/.default" } as const;
 
 export const RESOURCE_MANAGER_ENDPOINT = "https://management.azure.com";
-/** ARM API versions: Service Bus queues (with `countDetails`) and Web sites' app settings. */
-const API_VERSIONS = { serviceBus: "2021-11-01", web: "2024-04-01" } as const;
+/**
+ * ARM API versions: Service Bus queues (with `countDetails`), Web sites' app
+ * settings, and the Log Analytics query API reached through ARM.
+ * https://learn.microsoft.com/azure/azure-monitor/logs/api/azure-resource-queries
+ */
+const API_VERSIONS = { serviceBus: "2021-11-01", web: "2024-04-01", logs: "2018-03-01-preview" } as const;
 
 /**
  * One REST batch send may carry at most 256 KB on the Standard tier, counted
@@ -80,6 +87,8 @@ export interface AzureBackendClients {
 
 /** The parts of an Azure stack's outputs the backend addresses. */
 export interface AzureFleetAddress {
+  /** `/subscriptions/<id>/resourceGroups/<name>`: the stack's resource group, where every resource of the fleet lives. */
+  readonly resourceGroupId: string;
   readonly queueUrl: string;
   readonly queueResourceId: string;
   readonly siteResourceId: string;
@@ -97,6 +106,7 @@ export function azureFleetAddress(outputs: StackOutputs, label: string): AzureFl
   const results = /^([a-z0-9]+)\/([a-z0-9-]+)$/.exec(outputs.resultsBucket);
   if (!results) throw new OpsUsageError(`${label}: resultsBucket ${JSON.stringify(outputs.resultsBucket)} is not <storage account>/<container>; read the outputs of an Azure stack`);
   return {
+    resourceGroupId: queue[1] as string,
     queueUrl: outputs.workQueueUrl.replace(/\/+$/, ""),
     queueResourceId: outputs.workQueueId,
     siteResourceId: `${queue[1]}/providers/Microsoft.Web/sites/${outputs.workerName}`,
@@ -194,7 +204,7 @@ export class AzureBackend implements FleetBackend {
         throw new CredentialsError(
           CHAIN,
           `${operation} was refused: ${detail}`,
-          "sign in as a principal with the fleet's operator roles (Azure Service Bus Data Owner on the queue, Contributor on the function app, App Configuration Data Owner, Storage Blob Data Reader on the results container)",
+          "sign in as a principal with the fleet's operator roles (Azure Service Bus Data Owner on the queue, Contributor on the function app, App Configuration Data Owner, Storage Blob Data Reader on the results container, Log Analytics Reader on the workspace)",
         );
       }
       throw error;
@@ -263,16 +273,63 @@ export class AzureBackend implements FleetBackend {
 
   /**
    * Active messages include the ones a worker holds under lock: Service Bus
-   * counts no separate in-flight figure, so `inFlight` is left out.
+   * counts no separate in-flight figure, so `inFlight` is left out. The pages
+   * and fetch times come from the workers' `fleet_metrics` lines
+   * (functions/azure/metrics.ts), which reach Log Analytics a few minutes
+   * after they are written.
    */
   async status(windowMinutes: number): Promise<FleetStatus> {
     const [counts, appSettings, settings] = await Promise.all([this.queueCounts(), this.appSettings(), this.readSettings()]);
+    const fleetName = appSettings[AZURE_APP_SETTINGS.fleetName];
+    const pages = fleetName === undefined ? undefined : await this.windowPages(fleetName, windowMinutes);
     return {
       backlog: counts.active + counts.scheduled,
       deadLetters: counts.deadLetters,
       triggerEnabled: !AzureBackend.disabled(appSettings),
       settingsEnabled: settings.document.enabled !== false,
+      ...(pages === undefined
+        ? {}
+        : {
+            pagesPerMinute: (pages.outcomes.ok + pages.outcomes.failed) / windowMinutes,
+            outcomes: pages.outcomes,
+            ...(pages.fetched > 0 ? { fetchLatency: { pages: pages.fetched, averageMs: pages.fetchMs / pages.fetched } } : {}),
+          }),
       windowMinutes,
+    };
+  }
+
+  /**
+   * The window's `fleet_metrics` lines summed, from the stack's Log Analytics
+   * workspace (named from the fleet's prefix, as infra/azure/config.ts names
+   * it), where workspace-based Application Insights keeps traces in `AppTraces`
+   * with the text in `Message`. The query goes through ARM, so the ARM token
+   * serves; it needs read access to the workspace's logs (Log Analytics Reader).
+   * https://learn.microsoft.com/azure/azure-monitor/app/convert-classic-resource#table-structure
+   * https://learn.microsoft.com/azure/azure-monitor/logs/api/azure-resource-queries
+   */
+  private async windowPages(fleetName: string, windowMinutes: number): Promise<{ readonly outcomes: Record<"ok" | "failed" | "retry" | "malformed", number>; readonly fetched: number; readonly fetchMs: number }> {
+    const workspace = `${this.address.resourceGroupId}/providers/Microsoft.OperationalInsights/workspaces/${resourceName("azureLogAnalyticsWorkspace", fleetName, "logs")}`;
+    const sum = (field: string) => `sum(toint(line.${field}))`;
+    const query = [
+      "AppTraces",
+      `| where Message has "${FLEET_METRICS_EVENT}"`,
+      "| extend line = parse_json(Message)",
+      `| where tostring(line.event) == "${FLEET_METRICS_EVENT}" and tostring(line.fleet) == ${JSON.stringify(fleetName)}`,
+      `| summarize ok = ${sum(OUTCOME_METRIC.ok)}, failed = ${sum(OUTCOME_METRIC.failed)}, retry = ${sum(OUTCOME_METRIC.retry)}, malformed = ${sum(OUTCOME_METRIC.malformed)},`,
+      `    fetched = sum(toint(line.${METRICS.fetchLatencyMs}["count"])), fetchMs = sum(todouble(line.${METRICS.fetchLatencyMs}["sum"]))`,
+    ].join("\n");
+    const answer = await this.arm("Log Analytics query", `${workspace}/providers/microsoft.insights/logs`, "POST", API_VERSIONS.logs, { query, timespan: `PT${windowMinutes}M` });
+    const table = ((Array.isArray(answer.tables) ? answer.tables[0] : undefined) ?? {}) as { columns?: { name?: string }[]; rows?: unknown[][] };
+    const row = table.rows?.[0] ?? [];
+    const column = (name: string): number => {
+      const index = (table.columns ?? []).findIndex((candidate) => candidate.name === name);
+      const value = Number(index < 0 ? 0 : (row[index] ?? 0));
+      return Number.isFinite(value) ? value : 0;
+    };
+    return {
+      outcomes: { ok: column("ok"), failed: column("failed"), retry: column("retry"), malformed: column("malformed") },
+      fetched: column("fetched"),
+      fetchMs: column("fetchMs"),
     };
   }
 

@@ -25,9 +25,9 @@ import { FUNCTION_ENV } from "../../functions/gcp/environment";
 import { newestEnabled } from "../../functions/gcp/settingsSource";
 import { resourceName } from "../../infra/naming";
 import { encodeMessage, parseMessage, type ScrapeMessage } from "../../shared/message";
-import { OUTCOME_METRIC } from "../../shared/metricNames";
+import { METRICS, OUTCOME_METRIC } from "../../shared/metricNames";
 import { RESULT_PREFIX } from "../../shared/result";
-import type { DeadLetterEntry, FleetBackend, FleetStatus, RedriveOptions, RefusedEntry, StoredSettings } from "../backend";
+import type { DeadLetterEntry, FetchLatency, FleetBackend, FleetStatus, RedriveOptions, RefusedEntry, StoredSettings } from "../backend";
 import { CredentialsError, OpsUsageError } from "../errors";
 import type { StackOutputs } from "../target";
 import { apiErrorMessage, asArray } from "../../functions/gcp/googleApi";
@@ -219,14 +219,16 @@ class GcpBackend implements FleetBackend {
     const work = await this.workSubscription();
     const { fleetName } = await this.workerInfo();
     const outcomeEntries = Object.entries(OUTCOME_METRIC) as [string, string][];
-    const [undelivered, outstanding, oldest, deadLetters, push, settings, ...outcomeCounts] = await Promise.all([
+    const userMetric = (metric: string) => `logging.googleapis.com/user/${resourceName("gcpLogMetric", fleetName, metric)}`;
+    const [undelivered, outstanding, oldest, deadLetters, push, settings, fetchLatency, ...outcomeCounts] = await Promise.all([
       this.newestPoint("subscription/num_undelivered_messages", work),
       this.newestPoint("subscription/num_outstanding_messages", work),
       this.newestPoint("subscription/oldest_unacked_message_age", work),
       this.newestPoint("subscription/num_undelivered_messages", this.outputs.deadLetterQueueUrl),
       this.pushConfig(work),
       this.readSettings(),
-      ...outcomeEntries.map(([, metric]) => this.windowSum(`logging.googleapis.com/user/${resourceName("gcpLogMetric", fleetName, metric)}`, windowMinutes)),
+      this.windowLatency(userMetric(METRICS.fetchLatencyMs), windowMinutes),
+      ...outcomeEntries.map(([, metric]) => this.windowSum(userMetric(metric), windowMinutes)),
     ]);
     const outcomes = Object.fromEntries(outcomeEntries.map(([outcome], index) => [outcome, outcomeCounts[index] ?? 0]));
     return {
@@ -239,8 +241,42 @@ class GcpBackend implements FleetBackend {
       settingsEnabled: settings.document.enabled !== false,
       pagesPerMinute: ((outcomes.ok ?? 0) + (outcomes.failed ?? 0)) / windowMinutes,
       outcomes,
+      ...(fetchLatency === undefined ? {} : { fetchLatency }),
       windowMinutes,
     };
+  }
+
+  /**
+   * The count and mean of a log-based distribution metric over the last
+   * `windowMinutes` (the fleet's FetchLatencyMs, one value per fetched page):
+   * each series' distributions added up over the window (ALIGN_DELTA), then
+   * across series (REDUCE_SUM keeps a distribution a distribution), so the
+   * points' count-weighted means give the window's mean.
+   * https://cloud.google.com/monitoring/api/ref_v3/rest/v3/projects.alertPolicies#Aligner
+   * https://cloud.google.com/monitoring/api/ref_v3/rest/v3/TypedValue#Distribution
+   */
+  private async windowLatency(metricType: string, windowMinutes: number): Promise<FetchLatency | undefined> {
+    const end = new Date();
+    const start = new Date(end.getTime() - windowMinutes * 60_000);
+    const query = new URLSearchParams({
+      filter: `metric.type = "${metricType}"`,
+      "interval.startTime": start.toISOString(),
+      "interval.endTime": end.toISOString(),
+      "aggregation.alignmentPeriod": `${windowMinutes * 60}s`,
+      "aggregation.perSeriesAligner": "ALIGN_DELTA",
+      "aggregation.crossSeriesReducer": "REDUCE_SUM",
+    });
+    const answer = await this.json("monitoring", "monitoring.timeSeries.list", "GET", `v3/projects/${this.project}/timeSeries?${query}`);
+    let pages = 0;
+    let totalMs = 0;
+    for (const series of asArray(answer.timeSeries) as { points?: { value?: { distributionValue?: { count?: string; mean?: number } } }[] }[]) {
+      for (const point of series.points ?? []) {
+        const count = Number(point.value?.distributionValue?.count ?? 0);
+        pages += count;
+        totalMs += count * (point.value?.distributionValue?.mean ?? 0);
+      }
+    }
+    return pages > 0 ? { pages, averageMs: totalMs / pages } : undefined;
   }
 
   /**

@@ -11,7 +11,10 @@ import { CLOUDS, type Cloud } from "../../infra/contract";
 import { UnknownStackError } from "../../infra/mockRun";
 import { SettingsError, describeError } from "../../shared/errors";
 import { writeChart } from "../charts/render";
+import type { FetchLatency } from "../backend";
 import { OPS_EXIT_CODES, type CommandIo, type FleetCommand, type OpsExitCode } from "../command";
+import { exitCodeOf } from "../errors";
+import { openBackend, type TargetFlags } from "../target";
 import { measurePageInputs, type MeasuredInputs } from "../cost/measure";
 import { estimate, type CloudEstimate, type LineGroup, type PageInputs } from "../cost/model";
 import { applyPriceOverrides, PricesFileError } from "../cost/overrides";
@@ -21,6 +24,12 @@ import { flagsOrExit, type FlagValues } from "./parseFlags";
 
 /** The time one page takes on the web when `--page-ms` is not given: a typical article fetched with robots.txt cached. */
 export const DEFAULT_PAGE_MS = 1000;
+/** The month's pages when neither `--pages` nor the stack's rate gives them. */
+export const DEFAULT_PAGES = 1_000_000;
+/** Minutes of the stack's metrics `--measured` reads by default. */
+export const DEFAULT_MEASURED_WINDOW_MINUTES = 60;
+/** A month as the cost model bills it, in minutes: 30 days. */
+const MINUTES_A_MONTH = 30 * 24 * 60;
 
 const FLAGS = {
   stack: { kind: "string" },
@@ -31,10 +40,13 @@ const FLAGS = {
   "page-ms": { kind: "integer", min: 1, max: 900_000 },
   "cpu-ms": { kind: "number", min: 0, max: 900_000 },
   measured: { kind: "switch" },
+  outputs: { kind: "string" },
+  window: { kind: "integer", min: 1, max: 1_440 },
   help: { kind: "switch" },
 } as const;
 
 const HELP = `usage: npm run fleet -- cost --stack NAME [--pages N] [--prices FILE] [--page-ms MS] [--cpu-ms MS] [--json] [--chart FILE]
+       npm run fleet -- cost --stack NAME --measured [--outputs FILE] [--window MINUTES] [same options]
 
 Dollars per million pages for the stack's configuration (Pulumi.<stack>.yaml:
 memoryMb, messagesPerWorker, settings.concurrency, storeRawHtml, log retention),
@@ -45,18 +57,34 @@ fetched: prices come from ops/cost/prices/ (each row with its source and date).
 The per-page inputs are measured on this machine before the table is printed:
 the fleet's own code scrapes a ~100 KB loopback page and its log lines, result
 record and CPU time are counted. The time a page takes on the web is not
-measurable here; give yours with --page-ms (default ${DEFAULT_PAGE_MS}).
+measurable here; give yours with --page-ms (default ${DEFAULT_PAGE_MS}), or read the
+deployed stack's own with --measured.
 
   --stack NAME     the stack (Pulumi.NAME.yaml), required
-  --pages N        pages in the month (default 1,000,000)
+  --pages N        pages in the month (default ${DEFAULT_PAGES.toLocaleString("en-US")})
   --prices FILE    JSON prices over the built-in ones: {"aws": {"store.write": 0.000005}}
   --page-ms MS     wall time of one page on the web (default ${DEFAULT_PAGE_MS})
   --cpu-ms MS      CPU per page instead of the measured figure
   --json           the estimates as JSON, every line with its quantity and price row
   --chart FILE     an SVG bar chart of the lines per cloud and design
-  --measured       (not available yet) per-page inputs from a deployed stack's metrics
+  --measured       read per-page inputs from the deployed stack's own metrics (what
+                   \`status\` reads: CloudWatch, Log Analytics, Cloud Monitoring): the
+                   average time to fetch a page (FetchLatencyMs) as the page's time on
+                   the web, and the pages finished per minute, times 30 days, as the
+                   month's pages. The stack publishes no CPU time, record size or log
+                   bytes a page: those stay measured on this machine.
+  --outputs FILE   with --measured: the stack's saved outputs (\`pulumi stack output
+                   --json\`) instead of asking the Pulumi CLI
+  --window MIN     with --measured: minutes of metrics to read, 1 to 1,440 (default ${DEFAULT_MEASURED_WINDOW_MINUTES})
 
-Exit codes: 0 done, 2 usage or stack config error (nothing run).`;
+Which figure wins: the time on the web is --page-ms, else the stack's average
+fetch time (--measured, when it fetched any page in the window), else ${DEFAULT_PAGE_MS} ms;
+CPU a page is --cpu-ms, else this machine's measurement; the month's pages are
+--pages, else the stack's rate × 30 days (--measured, when it finished any),
+else ${DEFAULT_PAGES.toLocaleString("en-US")}. The output says where each came from.
+
+Exit codes: 0 done, 1 the stack's metrics could not be read, 2 usage or stack
+config error (nothing run), 3 credentials missing or refused (--measured).`;
 
 export const costCommand: FleetCommand = {
   name: "cost",
@@ -66,25 +94,44 @@ export const costCommand: FleetCommand = {
     const parsed = flagsOrExit(args, FLAGS, "cost", HELP, io);
     if ("exit" in parsed) return parsed.exit;
     const { flags } = parsed;
-    if (flags.measured) {
-      io.stderr.write("cost: --measured is not in this build; give --page-ms and --cpu-ms from your dashboard instead (npm run fleet -- status --stack NAME shows pages per minute)\n");
-      return OPS_EXIT_CODES.usage;
-    }
     if (typeof flags.stack !== "string") {
       io.stderr.write("cost: --stack NAME is required (the stack whose Pulumi.NAME.yaml to price)\n");
       return OPS_EXIT_CODES.usage;
+    }
+    if (!flags.measured) {
+      const stray = ["outputs", "window"].filter((name) => flags[name] !== undefined);
+      if (stray.length > 0) {
+        io.stderr.write(`cost: ${stray.map((name) => `--${name}`).join(", ")} go with --measured (reading the deployed stack's metrics); add --measured, or leave them out\n`);
+        return OPS_EXIT_CODES.usage;
+      }
     }
     const prepared = await prepare("cost", flags.stack, typeof flags.prices === "string" ? flags.prices : undefined, io);
     if (typeof prepared === "number") return prepared;
     const { shape, tables } = prepared;
 
-    const measured = await measurePageInputs({ batchSize: shape.messagesPerWorker, fleetName: `scrape-fleet-${shape.stack}` });
-    const inputs = pageInputs(measured, flags);
-    const pages = typeof flags.pages === "number" ? flags.pages : 1_000_000;
-    const report = costReport(shape, inputs, tables, pages);
+    let fromStack: StackMeasurement | undefined;
+    if (flags.measured) {
+      const windowMinutes = typeof flags.window === "number" ? flags.window : DEFAULT_MEASURED_WINDOW_MINUTES;
+      const target = typeof flags.outputs === "string" ? { outputs: flags.outputs } : { stack: shape.stack };
+      try {
+        fromStack = await readStackMeasurement(target, { expected: shape.cloud, why: `Pulumi.${shape.stack}.yaml` }, windowMinutes, io);
+      } catch (error) {
+        io.stderr.write(`cost: --measured: ${describeError(error)}\n`);
+        return exitCodeOf(error);
+      }
+      if (fromStack.fetchLatency === undefined && flags["page-ms"] === undefined) {
+        io.stderr.write(`cost: ${fromStack.fleet} fetched no page in the last ${windowMinutes} min, so the time on the web stays assumed (${DEFAULT_PAGE_MS} ms); pass --window with a busier span, or --page-ms\n`);
+      }
+    }
 
-    if (flags.json) io.stdout.write(`${JSON.stringify({ stack: shape, pages, inputs, measured, estimates: report }, null, 2)}\n`);
-    else io.stdout.write(formatCostTable(shape, inputs, measured, report, tables, flags["page-ms"] === undefined));
+    const measured = await measurePageInputs({ batchSize: shape.messagesPerWorker, fleetName: `scrape-fleet-${shape.stack}` });
+    const inputs = pageInputs(measured, flags, fromStack?.fetchLatency?.averageMs);
+    const month = monthPages(flags, fromStack);
+    const origins = inputOrigins(flags, fromStack, month.origin);
+    const report = costReport(shape, inputs, tables, month.pages);
+
+    if (flags.json) io.stdout.write(`${JSON.stringify({ stack: shape, pages: month.pages, inputs, origins, ...(fromStack === undefined ? {} : { fromStack }), measured, estimates: report }, null, 2)}\n`);
+    else io.stdout.write(formatCostTable(shape, inputs, measured, report, tables, origins, fromStack));
     if (typeof flags.chart === "string") {
       const file = resolve(io.cwd, flags.chart);
       await writeChart(file, costChartSpec(shape.stack, report));
@@ -118,9 +165,60 @@ export async function prepare(command: string, stack: string, pricesFile: string
   return { shape, tables };
 }
 
-export function pageInputs(measured: MeasuredInputs, flags: FlagValues): PageInputs {
+/** What `--measured` read from the deployed stack: `status` over the window. */
+export interface StackMeasurement {
+  /** The fleet, as the backend names it (`aws stack aws-prod`). */
+  readonly fleet: string;
+  readonly windowMinutes: number;
+  readonly pagesPerMinute?: number;
+  readonly outcomes?: Readonly<Record<string, number>>;
+  readonly fetchLatency?: FetchLatency;
+}
+
+/** Reads the stack's figures through its operations backend, the same reads as `status`. */
+export async function readStackMeasurement(target: TargetFlags, cloud: { readonly expected: Cloud; readonly why: string }, windowMinutes: number, io: CommandIo): Promise<StackMeasurement> {
+  const backend = await openBackend(target, io, { cloud });
+  try {
+    const status = await backend.status(windowMinutes);
+    return {
+      fleet: backend.description,
+      windowMinutes,
+      ...(status.pagesPerMinute === undefined ? {} : { pagesPerMinute: status.pagesPerMinute }),
+      ...(status.outcomes === undefined ? {} : { outcomes: status.outcomes }),
+      ...(status.fetchLatency === undefined ? {} : { fetchLatency: status.fetchLatency }),
+    };
+  } finally {
+    await backend.close();
+  }
+}
+
+/** Where each input the stack could give came from; the rest are always this machine's (see `formatCostTable`). */
+export interface InputOrigins {
+  readonly wallMs: "--page-ms" | "stack" | "assumed";
+  readonly cpuMs: "--cpu-ms" | "this machine";
+  readonly pages: "--pages" | "stack" | "assumed";
+}
+
+/** The month's pages: `--pages`, else the stack's finished pages a minute × 30 days, else the default. */
+export function monthPages(flags: FlagValues, fromStack: StackMeasurement | undefined): { readonly pages: number; readonly origin: InputOrigins["pages"] } {
+  if (typeof flags.pages === "number") return { pages: flags.pages, origin: "--pages" };
+  const perMinute = fromStack?.pagesPerMinute ?? 0;
+  if (perMinute > 0) return { pages: Math.round(perMinute * MINUTES_A_MONTH), origin: "stack" };
+  return { pages: DEFAULT_PAGES, origin: "assumed" };
+}
+
+export function inputOrigins(flags: FlagValues, fromStack: StackMeasurement | undefined, pages: InputOrigins["pages"]): InputOrigins {
   return {
-    wallMs: typeof flags["page-ms"] === "number" ? flags["page-ms"] : DEFAULT_PAGE_MS,
+    wallMs: typeof flags["page-ms"] === "number" ? "--page-ms" : fromStack?.fetchLatency !== undefined ? "stack" : "assumed",
+    cpuMs: typeof flags["cpu-ms"] === "number" ? "--cpu-ms" : "this machine",
+    pages,
+  };
+}
+
+/** The model's inputs: the flags first, then the stack's average fetch time (`--measured`), then this machine's measurements and the defaults. */
+export function pageInputs(measured: MeasuredInputs, flags: FlagValues, stackFetchMs?: number): PageInputs {
+  return {
+    wallMs: typeof flags["page-ms"] === "number" ? flags["page-ms"] : (stackFetchMs ?? DEFAULT_PAGE_MS),
     cpuMs: typeof flags["cpu-ms"] === "number" ? flags["cpu-ms"] : measured.cpuMsPerPage,
     resultBytes: measured.resultBytes,
     rawBytes: measured.rawBytes,
@@ -145,6 +243,15 @@ export function costReport(shape: StackShape, inputs: PageInputs, tables: Readon
   return { fleet: of("fleet"), seed: of("seed") };
 }
 
+const ORIGIN_WORDS: Readonly<Record<InputOrigins[keyof InputOrigins], string>> = {
+  "--page-ms": "--page-ms",
+  "--cpu-ms": "--cpu-ms",
+  "--pages": "--pages",
+  stack: "the stack's metrics",
+  "this machine": "measured on this machine",
+  assumed: "assumed",
+};
+
 const GROUPS: readonly LineGroup[] = ["compute", "requests", "queue", "result writes", "storage", "log ingestion", "log storage", "config reads"];
 const MONTHLY_GROUPS: readonly LineGroup[] = ["queue", "queue base", "config reads", "metrics", "alarms", "dashboard"];
 
@@ -162,7 +269,42 @@ function table(rows: readonly (readonly string[])[]): string {
   return rows.map((row) => row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join("   ").trimEnd()).join("\n");
 }
 
-export function formatCostTable(shape: StackShape, inputs: PageInputs, measured: MeasuredInputs, report: CostReport, tables: Readonly<Record<Cloud, PriceTable>>, pageMsAssumed: boolean): string {
+/** Where the inputs came from, in words: the stack's figures first, then this machine's, then what stays assumed. */
+function describeOrigins(shape: StackShape, inputs: PageInputs, measured: MeasuredInputs, origins: InputOrigins, fromStack: StackMeasurement | undefined, pages: number): string[] {
+  const lines: string[] = [];
+  const count = (value: number) => Math.round(value).toLocaleString("en-US");
+  if (fromStack !== undefined) {
+    const outcomes = fromStack.outcomes ?? {};
+    const total = Object.values(outcomes).reduce((sum, value) => sum + value, 0);
+    const shares = Object.entries(outcomes)
+      .filter(([, value]) => value > 0)
+      .map(([name, value]) => `${name} ${Math.round((value / total) * 100)} %`)
+      .join(", ");
+    const read = [
+      fromStack.fetchLatency === undefined ? "no page fetched" : `${count(fromStack.fetchLatency.pages)} pages fetched in ${Math.round(fromStack.fetchLatency.averageMs)} ms on average (FetchLatencyMs)`,
+      fromStack.pagesPerMinute === undefined ? "no page rate published" : `${fromStack.pagesPerMinute.toFixed(1)} pages finished a minute${shares === "" ? "" : ` (${shares})`}`,
+    ];
+    lines.push(`  from ${fromStack.fleet}, last ${fromStack.windowMinutes} min: ${read.join("; ")}`);
+    const used = [
+      origins.wallMs === "stack" ? "the average fetch time as the time on the web (robots.txt, cached per origin, and the wait for a host's turn are not in it)" : undefined,
+      origins.pages === "stack" ? `that rate × 30 days as the month's pages (${count(pages)})` : undefined,
+    ].filter((text): text is string => text !== undefined);
+    lines.push(`    used: ${used.length > 0 ? used.join("; ") : "nothing (the flags or the defaults win; see --help)"}`);
+    const retries = (outcomes.retry ?? 0) + (outcomes.malformed ?? 0);
+    if (retries > 0) lines.push(`    ${Math.round((retries / total) * 100)} % of the stack's deliveries were sent back (retry, malformed): each is one more delivery, which the figures below do not price`);
+  }
+  const machine = [origins.cpuMs === "this machine" ? "CPU a page" : undefined, "the result record", "raw HTML", "the fleet's log lines"].filter((text): text is string => text !== undefined);
+  lines.push(`  measured on this machine over ${measured.pages} loopback pages of ~100 KB: ${machine.join(", ")}${fromStack === undefined ? "" : " (the stack publishes none of these)"}; Azure takes the stack's memory rounded up to a Flex size, Google Cloud ${shape.gcpCpu} vCPU`);
+  const assumed = [
+    origins.wallMs === "assumed" ? `${inputs.wallMs} ms on the web (set --page-ms${fromStack === undefined ? ", or read the stack's with --measured" : ""})` : undefined,
+    origins.pages === "assumed" ? `${count(pages)} pages in the month (set --pages)` : undefined,
+    "what the platforms log around the fleet's lines (ops/cost/model.ts, with sources)",
+  ].filter((text): text is string => text !== undefined);
+  lines.push(`  assumed: ${assumed.join("; ")}`);
+  return lines;
+}
+
+export function formatCostTable(shape: StackShape, inputs: PageInputs, measured: MeasuredInputs, report: CostReport, tables: Readonly<Record<Cloud, PriceTable>>, origins: InputOrigins, fromStack?: StackMeasurement): string {
   const header = ["", ...CLOUDS.map((cloud) => `${cloud}${cloud === shape.cloud ? " (this stack)" : ""}`)];
   const perMillion = (estimateOf: CloudEstimate, value: number) => (value / estimateOf.pages) * 1e6;
   const rows: string[][] = [["dollars per million pages", ...header.slice(1)]];
@@ -185,8 +327,8 @@ export function formatCostTable(shape: StackShape, inputs: PageInputs, measured:
   const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
   const lines = [
     `cost of the stack ${shape.stack} (${shape.cloud}, ${shape.region}): memoryMb ${shape.memoryMb}, messagesPerWorker ${shape.messagesPerWorker}, concurrency ${shape.settings.concurrency}, storeRawHtml ${shape.settings.storeRawHtml}, logs kept ${shape.logRetentionDays} days`,
-    `per page: ${inputs.wallMs} ms on the web (${pageMsAssumed ? "assumed; set --page-ms" : "--page-ms"}), ${inputs.cpuMs.toFixed(1)} ms CPU, record ${kb(inputs.resultBytes)}, raw HTML ${kb(inputs.rawBytes)} gzip; fleet log lines ${Math.round(inputs.awsLogBytesPerPage)} B (AWS), ${Math.round(inputs.azureLogBytesPerPage)} B (Azure), ${Math.round(inputs.gcpLogBytesPerPage)} B (Google Cloud)`,
-    `  (measured on this machine over ${measured.pages} loopback pages of ~100 KB; Azure takes the stack's memory rounded up to a Flex size, Google Cloud ${shape.gcpCpu} vCPU)`,
+    `per page: ${Math.round(inputs.wallMs)} ms on the web (${ORIGIN_WORDS[origins.wallMs]}), ${inputs.cpuMs.toFixed(1)} ms CPU (${ORIGIN_WORDS[origins.cpuMs]}), record ${kb(inputs.resultBytes)}, raw HTML ${kb(inputs.rawBytes)} gzip; fleet log lines ${Math.round(inputs.awsLogBytesPerPage)} B (AWS), ${Math.round(inputs.azureLogBytesPerPage)} B (Azure), ${Math.round(inputs.gcpLogBytesPerPage)} B (Google Cloud)`,
+    ...describeOrigins(shape, inputs, measured, origins, fromStack, report.fleet.aws.pages),
     "",
     table(rows),
     "",

@@ -5,21 +5,16 @@
  * input so a re-run sends no line twice and skips none.
  */
 import { resolve } from "node:path";
-import { equalJitter, type Backoff } from "../../shared/backoff";
-import type { ScrapeMessage } from "../../shared/message";
 import { EXIT_HELP, TARGET_HELP, integerFlag, parseCommandArgs } from "../args";
-import type { FleetBackend, RefusedEntry } from "../backend";
+import type { FleetBackend } from "../backend";
 import { EnqueueCheckpoint } from "../checkpoint";
 import { OPS_EXIT_CODES, type CommandIo, type FleetCommand } from "../command";
-import { CredentialsError, OpsUsageError } from "../errors";
+import { OpsUsageError } from "../errors";
 import { openInput, parseLine, type InputSource } from "../input";
 import { Progress } from "../progress";
 import { guarded, printHelp, printJson, withBackend } from "../run";
+import { SEND_ATTEMPTS, sendMessages, type NumberedMessage } from "../send";
 
-/** Sends of one entry before it counts as failed (the first send and four re-sends). */
-const SEND_ATTEMPTS = 5;
-/** Delay ceiling between re-sends of refused entries, ms: 200 ms doubling to 5 s. */
-const RESEND_BACKOFF: Backoff = { first: 200, factor: 2, max: 5_000 };
 /** Bad lines printed one by one before the rest are only counted. */
 const LISTED_PROBLEMS = 20;
 
@@ -107,50 +102,20 @@ export interface EnqueueOptions {
   readonly random?: () => number;
 }
 
-interface Batch {
-  readonly messages: ScrapeMessage[];
-  readonly lines: number[];
-  bytes: number;
-}
 
 export async function enqueue(options: EnqueueOptions): Promise<EnqueueReport> {
   const { backend, input, checkpoint, dryRun, io } = options;
   const startedAt = Date.now();
-  const limits = backend.limits;
-  const maxInFlight = options.inFlight ?? limits.inFlight;
-  const random = options.random ?? Math.random;
   const progress = new Progress(io.stderr, {
     unit: dryRun ? "lines checked" : "messages sent",
     total: () => (input.size === undefined ? undefined : { done: input.bytesRead(), of: input.size }),
   });
   const counts = { lines: 0, sent: 0, alreadySent: 0, invalid: 0, failed: 0 };
-  const inFlight = new Set<Promise<void>>();
-  let fatal: unknown;
-  let batch: Batch = { messages: [], lines: [], bytes: 0 };
 
-  const send = async (full: Batch): Promise<void> => {
-    const refused = await sendWithResends(backend, full, random, io.signal);
-    const refusedIndexes = new Set(refused.map((entry) => entry.index));
-    const sentLines = full.lines.filter((_, index) => !refusedIndexes.has(index));
-    counts.sent += sentLines.length;
-    counts.failed += refused.length;
-    progress.add(sentLines.length);
-    for (const entry of refused) progress.log(`line ${full.lines[entry.index]}: not sent, the queue refused it ${entry.retryable ? `${SEND_ATTEMPTS} times` : "for good"}: ${entry.reason}`);
-    checkpoint?.add(sentLines);
-  };
-  const launch = async (full: Batch): Promise<void> => {
-    while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
-    if (fatal !== undefined) return;
-    const task = send(full).catch((error: unknown) => {
-      fatal ??= error;
-    });
-    const tracked = task.finally(() => inFlight.delete(tracked));
-    inFlight.add(tracked);
-  };
-
-  try {
+  // The input's lines as messages, numbered by line; bad, skipped and already sent lines are only counted.
+  async function* messages(): AsyncIterable<NumberedMessage> {
     for await (const { line, text } of input.lines()) {
-      if (io.signal.aborted || fatal !== undefined) break;
+      if (io.signal.aborted) return;
       counts.lines = line;
       if (checkpoint?.has(line)) {
         counts.alreadySent += 1;
@@ -168,17 +133,27 @@ export async function enqueue(options: EnqueueOptions): Promise<EnqueueReport> {
         progress.add(1);
         continue;
       }
-      const bytes = Buffer.byteLength(JSON.stringify(parsed.message));
-      if (batch.messages.length > 0 && (batch.messages.length >= limits.maxMessages || batch.bytes + bytes > limits.maxBytes)) {
-        await launch(batch);
-        batch = { messages: [], lines: [], bytes: 0 };
-      }
-      batch.messages.push(parsed.message);
-      batch.lines.push(line);
-      batch.bytes += bytes;
+      yield { number: line, message: parsed.message };
     }
-    if (batch.messages.length > 0 && !io.signal.aborted && fatal === undefined) await launch(batch);
-    await Promise.all(inFlight);
+  }
+
+  // A failure that stops the sending is thrown after the checkpoint is saved, so the lines sent before it are not sent again.
+  let fatal: unknown;
+  try {
+    const sent = await sendMessages(messages(), {
+      backend,
+      io,
+      progress,
+      name: (line) => `line ${line}`,
+      ...(options.inFlight === undefined ? {} : { inFlight: options.inFlight }),
+      ...(options.random === undefined ? {} : { random: options.random }),
+      onSent: (lines) => checkpoint?.add(lines),
+    }).catch((error: unknown) => {
+      fatal = error;
+      return { sent: 0, failed: 0 };
+    });
+    counts.sent += sent.sent;
+    counts.failed += sent.failed;
     await checkpoint?.save();
   } finally {
     progress.stop();
@@ -194,37 +169,6 @@ export async function enqueue(options: EnqueueOptions): Promise<EnqueueReport> {
     ...(checkpoint === undefined ? {} : { checkpoint: checkpoint.path }),
     seconds: (Date.now() - startedAt) / 1_000,
   };
-}
-
-/**
- * Sends a batch, then re-sends only its refused retryable entries with
- * backoff, up to `SEND_ATTEMPTS` sends each. A send that throws counts as every
- * entry refused and retryable (throttling, a dropped connection), except a
- * credentials error, which stops the command. Returns the entries never taken,
- * indexed into `batch`.
- */
-async function sendWithResends(backend: FleetBackend, batch: Batch, random: () => number, signal: AbortSignal): Promise<RefusedEntry[]> {
-  let pending = batch.messages.map((_, index) => index);
-  const failed: RefusedEntry[] = [];
-  for (let attempt = 1; pending.length > 0; attempt += 1) {
-    let refused: readonly RefusedEntry[];
-    try {
-      refused = await backend.sendBatch(pending.map((index) => batch.messages[index] as ScrapeMessage));
-    } catch (error) {
-      if (error instanceof CredentialsError) throw error;
-      const reason = error instanceof Error ? error.message : String(error);
-      refused = pending.map((_, index) => ({ index, reason, retryable: true }));
-    }
-    const next: number[] = [];
-    for (const entry of refused) {
-      const original = pending[entry.index] as number;
-      if (entry.retryable && attempt < SEND_ATTEMPTS && !signal.aborted) next.push(original);
-      else failed.push({ ...entry, index: original });
-    }
-    pending = next;
-    if (pending.length > 0) await new Promise((done) => setTimeout(done, equalJitter(RESEND_BACKOFF, attempt - 1, random)));
-  }
-  return failed;
 }
 
 function describeReport(report: EnqueueReport): string {

@@ -11,8 +11,8 @@ import { guarded, printHelp, printJson, withBackend } from "../run";
 const HELP = `usage: npm run fleet -- status (--stack NAME | --outputs FILE | --local DIR) [--watch [--interval SECONDS]] [--window MINUTES] [--json]
 
 Shows the work queue's backlog, messages in flight, the oldest message's age,
-the dead letters, pages per minute and outcome shares over the last minutes,
-and whether the fleet is running or paused (the trigger and the settings'
+the dead letters, pages per minute, outcome shares and the average time to
+fetch a page over the last minutes, and whether the fleet is running or paused (the trigger and the settings'
 \`enabled\`).
 
 Options:
@@ -81,6 +81,7 @@ export function renderStatus(target: string, status: FleetStatus): string {
     row("dead letters", String(status.deadLetters)),
     row("pages/min", status.pagesPerMinute === undefined ? "–" : `${status.pagesPerMinute.toFixed(1)} (last ${status.windowMinutes} min)`),
     row("outcomes", `${shares || "–"} (last ${status.windowMinutes} min)`),
+    row("fetch time", status.fetchLatency === undefined ? "–" : `${Math.round(status.fetchLatency.averageMs)} ms a page, average of ${status.fetchLatency.pages} (last ${status.windowMinutes} min)`),
   ].join("\n");
 }
 

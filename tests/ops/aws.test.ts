@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { SQSClient, SendMessageBatchCommand } from "@aws-sdk/client-sqs";
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient, SendMessageBatchCommand } from "@aws-sdk/client-sqs";
 import { createHash } from "node:crypto";
 import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -9,7 +9,7 @@ import type { FauxqsServer } from "fauxqs";
 import { main } from "../../ops/cli";
 import { resultKey } from "../../shared/result";
 import { loadFauxqs, registerQueue, startControlPlaneFake, startSqsFront, type ControlPlaneFake, type SqsFront } from "./awsFakes";
-import { captureIo } from "./support";
+import { captureIo, until } from "./support";
 
 const FUNCTION = "scrape-fleet-test-worker";
 const PARAMETER = "/scrape-fleet-test/settings";
@@ -164,6 +164,9 @@ describe("fleet on AWS (real SDK clients; fauxqs for SQS and S3, recorded fakes 
     control.metricValues.set("PagesOk", [60]);
     control.metricValues.set("PagesFailed", [15]);
     control.metricValues.set("PagesRetried", [5]);
+    // Two periods of fetch times: the average is the whole window's, not the mean of the periods' means.
+    control.metricValues.set("FetchLatencyMs/Sum", [30_000, 6_000]);
+    control.metricValues.set("FetchLatencyMs/SampleCount", [50, 10]);
     const run = await fleet("status", "--json", "--window", "5");
     assert.equal(run.code, 0, run.err);
     const status = JSON.parse(run.out) as Record<string, unknown>;
@@ -176,10 +179,67 @@ describe("fleet on AWS (real SDK clients; fauxqs for SQS and S3, recorded fakes 
       settingsEnabled: true,
       pagesPerMinute: 15,
       outcomes: { ok: 60, failed: 15, retry: 5, malformed: 0 },
+      fetchLatency: { pages: 60, averageMs: 600 },
       windowMinutes: 5,
     });
     const request = control.metricRequests[0] as { MetricDataQueries: { MetricStat: { Metric: { Dimensions: { Name: string; Value: string }[] } } }[] };
     assert.deepEqual(request.MetricDataQueries[1]?.MetricStat.Metric.Dimensions, [{ Name: "Fleet", Value: "scrape-fleet-test" }], "the fleet's dimension comes from the function's FLEET_NAME");
+  });
+
+  it("loadtest sends --count distinct URLs in batches of 10 and watches SQS and CloudWatch until a worker has drained them", async () => {
+    control.metricValues.set("PagesOk", [20]);
+    control.metricValues.set("PagesRetried", [5]);
+    const callsBefore = front.targets.length;
+    const io = captureIo({ cwd: dir });
+    const done = main(["loadtest", "--outputs", "outputs.json", "--target", "https://site.example/p?q=1", "--count", "25", "--interval", "0.1", "--timeout", "20", "--json"], io);
+    await until(() => /loadtest: 0 s: backlog 25/.test(io.err()), 10_000, "the first reading after the send");
+    // A stand-in worker takes every message off the queue, as the Lambda poller would.
+    const bodies: string[] = [];
+    for (;;) {
+      const { Messages: messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: work.queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 30 }));
+      if (messages.length === 0) break;
+      bodies.push(...messages.map((message) => message.Body ?? ""));
+      await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: work.queueUrl, Entries: messages.map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle ?? "" })) }));
+    }
+    assert.equal(await done, 0, io.err());
+    const report = JSON.parse(io.out()) as { run: string; sent: number; end: string; series: { backlog: number; outcomeShares?: Record<string, number> }[] };
+    assert.deepEqual([report.sent, report.end], [25, "drained"]);
+    assert.equal(front.targets.slice(callsBefore).filter((target) => target === "AmazonSQS.SendMessageBatch").length, 3, "10 + 10 + 5");
+    const messages = bodies.map((body) => JSON.parse(body) as { url: string; id: string; metadata: Record<string, string> });
+    assert.equal(new Set(messages.map((message) => message.url)).size, 25, "each message its own URL");
+    assert.ok(messages.every((message) => message.url.startsWith(`https://site.example/p?q=1&loadtest=${report.run}-`) && message.metadata.loadtest === report.run));
+    assert.deepEqual([report.series[0]?.backlog, report.series.at(-1)?.backlog], [25, 0]);
+    assert.deepEqual(report.series.at(-1)?.outcomeShares, { ok: 0.8, failed: 0, retry: 0.2, malformed: 0 });
+  });
+
+  it("cost --measured takes the page's time on the web and the month's pages from the stack's CloudWatch metrics; CPU stays this machine's", async () => {
+    control.metricValues.set("FetchLatencyMs/Sum", [84_000]);
+    control.metricValues.set("FetchLatencyMs/SampleCount", [120]);
+    control.metricValues.set("PagesOk", [110]);
+    control.metricValues.set("PagesFailed", [10]);
+    control.metricValues.set("PagesRetried", [30]);
+    const run = await fleet("cost", "--stack", "aws-prod", "--measured", "--json");
+    assert.equal(run.code, 0, run.err);
+    const cost = JSON.parse(run.out) as {
+      pages: number;
+      inputs: { wallMs: number; cpuMs: number };
+      origins: Record<string, string>;
+      fromStack: { fleet: string; windowMinutes: number; pagesPerMinute: number; fetchLatency: { pages: number; averageMs: number } };
+      estimates: { fleet: { aws: { variable: { group: string; quantity: number }[] } } };
+    };
+    assert.deepEqual(cost.origins, { wallMs: "stack", cpuMs: "this machine", pages: "stack" });
+    assert.equal(cost.inputs.wallMs, 700, "84,000 ms over 120 fetches");
+    assert.deepEqual([cost.fromStack.fleet, cost.fromStack.windowMinutes, cost.fromStack.pagesPerMinute], ["aws outputs outputs.json", 60, 2]);
+    assert.equal(cost.pages, 2 * 60 * 24 * 30, "120 pages finished in the 60-minute window, for 30 days");
+    // aws-prod takes 10 messages at 10 at once, at 1 GB: one round of 700 ms an invocation.
+    const compute = cost.estimates.fleet.aws.variable.find((line) => line.group === "compute");
+    assert.ok(Math.abs((compute?.quantity ?? 0) - (cost.pages / 10) * 0.7) < 1e-6, JSON.stringify(compute));
+    const queries = (control.metricRequests[0] as { MetricDataQueries: { Id: string; MetricStat: { Period: number } }[] }).MetricDataQueries;
+    assert.equal(queries.find((query) => query.Id === "fetch_count")?.MetricStat.Period, 3_600, "the whole window in one period");
+
+    const otherCloud = await fleet("cost", "--stack", "gcp-prod", "--measured");
+    assert.equal(otherCloud.code, 2);
+    assert.match(otherCloud.err, /outputs outputs\.json is a fleet on aws, but Pulumi\.gcp-prod\.yaml is one on gcp; name the outputs of that same stack/);
   });
 
   it("pause disables the event source mapping and writes enabled: false as a new SSM version; resume undoes both", async () => {

@@ -128,7 +128,7 @@ export interface ControlPlaneFake {
   mappingState: string;
   /** The SSM parameter's versions, oldest first. */
   readonly parameterVersions: string[];
-  /** CloudWatch answers by metric name: the values of the window. */
+  /** CloudWatch answers by `MetricName/Stat` (such as `FetchLatencyMs/SampleCount`), else by metric name: the values of the window. */
   readonly metricValues: Map<string, number[]>;
   /** The GetMetricData requests seen. */
   readonly metricRequests: Record<string, unknown>[];
@@ -170,9 +170,10 @@ export async function startControlPlaneFake(options: { readonly functionName: st
       }
       if (target === "GraniteServiceVersion20100801.GetMetricData") {
         fake.metricRequests.push(body);
-        const queries = (body.MetricDataQueries ?? []) as { Id: string; MetricStat: { Metric: { MetricName: string } } }[];
+        const queries = (body.MetricDataQueries ?? []) as { Id: string; MetricStat: { Metric: { MetricName: string }; Stat: string } }[];
         const results = queries.map((query) => {
-          const values = fake.metricValues.get(query.MetricStat.Metric.MetricName) ?? [];
+          const name = query.MetricStat.Metric.MetricName;
+          const values = fake.metricValues.get(`${name}/${query.MetricStat.Stat}`) ?? fake.metricValues.get(name) ?? [];
           return { Id: query.Id, StatusCode: "Complete", Values: values, Timestamps: values.map((_, index) => Math.floor(Date.now() / 1000) - index * 60) };
         });
         return json(200, { MetricDataResults: results, Messages: [] }, "application/x-amz-json-1.0");

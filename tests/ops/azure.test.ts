@@ -5,17 +5,19 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SCRAPE_DISABLED_SETTING } from "../../functions/azure/appSettings";
+import { createWindowMetrics } from "../../functions/azure/metrics";
 import { AzureBackend, azureFleetAddress } from "../../ops/backends/azure";
 import { enqueue } from "../../ops/commands/enqueue";
 import { main } from "../../ops/cli";
 import { CredentialsError, OpsUsageError, exitCodeOf } from "../../ops/errors";
 import { openInput } from "../../ops/input";
+import { runDeployedLoadTest } from "../../ops/loadtest/deployed";
 import type { StackOutputs } from "../../ops/target";
 import { resultKey } from "../../shared/result";
 import { startAppConfigurationFake, type AppConfigurationFake } from "../support/azureFakes";
 import { azuriteConnectionString, startAzurite, type Azurite } from "../support/azurite";
 import { startAzureControlFake, type AzureControlFake } from "./azureFakes";
-import { captureIo } from "./support";
+import { captureIo, until } from "./support";
 
 const APP = "scrape-fleet-test-fn";
 const CONTAINER = "results";
@@ -50,7 +52,7 @@ describe("fleet on Azure (Service Bus REST and ARM: recorded-request fake; App C
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), "fleet-azure-"));
-    control = await startAzureControlFake({ queueName: "work", appName: APP, appSettings: { FLEET_NAME: "scrape-fleet-test", WORK_QUEUE_NAME: "work" } });
+    control = await startAzureControlFake({ queueName: "work", appName: APP, appSettings: { FLEET_NAME: "scrape-fleet-test", WORK_QUEUE_NAME: "work" }, workspaceName: "scrape-fleet-test-logs" });
     store = await startAppConfigurationFake("settings");
     store.put('{"concurrency":8}');
     containerSeq += 1;
@@ -122,8 +124,59 @@ describe("fleet on Azure (Service Bus REST and ARM: recorded-request fake; App C
     await send(4);
     control.deadLetter('{"v":1,"url":"https://site.example/dead","depth":0}', 5);
     const status = await backend.status(15);
-    assert.deepEqual(status, { backlog: 4, deadLetters: 1, triggerEnabled: true, settingsEnabled: true, windowMinutes: 15 });
+    assert.deepEqual(status, {
+      backlog: 4,
+      deadLetters: 1,
+      triggerEnabled: true,
+      settingsEnabled: true,
+      pagesPerMinute: 0,
+      outcomes: { ok: 0, failed: 0, retry: 0, malformed: 0 },
+      windowMinutes: 15,
+    });
     assert.ok(control.requests.some((request) => request.method === "GET" && request.path === control.queueResourceId && request.authorization === "Bearer token-for-https://management.azure.com/.default"));
+  });
+
+  // Log Analytics is checked against a recorded-request fake only: it sums the lines itself, since no KQL engine runs on loopback.
+  it("status sums the workers' fleet_metrics lines in the stack's workspace: pages a minute, outcomes and the average fetch time", async () => {
+    let clock = Date.now();
+    const lines = createWindowMetrics({ fleetName: "scrape-fleet-test", flushIntervalMs: 1_000, now: () => clock });
+    for (const fetchMs of [100, 300, 500]) lines.recordPage({ outcome: "ok", bytesOnWire: 1_000, fetchMs });
+    lines.recordPage({ outcome: "retry", code: "http_5xx", bytesOnWire: 0, fetchMs: 700 });
+    lines.recordPage({ outcome: "failed", code: "domain_blocked", bytesOnWire: 0, fetchMs: 0 });
+    clock += 10_000;
+    control.traces.push({ time: new Date(), message: lines.takeLine(true) ?? "" });
+    // Another fleet's line in the same workspace, and one of ours from before the window, count for nothing.
+    const other = createWindowMetrics({ fleetName: "another-fleet" });
+    other.recordPage({ outcome: "ok", bytesOnWire: 1, fetchMs: 9_000 });
+    control.traces.push({ time: new Date(), message: other.takeLine(true) ?? "" });
+    lines.recordPage({ outcome: "ok", bytesOnWire: 1, fetchMs: 9_000 });
+    control.traces.push({ time: new Date(Date.now() - 20 * 60_000), message: lines.takeLine(true) ?? "" });
+
+    const status = await backend.status(15);
+    assert.deepEqual(status.outcomes, { ok: 3, failed: 1, retry: 1, malformed: 0 });
+    assert.equal(status.pagesPerMinute, 4 / 15);
+    assert.deepEqual(status.fetchLatency, { pages: 4, averageMs: 400 }, "the failed page was never fetched");
+    const [query] = control.logQueries;
+    assert.equal(query?.timespan, "PT15M");
+    assert.match(query?.query ?? "", /^AppTraces\n/);
+    assert.match(query?.query ?? "", /tostring\(line\.fleet\) == "scrape-fleet-test"/, "the fleet comes from the app's FLEET_NAME");
+  });
+
+  it("a load test sends REST batches and watches the queue's countDetails and the workspace's lines until the work is gone", async () => {
+    const io = captureIo();
+    const done = runDeployedLoadTest({ backend, target: new URL("https://site.example/p"), count: 30, intervalMs: 100, timeoutMs: 20_000, windowMinutes: 5, io });
+    await until(() => /loadtest: 0 s: backlog 30,/.test(io.err()), 10_000, "the first reading after the send");
+    // The workers complete every message and write their window's line.
+    const bodies = control.work.splice(0).map((message) => JSON.parse(message.body) as { url: string });
+    const lines = createWindowMetrics({ fleetName: "scrape-fleet-test" });
+    for (let n = 0; n < 30; n += 1) lines.recordPage({ outcome: n < 27 ? "ok" : "failed", code: n < 27 ? undefined : "http_4xx", bytesOnWire: 2_000, fetchMs: 250 });
+    control.traces.push({ time: new Date(), message: lines.takeLine(true) ?? "" });
+    const report = await done;
+    assert.deepEqual([report.sent, report.failed, report.end], [30, 0, "drained"]);
+    assert.equal(new Set(bodies.map((body) => body.url)).size, 30);
+    assert.equal(report.series.at(-1)?.inFlight, undefined, "Service Bus counts no in-flight figure");
+    assert.deepEqual(report.series.at(-1)?.outcomeShares, { ok: 0.9, failed: 0.1, retry: 0, malformed: 0 });
+    assert.equal(report.series.at(-1)?.pagesPerMinute, 6);
   });
 
   it("pause sets AzureWebJobs.scrape.Disabled by putting back the whole app-settings set, and enabled: false; resume undoes both; each is idempotent", async () => {

@@ -12,6 +12,13 @@
  * - Receive and Delete: DELETE /{queue}/$DeadLetterQueue/messages/head
  * - ARM: GET the queue (`countDetails`), POST sites/{app}/config/appsettings/list,
  *   PUT sites/{app}/config/appsettings (replaces the whole set).
+ * - The Log Analytics query API through ARM, on the stack's workspace
+ *   (POST {workspace}/providers/microsoft.insights/logs): the fake cannot run
+ *   KQL, so it answers the one query the backend sends (the `fleet_metrics`
+ *   lines of one fleet, summed) by summing the lines it holds in `AppTraces`
+ *   itself, in the documented response shape.
+ *   https://learn.microsoft.com/azure/azure-monitor/logs/api/azure-resource-queries
+ *   https://learn.microsoft.com/azure/azure-monitor/logs/api/response-format
  */
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -51,6 +58,10 @@ export interface AzureControlFake {
   /** The function app's app settings, as ARM holds them. */
   appSettings: Record<string, string>;
   intercept: AzureIntercept | undefined;
+  /** The workspace's AppTraces rows: when each was ingested and its Message. */
+  readonly traces: { readonly time: Date; readonly message: string }[];
+  /** The bodies of the log queries received. */
+  readonly logQueries: { readonly query: string; readonly timespan: string }[];
   /** Releases every lock, as Service Bus does when the lock duration ends. */
   expireLocks(): void;
   /** Puts a message into the dead-letter sub-queue, as Service Bus does after maxDeliveryCount. */
@@ -60,8 +71,9 @@ export interface AzureControlFake {
 
 const SUBSCRIPTION = "00000000-0000-0000-0000-000000000000";
 
-export async function startAzureControlFake(options: { readonly queueName: string; readonly appName: string; readonly appSettings: Record<string, string> }): Promise<AzureControlFake> {
+export async function startAzureControlFake(options: { readonly queueName: string; readonly appName: string; readonly appSettings: Record<string, string>; readonly workspaceName?: string }): Promise<AzureControlFake> {
   const group = `/subscriptions/${SUBSCRIPTION}/resourceGroups/fleet-rg`;
+  const logsPath = `${group}/providers/Microsoft.OperationalInsights/workspaces/${options.workspaceName ?? "fleet-logs"}/providers/microsoft.insights/logs`;
   const queueResourceId = `${group}/providers/Microsoft.ServiceBus/namespaces/fleet-sb/queues/${options.queueName}`;
   const siteResourceId = `${group}/providers/Microsoft.Web/sites/${options.appName}`;
   const queuePath = `/${options.queueName}`;
@@ -76,6 +88,8 @@ export async function startAzureControlFake(options: { readonly queueName: strin
     deadLetters: [],
     requests: [],
     appSettings: { ...options.appSettings },
+    traces: [],
+    logQueries: [],
     intercept: undefined,
     expireLocks() {
       for (const message of fake.deadLetters) delete message.lockToken;
@@ -150,6 +164,29 @@ export async function startAzureControlFake(options: { readonly queueName: strin
         name: options.queueName,
         properties: { messageCount: active + fake.deadLetters.length, countDetails: { activeMessageCount: active, deadLetterMessageCount: fake.deadLetters.length, scheduledMessageCount: 0, transferMessageCount: 0, transferDeadLetterMessageCount: 0 } },
       });
+    }
+    if (request.method === "POST" && path === logsPath) {
+      const body = JSON.parse(text) as { query: string; timespan: string };
+      fake.logQueries.push(body);
+      const fleet = /tostring\(line\.fleet\) == "([^"]+)"/.exec(body.query)?.[1];
+      const minutes = Number(/^PT(\d+)M$/.exec(body.timespan)?.[1] ?? Number.NaN);
+      if (fleet === undefined || !Number.isFinite(minutes)) return json(response, 400, { error: { code: "BadArgumentError", message: "the fake answers the backend's fleet_metrics query only" } });
+      const since = Date.now() - minutes * 60_000;
+      const totals = { ok: 0, failed: 0, retry: 0, malformed: 0, fetched: 0, fetchMs: 0 };
+      for (const trace of fake.traces) {
+        if (trace.time.getTime() < since) continue;
+        const line = JSON.parse(trace.message) as Record<string, unknown>;
+        if (line.event !== "fleet_metrics" || line.fleet !== fleet) continue;
+        const latency = line.FetchLatencyMs as { count: number; sum: number };
+        totals.ok += Number(line.PagesOk);
+        totals.failed += Number(line.PagesFailed);
+        totals.retry += Number(line.PagesRetried);
+        totals.malformed += Number(line.PagesMalformed);
+        totals.fetched += latency.count;
+        totals.fetchMs += latency.sum;
+      }
+      const columns = Object.keys(totals).map((name) => ({ name, type: name === "fetchMs" ? "real" : "long" }));
+      return json(response, 200, { tables: [{ name: "PrimaryResult", columns, rows: [Object.values(totals)] }] });
     }
     if (request.method === "POST" && path === `${siteResourceId}/config/appsettings/list`) return json(response, 200, { name: "appsettings", properties: fake.appSettings });
     if (request.method === "PUT" && path === `${siteResourceId}/config/appsettings`) {

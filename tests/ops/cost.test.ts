@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CLOUDS } from "../../infra/contract";
 import { OPS_EXIT_CODES } from "../../ops/command";
-import { costCommand } from "../../ops/commands/cost";
+import { DEFAULT_PAGE_MS, DEFAULT_PAGES, costCommand, inputOrigins, monthPages, pageInputs } from "../../ops/commands/cost";
+import type { MeasuredInputs } from "../../ops/cost/measure";
 import type { CloudEstimate } from "../../ops/cost/model";
 import { AWS_PRICES } from "../../ops/cost/prices/aws";
 import { AZURE_PRICES } from "../../ops/cost/prices/azure";
@@ -95,6 +96,30 @@ describe("cost", function () {
     const badNumber = captureIo();
     assert.equal(await costCommand.run(["--stack", "dev", "--pages", "lots"], badNumber), OPS_EXIT_CODES.usage);
     assert.match(badNumber.err(), /--pages must be a whole number .* \(given "lots"\)/);
+  });
+
+  it("takes each input from the flag first, then the deployed stack (--measured), then this machine or the default", () => {
+    const measured: MeasuredInputs = {
+      pages: 30,
+      cpuMsPerPage: 4,
+      resultBytes: 18_000,
+      rawBytes: 12_000,
+      messageBytes: 60,
+      aws: { bytesPerPage: 300, bytesPerInvocation: 200, eventsPerPage: 1.1 },
+      gcp: { bytesPerPage: 370, eventsPerPage: 2 },
+      azure: { bytesPerPage: 190, bytesPerWindow: 400 },
+      peakRssMb: 120,
+    };
+    const stack = { fleet: "aws stack aws-prod", windowMinutes: 60, pagesPerMinute: 10, fetchLatency: { pages: 600, averageMs: 640 } };
+    assert.deepEqual([pageInputs(measured, {}).wallMs, pageInputs(measured, {}, 640).wallMs, pageInputs(measured, { "page-ms": 900 }, 640).wallMs], [DEFAULT_PAGE_MS, 640, 900]);
+    assert.deepEqual([pageInputs(measured, {}, 640).cpuMs, pageInputs(measured, { "cpu-ms": 2.5 }, 640).cpuMs], [4, 2.5]);
+    assert.deepEqual(monthPages({}, stack), { pages: 432_000, origin: "stack" });
+    assert.deepEqual(monthPages({ pages: 5_000 }, stack), { pages: 5_000, origin: "--pages" });
+    assert.deepEqual(monthPages({}, { ...stack, pagesPerMinute: 0 }), { pages: DEFAULT_PAGES, origin: "assumed" }, "an idle window gives no rate to project");
+    assert.deepEqual(inputOrigins({}, stack, "stack"), { wallMs: "stack", cpuMs: "this machine", pages: "stack" });
+    assert.deepEqual(inputOrigins({ "page-ms": 900, "cpu-ms": 1 }, stack, "stack"), { wallMs: "--page-ms", cpuMs: "--cpu-ms", pages: "stack" });
+    const idle = { fleet: stack.fleet, windowMinutes: 60, pagesPerMinute: 10 };
+    assert.equal(inputOrigins({}, idle, "assumed").wallMs, "assumed", "no page fetched in the window: the time on the web stays assumed");
   });
 
   it("every price row names its source page and the day it was read", () => {

@@ -9,7 +9,7 @@ import { main } from "../../ops/cli";
 import { resultKey } from "../../shared/result";
 import { startParameterManagerFake, type ParameterManagerFake } from "../support/gcpFakes";
 import { startGoogleApisFake, startMetadataFake, type GoogleApisFake, type MetadataFake } from "./gcpFakes";
-import { captureIo } from "./support";
+import { captureIo, until } from "./support";
 
 const PROJECT = "test-project";
 const FLEET = "scrape-fleet-test";
@@ -144,6 +144,7 @@ describe("fleet on Google Cloud (REST with application default credentials; reco
     apis.metrics.set(`logging.googleapis.com/user/${logMetricName(FLEET, "PagesOk")}|`, 60);
     apis.metrics.set(`logging.googleapis.com/user/${logMetricName(FLEET, "PagesFailed")}|`, 15);
     apis.metrics.set(`logging.googleapis.com/user/${logMetricName(FLEET, "PagesRetried")}|`, 5);
+    apis.distributions.set(`logging.googleapis.com/user/${logMetricName(FLEET, "FetchLatencyMs")}`, { count: 75, mean: 812.5 });
     const run = await fleet("status", "--json", "--window", "5");
     assert.equal(run.code, 0, run.err);
     assert.deepEqual(JSON.parse(run.out), {
@@ -155,12 +156,55 @@ describe("fleet on Google Cloud (REST with application default credentials; reco
       settingsEnabled: true,
       pagesPerMinute: 15,
       outcomes: { ok: 60, failed: 15, retry: 5, malformed: 0 },
+      fetchLatency: { pages: 75, averageMs: 812.5 },
       windowMinutes: 5,
     });
     const queries = apis.requests.filter((request) => request.url.pathname.endsWith("/timeSeries")).map((request) => request.url.searchParams);
     assert.ok(queries.some((query) => /resource\.type = "pubsub_subscription"/.test(query.get("filter") ?? "")));
     const outcomeQuery = queries.find((query) => query.get("filter")?.includes("PagesOk"));
     assert.deepEqual([outcomeQuery?.get("aggregation.alignmentPeriod"), outcomeQuery?.get("aggregation.perSeriesAligner"), outcomeQuery?.get("aggregation.crossSeriesReducer")], ["300s", "ALIGN_SUM", "REDUCE_SUM"]);
+    // The fetch-time distribution is added up as a distribution (checked against a recorded-request fake only).
+    const latencyQuery = queries.find((query) => query.get("filter")?.includes("FetchLatencyMs"));
+    assert.deepEqual([latencyQuery?.get("aggregation.alignmentPeriod"), latencyQuery?.get("aggregation.perSeriesAligner"), latencyQuery?.get("aggregation.crossSeriesReducer")], ["300s", "ALIGN_DELTA", "REDUCE_SUM"]);
+  });
+
+  it("loadtest does not take Cloud Monitoring's late, empty backlog for a drain: it waits to see the work, then its end", async () => {
+    const undelivered = `pubsub.googleapis.com/subscription/num_undelivered_messages|${names.workSubscription}`;
+    // The newest sample Pub/Sub has written is still the one from before the send.
+    apis.metrics.set(undelivered, 0);
+    const io = captureIo({ cwd: dir });
+    const done = main(["loadtest", "--outputs", "outputs.json", "--target", "https://site.example/p", "--count", "25", "--interval", "0.1", "--timeout", "20", "--json"], io);
+    await until(() => /loadtest: 0 s: backlog 0,/.test(io.err()), 10_000, "a reading of the stale sample");
+    apis.metrics.set(undelivered, 25);
+    await until(() => /backlog 25,/.test(io.err()), 10_000, "a reading that shows the work");
+    apis.metrics.set(undelivered, 0);
+    apis.metrics.set(`logging.googleapis.com/user/${logMetricName(FLEET, "PagesOk")}|`, 25);
+    assert.equal(await done, 0, io.err());
+    const report = JSON.parse(io.out()) as { run: string; sent: number; end: string; series: { backlog: number; pagesPerMinute: number }[] };
+    assert.deepEqual([report.sent, report.end], [25, "drained"]);
+    assert.deepEqual(apis.publishSizes, [25], "one topics.publish call");
+    assert.equal(new Set(apis.published.map((body) => (JSON.parse(body) as { url: string }).url)).size, 25);
+    assert.equal(report.series[0]?.backlog, 0);
+    assert.ok(report.series.some((sample) => sample.backlog === 25));
+    assert.equal(report.series.at(-1)?.pagesPerMinute, 5, "25 pages over the 5-minute window");
+  });
+
+  it("cost --measured reads the stack's Cloud Monitoring figures and says which inputs came from it; --page-ms still wins", async () => {
+    apis.distributions.set(`logging.googleapis.com/user/${logMetricName(FLEET, "FetchLatencyMs")}`, { count: 75, mean: 812.5 });
+    apis.metrics.set(`logging.googleapis.com/user/${logMetricName(FLEET, "PagesOk")}|`, 60);
+    apis.metrics.set(`logging.googleapis.com/user/${logMetricName(FLEET, "PagesFailed")}|`, 15);
+    apis.metrics.set(`logging.googleapis.com/user/${logMetricName(FLEET, "PagesRetried")}|`, 25);
+    const run = await fleet("cost", "--stack", "gcp-prod", "--measured", "--window", "30", "--page-ms", "1500");
+    assert.equal(run.code, 0, run.err);
+    assert.match(run.out, /^per page: 1500 ms on the web \(--page-ms\), [\d.]+ ms CPU \(measured on this machine\)/m);
+    assert.match(run.out, /from gcp outputs outputs\.json, last 30 min: 75 pages fetched in 813 ms on average \(FetchLatencyMs\); 2\.5 pages finished a minute \(ok 60 %, failed 15 %, retry 25 %\)/);
+    assert.match(run.out, /used: that rate × 30 days as the month's pages \(108,000\)/);
+    assert.match(run.out, /25 % of the stack's deliveries were sent back \(retry, malformed\): each is one more delivery, which the figures below do not price/);
+    assert.match(run.out, /measured on this machine over \d+ loopback pages of ~100 KB: CPU a page, the result record, raw HTML, the fleet's log lines \(the stack publishes none of these\)/);
+    assert.match(run.out, /this month, 108,000 pages/);
+    const stray = await fleet("cost", "--stack", "gcp-prod", "--window", "30");
+    assert.equal(stray.code, 2);
+    assert.match(stray.err, /--outputs, --window go with --measured/);
   });
 
   it("settings set writes a new Parameter Manager version and keeps the history", async () => {

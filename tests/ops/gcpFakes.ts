@@ -88,6 +88,8 @@ export interface GoogleApisFake {
   pushConfig: FakePushConfig;
   /** Newest value per `<metric type>|<subscription id>` (`<metric type>|` for the fleet's log-based metrics). */
   readonly metrics: Map<string, number>;
+  /** A distribution metric's window (count and mean) per metric type, such as the fleet's FetchLatencyMs. */
+  readonly distributions: Map<string, { readonly count: number; readonly mean: number }>;
   readonly objects: Map<string, string>;
   /** Objects per objects.list page. @default 1000 */
   listPageSize: number;
@@ -106,6 +108,7 @@ export async function startGoogleApisFake(options: GoogleApisFakeOptions): Promi
     deadLetters: [] as FakePubsubMessage[],
     pushConfig: options.pushConfig,
     metrics: new Map<string, number>(),
+    distributions: new Map<string, { readonly count: number; readonly mean: number }>(),
     objects: new Map<string, string>(),
     listPageSize: 1_000,
     onPublish: undefined as ((call: number) => RouteAnswer) | undefined,
@@ -162,6 +165,11 @@ export async function startGoogleApisFake(options: GoogleApisFakeOptions): Promi
       const filter = url.searchParams.get("filter") ?? "";
       const metric = /metric\.type = "([^"]+)"/.exec(filter)?.[1];
       const subscription = /resource\.labels\.subscription_id = "([^"]+)"/.exec(filter)?.[1];
+      const distribution = state.distributions.get(metric ?? "");
+      if (distribution !== undefined) {
+        const value = { distributionValue: { count: String(distribution.count), mean: distribution.mean } };
+        return { status: 200, body: { timeSeries: [{ valueType: "DISTRIBUTION", points: [{ interval: { endTime: new Date().toISOString() }, value }] }] } };
+      }
       const value = state.metrics.get(`${metric}|${subscription ?? ""}`);
       return { status: 200, body: value === undefined ? {} : { timeSeries: [{ points: [{ interval: { endTime: new Date().toISOString() }, value: { int64Value: String(value) } }] }] } };
     }

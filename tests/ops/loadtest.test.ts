@@ -27,10 +27,7 @@ describe("loadtest", function () {
     for (const series of ["pages per second", "p95 ms per page", "CPU ms per page", "peak memory MB"]) assert.ok(svg.includes(series), series);
   });
 
-  it("refuses --stack (no deployed load test in this build) and bad levels", async () => {
-    const stack = captureIo();
-    assert.equal(await loadtestCommand.run(["--stack", "aws-prod"], stack), OPS_EXIT_CODES.usage);
-    assert.match(stack.err(), /--stack .* is not in this build/);
+  it("refuses bad levels", async () => {
     const levels = captureIo();
     assert.equal(await loadtestCommand.run(["--levels", "0,512"], levels), OPS_EXIT_CODES.usage);
     assert.match(levels.err(), /--levels must be whole numbers from 1 to 256/);

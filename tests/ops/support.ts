@@ -82,3 +82,12 @@ export class RecordingBackend implements FleetBackend {
   async *results(): AsyncIterable<unknown> {}
   async close(): Promise<void> {}
 }
+
+/** Resolves once `check` holds, polling every 20 ms; fails the test after `ms`, naming `what` it waited for. */
+export async function until(check: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((done) => setTimeout(done, 20));
+  }
+}
