@@ -12,6 +12,7 @@ import { CredentialsError, OpsUsageError, exitCodeOf } from "../../ops/errors";
 import { openInput } from "../../ops/input";
 import type { StackOutputs } from "../../ops/target";
 import { resultKey } from "../../shared/result";
+import { newestResults } from "../../shared/resultReader";
 import { startAppConfigurationFake, type AppConfigurationFake } from "../support/azureFakes";
 import { azuriteConnectionString, startAzurite, type Azurite } from "../support/azurite";
 import { startAzureControlFake, type AzureControlFake } from "./azureFakes";
@@ -219,7 +220,7 @@ describe("fleet on Azure (Service Bus REST and ARM: recorded-request fake; App C
     await container.getBlockBlobClient("raw/skip.html.gz").upload("x", 1);
     // Pages of 7 blobs: all 20 records arrive only if each page's continuation token is followed.
     const seen: string[] = [];
-    for await (const record of backend.results(new AbortController().signal)) seen.push((record as { url: string }).url);
+    for await (const record of newestResults(backend, new AbortController().signal)) seen.push((record as { url: string }).url);
     assert.deepEqual(seen.sort(), [...urls].sort());
   });
 

@@ -239,7 +239,12 @@ describe("fleet on Google Cloud (REST with application default credentials; reco
     const exported = await fleet("results", "export", "--out", "all.jsonl");
     assert.equal(exported.code, 0, exported.err);
     assert.equal((await readFile(join(dir, "all.jsonl"), "utf8")).trim().split("\n").length, 8);
-    assert.equal(apis.requests.filter((request) => request.url.pathname === `/storage/v1/b/${BUCKET}/o`).length, 3, "three pages of three");
+    const listings = apis.requests.filter((request) => request.url.pathname === `/storage/v1/b/${BUCKET}/o`);
+    assert.deepEqual(
+      listings.map((request) => request.url.searchParams.get("prefix")),
+      ["results/batches/", "results/", "results/", "results/"],
+      "one listing of the (empty) batches, then three pages of three",
+    );
     const failed = await fleet("results", "export", "--format", "csv", "--status", "failed");
     assert.equal(failed.out.trim().split("\n").length, 1 + 2);
   });
