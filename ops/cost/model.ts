@@ -203,7 +203,7 @@ export function estimate(cloud: Cloud, shape: StackShape, inputs: PageInputs, ta
   // invocation's last round writes the open batch at once (every page waits),
   // so only earlier rounds wait; an Azure or Google Cloud execution always does.
   const slotMs = inputs.wallMs + batching.waitMs;
-  const waitBasis = batching.waitMs > 0 ? ` (${fmt(inputs.wallMs)} ms a page + ~${fmt(batching.waitMs)} ms for its batch object)` : "";
+  const waitBasis = batching.waitMs > 0 ? `; ${fmt(inputs.wallMs)} ms a page + ~${fmt(batching.waitMs)} ms for its batch object` : "";
   let variable: CostLine[];
   let monthly: CostLine[];
 
