@@ -8,10 +8,11 @@
  *
  * Two passes keep memory flat-ish. The first reads only the batch objects
  * (few: one per many pages) and keeps, per URL found there, a 16-byte id and
- * where its newest line is: about 70 bytes a URL. The second streams the
- * per-page objects, each compared with that map, then the batch objects again,
- * each line yielded only where the map points. Per-page records never enter
- * the map, so a store written without batching reads in the memory it always did.
+ * where its newest line is: about 90 bytes of heap a URL (87 MB measured for a
+ * million). The second streams the per-page objects, each compared with that
+ * map, then the batch objects again, each line yielded only where the map
+ * points. Per-page records never enter the map, so a store written without
+ * batching reads in the memory it always did.
  */
 import { createHash } from "node:crypto";
 import { RESULT_BATCH_PREFIX, RESULT_PREFIX } from "./result";

@@ -27,7 +27,7 @@ when the runtime setting resultBatchMaxRecords is above 1). Where a URL has more
   azure   Blob List Blobs over results/, 5,000 a page, then Get Blob per object
   local   DIR/results/*.json and DIR/results/batches/*.jsonl
 Batch objects are read twice (first to find each URL's newest record, then to export it); memory
-grows by about 70 bytes per URL found in batch objects, and not at all for per-page records.
+grows by about 90 bytes per URL found in batch objects, and not at all for per-page records.
 
 Options:
   --out FILE             write here instead of stdout
