@@ -124,6 +124,7 @@ class NewestIndex {
 
   /** Whether a per-page record is the one to keep for `key`: no batch holds the key, or it is newer than every batch record. */
   takeIfNewer(key: string, stamp: Stamp): boolean {
+    if (this.slots.size === 0) return true;
     const slot = this.slots.get(compactId(key));
     if (slot === undefined) return true;
     if (!isNewer(stamp, { at: this.at[slot], attempt: this.attempt[slot] })) return false;
