@@ -6,6 +6,7 @@
  * and `results export` mean the same on every backend.
  */
 import type { ScrapeMessage } from "../shared/message";
+import type { ResultObjectSource } from "../shared/resultReader";
 
 /** How large a batch the queue takes, and how many may be in flight. */
 export interface BatchLimits {
@@ -95,7 +96,7 @@ export interface RedriveOptions {
   readonly ratePerSecond?: number;
 }
 
-export interface FleetBackend {
+export interface FleetBackend extends ResultObjectSource {
   /** What the commands print as the target, such as `aws stack aws-prod` or `local fleet ./run`. */
   readonly description: string;
   /** What the work queue is, the same however the target was named (the queue URL, the local folder's absolute path); enqueue checkpoints record it. */
@@ -127,8 +128,14 @@ export interface FleetBackend {
   /** Deletes every dead letter; returns how many (when the queue says). */
   purgeDeadLetters(): Promise<number | undefined>;
 
-  /** The result records, page by page through the store's own paging, one at a time. */
-  results(signal: AbortSignal): AsyncIterable<unknown>;
+  /**
+   * The results store's object names under `prefix`, page by page through the
+   * store's own paging. `results export` reads them with `newestResults`
+   * (shared/resultReader.ts), which keeps one record per URL.
+   */
+  listResultObjects(prefix: string, signal: AbortSignal): AsyncIterable<string>;
+  /** One results object's bytes, streamed. */
+  readResultObject(name: string, signal: AbortSignal): AsyncIterable<Uint8Array | string>;
 
   /** Releases clients and files. */
   close(): Promise<void>;

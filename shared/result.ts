@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type { ErrorCode } from "./errors";
 
 /** Identifies the result record's schema; bump the suffix on a breaking change. */
@@ -57,6 +57,14 @@ export interface ResultRecord {
 /** Folder-like prefixes shared by every results store. */
 export const RESULT_PREFIX = "results/";
 export const RAW_HTML_PREFIX = "raw/";
+/**
+ * Where batched records go (runtime setting `resultBatchMaxRecords` above 1):
+ * one JSON Lines object per batch, one record per line. Inside `results/`, so
+ * the workers' existing write grants on that prefix cover it.
+ */
+export const RESULT_BATCH_PREFIX = `${RESULT_PREFIX}batches/`;
+/** The media type of a batch object: JSON Lines, one JSON text per line. https://github.com/ndjson/ndjson-spec */
+export const RESULT_BATCH_CONTENT_TYPE = "application/x-ndjson";
 
 /**
  * The URL in the one form used for keys: scheme and host lower-cased (the URL
@@ -86,6 +94,16 @@ export function resultKey(url: string): string {
 /** `raw/<sha256 of the normalized URL>.html.gz`. */
 export function rawHtmlKey(url: string): string {
   return `${RAW_HTML_PREFIX}${urlDigest(url)}.html.gz`;
+}
+
+/**
+ * `results/batches/<UTC time to the millisecond>-<16 random hex>.jsonl`: the
+ * time sorts a listing by when batches were written, the random part keeps
+ * two processes writing in the same millisecond apart.
+ */
+export function resultBatchKey(epochMs: number): string {
+  const time = new Date(epochMs).toISOString().replace(/[-:]/g, "").replace(".", "");
+  return `${RESULT_BATCH_PREFIX}${time}-${randomBytes(8).toString("hex")}.jsonl`;
 }
 
 export function contentHash(body: Uint8Array): string {

@@ -29,6 +29,24 @@ export const SETTINGS_SPEC = {
   maxLinks: { type: "integer", min: 0, max: 10_000, default: 500, doc: "Outgoing links kept per page (absolute, deduplicated)." },
   storeRawHtml: { type: "boolean", default: false, doc: "Also store the page's HTML, gzip-compressed, beside the result record." },
   settingsTtlMs: { type: "integer", min: 1_000, max: 3_600_000, default: 60_000, doc: "How often a worker re-reads these settings from the config store." },
+  resultBatchMaxRecords: {
+    type: "integer",
+    min: 1,
+    max: 1_000,
+    default: 1,
+    doc: "Result records one worker process writes as one JSON Lines object under `results/batches/` (one write for many pages). 1 writes each record alone at `results/<sha256>.json`. Read batched records with `fleet results export`.",
+  },
+  // At most 1 s: a record still waiting for its batch at a batch's deadline is a
+  // write under way, which runs on only for the handler's write grace (2 s on
+  // AWS and Google Cloud, shared/worker.ts `writeGraceMs`), so the window ends
+  // well inside it.
+  resultBatchWindowMs: {
+    type: "integer",
+    min: 0,
+    max: 1_000,
+    default: 200,
+    doc: "How long a record waits for others to share its batch object, when `resultBatchMaxRecords` is above 1; the batch is written earlier when full or when every page of the process is waiting for it.",
+  },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingSpec =

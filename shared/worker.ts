@@ -16,6 +16,7 @@ import type { Extractor, FetchedPage, PageFetcher } from "./page";
 import { HostPacer, isBlockedHost } from "./politeness";
 import { abandonOnAbort, noMetrics, silentLogger, type Logger, type Metrics, type ResultStore, type StoredObject } from "./ports";
 import { RESULT_SCHEMA, contentHash, rawHtmlKey, resultKey, type ResultRecord } from "./result";
+import { ResultBatcher } from "./resultBatcher";
 import { RobotsCache } from "./robots";
 import { checkUrl, withoutCredentials } from "./ssrf";
 import type { FleetSettings } from "./settings";
@@ -87,6 +88,10 @@ export function createWorker(options: WorkerOptions): Worker {
   const now = options.now ?? Date.now;
   const robots = new RobotsCache({ fetcher, now });
   const pacer = new HostPacer(now);
+  // One batcher and one count for the whole process: on Azure and Google Cloud
+  // each message is a call of its own, and their records share batch objects.
+  const batcher = new ResultBatcher({ store: options.results, now });
+  let pagesInFlight = 0;
 
   async function processOne(item: QueueItem, batch: Batch): Promise<Done> {
     const { settings, signal: batchSignal, deadlineAt } = batch;
@@ -154,7 +159,7 @@ export function createWorker(options: WorkerOptions): Worker {
       if (rawKey) {
         await put(context, { key: rawKey, body: await gzipAsync(page.body), contentType: page.charset ? `${page.contentType}; charset=${page.charset}` : page.contentType, contentEncoding: "gzip" });
       }
-      await put(context, { key, body: JSON.stringify(record), contentType: "application/json" });
+      await putRecord(context, record);
     } catch (error) {
       return storeFailedRetry(error);
     }
@@ -177,7 +182,7 @@ export function createWorker(options: WorkerOptions): Worker {
       ...(error.httpStatus !== undefined && !page ? { httpStatus: error.httpStatus } : {}),
     };
     try {
-      await put(context, { key, body: JSON.stringify(record), contentType: "application/json" });
+      await putRecord(context, record);
     } catch (storeError) {
       return storeFailedRetry(storeError);
     }
@@ -197,6 +202,34 @@ export function createWorker(options: WorkerOptions): Worker {
       // A store that rejects on the abort gives its SDK's reason ("Request aborted"); ours names the grace that ran out.
       throw signal?.aborted ? signal.reason : error;
     }
+  }
+
+  /**
+   * Stores the page's result record: alone at its key, or, with the runtime
+   * setting `resultBatchMaxRecords` above 1, as one line of a batch object
+   * shared with the other pages of this process (shared/resultBatcher.ts).
+   */
+  async function putRecord(context: PageContext, record: ResultRecord): Promise<void> {
+    const body = JSON.stringify(record);
+    const { resultBatchMaxRecords: maxRecords, resultBatchWindowMs: windowMs } = context.settings;
+    if (maxRecords === 1) return put(context, { key: record.key, body, contentType: "application/json" });
+    const signal = context.writeSignal;
+    const landed = batcher.add(body, { maxRecords, windowMs }, signal);
+    flushWhenAllWaiting();
+    try {
+      await landed;
+    } catch (error) {
+      throw signal?.aborted ? signal.reason : error;
+    }
+  }
+
+  /**
+   * Writes the open batch at once when every page of this process is waiting
+   * for it: no other record can join before the window ends, so waiting would
+   * only hold the answer (the end of a Lambda batch, a quiet instance).
+   */
+  function flushWhenAllWaiting(): void {
+    if (batcher.waiting > 0 && batcher.waiting >= pagesInFlight) batcher.flush();
   }
 
   function baseRecord(context: PageContext, key: string) {
@@ -299,10 +332,14 @@ export function createWorker(options: WorkerOptions): Worker {
             if (controller.signal.aborted) {
               done = { outcome: DEADLINE_RETRY };
             } else {
+              pagesInFlight += 1;
               try {
                 done = await processOne(item, batch);
               } catch (error) {
                 done = { outcome: internalRetry(error) };
+              } finally {
+                pagesInFlight -= 1;
+                flushWhenAllWaiting();
               }
             }
             outcomes[index] = done.outcome;

@@ -50,6 +50,9 @@ Options:
 
 Output:
   DIR/results/<sha256>.json  one result record per URL (ok or failed)
+  DIR/results/batches/*.jsonl  the records instead, many a file, when the setting
+                            resultBatchMaxRecords is above 1 (read them with
+                            npm run fleet -- results export --local DIR)
   DIR/raw/<sha256>.html.gz   the page's HTML when the setting storeRawHtml is true
   DIR/dead-letters.jsonl     URLs that never got an answer, and lines that are not URLs
   DIR/queue.sqlite           the queue: what is finished and what is left (delete DIR to start over)

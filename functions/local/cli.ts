@@ -10,13 +10,14 @@
  * (https://docs.npmjs.com/cli/v10/commands/npm-run-script#description).
  * Messages show each path as it was typed.
  */
-import { mkdir, readFile, readdir, stat } from "node:fs/promises";
+import { mkdir, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { SettingsError, describeError } from "../../shared/errors";
 import { createFetcher } from "../../shared/fetcher";
 import { createJsonLogger } from "../../shared/logging";
-import { resultKey, type ResultRecord } from "../../shared/result";
+import { RESULT_PREFIX, resultKey, type ResultRecord } from "../../shared/result";
+import { isBatchObject, isPerPageObject, newestResults } from "../../shared/resultReader";
 import { createWorker } from "../../shared/worker";
 import { HELP, parseCliArgs, type CliOptions } from "./args";
 import { DEAD_LETTERS_FILE, writeDeadLetters } from "./deadLetters";
@@ -186,7 +187,7 @@ async function run({ options, paths, list, settings, io, display, note }: RunCon
 
     const finishedBefore = finishedCount(queue.counts());
     reportIntake(list, queue, options, note);
-    if (queueLost) await recoverFromResults(queueLost, list, queue, paths, options, note);
+    if (queueLost) await recoverFromResults(queueLost, list, queue, results, options, note);
     const finishedAtStart = finishedCount(queue.counts());
     if ((finishedBefore > 0 && queue.hasPending()) || takeOver.previous) {
       const interrupted = takeOver.previous ? `; the previous run (pid ${takeOver.previous.pid}) did not finish, and the ${takeOver.reclaimed} page(s) it had in flight are queued again` : "";
@@ -254,6 +255,7 @@ async function run({ options, paths, list, settings, io, display, note }: RunCon
         elapsedMs: Date.now() - startedAt,
         outDir: options.outDir,
         resultsDir: `${join(options.outDir, "results")}/`,
+        resultsBatched: (await settings.get()).resultBatchMaxRecords > 1,
         deadLettersFile: join(options.outDir, DEAD_LETTERS_FILE),
         complete,
         traffic: metrics.snapshot(),
@@ -286,26 +288,27 @@ async function lostQueue(paths: RunPaths): Promise<"empty" | "missing" | undefin
   try {
     return (await stat(join(paths.outDir, QUEUE_FILE))).size === 0 ? "empty" : undefined;
   } catch {
-    const results = await readdir(join(paths.outDir, "results")).catch(() => []);
-    return results.some((name) => name.endsWith(".json")) ? "missing" : undefined;
+    for await (const name of new FileResultStore(paths.outDir).listResultObjects(RESULT_PREFIX, new AbortController().signal)) {
+      if (isPerPageObject(name) || isBatchObject(name)) return "missing";
+    }
+    return undefined;
   }
 }
 
 /**
  * After the queue was lost, the result records in the directory are what is
  * known: each URL of the list that has one is marked finished (ok or failed,
- * as recorded) and not fetched again; the rest are fetched.
+ * as its newest record says, per-page or batched) and not fetched again; the
+ * rest are fetched.
  */
-async function recoverFromResults(how: "empty" | "missing", list: UrlList, queue: LocalQueue, paths: RunPaths, options: CliOptions, note: (line: string) => void): Promise<void> {
+async function recoverFromResults(how: "empty" | "missing", list: UrlList, queue: LocalQueue, results: FileResultStore, options: CliOptions, note: (line: string) => void): Promise<void> {
+  const listed = new Map(list.urls.map((entry) => [resultKey(entry.url), entry.key]));
   const finished: ({ readonly key: string } & Completion)[] = [];
-  for (const entry of list.urls) {
-    let record: ResultRecord;
-    try {
-      record = JSON.parse(await readFile(join(paths.outDir, resultKey(entry.url)), "utf8")) as ResultRecord;
-    } catch {
-      continue;
-    }
-    finished.push(record.status === "ok" ? { key: entry.key, outcome: "ok" } : { key: entry.key, outcome: "failed", code: record.code ?? "internal_error", reason: record.error ?? "recorded as failed by an earlier run" });
+  for await (const found of newestResults(results, new AbortController().signal)) {
+    const record = found as Partial<ResultRecord> | undefined;
+    const key = typeof record?.key === "string" ? listed.get(record.key) : undefined;
+    if (record === undefined || key === undefined) continue;
+    finished.push(record.status === "ok" ? { key, outcome: "ok" } : { key, outcome: "failed", code: record.code ?? "internal_error", reason: record.error ?? "recorded as failed by an earlier run" });
   }
   const kept = queue.recordFinished(finished);
   note(

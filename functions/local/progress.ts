@@ -216,6 +216,8 @@ export interface SummaryInput {
   /** The output directory, as the user gave it. */
   readonly outDir: string;
   readonly resultsDir: string;
+  /** The runtime setting `resultBatchMaxRecords` is above 1: records go in JSON Lines objects under `results/batches/`. @default false */
+  readonly resultsBatched?: boolean;
   readonly deadLettersFile: string;
   /** Whether every URL ended as a result or a dead letter. */
   readonly complete: boolean;
@@ -244,7 +246,9 @@ export function formatSummary(input: SummaryInput): string {
     ...(counts.notUrls > 0 ? [row("not URLs", counts.notUrls, `${codes("not-url")} (lines of the list, kept in the dead letters)`)] : []),
     ...(input.complete ? [] : [row("not finished", counts.total - finished, "")]),
     ...(input.traffic && answers > 0 ? [describeTraffic(input.traffic, answers)] : []),
-    `  results       ${input.resultsDir}  (one JSON record per URL, ok or failed)`,
+    input.resultsBatched
+      ? `  results       ${input.resultsDir}  (records batched as JSON Lines in batches/; one per URL, the newest: npm run fleet -- results export --local ${input.outDir})`
+      : `  results       ${input.resultsDir}  (one JSON record per URL, ok or failed)`,
     `  dead letters  ${input.deadLettersFile}`,
     ...(!input.privateNetworksAllowed && input.failureCodes.some((entry) => entry.code === "ssrf_refused") ? [SSRF_HINT] : []),
   ].join("\n");

@@ -24,7 +24,6 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { LAMBDA_ENV } from "../../functions/aws/environment";
 import { encodeMessage, parseMessage, type ScrapeMessage } from "../../shared/message";
 import { METRICS, OUTCOME_METRIC } from "../../shared/metricNames";
-import { RESULT_PREFIX } from "../../shared/result";
 import type { DeadLetterEntry, FetchLatency, FleetBackend, FleetStatus, RedriveOptions, RefusedEntry, StoredSettings } from "../backend";
 import { CredentialsError, OpsUsageError } from "../errors";
 import type { StackOutputs } from "../target";
@@ -343,26 +342,25 @@ class AwsBackend implements FleetBackend {
     return undefined;
   }
 
-  /** Pages through results/ with ListObjectsV2 (1,000 keys a page) and reads one record at a time. */
-  async *results(signal: AbortSignal): AsyncIterable<unknown> {
+  /** Pages through the prefix with ListObjectsV2, 1,000 keys a page. */
+  async *listResultObjects(prefix: string, signal: AbortSignal): AsyncIterable<string> {
     let token: string | undefined;
     do {
       const page = await this.call("s3:ListObjectsV2", () =>
-        this.s3.send(new ListObjectsV2Command({ Bucket: this.outputs.resultsBucket, Prefix: RESULT_PREFIX, ...(token === undefined ? {} : { ContinuationToken: token }) })),
+        this.s3.send(new ListObjectsV2Command({ Bucket: this.outputs.resultsBucket, Prefix: prefix, ...(token === undefined ? {} : { ContinuationToken: token }) }), { abortSignal: signal }),
       );
       for (const object of page.Contents ?? []) {
-        if (signal.aborted) return;
-        if (!object.Key?.endsWith(".json")) continue;
-        const body = await this.call("s3:GetObject", () => this.s3.send(new GetObjectCommand({ Bucket: this.outputs.resultsBucket, Key: object.Key })));
-        const text = (await body.Body?.transformToString("utf8")) ?? "";
-        try {
-          yield JSON.parse(text) as unknown;
-        } catch {
-          yield undefined;
-        }
+        if (object.Key !== undefined) yield object.Key;
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token !== undefined);
+    } while (token !== undefined && !signal.aborted);
+  }
+
+  /** GetObject, its body streamed as it arrives (a batch object can hold a thousand records). */
+  async *readResultObject(name: string, signal: AbortSignal): AsyncIterable<Uint8Array> {
+    const object = await this.call("s3:GetObject", () => this.s3.send(new GetObjectCommand({ Bucket: this.outputs.resultsBucket, Key: name }), { abortSignal: signal }));
+    if (object.Body === undefined) return;
+    yield* object.Body.transformToWebStream();
   }
 
   async close(): Promise<void> {

@@ -21,7 +21,6 @@ import { FLEET_METRICS_EVENT } from "../../functions/azure/metrics";
 import { resourceName } from "../../infra/naming";
 import { encodeMessage, parseMessage, type ScrapeMessage } from "../../shared/message";
 import { METRICS, OUTCOME_METRIC } from "../../shared/metricNames";
-import { RESULT_PREFIX } from "../../shared/result";
 import type { DeadLetterEntry, FleetBackend, FleetStatus, RefusedEntry, StoredSettings } from "../backend";
 import { CredentialsError, OpsUsageError } from "../errors";
 import type { StackOutputs } from "../target";
@@ -512,23 +511,21 @@ export class AzureBackend implements FleetBackend {
     return purged;
   }
 
-  /** Lists results/ page by page (each page's continuation token asks for the next), reading one record at a time. */
-  async *results(signal: AbortSignal): AsyncIterable<unknown> {
-    const pages = this.clients.results.listBlobsFlat({ prefix: RESULT_PREFIX }).byPage({ maxPageSize: this.clients.resultsPageSize ?? BLOB_PAGE });
+  /** Lists the prefix page by page, each page's continuation token asking for the next. */
+  async *listResultObjects(prefix: string, signal: AbortSignal): AsyncIterable<string> {
+    const pages = this.clients.results.listBlobsFlat({ prefix, abortSignal: signal }).byPage({ maxPageSize: this.clients.resultsPageSize ?? BLOB_PAGE });
     for (;;) {
       const page = await this.call("Blob list", () => pages.next());
       if (page.done) return;
-      for (const blob of page.value.segment.blobItems) {
-        if (signal.aborted) return;
-        if (!blob.name.endsWith(".json")) continue;
-        const body = await this.call("Blob read", () => this.clients.results.getBlobClient(blob.name).downloadToBuffer());
-        try {
-          yield JSON.parse(body.toString("utf8")) as unknown;
-        } catch {
-          yield undefined;
-        }
-      }
+      for (const blob of page.value.segment.blobItems) yield blob.name;
     }
+  }
+
+  /** Get Blob, its body streamed as it arrives (a batch object can hold a thousand records). */
+  async *readResultObject(name: string, signal: AbortSignal): AsyncIterable<Uint8Array | string> {
+    const download = await this.call("Blob read", () => this.clients.results.getBlobClient(name).download(0, undefined, { abortSignal: signal }));
+    if (download.readableStreamBody === undefined) return;
+    yield* download.readableStreamBody;
   }
 
   async close(): Promise<void> {

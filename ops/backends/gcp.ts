@@ -26,7 +26,6 @@ import { newestEnabled } from "../../functions/gcp/settingsSource";
 import { resourceName } from "../../infra/naming";
 import { encodeMessage, parseMessage, type ScrapeMessage } from "../../shared/message";
 import { METRICS, OUTCOME_METRIC } from "../../shared/metricNames";
-import { RESULT_PREFIX } from "../../shared/result";
 import type { DeadLetterEntry, FetchLatency, FleetBackend, FleetStatus, RedriveOptions, RefusedEntry, StoredSettings } from "../backend";
 import { CredentialsError, OpsUsageError } from "../errors";
 import type { StackOutputs } from "../target";
@@ -495,26 +494,26 @@ class GcpBackend implements FleetBackend {
     return undefined;
   }
 
-  /** Pages through results/ with objects.list (its pageToken) and reads one record at a time. */
-  async *results(signal: AbortSignal): AsyncIterable<unknown> {
+  /** Pages through the prefix with objects.list, following its pageToken. */
+  async *listResultObjects(prefix: string, signal: AbortSignal): AsyncIterable<string> {
     const bucket = encodeURIComponent(this.outputs.resultsBucket);
     let pageToken: string | undefined;
     do {
-      const query = new URLSearchParams({ prefix: RESULT_PREFIX, fields: "items(name),nextPageToken", ...(pageToken === undefined ? {} : { pageToken }) });
+      const query = new URLSearchParams({ prefix, fields: "items(name),nextPageToken", ...(pageToken === undefined ? {} : { pageToken }) });
       const page = await this.json("storage", "storage.objects.list", "GET", `storage/v1/b/${bucket}/o?${query}`);
       for (const item of asArray(page.items) as { name?: string }[]) {
-        if (signal.aborted) return;
-        if (!item.name?.endsWith(".json")) continue;
-        const response = await this.request("storage", "storage.objects.get", "GET", `storage/v1/b/${bucket}/o/${encodeURIComponent(item.name)}?alt=media`, undefined, signal);
-        const text = await response.text();
-        try {
-          yield JSON.parse(text) as unknown;
-        } catch {
-          yield undefined;
-        }
+        if (typeof item.name === "string") yield item.name;
       }
       pageToken = typeof page.nextPageToken === "string" && page.nextPageToken !== "" ? page.nextPageToken : undefined;
-    } while (pageToken !== undefined);
+    } while (pageToken !== undefined && !signal.aborted);
+  }
+
+  /** One media download (`alt=media`), its body streamed as it arrives (a batch object can hold a thousand records). */
+  async *readResultObject(name: string, signal: AbortSignal): AsyncIterable<Uint8Array> {
+    const bucket = encodeURIComponent(this.outputs.resultsBucket);
+    const response = await this.request("storage", "storage.objects.get", "GET", `storage/v1/b/${bucket}/o/${encodeURIComponent(name)}?alt=media`, undefined, signal);
+    if (response.body === null) return;
+    yield* response.body;
   }
 
   async close(): Promise<void> {}

@@ -7,10 +7,11 @@
  * a running fleet (SQLite WAL, every write one transaction).
  */
 import { existsSync } from "node:fs";
-import { mkdir, opendir, readFile, stat } from "node:fs/promises";
+import { mkdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { encodeMessage, type ScrapeMessage } from "../../shared/message";
-import { RESULT_PREFIX, normalizeUrl } from "../../shared/result";
+import { normalizeUrl } from "../../shared/result";
+import { FileResultStore } from "../../functions/local/resultStore";
 import { writeFileAtomic } from "../../functions/local/atomicFile";
 import { DEAD_LETTERS_FILE, writeDeadLetters } from "../../functions/local/deadLetters";
 import { QUEUE_FILE } from "../../functions/local/cli";
@@ -52,6 +53,8 @@ class LocalBackend implements FleetBackend {
   readonly queueId: string;
   /** One SQLite transaction per batch; 500 rows keep each one short. */
   readonly limits = { maxMessages: 500, maxBytes: 16 * 1024 * 1024, inFlight: 1 };
+  /** DIR/results/ and DIR/results/batches/, read as the fleet wrote them. */
+  private readonly results: FileResultStore;
 
   constructor(
     private readonly queue: LocalQueue,
@@ -60,6 +63,7 @@ class LocalBackend implements FleetBackend {
   ) {
     this.description = `local fleet ${options.shownAs}`;
     this.queueId = `local:${options.directory}`;
+    this.results = new FileResultStore(options.directory);
   }
 
   async sendBatch(messages: readonly ScrapeMessage[]): Promise<readonly RefusedEntry[]> {
@@ -164,15 +168,12 @@ class LocalBackend implements FleetBackend {
     await writeDeadLetters(join(this.options.directory, DEAD_LETTERS_FILE), this.queue.deadLetters());
   }
 
-  async *results(signal: AbortSignal): AsyncIterable<unknown> {
-    const folder = join(this.options.directory, RESULT_PREFIX);
-    if (!existsSync(folder)) return;
-    // opendir reads the folder in chunks, so a million records are never listed at once.
-    for await (const entry of await opendir(folder, { bufferSize: 256 })) {
-      if (signal.aborted) return;
-      if (!entry.isFile() || !entry.name.endsWith(".json")) continue;
-      yield JSON.parse(await readFile(join(folder, entry.name), "utf8")) as unknown;
-    }
+  listResultObjects(prefix: string, signal: AbortSignal): AsyncIterable<string> {
+    return this.results.listResultObjects(prefix, signal);
+  }
+
+  readResultObject(name: string, signal: AbortSignal): AsyncIterable<Uint8Array> {
+    return this.results.readResultObject(name, signal);
   }
 
   async close(): Promise<void> {

@@ -49,7 +49,8 @@ const HELP = `usage: npm run fleet -- cost --stack NAME [--pages N] [--prices FI
        npm run fleet -- cost --stack NAME --measured [--outputs FILE] [--window MINUTES] [same options]
 
 Dollars per million pages for the stack's configuration (Pulumi.<stack>.yaml:
-memoryMb, messagesPerWorker, settings.concurrency, storeRawHtml, log retention),
+memoryMb, messagesPerWorker, settings.concurrency, storeRawHtml, resultBatchMaxRecords and
+resultBatchWindowMs, log retention),
 line by line, on AWS, Azure and Google Cloud side by side, and for the seed's
 design (one page per invocation). Free tiers are listed apart. Nothing is
 fetched: prices come from ops/cost/prices/ (each row with its source and date).
@@ -326,7 +327,7 @@ export function formatCostTable(shape: StackShape, inputs: PageInputs, measured:
   const largest = [...GROUPS].map((group) => ({ group, usd: groupUsd(own.variable, group) })).sort((a, b) => b.usd - a.usd)[0];
   const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
   const lines = [
-    `cost of the stack ${shape.stack} (${shape.cloud}, ${shape.region}): memoryMb ${shape.memoryMb}, messagesPerWorker ${shape.messagesPerWorker}, concurrency ${shape.settings.concurrency}, storeRawHtml ${shape.settings.storeRawHtml}, logs kept ${shape.logRetentionDays} days`,
+    `cost of the stack ${shape.stack} (${shape.cloud}, ${shape.region}): memoryMb ${shape.memoryMb}, messagesPerWorker ${shape.messagesPerWorker}, concurrency ${shape.settings.concurrency}, storeRawHtml ${shape.settings.storeRawHtml}, ${describeBatching(shape)}, logs kept ${shape.logRetentionDays} days`,
     `per page: ${Math.round(inputs.wallMs)} ms on the web (${ORIGIN_WORDS[origins.wallMs]}), ${inputs.cpuMs.toFixed(1)} ms CPU (${ORIGIN_WORDS[origins.cpuMs]}), record ${kb(inputs.resultBytes)}, raw HTML ${kb(inputs.rawBytes)} gzip; fleet log lines ${Math.round(inputs.awsLogBytesPerPage)} B (AWS), ${Math.round(inputs.azureLogBytesPerPage)} B (Azure), ${Math.round(inputs.gcpLogBytesPerPage)} B (Google Cloud)`,
     ...describeOrigins(shape, inputs, measured, origins, fromStack, report.fleet.aws.pages),
     "",
@@ -339,6 +340,11 @@ export function formatCostTable(shape: StackShape, inputs: PageInputs, measured:
     "",
   ];
   return lines.join("\n");
+}
+
+function describeBatching(shape: StackShape): string {
+  const { resultBatchMaxRecords: maxRecords, resultBatchWindowMs: windowMs } = shape.settings;
+  return maxRecords === 1 ? "one object a record" : `records batched (resultBatchMaxRecords ${maxRecords}, resultBatchWindowMs ${windowMs})`;
 }
 
 /** Stacked bars: dollars per million pages by line, one bar per cloud and design. */

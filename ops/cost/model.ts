@@ -164,6 +164,36 @@ const GCP_LOG_METRIC_BYTES_PER_MONTH = (5 * 8 + 80) * 43_200;
  */
 export const BILLED_ALARMS = { awsAlarmMetrics: 13, azureMetricAlertSeries: 2, azureLogAlertsEvery5Minutes: 5, gcpAlertConditions: 7 } as const;
 
+/** What batching result records (runtime setting `resultBatchMaxRecords` above 1) does to a page. */
+export interface ResultBatching {
+  /** Records per result-record write: 1 with batching off. */
+  readonly recordsPerObject: number;
+  /** How long a page waits, on average, for its batch object once its record is ready, in ms. */
+  readonly waitMs: number;
+}
+
+/**
+ * Records per batch object and the wait they cost, for `concurrency` pages in
+ * flight in one process, each `wallMs` on the web (shared/resultBatcher.ts).
+ * A batch opens when a page's record is ready and is written after
+ * `resultBatchWindowMs` (T), when it holds `resultBatchMaxRecords` (M), or
+ * when every page of the process waits for it. Assumption: each of the other
+ * C − 1 pages in flight is at a uniformly random point of its W ms, so it
+ * finishes inside the window with probability min(1, T / W); pages started
+ * after the batch opened are not counted. So
+ *   records per object E = min(M, 1 + (C − 1) × min(1, T / W)),
+ * a conservative figure: a Lambda batch's last pages also share the object
+ * the idle flush writes. One page at a time (C = 1) flushes at once: E = 1,
+ * no wait. Otherwise a page waits about T / 2 for its object (the first
+ * record of a batch the whole window, the last hardly at all).
+ */
+export function resultBatching(settings: StackShape["settings"], concurrency: number, wallMs: number): ResultBatching {
+  const maxRecords = settings.resultBatchMaxRecords;
+  const windowMs = settings.resultBatchWindowMs;
+  if (maxRecords === 1 || concurrency === 1) return { recordsPerObject: 1, waitMs: 0 };
+  return { recordsPerObject: Math.min(maxRecords, 1 + (concurrency - 1) * Math.min(1, windowMs / wallMs)), waitMs: windowMs / 2 };
+}
+
 /** Pages one execution unit works on at once, for a design. */
 export function concurrencyOf(shape: StackShape, design: Design): number {
   return design === "seed" ? 1 : Math.max(1, Math.min(shape.settings.concurrency, shape.messagesPerWorker));
@@ -176,13 +206,20 @@ export function estimate(cloud: Cloud, shape: StackShape, inputs: PageInputs, ta
     const row = price(priceId);
     return { group, priceId, quantity, unit: row.unit, usd: quantity * row.usd, basis };
   };
-  const writesPerPage = shape.settings.storeRawHtml ? 2 : 1;
+  const concurrency = concurrencyOf(shape, design);
+  const batching = resultBatching(shape.settings, concurrency, inputs.wallMs);
+  const rawWritesPerPage = shape.settings.storeRawHtml ? 1 : 0;
+  const writesPerPage = 1 / batching.recordsPerObject + rawWritesPerPage;
   const storedGb = (pages * inputs.resultBytes + (shape.settings.storeRawHtml ? pages * inputs.rawBytes * Math.min(1, shape.rawHtmlRetentionDays / 30) : 0)) / GB;
   const common = {
-    writes: line("result writes", "store.write", pages * writesPerPage, `${writesPerPage} object${writesPerPage > 1 ? "s" : ""} a page (record${writesPerPage > 1 ? " + raw HTML" : ""})`),
+    writes: line("result writes", "store.write", pages * writesPerPage, writesBasis(shape, concurrency, inputs.wallMs, batching)),
     storage: line("storage", "store.gbMonth", storedGb, `${Math.round(inputs.resultBytes)} B a record${shape.settings.storeRawHtml ? ` + ${Math.round(inputs.rawBytes)} B raw for ${shape.rawHtmlRetentionDays} days` : ""}, one month`),
   };
-  const concurrency = concurrencyOf(shape, design);
+  // A page holds its execution slot until its batch object lands. On AWS the
+  // invocation's last round writes the open batch at once (every page waits),
+  // so only earlier rounds wait; an Azure or Google Cloud execution always does.
+  const slotMs = inputs.wallMs + batching.waitMs;
+  const waitBasis = batching.waitMs > 0 ? `; ${fmt(inputs.wallMs)} ms a page + ~${fmt(batching.waitMs)} ms for its batch object` : "";
   let variable: CostLine[];
   let monthly: CostLine[];
 
@@ -191,7 +228,9 @@ export function estimate(cloud: Cloud, shape: StackShape, inputs: PageInputs, ta
     // The worker is one Node.js thread: more than one vCPU does not make its CPU work faster.
     const vcpu = Math.min(1, shape.memoryMb / LAMBDA_MB_PER_VCPU);
     const invocations = pages / batch;
-    const invocationMs = Math.max(Math.ceil(batch / concurrency) * inputs.wallMs, (batch * inputs.cpuMs) / vcpu);
+    // Each round of pages but the last also waits for its batch object before its lanes take the next pages.
+    const rounds = Math.ceil(batch / concurrency);
+    const invocationMs = Math.max(rounds * inputs.wallMs + (rounds - 1) * batching.waitMs, (batch * inputs.cpuMs) / vcpu);
     const gbSeconds = invocations * (invocationMs / 1000) * (shape.memoryMb / 1024);
     const sqsRequests = pages / SQS_BATCH + invocations * 2 * Math.ceil(batch / SQS_BATCH);
     const logEvents = pages * inputs.awsLogEventsPerPage + invocations * (1 + LAMBDA_PLATFORM_BYTES.events);
@@ -215,7 +254,7 @@ export function estimate(cloud: Cloud, shape: StackShape, inputs: PageInputs, ta
     ];
   } else if (cloud === "azure") {
     const size = FLEX_SIZES.find((candidate) => candidate.memoryMb >= shape.memoryMb) ?? FLEX_SIZES[FLEX_SIZES.length - 1];
-    const instanceSeconds = Math.max((pages * inputs.wallMs) / 1000 / concurrency, (pages * inputs.cpuMs) / 1000 / size.vcpu);
+    const instanceSeconds = Math.max((pages * slotMs) / 1000 / concurrency, (pages * inputs.cpuMs) / 1000 / size.vcpu);
     const gbSeconds = instanceSeconds * (size.memoryMb / 1024);
     const logBytes =
       pages * (inputs.azureLogBytesPerPage + APP_INSIGHTS_ROW_OVERHEAD) +
@@ -223,7 +262,7 @@ export function estimate(cloud: Cloud, shape: StackShape, inputs: PageInputs, ta
       (instanceSeconds / AZURE_METRICS_WINDOW_SECONDS) * (inputs.azureLogBytesPerWindow + APP_INSIGHTS_ROW_OVERHEAD);
     const configReads = instanceSeconds / (shape.settings.settingsTtlMs / 1000);
     variable = [
-      line("compute", "compute.gbSecond", gbSeconds, `${fmt(instanceSeconds)} busy instance-s (${concurrency} at once) × ${size.memoryMb} MB`),
+      line("compute", "compute.gbSecond", gbSeconds, `${fmt(instanceSeconds)} busy instance-s (${concurrency} at once${waitBasis}) × ${size.memoryMb} MB`),
       line("requests", "compute.request", pages, "one execution a message"),
       line("queue", "queue.request", pages * SERVICE_BUS_OPERATIONS_PER_MESSAGE, `${SERVICE_BUS_OPERATIONS_PER_MESSAGE} operations a message (send, receive, complete)`),
       common.writes,
@@ -242,13 +281,13 @@ export function estimate(cloud: Cloud, shape: StackShape, inputs: PageInputs, ta
   } else {
     const cpu = shape.gcpCpu;
     // Request-based billing rounds each busy stretch up to 100 ms; one page at a time, that is every request.
-    const busyMs = concurrency === 1 ? Math.ceil(Math.max(inputs.wallMs, inputs.cpuMs / cpu) / 100) * 100 : Math.max(inputs.wallMs / concurrency, inputs.cpuMs / cpu);
+    const busyMs = concurrency === 1 ? Math.ceil(Math.max(inputs.wallMs, inputs.cpuMs / cpu) / 100) * 100 : Math.max(slotMs / concurrency, inputs.cpuMs / cpu);
     const instanceSeconds = (pages * busyMs) / 1000;
     const pushBytes = Math.max(PUBSUB_MIN_REQUEST_BYTES, Math.ceil((inputs.messageBytes * 4) / 3) + PUSH_ENVELOPE_BYTES);
     const publishBytes = Math.max(PUBSUB_MIN_REQUEST_BYTES, PUBLISH_BATCH * inputs.messageBytes) / PUBLISH_BATCH;
     const logBytes = pages * (inputs.gcpLogBytesPerPage + inputs.gcpLogEventsPerPage * LOG_ENTRY_OVERHEAD + CLOUD_RUN_REQUEST_LOG_BYTES);
     variable = [
-      line("compute", "compute.vcpuSecond", instanceSeconds * cpu, `${fmt(instanceSeconds)} busy instance-s (${concurrency} at once) × ${cpu} vCPU`),
+      line("compute", "compute.vcpuSecond", instanceSeconds * cpu, `${fmt(instanceSeconds)} busy instance-s (${concurrency} at once${waitBasis}) × ${cpu} vCPU`),
       line("compute", "compute.gbSecond", instanceSeconds * (shape.memoryMb / 1024), `× ${shape.memoryMb} MiB`),
       line("requests", "compute.request", pages, "one push request a message"),
       line("queue", "queue.tib", (pages * (pushBytes + publishBytes)) / (1024 * GIB), `${fmt(pushBytes)} B a push + ${fmt(publishBytes)} B a publish (1,000 B minimum a request)`),
@@ -272,6 +311,15 @@ export function estimate(cloud: Cloud, shape: StackShape, inputs: PageInputs, ta
   const monthlyUsd = sum(monthly);
   const freeUsd = free.reduce((total, grant) => total + grant.usd, 0);
   return { cloud, region, design, pages, variable, monthly, free, variableUsd, monthlyUsd, freeUsd, perMillionUsd: (variableUsd / pages) * 1e6, monthTotalUsd: variableUsd + monthlyUsd - freeUsd };
+}
+
+/** How the result writes were counted, with the batching formula's figures when it is on. */
+function writesBasis(shape: StackShape, concurrency: number, wallMs: number, batching: ResultBatching): string {
+  const raw = shape.settings.storeRawHtml ? " + raw HTML, 1 a page" : "";
+  const { resultBatchMaxRecords: maxRecords, resultBatchWindowMs: windowMs } = shape.settings;
+  if (maxRecords === 1) return `${shape.settings.storeRawHtml ? 2 : 1} object${shape.settings.storeRawHtml ? "s" : ""} a page (record${raw ? " + raw HTML" : ""})`;
+  if (concurrency === 1) return `1 record object a page (one page at a time: each batch is written at once)${raw}`;
+  return `1 record object per ${fmt(batching.recordsPerObject)} pages: min(resultBatchMaxRecords ${maxRecords}, 1 + (${concurrency} at once − 1) × min(1, window ${windowMs} ms / ${fmt(wallMs)} ms a page))${raw}`;
 }
 
 function sum(lines: readonly CostLine[]): number {

@@ -12,6 +12,7 @@ import { AWS } from "../../infra/policy/types";
 import { LAMBDA_ENV } from "../../functions/aws/environment";
 import { EXPIRY_MARGIN_SECONDS } from "../../functions/aws/holds";
 import { AWS_DEAD_LETTERED_METRIC, METRICS, PAGE_OUTCOME_METRICS } from "../../shared/metricNames";
+import { rawHtmlKey, resultBatchKey, resultKey } from "../../shared/result";
 import { parseSettings } from "../../shared/settings";
 import { jsonInput, ofType, one, runStack, stackConfig, type MockRunResult, type RecordedResource, withOperatorAddresses } from "../support/stack";
 
@@ -30,6 +31,16 @@ interface PolicyStatement {
 }
 
 const list = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+
+/**
+ * IAM's match of a resource ARN against a policy's Resource: `*` is any run of
+ * characters, slashes included, and `?` any one character.
+ * https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html#reference_policies_elements_resource_wildcards
+ */
+function iamResourceMatches(pattern: string, arn: string): boolean {
+  const expression = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  return new RegExp(`^${expression}$`).test(arn);
+}
 const statements = (resource: RecordedResource, key = "policy") => jsonInput<{ Statement: PolicyStatement[] }>(resource, key).Statement;
 
 for (const stack of ["aws-prod", "dev"]) {
@@ -199,6 +210,16 @@ for (const stack of ["aws-prod", "dev"]) {
       assert.deepEqual(visibility.map((statement) => [list(statement.Action), statement.Resource]), [[["sqs:ChangeMessageVisibility"], workQueue().outputs.arn]]);
       const trust = statements(one(result, AWS.role), "assumeRolePolicy");
       assert.deepEqual(trust.map((statement) => [statement.Principal, statement.Action]), [[{ Service: "lambda.amazonaws.com" }, "sts:AssumeRole"]]);
+    });
+
+    it("the worker may write every key it writes: per-page records, batch objects under results/batches/ and raw HTML, and nothing outside them", () => {
+      const bucketArn = bucket().outputs.arn as string;
+      const writable = statements(one(result, AWS.rolePolicy))
+        .filter((statement) => statement.Effect === "Allow" && list(statement.Action).includes("s3:PutObject"))
+        .flatMap((statement) => list(statement.Resource));
+      const allowed = (key: string) => writable.some((pattern) => iamResourceMatches(pattern, `${bucketArn}/${key}`));
+      for (const key of [resultKey("https://shop.example/a"), resultBatchKey(Date.now()), rawHtmlKey("https://shop.example/a")]) assert.ok(allowed(key), `${key} is not in ${writable.join(", ")}`);
+      for (const key of ["settings.json", "batches/x.jsonl", "resultsx/a.json"]) assert.ok(!allowed(key), `${key} should not be writable`);
     });
 
     it("the function's runtime is Node 22+ on arm64", () => {

@@ -289,6 +289,8 @@ describe(`Azure fleet, stack ${STACK} (under Pulumi mocks)`, function () {
         assert.equal(input(assignment, "roleDefinitionId"), `/subscriptions/${MOCK_SUBSCRIPTION_ID}/providers/Microsoft.Authorization/roleDefinitions/${ROLE_DEFINITIONS[role]}`);
         assert.equal(input(assignment, "principalType"), "ServicePrincipal");
         assert.match(input<string>(assignment, "roleAssignmentName"), /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+        // No ABAC condition narrows a grant to blob-name prefixes: the whole results container, results/batches/ included, is writable.
+        assert.equal(input(assignment, "condition"), undefined, assignment.name);
       }
       assert.deepEqual(
         { queueOwner: ROLE_DEFINITIONS.serviceBusDataOwner, contributor: ROLE_DEFINITIONS.storageBlobDataContributor, owner: ROLE_DEFINITIONS.storageBlobDataOwner, reader: ROLE_DEFINITIONS.appConfigurationDataReader, configOwner: ROLE_DEFINITIONS.appConfigurationDataOwner },

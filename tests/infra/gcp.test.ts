@@ -266,6 +266,8 @@ describe(`Google Cloud fleet, stack ${STACK} (under Pulumi mocks)`, () => {
       const grants = ofType(result, GCP.bucketIamMember).filter((grant) => grant.inputs.member === `serviceAccount:${accountEmail("-runtime-sa")}`);
       assert.equal(grants.length, 1);
       assert.deepEqual([grants[0].inputs.bucket, grants[0].inputs.role, grants[0].inputs.member], [`${one(result, GCP.bucket, "-results").name}-0a1b2c3`, "roles/storage.objectUser", `serviceAccount:${accountEmail("-runtime-sa")}`]);
+      // No IAM condition narrows the grant to object-name prefixes, so batch objects under results/batches/ are covered.
+      assert.equal(grants[0].inputs.condition, undefined);
     });
 
     it("holds the stack's settings as the JSON parameter's first version, named `initial`", () => {

@@ -1,13 +1,15 @@
 import assert from "node:assert/strict";
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient, SendMessageBatchCommand } from "@aws-sdk/client-sqs";
 import { createHash } from "node:crypto";
-import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FauxqsServer } from "fauxqs";
 import { main } from "../../ops/cli";
-import { resultKey } from "../../shared/result";
+import { createS3ResultStore } from "../../functions/aws/resultStore";
+import { RESULT_BATCH_CONTENT_TYPE, RESULT_BATCH_PREFIX, resultKey } from "../../shared/result";
+import { ResultBatcher } from "../../shared/resultBatcher";
 import { loadFauxqs, registerQueue, startControlPlaneFake, startSqsFront, type ControlPlaneFake, type SqsFront } from "./awsFakes";
 import { captureIo, until } from "./support";
 
@@ -318,6 +320,29 @@ describe("fleet on AWS (real SDK clients; fauxqs for SQS and S3, recorded fakes 
     assert.equal(lines.length, total);
     const failed = await fleet("results", "export", "--format", "csv", "--status", "failed");
     assert.equal(failed.out.trim().split("\n").length, 1 + Math.ceil(total / 10));
+  });
+
+  it("a batch object the worker's S3 store writes lands as application/x-ndjson, and export keeps each URL's newest record across it and a per-page object", async () => {
+    const bucket = `${BUCKET}-batches`;
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    const outputs = JSON.parse(await readFile(join(dir, "outputs.json"), "utf8")) as Record<string, string>;
+    await writeFile(join(dir, "outputs.json"), JSON.stringify({ ...outputs, resultsBucket: bucket }));
+    const record = (url: string, fetchedAt: string, attempt: number) => ({ schema: "scrape-fleet/result@1", key: resultKey(url), url, status: "ok", fetchedAt, attempt });
+    const older = record("https://site.example/again", "2026-12-01T00:00:00.000Z", 1);
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: older.key, Body: JSON.stringify(older), ContentType: "application/json" }));
+
+    const batcher = new ResultBatcher({ store: createS3ResultStore({ client: s3, bucket }) });
+    const limits = { maxRecords: 2, windowMs: 1_000 };
+    await Promise.all([batcher.add(JSON.stringify(record("https://site.example/again", "2026-12-01T00:05:00.000Z", 2)), limits), batcher.add(JSON.stringify(record("https://site.example/once", "2026-12-01T00:05:00.000Z", 1)), limits)]);
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: RESULT_BATCH_PREFIX }));
+    assert.equal(listed.Contents?.length, 1);
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: listed.Contents?.[0]?.Key }));
+    assert.equal(head.ContentType, RESULT_BATCH_CONTENT_TYPE);
+
+    const exported = await fleet("results", "export");
+    assert.equal(exported.code, 0, exported.err);
+    const records = exported.out.trim().split("\n").map((line) => JSON.parse(line) as { url: string; attempt: number });
+    assert.deepEqual(records.map((each) => [each.url, each.attempt]).sort(), [["https://site.example/again", 2], ["https://site.example/once", 1]]);
   });
 
   it("an expired credential is exit code 3 with the chain and the fix, not a stack trace", async () => {

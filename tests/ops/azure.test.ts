@@ -13,7 +13,10 @@ import { CredentialsError, OpsUsageError, exitCodeOf } from "../../ops/errors";
 import { openInput } from "../../ops/input";
 import { runDeployedLoadTest } from "../../ops/loadtest/deployed";
 import type { StackOutputs } from "../../ops/target";
-import { resultKey } from "../../shared/result";
+import { createBlobResultStore } from "../../functions/azure/resultStore";
+import { RESULT_BATCH_CONTENT_TYPE, RESULT_BATCH_PREFIX, resultKey } from "../../shared/result";
+import { ResultBatcher } from "../../shared/resultBatcher";
+import { newestResults } from "../../shared/resultReader";
 import { startAppConfigurationFake, type AppConfigurationFake } from "../support/azureFakes";
 import { azuriteConnectionString, startAzurite, type Azurite } from "../support/azurite";
 import { startAzureControlFake, type AzureControlFake } from "./azureFakes";
@@ -272,8 +275,26 @@ describe("fleet on Azure (Service Bus REST and ARM: recorded-request fake; App C
     await container.getBlockBlobClient("raw/skip.html.gz").upload("x", 1);
     // Pages of 7 blobs: all 20 records arrive only if each page's continuation token is followed.
     const seen: string[] = [];
-    for await (const record of backend.results(new AbortController().signal)) seen.push((record as { url: string }).url);
+    for await (const record of newestResults(backend, new AbortController().signal)) seen.push((record as { url: string }).url);
     assert.deepEqual(seen.sort(), [...urls].sort());
+  });
+
+  it("a batch object the worker's Blob store writes lands as application/x-ndjson, and export keeps each URL's newest record across it and a per-page blob (Azurite)", async () => {
+    const record = (url: string, fetchedAt: string, attempt: number) => ({ schema: "scrape-fleet/result@1", key: resultKey(url), url, status: "ok", fetchedAt, attempt });
+    const older = JSON.stringify(record("https://site.example/again", "2026-12-01T00:00:00.000Z", 1));
+    await container.getBlockBlobClient(resultKey("https://site.example/again")).upload(older, Buffer.byteLength(older));
+
+    const batcher = new ResultBatcher({ store: createBlobResultStore({ container }) });
+    const limits = { maxRecords: 2, windowMs: 1_000 };
+    await Promise.all([batcher.add(JSON.stringify(record("https://site.example/again", "2026-12-01T00:05:00.000Z", 2)), limits), batcher.add(JSON.stringify(record("https://site.example/once", "2026-12-01T00:05:00.000Z", 1)), limits)]);
+    const batches: string[] = [];
+    for await (const blob of container.listBlobsFlat({ prefix: RESULT_BATCH_PREFIX })) batches.push(blob.name);
+    assert.equal(batches.length, 1);
+    assert.equal((await container.getBlobClient(batches[0]).getProperties()).contentType, RESULT_BATCH_CONTENT_TYPE);
+
+    const seen: [string, number][] = [];
+    for await (const found of newestResults(backend, new AbortController().signal)) seen.push([(found as { url: string }).url, (found as { attempt: number }).attempt]);
+    assert.deepEqual(seen.sort(), [["https://site.example/again", 2], ["https://site.example/once", 1]]);
   });
 
   it("a refused token is a CredentialsError naming DefaultAzureCredential and `az login` (exit code 3)", async () => {

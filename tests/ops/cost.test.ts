@@ -6,7 +6,10 @@ import { CLOUDS } from "../../infra/contract";
 import { OPS_EXIT_CODES } from "../../ops/command";
 import { DEFAULT_PAGE_MS, DEFAULT_PAGES, costCommand, inputOrigins, monthPages, pageInputs } from "../../ops/commands/cost";
 import type { MeasuredInputs } from "../../ops/cost/measure";
-import type { CloudEstimate } from "../../ops/cost/model";
+import { estimate, resultBatching, type CloudEstimate, type PageInputs } from "../../ops/cost/model";
+import { PRICE_TABLES } from "../../ops/cost/prices";
+import { readStackShape } from "../../ops/cost/stack";
+import { parseSettings } from "../../shared/settings";
 import { AWS_PRICES } from "../../ops/cost/prices/aws";
 import { AZURE_PRICES } from "../../ops/cost/prices/azure";
 import { GCP_PRICES } from "../../ops/cost/prices/gcp";
@@ -120,6 +123,30 @@ describe("cost", function () {
     assert.deepEqual(inputOrigins({ "page-ms": 900, "cpu-ms": 1 }, stack, "stack"), { wallMs: "--page-ms", cpuMs: "--cpu-ms", pages: "stack" });
     const idle = { fleet: stack.fleet, windowMinutes: 60, pagesPerMinute: 10 };
     assert.equal(inputOrigins({}, idle, "assumed").wallMs, "assumed", "no page fetched in the window: the time on the web stays assumed");
+  });
+
+  it("with resultBatchMaxRecords on, record writes follow the stack's settings: one per min(M, 1 + (C − 1) × min(1, T / W)) pages, the wait billed where a slot holds it", () => {
+    const shape = readStackShape("aws-prod");
+    const batched = { ...shape, settings: parseSettings({ ...shape.settings, resultBatchMaxRecords: 100, resultBatchWindowMs: 200 }) };
+    const pages = 1_000_000;
+    const inputs = prod.inputs as unknown as PageInputs;
+    for (const cloud of CLOUDS) {
+      const before = estimate(cloud, shape, inputs, PRICE_TABLES[cloud], pages, "fleet");
+      const after = estimate(cloud, batched, inputs, PRICE_TABLES[cloud], pages, "fleet");
+      const writes = (of: CloudEstimate) => of.variable.find((line) => line.group === "result writes");
+      // 10 pages at once, 1,000 ms each, a 200 ms window: 1 + 9 × 0.2 = 2.8 records an object.
+      assert.ok(Math.abs((writes(after)?.quantity ?? 0) - pages / 2.8) < 1e-6, `${cloud}: ${writes(after)?.quantity}`);
+      assert.match(writes(after)?.basis ?? "", /1 record object per 2\.8 pages: min\(resultBatchMaxRecords 100, 1 \+ \(10 at once − 1\) × min\(1, window 200 ms \/ 1,000 ms a page\)\)/);
+      assert.equal(writes(before)?.quantity, pages);
+      const seed = estimate(cloud, batched, inputs, PRICE_TABLES[cloud], pages, "seed");
+      assert.equal(writes(seed)?.quantity, pages, `${cloud}: one page at a time writes each record at once`);
+      const compute = (of: CloudEstimate) => groupOf(of, "compute");
+      // AWS's one round flushes at once; an Azure or Google Cloud execution holds its slot ~T/2 longer.
+      if (cloud === "aws") assert.equal(compute(after), compute(before));
+      else assert.ok(Math.abs(compute(after) / compute(before) - 1.1) < 1e-9, `${cloud}: ${compute(after) / compute(before)}`);
+    }
+    assert.deepEqual(resultBatching(batched.settings, 10, 100), { recordsPerObject: 10, waitMs: 100 }, "a window as long as a page takes every page in flight");
+    assert.equal(resultBatching({ ...batched.settings, resultBatchMaxRecords: 4 }, 10, 100).recordsPerObject, 4, "never more than resultBatchMaxRecords");
   });
 
   it("every price row names its source page and the day it was read", () => {

@@ -6,8 +6,11 @@ import { logMetricName } from "../../infra/gcp/dashboard";
 import { queueNames } from "../../infra/gcp/queue";
 import { resourceName } from "../../infra/naming";
 import { main } from "../../ops/cli";
-import { resultKey } from "../../shared/result";
-import { startParameterManagerFake, type ParameterManagerFake } from "../support/gcpFakes";
+import { Storage } from "@google-cloud/storage";
+import { createGcsResultStore, storageOptions } from "../../functions/gcp/resultStore";
+import { RESULT_BATCH_CONTENT_TYPE, RESULT_BATCH_PREFIX, resultKey } from "../../shared/result";
+import { ResultBatcher } from "../../shared/resultBatcher";
+import { startCloudStorageFake, startParameterManagerFake, type ParameterManagerFake } from "../support/gcpFakes";
 import { startGoogleApisFake, startMetadataFake, type GoogleApisFake, type MetadataFake } from "./gcpFakes";
 import { captureIo, until } from "./support";
 
@@ -283,9 +286,38 @@ describe("fleet on Google Cloud (REST with application default credentials; reco
     const exported = await fleet("results", "export", "--out", "all.jsonl");
     assert.equal(exported.code, 0, exported.err);
     assert.equal((await readFile(join(dir, "all.jsonl"), "utf8")).trim().split("\n").length, 8);
-    assert.equal(apis.requests.filter((request) => request.url.pathname === `/storage/v1/b/${BUCKET}/o`).length, 3, "three pages of three");
+    const listings = apis.requests.filter((request) => request.url.pathname === `/storage/v1/b/${BUCKET}/o`);
+    assert.deepEqual(
+      listings.map((request) => request.url.searchParams.get("prefix")),
+      ["results/batches/", "results/", "results/", "results/"],
+      "one listing of the (empty) batches, then three pages of three",
+    );
     const failed = await fleet("results", "export", "--format", "csv", "--status", "failed");
     assert.equal(failed.out.trim().split("\n").length, 1 + 2);
+  });
+
+  // Both sides are recorded-request fakes (no GCS emulator installs from npm): the worker's
+  // store uploads to the upload API's fake, whose objects are then served by the listing's.
+  it("a batch object the worker's Cloud Storage store writes is uploaded as application/x-ndjson, and export keeps each URL's newest record across it and a per-page object", async () => {
+    const uploads = await startCloudStorageFake(BUCKET);
+    try {
+      const record = (url: string, fetchedAt: string, attempt: number) => ({ schema: "scrape-fleet/result@1", key: resultKey(url), url, status: "ok", fetchedAt, attempt });
+      apis.objects.set(resultKey("https://site.example/again"), JSON.stringify(record("https://site.example/again", "2026-12-01T00:00:00.000Z", 1)));
+      const batcher = new ResultBatcher({ store: createGcsResultStore({ bucket: new Storage(storageOptions({ apiEndpoint: uploads.endpoint, projectId: PROJECT })).bucket(BUCKET) }) });
+      const limits = { maxRecords: 2, windowMs: 1_000 };
+      await Promise.all([batcher.add(JSON.stringify(record("https://site.example/again", "2026-12-01T00:05:00.000Z", 2)), limits), batcher.add(JSON.stringify(record("https://site.example/once", "2026-12-01T00:05:00.000Z", 1)), limits)]);
+      const [[name, uploaded]] = [...uploads.objects.entries()];
+      assert.ok(name.startsWith(RESULT_BATCH_PREFIX), name);
+      assert.equal(uploaded.metadata.contentType, RESULT_BATCH_CONTENT_TYPE);
+      apis.objects.set(name, uploaded.body.toString("utf8"));
+
+      const exported = await fleet("results", "export");
+      assert.equal(exported.code, 0, exported.err);
+      const records = exported.out.trim().split("\n").map((line) => JSON.parse(line) as { url: string; attempt: number });
+      assert.deepEqual(records.map((each) => [each.url, each.attempt]).sort(), [["https://site.example/again", 2], ["https://site.example/once", 1]]);
+    } finally {
+      await uploads.close();
+    }
   });
 
   it("a refused token is exit code 3 naming application default credentials and the fix", async () => {

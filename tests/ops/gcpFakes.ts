@@ -189,7 +189,7 @@ export async function startGoogleApisFake(options: GoogleApisFakeOptions): Promi
     }
     if (method === "GET" && path.startsWith(`${bucketPath}/`) && url.searchParams.get("alt") === "media") {
       const text = state.objects.get(path.slice(bucketPath.length + 1));
-      return text === undefined ? { status: 404, body: googleError(404, "NOT_FOUND", "No such object") } : { status: 200, body: JSON.parse(text) as unknown };
+      return text === undefined ? { status: 404, body: googleError(404, "NOT_FOUND", "No such object") } : { status: 200, media: text };
     }
     return { status: 404, body: googleError(404, "NOT_FOUND", `unexpected ${method} ${path}`) };
   });

@@ -79,7 +79,8 @@ export class RecordingBackend implements FleetBackend {
   async purgeDeadLetters(): Promise<number> {
     return 0;
   }
-  async *results(): AsyncIterable<unknown> {}
+  async *listResultObjects(): AsyncIterable<string> {}
+  async *readResultObject(): AsyncIterable<Uint8Array> {}
   async close(): Promise<void> {}
 }
 

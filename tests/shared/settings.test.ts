@@ -58,6 +58,17 @@ describe("runtime settings", () => {
     });
   });
 
+  it("batched result records are off by default and refuse a window past 1 s, naming the key, the value and the fix", () => {
+    assert.deepEqual([DEFAULT_SETTINGS.resultBatchMaxRecords, DEFAULT_SETTINGS.resultBatchWindowMs], [1, 200]);
+    assert.equal(parseSettings({ resultBatchMaxRecords: 100, resultBatchWindowMs: 0 }).resultBatchMaxRecords, 100);
+    assert.throws(() => parseSettings({ resultBatchMaxRecords: 0, resultBatchWindowMs: 5_000 }, "ssm:/fleet/settings"), (error: unknown) => {
+      assert.ok(error instanceof SettingsError);
+      assert.match(error.message, /`resultBatchMaxRecords` must be an integer from 1 to 1000 \(given 0\); set a value in range \(default 1\)/);
+      assert.match(error.message, /`resultBatchWindowMs` must be an integer from 0 to 1000 \(given 5000\); set a value in range \(default 200\)/);
+      return true;
+    });
+  });
+
   it("a document that is not an object is refused", () => {
     assert.equal(issuesOf([1, 2])[0].key, "(document)");
   });

@@ -26,7 +26,8 @@ export interface RecordedGoogleRequest {
 }
 
 /** What a route answers; `undefined` leaves the request unanswered until `close`. */
-export type RouteAnswer = { readonly status: number; readonly body: unknown } | undefined;
+/** A JSON answer (`body`), or a media download's bytes as stored (`media`). */
+export type RouteAnswer = { readonly status: number; readonly body: unknown } | { readonly status: number; readonly media: string } | undefined;
 
 export interface RecordingServer {
   readonly endpoint: string;
@@ -45,7 +46,8 @@ export async function startRecordingServer(route: (request: IncomingMessage, bod
       requests.push({ method: request.method ?? "", url, headers: request.headers });
       const answer = route(request, Buffer.concat(chunks), url);
       if (answer === undefined) return;
-      response.writeHead(answer.status, { "content-type": "application/json" }).end(JSON.stringify(answer.body));
+      if ("media" in answer) response.writeHead(answer.status, { "content-type": "application/octet-stream" }).end(answer.media);
+      else response.writeHead(answer.status, { "content-type": "application/json" }).end(JSON.stringify(answer.body));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
