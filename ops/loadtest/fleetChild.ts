@@ -3,11 +3,12 @@
  * the arguments it was given and sends its report to the parent.
  */
 import { EventEmitter } from "node:events";
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { PassThrough, Writable } from "node:stream";
 import { main } from "../../functions/local/cli";
 import { DEAD_LETTERS_FILE } from "../../functions/local/deadLetters";
+import { RESULT_BATCH_PREFIX, RESULT_PREFIX } from "../../shared/result";
 import type { FleetRunReport } from "./fleetRun";
 
 async function run(): Promise<void> {
@@ -47,6 +48,7 @@ async function run(): Promise<void> {
     (text) => text.split("\n").filter((line) => line.trim() !== "").length,
     () => 0,
   );
+  const filesIn = async (prefix: string, suffix: string) => (await readdir(join(outDir, prefix)).catch(() => [])).filter((name) => name.endsWith(suffix)).length;
   const report: FleetRunReport = {
     drainMs: firstAt === undefined ? 0 : lastAt - firstAt,
     ok: outcomes.ok,
@@ -57,6 +59,7 @@ async function run(): Promise<void> {
     cpuMs: (cpu.user + cpu.system) / 1000,
     maxRssMb: process.resourceUsage().maxRSS / 1024,
     exitCode,
+    recordObjects: (await filesIn(RESULT_PREFIX, ".json")) + (await filesIn(RESULT_BATCH_PREFIX, ".jsonl")),
   };
   process.send?.(report, () => process.exit(0));
 }

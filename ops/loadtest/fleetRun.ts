@@ -24,6 +24,8 @@ export interface FleetRunReport {
   readonly cpuMs: number;
   readonly maxRssMb: number;
   readonly exitCode: number;
+  /** Result record objects the run wrote: one a page, or the JSON Lines batch objects when `resultBatchMaxRecords` is above 1. */
+  readonly recordObjects: number;
 }
 
 export interface FleetRunOptions {
@@ -31,13 +33,15 @@ export interface FleetRunOptions {
   readonly concurrency: number;
   readonly perDomainDelayMs: number;
   readonly maxAttempts?: number;
+  /** More runtime settings for the run's settings file (such as `resultBatchMaxRecords`). @default none */
+  readonly settings?: Readonly<Record<string, unknown>>;
 }
 
 export async function runLocalFleet(options: FleetRunOptions): Promise<FleetRunReport> {
   const dir = await mkdtemp(join(tmpdir(), "scrape-fleet-run-"));
   try {
     await writeFile(join(dir, "urls.txt"), `${options.urls.join("\n")}\n`);
-    await writeFile(join(dir, "settings.json"), JSON.stringify({ perDomainDelayMs: options.perDomainDelayMs, respectRobots: false, concurrency: options.concurrency }));
+    await writeFile(join(dir, "settings.json"), JSON.stringify({ ...options.settings, perDomainDelayMs: options.perDomainDelayMs, respectRobots: false, concurrency: options.concurrency }));
     const args = ["--out", join(dir, "out"), "--config", join(dir, "settings.json"), "--concurrency", String(options.concurrency), "--max-attempts", String(options.maxAttempts ?? 5), "--allow-private-networks", "--verbose", join(dir, "urls.txt")];
     return await new Promise<FleetRunReport>((resolve, reject) => {
       const child = fork(join(__dirname, "fleetChild.ts"), args, { execArgv: ["--import", "tsx"], stdio: ["ignore", "ignore", "ignore", "ipc"] });

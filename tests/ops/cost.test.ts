@@ -125,7 +125,7 @@ describe("cost", function () {
     assert.equal(inputOrigins({}, idle, "assumed").wallMs, "assumed", "no page fetched in the window: the time on the web stays assumed");
   });
 
-  it("with resultBatchMaxRecords on, record writes follow the stack's settings: one per min(M, 1 + (C − 1) × min(1, T / W)) pages, the wait billed where a slot holds it", () => {
+  it("with resultBatchMaxRecords on, record writes follow the stack's settings: one per min(M, C, 1 + C × T / (W + T / 2)) pages, the wait billed where a slot holds it", () => {
     const shape = readStackShape("aws-prod");
     const batched = { ...shape, settings: parseSettings({ ...shape.settings, resultBatchMaxRecords: 100, resultBatchWindowMs: 200 }) };
     const pages = 1_000_000;
@@ -134,9 +134,9 @@ describe("cost", function () {
       const before = estimate(cloud, shape, inputs, PRICE_TABLES[cloud], pages, "fleet");
       const after = estimate(cloud, batched, inputs, PRICE_TABLES[cloud], pages, "fleet");
       const writes = (of: CloudEstimate) => of.variable.find((line) => line.group === "result writes");
-      // 10 pages at once, 1,000 ms each, a 200 ms window: 1 + 9 × 0.2 = 2.8 records an object.
-      assert.ok(Math.abs((writes(after)?.quantity ?? 0) - pages / 2.8) < 1e-6, `${cloud}: ${writes(after)?.quantity}`);
-      assert.match(writes(after)?.basis ?? "", /1 record object per 2\.8 pages: min\(resultBatchMaxRecords 100, 1 \+ \(10 at once − 1\) × min\(1, window 200 ms \/ 1,000 ms a page\)\)/);
+      // 10 pages at once, 1,000 ms each, a 200 ms window: 1 + 10 × 200 / (1,000 + 100) = 2.82 records an object.
+      assert.ok(Math.abs((writes(after)?.quantity ?? 0) - pages / (1 + 2000 / 1100)) < 1e-6, `${cloud}: ${writes(after)?.quantity}`);
+      assert.match(writes(after)?.basis ?? "", /1 record object per 2\.82 pages: min\(resultBatchMaxRecords 100, 10 at once, 1 \+ 10 × window 200 ms \/ \(1,000 ms a page \+ 100 ms wait\)\)/);
       assert.equal(writes(before)?.quantity, pages);
       const seed = estimate(cloud, batched, inputs, PRICE_TABLES[cloud], pages, "seed");
       assert.equal(writes(seed)?.quantity, pages, `${cloud}: one page at a time writes each record at once`);
@@ -145,7 +145,8 @@ describe("cost", function () {
       if (cloud === "aws") assert.equal(compute(after), compute(before));
       else assert.ok(Math.abs(compute(after) / compute(before) - 1.1) < 1e-9, `${cloud}: ${compute(after) / compute(before)}`);
     }
-    assert.deepEqual(resultBatching(batched.settings, 10, 100), { recordsPerObject: 10, waitMs: 100 }, "a window as long as a page takes every page in flight");
+    assert.deepEqual(resultBatching(batched.settings, 10, 100), { recordsPerObject: 10, waitMs: 100 }, "a window as long as a page: every slot adds its record, and none adds two");
+    assert.ok(Math.abs(resultBatching(batched.settings, 32, 225).recordsPerObject - (1 + (32 * 200) / 325)) < 1e-9, "pages held for their object fetch nothing meanwhile");
     assert.equal(resultBatching({ ...batched.settings, resultBatchMaxRecords: 4 }, 10, 100).recordsPerObject, 4, "never more than resultBatchMaxRecords");
   });
 
