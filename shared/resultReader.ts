@@ -25,12 +25,18 @@ export interface ResultObjectSource {
   readResultObject(name: string, signal: AbortSignal): AsyncIterable<Uint8Array | string>;
 }
 
+/** What the reader finds: a URL's newest record, or an object or batch line that is not a readable record. */
+export type FoundResult =
+  | { readonly kind: "record"; readonly record: Readonly<Record<string, unknown>> }
+  /** `line` is 1-based, for a batch object's line. */
+  | { readonly kind: "unreadable"; readonly object: string; readonly line?: number; readonly why: string };
+
 /**
- * Every URL's newest record, one at a time. Yields `undefined` for an object
- * or a batch line that is not a readable record (not JSON; a batch line with
- * no `key`), so the caller can count what it left out.
+ * Every URL's newest record, one at a time, and each object or batch line
+ * that is not a readable record (not JSON, no `url`; a batch line with no
+ * `key`), named so the caller can say what it left out.
  */
-export async function* newestResults(source: ResultObjectSource, signal: AbortSignal): AsyncIterable<unknown> {
+export async function* newestResults(source: ResultObjectSource, signal: AbortSignal): AsyncIterable<FoundResult> {
   const newest = new NewestIndex();
   const batches: string[] = [];
   for await (const name of source.listResultObjects(RESULT_BATCH_PREFIX, signal)) {
@@ -50,10 +56,10 @@ export async function* newestResults(source: ResultObjectSource, signal: AbortSi
     if (!isPerPageObject(name)) continue;
     const record = parseRecord(await text(source.readResultObject(name, signal)));
     if (record === undefined) {
-      yield undefined;
+      yield { kind: "unreadable", object: name, why: "not a JSON record with a url" };
       continue;
     }
-    if (newest.takeIfNewer(name, stamp(record))) yield record;
+    if (newest.takeIfNewer(name, stamp(record))) yield { kind: "record", record };
   }
 
   for (const [batch, name] of batches.entries()) {
@@ -61,8 +67,8 @@ export async function* newestResults(source: ResultObjectSource, signal: AbortSi
     for await (const text of lines(source.readResultObject(name, signal))) {
       if (signal.aborted) return;
       const record = parseRecord(text);
-      if (record === undefined || typeof record.key !== "string") yield undefined;
-      else if (newest.isWinner(record.key, batch, line)) yield record;
+      if (record === undefined || typeof record.key !== "string") yield { kind: "unreadable", object: name, line: line + 1, why: record === undefined ? "not a JSON record with a url (a torn write?)" : "no key" };
+      else if (newest.isWinner(record.key, batch, line)) yield { kind: "record", record };
       line += 1;
     }
   }
@@ -162,10 +168,11 @@ function compactId(key: string): string {
   return createHash("sha256").update(key).digest().subarray(0, 16).toString("latin1");
 }
 
+/** The text as a result record: a JSON object with a string `url`; undefined otherwise. */
 function parseRecord(text: string): Readonly<Record<string, unknown>> | undefined {
   try {
     const value: unknown = JSON.parse(text);
-    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+    return typeof value === "object" && value !== null && !Array.isArray(value) && typeof (value as Record<string, unknown>).url === "string" ? (value as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
   }

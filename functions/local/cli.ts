@@ -305,9 +305,10 @@ async function recoverFromResults(how: "empty" | "missing", list: UrlList, queue
   const listed = new Map(list.urls.map((entry) => [resultKey(entry.url), entry.key]));
   const finished: ({ readonly key: string } & Completion)[] = [];
   for await (const found of newestResults(results, new AbortController().signal)) {
-    const record = found as Partial<ResultRecord> | undefined;
-    const key = typeof record?.key === "string" ? listed.get(record.key) : undefined;
-    if (record === undefined || key === undefined) continue;
+    if (found.kind === "unreadable") continue;
+    const record = found.record as Partial<ResultRecord>;
+    const key = typeof record.key === "string" ? listed.get(record.key) : undefined;
+    if (key === undefined) continue;
     finished.push(record.status === "ok" ? { key, outcome: "ok" } : { key, outcome: "failed", code: record.code ?? "internal_error", reason: record.error ?? "recorded as failed by an earlier run" });
   }
   const kept = queue.recordFinished(finished);

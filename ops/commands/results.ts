@@ -40,6 +40,9 @@ ${TARGET_HELP}
 
 ${EXIT_HELP}`;
 
+/** Unreadable objects or lines named one by one on stderr; past this many, only counted. */
+const UNREADABLE_NAMED = 20;
+
 export const CSV_COLUMNS = ["url", "status", "code", "httpStatus", "finalUrl", "title", "contentType", "bytesOnWire", "fetchMs", "fetchedAt", "attempt", "id"] as const;
 
 export const resultsCommand: FleetCommand = {
@@ -71,16 +74,23 @@ export const resultsCommand: FleetCommand = {
         let unreadable = 0;
         try {
           if (format === "csv") await write(out, `${CSV_COLUMNS.join(",")}\n`);
-          for await (const record of newestResults(backend, io.signal)) {
-            if (!isRecord(record)) {
+          for await (const found of newestResults(backend, io.signal)) {
+            if (found.kind === "unreadable") {
               unreadable += 1;
+              if (unreadable <= UNREADABLE_NAMED) io.stderr.write(`results: left out ${found.object}${found.line === undefined ? "" : ` line ${found.line}`}: not a result record (${found.why})\n`);
               continue;
             }
+            const { record } = found;
             if (status !== undefined && record.status !== status) continue;
             if (since !== undefined && !(Date.parse(String(record.fetchedAt)) >= since)) continue;
             await write(out, format === "csv" ? `${csvRow(record)}\n` : `${JSON.stringify(record)}\n`);
             progress.add(1);
           }
+        } catch (error) {
+          // Ctrl-C aborts the listing or read in flight (the SDKs and the local
+          // store take the signal), which rejects with an AbortError: that is
+          // the interruption, not a failure of the store.
+          if (!io.signal.aborted) throw error;
         } finally {
           progress.stop();
           if (out !== io.stdout) {
@@ -94,10 +104,6 @@ export const resultsCommand: FleetCommand = {
       });
     }),
 };
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value) && typeof (value as Record<string, unknown>).url === "string";
-}
 
 /** Waits for the stream to drain when it asks to, so a slow disk or pipe never buffers the whole export. */
 async function write(out: Writable, text: string): Promise<void> {

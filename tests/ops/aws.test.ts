@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { createServer, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient, SendMessageBatchCommand } from "@aws-sdk/client-sqs";
 import { createHash } from "node:crypto";
 import { CreateBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
@@ -11,6 +13,7 @@ import { createS3ResultStore } from "../../functions/aws/resultStore";
 import { RESULT_BATCH_CONTENT_TYPE, RESULT_BATCH_PREFIX, resultKey } from "../../shared/result";
 import { ResultBatcher } from "../../shared/resultBatcher";
 import { loadFauxqs, registerQueue, startControlPlaneFake, startSqsFront, type ControlPlaneFake, type SqsFront } from "./awsFakes";
+import { OPS_EXIT_CODES } from "../../ops/command";
 import { captureIo, until } from "./support";
 
 const FUNCTION = "scrape-fleet-test-worker";
@@ -320,6 +323,29 @@ describe("fleet on AWS (real SDK clients; fauxqs for SQS and S3, recorded fakes 
     assert.equal(lines.length, total);
     const failed = await fleet("results", "export", "--format", "csv", "--status", "failed");
     assert.equal(failed.out.trim().split("\n").length, 1 + Math.ceil(total / 10));
+  });
+
+  it("results export stopped by Ctrl-C while a store read is in flight is exit 130, not an error", async () => {
+    const io = captureIo({ cwd: dir });
+    // An S3 endpoint that takes the listing and never answers it: Ctrl-C
+    // arrives while the SDK's request is in flight, which the SDK rejects with an AbortError.
+    const held: ServerResponse[] = [];
+    const stalled = createServer((_request, response) => {
+      held.push(response);
+      io.controller.abort();
+    });
+    await new Promise<void>((resolve) => stalled.listen(0, "127.0.0.1", resolve));
+    try {
+      setEnv({ AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${(stalled.address() as AddressInfo).port}` });
+      const code = await main(["results", "export", "--outputs", "outputs.json"], io);
+      assert.equal(code, OPS_EXIT_CODES.interrupted, io.err());
+      assert.doesNotMatch(io.err(), /error|aborted/i);
+      assert.match(io.err(), /exported 0 record\(s\)/);
+      assert.equal(held.length, 1, "the listing was in flight");
+    } finally {
+      for (const response of held) response.destroy();
+      await new Promise((resolve) => stalled.close(resolve));
+    }
   });
 
   it("a batch object the worker's S3 store writes lands as application/x-ndjson, and export keeps each URL's newest record across it and a per-page object", async () => {

@@ -275,7 +275,7 @@ describe("fleet on Azure (Service Bus REST and ARM: recorded-request fake; App C
     await container.getBlockBlobClient("raw/skip.html.gz").upload("x", 1);
     // Pages of 7 blobs: all 20 records arrive only if each page's continuation token is followed.
     const seen: string[] = [];
-    for await (const record of newestResults(backend, new AbortController().signal)) seen.push((record as { url: string }).url);
+    for await (const found of newestResults(backend, new AbortController().signal)) seen.push(found.kind === "record" ? String(found.record.url) : `unreadable ${found.object}`);
     assert.deepEqual(seen.sort(), [...urls].sort());
   });
 
@@ -293,7 +293,7 @@ describe("fleet on Azure (Service Bus REST and ARM: recorded-request fake; App C
     assert.equal((await container.getBlobClient(batches[0]).getProperties()).contentType, RESULT_BATCH_CONTENT_TYPE);
 
     const seen: [string, number][] = [];
-    for await (const found of newestResults(backend, new AbortController().signal)) seen.push([(found as { url: string }).url, (found as { attempt: number }).attempt]);
+    for await (const found of newestResults(backend, new AbortController().signal)) if (found.kind === "record") seen.push([String(found.record.url), Number(found.record.attempt)]);
     assert.deepEqual(seen.sort(), [["https://site.example/again", 2], ["https://site.example/once", 1]]);
   });
 

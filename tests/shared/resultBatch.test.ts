@@ -7,7 +7,7 @@ import { strict as assert } from "node:assert";
 import type { PutOptions, StoredObject } from "../../shared/ports";
 import { RESULT_BATCH_CONTENT_TYPE, resultKey } from "../../shared/result";
 import { ResultBatcher } from "../../shared/resultBatcher";
-import { newestResults, type ResultObjectSource } from "../../shared/resultReader";
+import { newestResults, type FoundResult, type ResultObjectSource } from "../../shared/resultReader";
 import { parseSettings, type FleetSettings } from "../../shared/settings";
 import { createWorker } from "../../shared/worker";
 import { startLoopbackServer, type LoopbackServer } from "../support/loopback/server";
@@ -254,9 +254,9 @@ describe("export reads one record per URL, the newest", () => {
       "results/batches/notes.txt": "not a batch object",
       "raw/x.html.gz": "not a record",
     });
-    const exported: unknown[] = [];
+    const exported: FoundResult[] = [];
     for await (const found of newestResults(source, new AbortController().signal)) exported.push(found);
-    const records = exported.filter((found) => found !== undefined) as { url: string; content: { title: string } }[];
+    const records = exported.flatMap((found) => (found.kind === "record" ? [found.record as unknown as { url: string; content: { title: string } }] : []));
     assert.deepEqual(Object.fromEntries(records.map((found) => [found.url.slice("https://site.example".length), found.content.title])), {
       "/a": "new é",
       "/b": "second",
@@ -264,13 +264,17 @@ describe("export reads one record per URL, the newest", () => {
       "/d": "/d",
     });
     assert.equal(records.length, 4, "exactly one record per URL");
-    assert.equal(exported.length - records.length, 1, "the unreadable batch line is reported, not dropped silently");
+    assert.deepEqual(
+      exported.filter((found) => found.kind === "unreadable"),
+      [{ kind: "unreadable", object: "results/batches/20261201T100500000Z-0000000000000002.jsonl", line: 2, why: "not a JSON record with a url (a torn write?)" }],
+      "the torn batch line is reported by object and line, not dropped silently",
+    );
   });
 
   it("a store written without batches is read as before: each per-page object once", async () => {
     const objects = Object.fromEntries(Array.from({ length: 5 }, (_, n) => record(`/p${n}`, "2026-12-01T10:00:00.000Z", 1)).map((each) => [each.key, JSON.stringify(each)]));
     const seen: string[] = [];
-    for await (const found of newestResults(memorySource({ ...objects, "results/broken.json": "{" }), new AbortController().signal)) seen.push(found === undefined ? "unreadable" : (found as { url: string }).url);
-    assert.deepEqual(seen.sort(), [...Array.from({ length: 5 }, (_, n) => `https://site.example/p${n}`), "unreadable"].sort());
+    for await (const found of newestResults(memorySource({ ...objects, "results/broken.json": "{" }), new AbortController().signal)) seen.push(found.kind === "unreadable" ? `unreadable ${found.object}` : String(found.record.url));
+    assert.deepEqual(seen.sort(), [...Array.from({ length: 5 }, (_, n) => `https://site.example/p${n}`), "unreadable results/broken.json"].sort());
   });
 });
