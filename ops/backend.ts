@@ -69,6 +69,8 @@ export interface FleetStatus {
   readonly fetchLatency?: FetchLatency;
   /** The window the rate and the outcomes cover. */
   readonly windowMinutes: number;
+  /** Figures that could not be read this time, each with why and the fix; the rest of the status stands. */
+  readonly unread?: readonly string[];
 }
 
 /** The fetch times of a window's pages, as the fleet's metrics hold them. */

@@ -19,6 +19,7 @@ import { ContainerClient } from "@azure/storage-blob";
 import { AZURE_APP_SETTINGS, SCRAPE_DISABLED_SETTING } from "../../functions/azure/appSettings";
 import { FLEET_METRICS_EVENT } from "../../functions/azure/metrics";
 import { resourceName } from "../../infra/naming";
+import { describeError } from "../../shared/errors";
 import { encodeMessage, parseMessage, type ScrapeMessage } from "../../shared/message";
 import { METRICS, OUTCOME_METRIC } from "../../shared/metricNames";
 import type { DeadLetterEntry, FleetBackend, FleetStatus, RefusedEntry, StoredSettings } from "../backend";
@@ -280,7 +281,15 @@ export class AzureBackend implements FleetBackend {
   async status(windowMinutes: number): Promise<FleetStatus> {
     const [counts, appSettings, settings] = await Promise.all([this.queueCounts(), this.appSettings(), this.readSettings()]);
     const fleetName = appSettings[AZURE_APP_SETTINGS.fleetName];
-    const pages = fleetName === undefined ? undefined : await this.windowPages(fleetName, windowMinutes);
+    // The page figures are the workers' log lines in Log Analytics: an
+    // operator without read access there still gets the queue's state.
+    let pages: Awaited<ReturnType<AzureBackend["windowPages"]>> | undefined;
+    let unread: string | undefined;
+    try {
+      pages = fleetName === undefined ? undefined : await this.windowPages(fleetName, windowMinutes);
+    } catch (error) {
+      unread = `pages/min, outcomes and fetch time: the Log Analytics query failed (${error instanceof CredentialsError ? error.detail : describeError(error)}); they need Log Analytics Reader on the stack's workspace`;
+    }
     return {
       backlog: counts.active + counts.scheduled,
       deadLetters: counts.deadLetters,
@@ -294,6 +303,7 @@ export class AzureBackend implements FleetBackend {
             ...(pages.fetched > 0 ? { fetchLatency: { pages: pages.fetched, averageMs: pages.fetchMs / pages.fetched } } : {}),
           }),
       windowMinutes,
+      ...(unread === undefined ? {} : { unread: [unread] }),
     };
   }
 

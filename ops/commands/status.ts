@@ -82,6 +82,7 @@ export function renderStatus(target: string, status: FleetStatus): string {
     row("pages/min", status.pagesPerMinute === undefined ? "–" : `${status.pagesPerMinute.toFixed(1)} (last ${status.windowMinutes} min)`),
     row("outcomes", `${shares || "–"} (last ${status.windowMinutes} min)`),
     row("fetch time", status.fetchLatency === undefined ? "–" : `${Math.round(status.fetchLatency.averageMs)} ms a page, average of ${status.fetchLatency.pages} (last ${status.windowMinutes} min)`),
+    ...(status.unread ?? []).map((note) => row("not read", note)),
   ].join("\n");
 }
 

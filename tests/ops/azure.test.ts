@@ -20,6 +20,7 @@ import { newestResults } from "../../shared/resultReader";
 import { startAppConfigurationFake, type AppConfigurationFake } from "../support/azureFakes";
 import { azuriteConnectionString, startAzurite, type Azurite } from "../support/azurite";
 import { startAzureControlFake, type AzureControlFake } from "./azureFakes";
+import { renderStatus } from "../../ops/commands/status";
 import { captureIo, until } from "./support";
 
 const APP = "scrape-fleet-test-fn";
@@ -163,6 +164,18 @@ describe("fleet on Azure (Service Bus REST and ARM: recorded-request fake; App C
     assert.equal(query?.timespan, "PT15M");
     assert.match(query?.query ?? "", /^AppTraces\n/);
     assert.match(query?.query ?? "", /tostring\(line\.fleet\) == "scrape-fleet-test"/, "the fleet comes from the app's FLEET_NAME");
+  });
+
+  it("status without access to the workspace still shows the queue, and names the figures it could not read and the role they need", async () => {
+    control.work.push(...Array.from({ length: 3 }, (_, n) => ({ id: `m${n}`, sequenceNumber: n + 1, body: JSON.stringify({ url: `https://site.example/${n}` }), deliveryCount: 0, enqueuedAt: new Date(), properties: {} })));
+    // The workspace named from FLEET_NAME is not there: the query answers 404, as it would 403 without Log Analytics Reader.
+    control.appSettings = { ...control.appSettings, FLEET_NAME: "scrape-fleet-elsewhere" };
+    const status = await backend.status(15);
+    assert.equal(status.backlog, 3);
+    assert.equal(status.pagesPerMinute, undefined);
+    assert.equal(status.unread?.length, 1);
+    assert.match(status.unread?.[0] ?? "", /pages\/min, outcomes and fetch time: the Log Analytics query failed \(.*404.*\); they need Log Analytics Reader/);
+    assert.match(renderStatus(backend.description, status), /not read {8}pages\/min/);
   });
 
   it("a load test sends REST batches and watches the queue's countDetails and the workspace's lines until the work is gone", async () => {
