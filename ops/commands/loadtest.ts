@@ -221,7 +221,7 @@ async function loadRunningFleet(flags: FlagValues, io: CommandIo): Promise<OpsEx
   const count = flags.count;
   let target: URL;
   try {
-    target = parseTarget(text("target") as string);
+    target = parseTarget(text("target") as string, { allowPrivateNetworks: text("local") !== undefined });
   } catch (error) {
     if (!(error instanceof OpsUsageError)) throw error;
     io.stderr.write(`loadtest: ${error.message}\n`);
@@ -231,6 +231,8 @@ async function loadRunningFleet(flags: FlagValues, io: CommandIo): Promise<OpsEx
     const local = text("local") !== undefined;
     const intervalSeconds = typeof flags.interval === "number" ? flags.interval : local ? DEFAULT_INTERVAL_SECONDS.local : DEFAULT_INTERVAL_SECONDS.cloud;
     const targetFlags = { stack: text("stack"), outputs: text("outputs"), local: text("local"), config: text("config") };
+    // As `enqueue` does: a local fleet's run drains its queue and ends, so the
+    // queue is filled first and `npm start -- --out DIR` started beside the watch.
     return withBackend(targetFlags, io, { createLocal: true }, async (backend) => {
       const report = await runDeployedLoadTest({
         backend,

@@ -14,7 +14,9 @@
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { TopLevelSpec } from "vega-lite";
+import { ScrapeError } from "../../shared/errors";
 import { parseMessage } from "../../shared/message";
+import { checkUrl } from "../../shared/ssrf";
 import type { FleetBackend, FleetStatus } from "../backend";
 import type { CommandIo } from "../command";
 import { sendMessages, type NumberedMessage } from "../send";
@@ -99,24 +101,21 @@ export function newRunId(now = Date.now()): string {
 }
 
 /**
- * Checks `--target`: an absolute http or https URL without credentials (the
- * workers record a URL with credentials as `url_credentials_not_allowed`
- * without fetching it). Throws `OpsUsageError` naming the value and the fix.
+ * Checks `--target` with the workers' own URL check (shared/ssrf.ts
+ * `checkUrl`): an absolute http(s) URL without credentials and, unless the
+ * fleet may fetch private networks, not an IP literal in a private, loopback
+ * or link-local range, which every deployed worker refuses (`ssrf_refused`)
+ * without fetching. A name is not resolved here: the workers check what it
+ * resolves to. Throws `OpsUsageError` naming the value and the fix.
  */
-export function parseTarget(text: string): URL {
-  let url: URL;
+export function parseTarget(text: string, policy: { readonly allowPrivateNetworks: boolean }): URL {
   try {
-    url = new URL(text);
-  } catch {
-    throw new OpsUsageError(`--target must be an absolute http(s) URL on a host you own, such as https://your-host.example/page (given ${JSON.stringify(text)})`);
+    return checkUrl(text, policy);
+  } catch (error) {
+    if (!(error instanceof ScrapeError)) throw error;
+    const fix = error.code === "ssrf_refused" ? "; a deployed fleet never fetches private addresses, so load a public host you own" : "";
+    throw new OpsUsageError(`--target ${JSON.stringify(text)} would not be fetched: ${error.message}${fix}`);
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new OpsUsageError(`--target must be an http or https URL (given ${JSON.stringify(text)}, scheme ${url.protocol}); the workers fetch nothing else`);
-  }
-  if (url.username !== "" || url.password !== "") {
-    throw new OpsUsageError(`--target must not carry a user name or password (given ${JSON.stringify(text)}); the workers refuse such URLs without fetching them`);
-  }
-  return url;
 }
 
 /** Message `n` of the run: the target with its own `loadtest` parameter, the run in its id and metadata. */
@@ -165,6 +164,10 @@ export async function runDeployedLoadTest(options: DeployedLoadTestOptions): Pro
   const { backend, target, count, io } = options;
   const runId = options.runId ?? newRunId();
   const before = await backend.status(options.windowMinutes);
+  if (!before.triggerEnabled || !before.settingsEnabled) {
+    // A paused fleet would hold every message until the timeout and report nothing about its scaling.
+    throw new OpsUsageError(`${backend.description} is paused (${!before.triggerEnabled ? "trigger stopped" : "settings enabled: false"}); nothing would drain. Run \`npm run fleet -- resume\` with the same target first, then the load test`);
+  }
   const startedAt = Date.now();
   io.stderr.write(`loadtest: run ${runId}: sending ${count} message(s) for ${target.href} (each with ?${LOADTEST_PARAMETER}=${runId}-N) to ${backend.description}\n`);
 

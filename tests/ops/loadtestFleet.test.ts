@@ -59,12 +59,15 @@ describe("loadtest of a running fleet", function () {
     const noCount = command(["--local", "fleet", "--target", `${origin}/`]);
     assert.equal(await noCount.done, OPS_EXIT_CODES.usage);
     assert.match(noCount.io.err(), /--local fleet needs --count N, .* such as --count 1000/);
-    for (const [target, problem] of [
-      ["ftp://files.example/x", /must be an http or https URL \(given "ftp:\/\/files.example\/x", scheme ftp:\)/],
-      ["/relative/page", /^loadtest: --target must be an absolute http\(s\) URL on a host you own, .*\(given "\/relative\/page"\)/],
-      ["https://user:secret@site.example/", /must not carry a user name or password/],
+    // The workers' own URL check decides, so the load test never sends what every worker would refuse unfetched.
+    for (const [fleetFlags, target, problem] of [
+      [["--local", "fleet"], "ftp://files.example/x", /^loadtest: --target "ftp:\/\/files.example\/x" would not be fetched: .*has scheme "ftp:"; only http: and https: URLs are fetched/],
+      [["--local", "fleet"], "/relative/page", /--target "\/relative\/page" would not be fetched: .*is not an absolute URL/],
+      [["--local", "fleet"], "https://user:secret@site.example/", /carries user credentials/],
+      [["--outputs", "outputs.json"], "http://10.0.0.5/page", /--target "http:\/\/10.0.0.5\/page" would not be fetched: .*a deployed fleet never fetches private addresses, so load a public host you own/],
+      [["--stack", "aws-prod"], "http://[::1]:8080/", /a deployed fleet never fetches private addresses/],
     ] as const) {
-      const bad = command(["--local", "fleet", "--target", target, "--count", "5"]);
+      const bad = command([...fleetFlags, "--target", target, "--count", "5"]);
       assert.equal(await bad.done, OPS_EXIT_CODES.usage, target);
       assert.match(bad.io.err(), problem);
     }
@@ -143,6 +146,18 @@ describe("loadtest of a running fleet", function () {
     assert.equal(await run.done, OPS_EXIT_CODES.interrupted);
     assert.match(run.io.out(), /watch stopped by Ctrl-C/);
     assert.match(run.io.out(), /seconds\s+backlog\s+in flight\s+dead letters\s+drained\/min\s+pages\/min/);
+  });
+
+  it("refuses a paused fleet before sending anything: nothing would drain", async () => {
+    const pauseIo = captureIo({ cwd: dir, stdin: `${origin}/first\n` });
+    assert.equal(await main(["enqueue", "-", "--local", "paused"], pauseIo), OPS_EXIT_CODES.ok, pauseIo.err());
+    assert.equal(await main(["pause", "--local", "paused"], pauseIo), OPS_EXIT_CODES.ok, pauseIo.err());
+    const run = command(["--local", "paused", "--target", `${origin}/paused`, "--count", "5", "--interval", "0.2"]);
+    assert.equal(await run.done, OPS_EXIT_CODES.usage);
+    assert.match(run.io.err(), /is paused \(.*\); nothing would drain\. Run `npm run fleet -- resume` with the same target first/);
+    const statusIo = captureIo({ cwd: dir });
+    assert.equal(await main(["status", "--local", "paused", "--json"], statusIo), OPS_EXIT_CODES.ok);
+    assert.equal((JSON.parse(statusIo.out()) as { backlog: number }).backlog, 1, "no load-test message was queued");
   });
 
   it("counts a queue as drained only once work was seen in it, or the window's finished pages cover what was sent", () => {
