@@ -37,9 +37,11 @@ export const SETTINGS_SPEC = {
     doc: "Result records one worker process writes as one JSON Lines object under `results/batches/` (one write for many pages). 1 writes each record alone at `results/<sha256>.json`. Read batched records with `fleet results export`.",
   },
   // At most 1 s: a record still waiting for its batch at a batch's deadline is a
-  // write under way, which runs on only for the handler's write grace (2 s on
-  // AWS and Google Cloud, shared/worker.ts `writeGraceMs`), so the window ends
-  // well inside it.
+  // write under way, which runs on only for the handler's write grace
+  // (functions/handlerConfig.ts `writeGraceFor`: the deadline margin less 1 s,
+  // so 2 s on AWS and Google Cloud and 4 s on Azure with the default margins).
+  // A margin set below 2 s leaves less grace than the window: a record then
+  // still waiting at the deadline is abandoned and its page retried, not lost.
   resultBatchWindowMs: {
     type: "integer",
     min: 0,

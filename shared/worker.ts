@@ -214,7 +214,11 @@ export function createWorker(options: WorkerOptions): Worker {
     const { resultBatchMaxRecords: maxRecords, resultBatchWindowMs: windowMs } = context.settings;
     if (maxRecords === 1) return put(context, { key: record.key, body, contentType: "application/json" });
     const signal = context.writeSignal;
-    const landed = batcher.add(body, { maxRecords, windowMs }, signal);
+    // JSON allows U+2028 and U+2029 raw in strings, but many line readers
+    // (Python's str.splitlines, JavaScript's old line terminators) end a line
+    // there; escaped, each record is one line for every reader of the object.
+    const line = body.replaceAll("\u2028", "\\u2028").replaceAll("\u2029", "\\u2029");
+    const landed = batcher.add(line, { maxRecords, windowMs }, signal);
     flushWhenAllWaiting();
     try {
       await landed;

@@ -39,7 +39,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as monitor from "@pulumi/azure-native/monitor";
 import { DEAD_LETTERED_EVENT } from "../../functions/azure/appSettings";
-import { FLEET_METRICS_EVENT, OLDEST_MESSAGE_AGE_FIELD } from "../../functions/azure/metrics";
+import { fleetMetricsLinesKql, OLDEST_MESSAGE_AGE_FIELD } from "../../functions/azure/metrics";
 import { METRICS } from "../../shared/metricNames";
 import { AZURE_LIMITS } from "../cloudLimits";
 import type { AlarmThresholds } from "../contract";
@@ -75,26 +75,16 @@ export function isoMinutes(minutes: number): string {
   return minutes % 60 === 0 ? `PT${minutes / 60}H` : `PT${minutes}M`;
 }
 
-/** Each window's metric line (see functions/azure/metrics.ts), parsed. */
-export function fleetMetricsLinesKql(): string {
-  return [
-    "traces",
-    `| where message has "${FLEET_METRICS_EVENT}"`,
-    "| extend line = parse_json(message)",
-    `| where tostring(line.event) == "${FLEET_METRICS_EVENT}"`,
-  ].join("\n");
-}
-
 /** The largest message age each window reported, in seconds. */
 export function oldestMessageAgeKql(): string {
-  return [fleetMetricsLinesKql(), `| project timestamp, ${OLDEST_MESSAGE_AGE_FIELD} = todouble(line.${OLDEST_MESSAGE_AGE_FIELD})`].join("\n");
+  return [fleetMetricsLinesKql("appInsights"), `| project timestamp, ${OLDEST_MESSAGE_AGE_FIELD} = todouble(line.${OLDEST_MESSAGE_AGE_FIELD})`].join("\n");
 }
 
 /** Pages ending `retry` or `malformed`, in percent of all pages, over the rule's window. */
 export function retryRateKql(): string {
   const count = (metric: string) => `sum(toint(line.${metric}))`;
   return [
-    fleetMetricsLinesKql(),
+    fleetMetricsLinesKql("appInsights"),
     `| summarize pages = ${[METRICS.pagesOk, METRICS.pagesFailed, METRICS.pagesRetried, METRICS.pagesMalformed].map(count).join(" + ")}, sentBack = ${count(METRICS.pagesRetried)} + ${count(METRICS.pagesMalformed)}`,
     "| extend RetryRatePercent = iff(pages == 0, 0.0, 100.0 * sentBack / pages)",
     "| project RetryRatePercent",

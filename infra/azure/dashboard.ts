@@ -14,7 +14,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as applicationinsights from "@pulumi/azure-native/applicationinsights";
 import { OLDEST_MESSAGE_AGE_FIELD } from "../../functions/azure/metrics";
 import { METRICS, PAGE_OUTCOME_METRICS } from "../../shared/metricNames";
-import { errorRateKql, fleetMetricsLinesKql, oldestMessageAgeKql } from "./alarms";
+import { fleetMetricsLinesKql } from "../../functions/azure/metrics";
+import { errorRateKql, oldestMessageAgeKql } from "./alarms";
 import { guidFrom } from "./identity";
 
 export interface DashboardArgs {
@@ -64,7 +65,7 @@ function metricPanel(name: string, title: string, metric: string, aggregation: n
 /** The workbook's gallery JSON. */
 export function workbookDocument(args: { readonly namePrefix: string; readonly namespaceId: string; readonly queueName: string; readonly appInsightsId: string }): Record<string, unknown> {
   const { namespaceId, queueName, appInsightsId } = args;
-  const lines = fleetMetricsLinesKql();
+  const lines = fleetMetricsLinesKql("appInsights");
   return {
     version: "Notebook/1.0",
     items: [

@@ -17,7 +17,7 @@ import { AppConfigurationClient } from "@azure/app-configuration";
 import { DefaultAzureCredential, type AccessToken, type TokenCredential } from "@azure/identity";
 import { ContainerClient } from "@azure/storage-blob";
 import { AZURE_APP_SETTINGS, SCRAPE_DISABLED_SETTING } from "../../functions/azure/appSettings";
-import { FLEET_METRICS_EVENT } from "../../functions/azure/metrics";
+import { fleetMetricsLinesKql } from "../../functions/azure/metrics";
 import { resourceName } from "../../infra/naming";
 import { describeError } from "../../shared/errors";
 import { encodeMessage, parseMessage, type ScrapeMessage } from "../../shared/message";
@@ -310,20 +310,17 @@ export class AzureBackend implements FleetBackend {
   /**
    * The window's `fleet_metrics` lines summed, from the stack's Log Analytics
    * workspace (named from the fleet's prefix, as infra/azure/config.ts names
-   * it), where workspace-based Application Insights keeps traces in `AppTraces`
-   * with the text in `Message`. The query goes through ARM, so the ARM token
-   * serves; it needs read access to the workspace's logs (Log Analytics Reader).
-   * https://learn.microsoft.com/azure/azure-monitor/app/convert-classic-resource#table-structure
+   * it), in the workspace's schema (`fleetMetricsLinesKql`). The query goes
+   * through ARM, so the ARM token serves; it needs read access to the
+   * workspace's logs (Log Analytics Reader).
    * https://learn.microsoft.com/azure/azure-monitor/logs/api/azure-resource-queries
    */
   private async windowPages(fleetName: string, windowMinutes: number): Promise<{ readonly outcomes: Record<"ok" | "failed" | "retry" | "malformed", number>; readonly fetched: number; readonly fetchMs: number }> {
     const workspace = `${this.address.resourceGroupId}/providers/Microsoft.OperationalInsights/workspaces/${resourceName("azureLogAnalyticsWorkspace", fleetName, "logs")}`;
     const sum = (field: string) => `sum(toint(line.${field}))`;
     const query = [
-      "AppTraces",
-      `| where Message has "${FLEET_METRICS_EVENT}"`,
-      "| extend line = parse_json(Message)",
-      `| where tostring(line.event) == "${FLEET_METRICS_EVENT}" and tostring(line.fleet) == ${JSON.stringify(fleetName)}`,
+      fleetMetricsLinesKql("workspace"),
+      `| where tostring(line.fleet) == ${JSON.stringify(fleetName)}`,
       `| summarize ok = ${sum(OUTCOME_METRIC.ok)}, failed = ${sum(OUTCOME_METRIC.failed)}, retry = ${sum(OUTCOME_METRIC.retry)}, malformed = ${sum(OUTCOME_METRIC.malformed)},`,
       `    fetched = sum(toint(line.${METRICS.fetchLatencyMs}["count"])), fetchMs = sum(todouble(line.${METRICS.fetchLatencyMs}["sum"]))`,
     ].join("\n");

@@ -102,7 +102,6 @@ export interface EnqueueOptions {
   readonly random?: () => number;
 }
 
-
 export async function enqueue(options: EnqueueOptions): Promise<EnqueueReport> {
   const { backend, input, checkpoint, dryRun, io } = options;
   const startedAt = Date.now();

@@ -153,7 +153,7 @@ const GCP_LOG_METRIC_BYTES_PER_MONTH = (5 * 8 + 80) * 43_200;
  * What each cloud bills for the program's alarms, in its own unit; checked
  * against the mocked plan of every cloud in tests/ops/costUnits.test.ts.
  * - AWS: per alarm metric, a metric-math alarm counting each metric it reads
- *   (infra/aws/alarms.ts: six single-metric alarms, error rate 2, page
+ *   (infra/aws/alarms.ts: five single-metric alarms, error rate 2, page
  *   retries 4, stalled 2). https://aws.amazon.com/cloudwatch/pricing/
  * - Azure: a metric alert per time series it monitors (infra/azure/alarms.ts:
  *   2), a log search alert by its evaluation frequency (5, every 5 minutes).

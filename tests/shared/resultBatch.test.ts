@@ -175,6 +175,23 @@ describe("worker with resultBatchMaxRecords above 1", () => {
     }
   });
 
+  it("a record holding U+2028 or U+2029 stays one line of its object, for readers that end lines there too", async () => {
+    const store = new MemoryResultStore();
+    const settings = settingsWith({ resultBatchMaxRecords: 100, resultBatchWindowMs: 1_000 });
+    const worker = createWorker({ settings: { get: async () => settings }, results: store, allowPrivateNetworks: true, lookup: loopbackLookup });
+    try {
+      const metadata = { note: "line\u2028separator and paragraph\u2029separator" };
+      const outcomes = await worker.processBatch([{ id: "sep", body: JSON.stringify({ url: url("/good"), metadata }), attempt: 1 }, item("b", "/other")]);
+      assert.deepEqual(outcomes.map(({ outcome }) => outcome.kind), ["ok", "ok"]);
+      const body = String([...store.objects.values()][0].body);
+      assert.equal(body.split(/\r?\n|\u2028|\u2029/).filter((line) => line !== "").length, 2, "split as Python's splitlines would, still one record a line");
+      const records = linesOf([...store.objects.values()][0]) as { metadata?: typeof metadata }[];
+      assert.deepEqual(records.find((record) => record.metadata !== undefined)?.metadata, metadata, "the characters themselves are kept");
+    } finally {
+      await worker.close();
+    }
+  });
+
   it("a failed batch write sends every page in it back as store_failed, and the redelivery stores each one: none is lost", async () => {
     const store = new MemoryResultStore();
     const settings = settingsWith({ resultBatchMaxRecords: 100, resultBatchWindowMs: 50 });
