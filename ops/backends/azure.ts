@@ -34,15 +34,29 @@ const CHAIN_FIX = "run `az login` (and `az account set --subscription ID` for th
 const CREDENTIAL_ERRORS = new Set(["CredentialUnavailableError", "AggregateAuthenticationError", "AuthenticationError", "AuthenticationRequiredError"]);
 
 /** Entra ID token audiences. https://learn.microsoft.com/azure/service-bus-messaging/authenticate-application#authenticate-from-an-application */
-const SCOPES = { serviceBus: "https://servicebus.azure.net/.default", resourceManager: "https://management.azure.com/.default" } as const;
+/**
+ * Token audiences: Service Bus, ARM, and the Log Analytics query API.
+ * https://learn.microsoft.com/azure/azure-monitor/logs/api/access-api
+ */
+const SCOPES = { serviceBus: "https://servicebus.azure.net/.default", resourceManager: "https://management.azure.com/.default", logAnalytics: "https://api.loganalytics.io/.default" } as const;
 
 export const RESOURCE_MANAGER_ENDPOINT = "https://management.azure.com";
 /**
- * ARM API versions: Service Bus queues (with `countDetails`), Web sites' app
- * settings, and the Log Analytics query API reached through ARM.
- * https://learn.microsoft.com/azure/azure-monitor/logs/api/azure-resource-queries
+ * The Log Analytics query API, queried in the workspace's own context (all of
+ * its tables). The ARM forms are not used: the workspace's `api/query` was a
+ * beta retired on 2026-03-31, and the resource-centric `microsoft.insights/logs`
+ * returns only rows whose `_ResourceId` is the resource named, which the
+ * Application Insights rows in a workspace are not.
+ * https://learn.microsoft.com/azure/azure-monitor/logs/api/request-format
+ * https://learn.microsoft.com/azure/azure-monitor/logs/api/batch-beta-migration
  */
-const API_VERSIONS = { serviceBus: "2021-11-01", web: "2024-04-01", logs: "2018-03-01-preview" } as const;
+export const LOG_ANALYTICS_ENDPOINT = "https://api.loganalytics.azure.com";
+/**
+ * ARM API versions: Service Bus queues (with `countDetails`), Web sites' app
+ * settings, and Log Analytics workspaces (for the workspace's `customerId`).
+ * https://learn.microsoft.com/rest/api/loganalytics/workspaces/get
+ */
+const API_VERSIONS = { serviceBus: "2021-11-01", web: "2024-04-01", workspaces: "2022-10-01" } as const;
 
 /**
  * One REST batch send may carry at most 256 KB on the Standard tier, counted
@@ -77,6 +91,8 @@ export interface AzureBackendClients {
   readonly credential: TokenCredential;
   /** ARM's endpoint (another for a sovereign cloud). */
   readonly resourceManager: string;
+  /** The Log Analytics query API's endpoint (another for a sovereign cloud). */
+  readonly logAnalytics: string;
   /** On the store the worker reads (the output `configLocation`). */
   readonly settings: AppConfigurationClient;
   /** The results container (the output `resultsBucket`). */
@@ -123,6 +139,7 @@ export async function openAzureBackend(outputs: StackOutputs, label: string): Pr
   return new AzureBackend(address, label, {
     credential,
     resourceManager: RESOURCE_MANAGER_ENDPOINT,
+    logAnalytics: LOG_ANALYTICS_ENDPOINT,
     settings: new AppConfigurationClient(address.configEndpoint, credential),
     results: new ContainerClient(`https://${address.resultsAccount}.blob.core.windows.net/${address.resultsContainer}`, credential),
   });
@@ -161,6 +178,8 @@ export class AzureBackend implements FleetBackend {
   readonly limits = SERVICE_BUS_BATCH;
   private readonly deadLetterUrl: string;
   private readonly tokens = new Map<string, Promise<AccessToken>>();
+  /** The workspace's `customerId`, read on the first status and kept (a failed read is tried again). */
+  private workspaceId: Promise<string> | undefined;
 
   constructor(
     private readonly address: AzureFleetAddress,
@@ -310,13 +329,16 @@ export class AzureBackend implements FleetBackend {
   /**
    * The window's `fleet_metrics` lines summed, from the stack's Log Analytics
    * workspace (named from the fleet's prefix, as infra/azure/config.ts names
-   * it), in the workspace's schema (`fleetMetricsLinesKql`). The query goes
-   * through ARM, so the ARM token serves; it needs read access to the
-   * workspace's logs (Log Analytics Reader).
-   * https://learn.microsoft.com/azure/azure-monitor/logs/api/azure-resource-queries
+   * it), in the workspace's schema (`fleetMetricsLinesKql`). The query API
+   * addresses a workspace by its `customerId`, read once from its ARM
+   * resource. Both need read access to the workspace (Log Analytics Reader).
    */
   private async windowPages(fleetName: string, windowMinutes: number): Promise<{ readonly outcomes: Record<"ok" | "failed" | "retry" | "malformed", number>; readonly fetched: number; readonly fetchMs: number }> {
-    const workspace = `${this.address.resourceGroupId}/providers/Microsoft.OperationalInsights/workspaces/${resourceName("azureLogAnalyticsWorkspace", fleetName, "logs")}`;
+    this.workspaceId ??= this.readWorkspaceId(fleetName);
+    const workspaceId = await this.workspaceId.catch((error: unknown) => {
+      this.workspaceId = undefined;
+      throw error;
+    });
     const sum = (field: string) => `sum(toint(line.${field}))`;
     const query = [
       fleetMetricsLinesKql("workspace"),
@@ -324,7 +346,14 @@ export class AzureBackend implements FleetBackend {
       `| summarize ok = ${sum(OUTCOME_METRIC.ok)}, failed = ${sum(OUTCOME_METRIC.failed)}, retry = ${sum(OUTCOME_METRIC.retry)}, malformed = ${sum(OUTCOME_METRIC.malformed)},`,
       `    fetched = sum(toint(line.${METRICS.fetchLatencyMs}["count"])), fetchMs = sum(todouble(line.${METRICS.fetchLatencyMs}["sum"]))`,
     ].join("\n");
-    const answer = await this.arm("Log Analytics query", `${workspace}/providers/microsoft.insights/logs`, "POST", API_VERSIONS.logs, { query, timespan: `PT${windowMinutes}M` });
+    const response = await this.http(
+      "Log Analytics query",
+      SCOPES.logAnalytics,
+      `${this.clients.logAnalytics.replace(/\/+$/, "")}/v1/workspaces/${encodeURIComponent(workspaceId)}/query`,
+      { method: "POST", body: JSON.stringify({ query, timespan: `PT${windowMinutes}M` }), contentType: "application/json" },
+      [200],
+    );
+    const answer = (await response.json()) as Record<string, unknown>;
     const table = ((Array.isArray(answer.tables) ? answer.tables[0] : undefined) ?? {}) as { columns?: { name?: string }[]; rows?: unknown[][] };
     const row = table.rows?.[0] ?? [];
     const column = (name: string): number => {
@@ -337,6 +366,15 @@ export class AzureBackend implements FleetBackend {
       fetched: column("fetched"),
       fetchMs: column("fetchMs"),
     };
+  }
+
+  /** The stack's workspace's `customerId`: the id the query API takes. */
+  private async readWorkspaceId(fleetName: string): Promise<string> {
+    const workspace = `${this.address.resourceGroupId}/providers/Microsoft.OperationalInsights/workspaces/${resourceName("azureLogAnalyticsWorkspace", fleetName, "logs")}`;
+    const resource = await this.arm("Log Analytics workspaces/read", workspace, "GET", API_VERSIONS.workspaces);
+    const customerId = (resource.properties as Record<string, unknown> | undefined)?.customerId;
+    if (typeof customerId !== "string" || customerId === "") throw new Error(`workspace ${workspace} answered without properties.customerId`);
+    return customerId;
   }
 
   async pause(): Promise<void> {

@@ -77,6 +77,7 @@ describe("fleet on Azure (Service Bus REST and ARM: recorded-request fake; App C
     backend = new AzureBackend(azureFleetAddress(outputs, "stack azure-test"), "stack azure-test", {
       credential,
       resourceManager: control.endpoint,
+      logAnalytics: control.endpoint,
       settings: store.client,
       results: container,
       resultsPageSize: 7,
@@ -164,6 +165,12 @@ describe("fleet on Azure (Service Bus REST and ARM: recorded-request fake; App C
     assert.equal(query?.timespan, "PT15M");
     assert.match(query?.query ?? "", /^AppTraces\n/);
     assert.match(query?.query ?? "", /tostring\(line\.fleet\) == "scrape-fleet-test"/, "the fleet comes from the app's FLEET_NAME");
+    const queries = () => control.requests.filter((request) => request.path.startsWith("/v1/workspaces/"));
+    assert.equal(queries()[0]?.authorization, "Bearer token-for-https://api.loganalytics.io/.default", "the query API's own audience, not ARM's");
+
+    await backend.status(15);
+    assert.equal(queries().length, 2);
+    assert.equal(control.requests.filter((request) => request.method === "GET" && request.path.endsWith("/workspaces/scrape-fleet-test-logs")).length, 1, "the workspace's customerId is read once");
   });
 
   it("status without access to the workspace still shows the queue, and names the figures it could not read and the role they need", async () => {

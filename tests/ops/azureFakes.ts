@@ -12,12 +12,13 @@
  * - Receive and Delete: DELETE /{queue}/$DeadLetterQueue/messages/head
  * - ARM: GET the queue (`countDetails`), POST sites/{app}/config/appsettings/list,
  *   PUT sites/{app}/config/appsettings (replaces the whole set).
- * - The Log Analytics query API through ARM, on the stack's workspace
- *   (POST {workspace}/providers/microsoft.insights/logs): the fake cannot run
- *   KQL, so it answers the one query the backend sends (the `fleet_metrics`
- *   lines of one fleet, summed) by summing the lines it holds in `AppTraces`
- *   itself, in the documented response shape.
- *   https://learn.microsoft.com/azure/azure-monitor/logs/api/azure-resource-queries
+ * - ARM: GET the stack's Log Analytics workspace (its `customerId`), and the
+ *   Log Analytics query API on that id (POST /v1/workspaces/{customerId}/query):
+ *   the fake cannot run KQL, so it answers the one query the backend sends
+ *   (the `fleet_metrics` lines of one fleet, summed) by summing the lines it
+ *   holds in `AppTraces` itself, in the documented response shape.
+ *   https://learn.microsoft.com/rest/api/loganalytics/workspaces/get
+ *   https://learn.microsoft.com/azure/azure-monitor/logs/api/request-format
  *   https://learn.microsoft.com/azure/azure-monitor/logs/api/response-format
  */
 import { randomUUID } from "node:crypto";
@@ -73,7 +74,9 @@ const SUBSCRIPTION = "00000000-0000-0000-0000-000000000000";
 
 export async function startAzureControlFake(options: { readonly queueName: string; readonly appName: string; readonly appSettings: Record<string, string>; readonly workspaceName?: string }): Promise<AzureControlFake> {
   const group = `/subscriptions/${SUBSCRIPTION}/resourceGroups/fleet-rg`;
-  const logsPath = `${group}/providers/Microsoft.OperationalInsights/workspaces/${options.workspaceName ?? "fleet-logs"}/providers/microsoft.insights/logs`;
+  const workspacePath = `${group}/providers/Microsoft.OperationalInsights/workspaces/${options.workspaceName ?? "fleet-logs"}`;
+  const customerId = randomUUID();
+  const logsPath = `/v1/workspaces/${customerId}/query`;
   const queueResourceId = `${group}/providers/Microsoft.ServiceBus/namespaces/fleet-sb/queues/${options.queueName}`;
   const siteResourceId = `${group}/providers/Microsoft.Web/sites/${options.appName}`;
   const queuePath = `/${options.queueName}`;
@@ -156,15 +159,6 @@ export async function startAzureControlFake(options: { readonly queueName: strin
       return void response.writeHead(200).end();
     }
 
-    if (url.searchParams.get("api-version") === null) return json(response, 400, { error: { code: "MissingApiVersionParameter" } });
-    if (request.method === "GET" && path === queueResourceId) {
-      const active = fake.work.length;
-      return json(response, 200, {
-        id: queueResourceId,
-        name: options.queueName,
-        properties: { messageCount: active + fake.deadLetters.length, countDetails: { activeMessageCount: active, deadLetterMessageCount: fake.deadLetters.length, scheduledMessageCount: 0, transferMessageCount: 0, transferDeadLetterMessageCount: 0 } },
-      });
-    }
     if (request.method === "POST" && path === logsPath) {
       const body = JSON.parse(text) as { query: string; timespan: string };
       fake.logQueries.push(body);
@@ -187,6 +181,16 @@ export async function startAzureControlFake(options: { readonly queueName: strin
       }
       const columns = Object.keys(totals).map((name) => ({ name, type: name === "fetchMs" ? "real" : "long" }));
       return json(response, 200, { tables: [{ name: "PrimaryResult", columns, rows: [Object.values(totals)] }] });
+    }
+    if (url.searchParams.get("api-version") === null) return json(response, 400, { error: { code: "MissingApiVersionParameter" } });
+    if (request.method === "GET" && path === workspacePath) return json(response, 200, { id: workspacePath, name: options.workspaceName ?? "fleet-logs", properties: { customerId } });
+    if (request.method === "GET" && path === queueResourceId) {
+      const active = fake.work.length;
+      return json(response, 200, {
+        id: queueResourceId,
+        name: options.queueName,
+        properties: { messageCount: active + fake.deadLetters.length, countDetails: { activeMessageCount: active, deadLetterMessageCount: fake.deadLetters.length, scheduledMessageCount: 0, transferMessageCount: 0, transferDeadLetterMessageCount: 0 } },
+      });
     }
     if (request.method === "POST" && path === `${siteResourceId}/config/appsettings/list`) return json(response, 200, { name: "appsettings", properties: fake.appSettings });
     if (request.method === "PUT" && path === `${siteResourceId}/config/appsettings`) {
