@@ -255,17 +255,7 @@ class GcpBackend implements FleetBackend {
    * https://cloud.google.com/monitoring/api/ref_v3/rest/v3/TypedValue#Distribution
    */
   private async windowLatency(metricType: string, windowMinutes: number): Promise<FetchLatency | undefined> {
-    const end = new Date();
-    const start = new Date(end.getTime() - windowMinutes * 60_000);
-    const query = new URLSearchParams({
-      filter: `metric.type = "${metricType}"`,
-      "interval.startTime": start.toISOString(),
-      "interval.endTime": end.toISOString(),
-      "aggregation.alignmentPeriod": `${windowMinutes * 60}s`,
-      "aggregation.perSeriesAligner": "ALIGN_DELTA",
-      "aggregation.crossSeriesReducer": "REDUCE_SUM",
-    });
-    const answer = await this.json("monitoring", "monitoring.timeSeries.list", "GET", `v3/projects/${this.project}/timeSeries?${query}`);
+    const answer = await this.windowSeries(metricType, windowMinutes, "ALIGN_DELTA");
     let pages = 0;
     let totalMs = 0;
     for (const series of asArray(answer.timeSeries) as { points?: { value?: { distributionValue?: { count?: string; mean?: number } } }[] }[]) {
@@ -285,6 +275,16 @@ class GcpBackend implements FleetBackend {
    * https://cloud.google.com/monitoring/api/ref_v3/rest/v3/projects.timeSeries/list
    */
   private async windowSum(metricType: string, windowMinutes: number): Promise<number> {
+    const answer = await this.windowSeries(metricType, windowMinutes, "ALIGN_SUM");
+    let sum = 0;
+    for (const series of asArray(answer.timeSeries) as { points?: { value?: { int64Value?: string; doubleValue?: number } }[] }[]) {
+      for (const point of series.points ?? []) sum += point.value?.int64Value !== undefined ? Number(point.value.int64Value) : (point.value?.doubleValue ?? 0);
+    }
+    return sum;
+  }
+
+  /** The metric's series over the last `windowMinutes`, each aligned to one point by `aligner`, then summed across series. */
+  private async windowSeries(metricType: string, windowMinutes: number, aligner: "ALIGN_DELTA" | "ALIGN_SUM"): Promise<Record<string, unknown>> {
     const end = new Date();
     const start = new Date(end.getTime() - windowMinutes * 60_000);
     const query = new URLSearchParams({
@@ -292,15 +292,10 @@ class GcpBackend implements FleetBackend {
       "interval.startTime": start.toISOString(),
       "interval.endTime": end.toISOString(),
       "aggregation.alignmentPeriod": `${windowMinutes * 60}s`,
-      "aggregation.perSeriesAligner": "ALIGN_SUM",
+      "aggregation.perSeriesAligner": aligner,
       "aggregation.crossSeriesReducer": "REDUCE_SUM",
     });
-    const answer = await this.json("monitoring", "monitoring.timeSeries.list", "GET", `v3/projects/${this.project}/timeSeries?${query}`);
-    let sum = 0;
-    for (const series of asArray(answer.timeSeries) as { points?: { value?: { int64Value?: string; doubleValue?: number } }[] }[]) {
-      for (const point of series.points ?? []) sum += point.value?.int64Value !== undefined ? Number(point.value.int64Value) : (point.value?.doubleValue ?? 0);
-    }
-    return sum;
+    return this.json("monitoring", "monitoring.timeSeries.list", "GET", `v3/projects/${this.project}/timeSeries?${query}`);
   }
 
   /**
