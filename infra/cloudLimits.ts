@@ -35,6 +35,26 @@ export const AWS_LIMITS = {
    * counts UTF-8 bytes, which is never fewer.
    */
   ssmParameterValueMaxBytes: { Standard: 4_096, Advanced: 8_192 },
+  /**
+   * A function's environment variables, keys and values together, in bytes
+   * (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
+   * Lambda refuses more at create or update: "the environment variables you
+   * have provided exceeded the 4KB limit" (aws-cloudformation/cfn-lint#1945,
+   * github-aws-runners/terraform-aws-github-runner#3594).
+   */
+  lambdaEnvironmentMaxBytes: 4_096,
+  /**
+   * What PutMetricAlarm takes, none of which the provider checks at plan time:
+   * - `period` 10, 30, or any multiple of 60 seconds
+   *   (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html; aws-cloudformation/cfn-lint#3553);
+   * - at most 10 metrics in an alarm on a math expression ("Alarms on math
+   *   expressions cannot contain more than 10 individual metrics", aws/aws-cdk#27144);
+   * - exactly one metric query returning data, `returnData` left out counting
+   *   as true ("Exactly one element of the metrics list should return data",
+   *   hashicorp/terraform-provider-aws#29894);
+   * - `datapointsToAlarm` at most `evaluationPeriods` (hashicorp/terraform#24070).
+   */
+  cloudWatchAlarm: { shortPeriodsSeconds: [10, 30], periodStepSeconds: 60, maxMetricsInExpression: 10 },
 } as const;
 
 /** Google Cloud. */

@@ -118,7 +118,10 @@ export function createWorker(name: string, args: WorkerArgs, logGroup: cloudwatc
       tags: args.tags,
     },
     // `npm run fleet -- pause` disables the mapping; the program never sets `enabled`, so ignoring it keeps a
-    // paused fleet paused across `pulumi up` (a refresh would otherwise plan enabled: true back).
+    // paused fleet paused across `pulumi up` (refresh reads `enabled` back since hashicorp/terraform-provider-aws#498,
+    // and would otherwise plan enabled: true). The cost: a mapping Lambda disabled itself (its queue deleted and
+    // made again outside Pulumi, aws-cloudformation/cloudformation-coverage-roadmap#2260) stays disabled too.
+    // `fleet status` then shows the trigger stopped, the stalled alarm fires, and `fleet resume` enables it.
     { parent, dependsOn: [args.permissions], ignoreChanges: ["enabled"] },
   );
 

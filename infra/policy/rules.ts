@@ -6,6 +6,7 @@
 import { ackMargin } from "./ackMargin";
 import { alarmHasAction } from "./alarmActions";
 import { alarmMissingData } from "./alarmMissingData";
+import { alarmShape } from "./alarmShape";
 import { buildServiceAccount } from "./buildServiceAccount";
 import { deadLetterAlarm, deadLetterPath } from "./deadLetters";
 import { encryptionAtRest } from "./encryption";
@@ -17,6 +18,7 @@ import { parameterSize } from "./parameterSize";
 import { noPublicStorage } from "./publicAccess";
 import { queueRetention } from "./queueRetention";
 import { requiredApis } from "./requiredApis";
+import { lambdaEnvironment } from "./lambdaEnvironment";
 import { fleetTags } from "./tagging";
 import type { FleetRule } from "./view";
 
@@ -24,12 +26,14 @@ export {
   ackMargin,
   alarmHasAction,
   alarmMissingData,
+  alarmShape,
   buildServiceAccount,
   deadLetterAlarm,
   deadLetterPath,
   encryptionAtRest,
   flexSiteConfig,
   fleetTags,
+  lambdaEnvironment,
   leastPrivilege,
   logRetention,
   nodeRuntime,
@@ -51,7 +55,9 @@ export const FLEET_RULES: readonly FleetRule[] = [
   fleetTags,
   queueRetention,
   alarmMissingData,
+  alarmShape,
   parameterSize,
+  lambdaEnvironment,
   buildServiceAccount,
   requiredApis,
   ackMargin,

@@ -19,12 +19,14 @@ import {
   alarmHasAction,
   buildServiceAccount,
   alarmMissingData,
+  alarmShape,
   deadLetterAlarm,
   deadLetterPath,
   encryptionAtRest,
   FLEET_RULES,
   flexSiteConfig,
   fleetTags,
+  lambdaEnvironment,
   leastPrivilege,
   logRetention,
   nodeRuntime,
@@ -406,6 +408,45 @@ const BROKEN: readonly BrokenPlan[] = [
     rule: alarmMissingData,
     breakPlan: changed(AWS.metricAlarm, "-dead-letters", (props) => (props.treatMissingData = "notBreaching")),
     fix: /set treatMissingData: "ignore"/,
+  },
+  {
+    stack: "aws-prod",
+    title: "a math alarm with a second metric query returning data",
+    rule: alarmShape,
+    breakPlan: changed(AWS.metricAlarm, "-page-retries", (props) => ((props.metricQueries as Props[]).find((query) => query.id === "pages")!.returnData = true)),
+    fix: /has 2 metric queries returning data: .* set returnData: true on the alarm's expression and false on every other query/,
+  },
+  {
+    stack: "aws-prod",
+    title: "a math alarm reading 11 metrics",
+    rule: alarmShape,
+    breakPlan: changed(AWS.metricAlarm, "-page-retries", (props) => {
+      const queries = props.metricQueries as Props[];
+      const metric = queries.find((query) => query.metric !== undefined)!;
+      for (let extra = 0; extra < 7; extra += 1) queries.push({ ...structuredClone(metric), id: `extra${extra}` });
+    }),
+    fix: /reads 11 metrics: CloudWatch refuses a math alarm over more than 10/,
+  },
+  {
+    stack: "dev",
+    title: "an alarm period of 90 s",
+    rule: alarmShape,
+    breakPlan: changed(AWS.metricAlarm, "-backlog", (props) => (props.period = 90)),
+    fix: /period of 90 s: CloudWatch takes 10, 30 or a multiple of 60\. Fix: use 120/,
+  },
+  {
+    stack: "aws-prod",
+    title: "a stalled alarm on more datapoints than evaluation periods",
+    rule: alarmShape,
+    breakPlan: changed(AWS.metricAlarm, "-stalled", (props) => (props.datapointsToAlarm = (props.evaluationPeriods as number) + 1)),
+    fix: /Fix: set datapointsToAlarm to \d+ or less/,
+  },
+  {
+    stack: "aws-prod",
+    title: "a worker environment over 4 KB",
+    rule: lambdaEnvironment,
+    breakPlan: changed(AWS.lambda, "", (props) => (at(props, "environment", "variables").EXTRA_SETTINGS = "x".repeat(4_000))),
+    fix: /bytes of environment variables \(keys and values\): Lambda refuses more than 4096/,
   },
   {
     stack: "dev",
