@@ -6,6 +6,7 @@ import { decodeHtml } from "../../shared/charset";
 import { MAX_META_TEXT, extractPage } from "../../shared/extract";
 import type { PageContent } from "../../shared/result";
 import { generateDocument } from "../support/generatedPages";
+import { BLOCK, NON_VISIBLE, normalizeMeta, pageContent } from "../support/extractOracle";
 
 const FIXTURES = join(__dirname, "..", "fixtures", "pages");
 
@@ -308,23 +309,8 @@ describe("extractPage", () => {
  * Kept as the oracle the differential tests compare against.
  */
 function referenceExtract(html: string, pageUrl: string, maxLinks: number): PageContent {
-  const nonVisible = new Set(["script", "style", "noscript", "template", "title", "iframe", "noembed", "noframes"]);
   const voidElements = new Set(["area", "base", "basefont", "br", "col", "command", "embed", "frame", "hr", "img", "input", "isindex", "keygen", "link", "meta", "param", "source", "track", "wbr"]);
   const integrationPoints = new Set(["mi", "mo", "mn", "ms", "mtext", "annotation-xml", "foreignObject", "desc", "title"]);
-  const block = new Set([
-    "address", "article", "aside", "blockquote", "br", "dd", "details", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form",
-    "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "summary", "table", "td", "th", "tr", "ul",
-  ]);
-  const normalize = (raw: string): string | undefined => {
-    const collapsed = raw.slice(0, 16 * MAX_META_TEXT).replace(/[\t\n\f\r ]+/g, " ").trim();
-    if (collapsed.length <= MAX_META_TEXT) return collapsed === "" ? undefined : collapsed;
-    const code = collapsed.charCodeAt(MAX_META_TEXT - 1);
-    return collapsed.slice(0, code >= 0xd800 && code <= 0xdbff ? MAX_META_TEXT - 1 : MAX_META_TEXT).trimEnd();
-  };
-  const httpUrl = (href: string, base: string): URL | undefined => {
-    const url = URL.parse(href, base);
-    return url !== null && (url.protocol === "http:" || url.protocol === "https:") ? url : undefined;
-  };
 
   let title: string | undefined;
   let titleText: string | undefined;
@@ -354,8 +340,8 @@ function referenceExtract(html: string, pageUrl: string, maxLinks: number): Page
         } else if (name === "meta") {
           if (attributes.content === undefined || templateDepth > 0) return;
           const metaName = attributes.name?.trim().toLowerCase();
-          if (metaName === "description") description ??= normalize(attributes.content);
-          else if (metaName === "og:description" || attributes.property?.trim().toLowerCase() === "og:description") ogDescription ??= normalize(attributes.content);
+          if (metaName === "description") description ??= normalizeMeta(attributes.content);
+          else if (metaName === "og:description" || attributes.property?.trim().toLowerCase() === "og:description") ogDescription ??= normalizeMeta(attributes.content);
         } else if (name === "link") {
           const rel = attributes.rel?.toLowerCase().split(/[\t\n\f\r ]+/) ?? [];
           if (canonicalHref === undefined && attributes.href !== undefined && rel.includes("canonical") && inDocument) canonicalHref = attributes.href;
@@ -368,19 +354,19 @@ function referenceExtract(html: string, pageUrl: string, maxLinks: number): Page
           }
         } else {
           if (name === "title" && titleText === undefined && title === undefined && inDocument) titleText = "";
-          if (nonVisible.has(name)) nonVisibleDepth++;
-          else if (block.has(name)) pendingSpace = textLength > 0;
+          if (NON_VISIBLE.has(name)) nonVisibleDepth++;
+          else if (BLOCK.has(name)) pendingSpace = textLength > 0;
         }
       },
       onclosetag(name) {
         if (!voidElements.has(name)) foreignContent.pop();
         if (name === "template" && templateDepth > 0 && !foreignContent[foreignContent.length - 1]) templateDepth--;
         if (name === "title" && titleText !== undefined) {
-          title = normalize(titleText) ?? "";
+          title = normalizeMeta(titleText) ?? "";
           titleText = undefined;
         }
-        if (nonVisible.has(name)) nonVisibleDepth = Math.max(0, nonVisibleDepth - 1);
-        else if (block.has(name)) pendingSpace = textLength > 0;
+        if (NON_VISIBLE.has(name)) nonVisibleDepth = Math.max(0, nonVisibleDepth - 1);
+        else if (BLOCK.has(name)) pendingSpace = textLength > 0;
       },
       ontext(text) {
         if (titleText !== undefined && titleText.length < 16 * MAX_META_TEXT) titleText += text;
@@ -399,25 +385,6 @@ function referenceExtract(html: string, pageUrl: string, maxLinks: number): Page
   );
   parser.end(html);
 
-  const parsedBase = baseHref === undefined ? null : URL.parse(baseHref.trim(), pageUrl);
-  const documentBase = parsedBase === null || parsedBase.protocol === "data:" || parsedBase.protocol === "javascript:" ? pageUrl : parsedBase.href;
-  const links = new Set<string>();
-  for (const href of hrefs) {
-    const trimmed = href.replace(/^[\u0000-\u0020]+/, "");
-    if (trimmed === "" || trimmed.startsWith("#")) continue;
-    const url = httpUrl(href, documentBase);
-    if (url === undefined) continue;
-    url.hash = "";
-    links.add(url.href.endsWith("#") ? url.href.slice(0, -1) : url.href);
-  }
-  return {
-    title: title || undefined,
-    description: description ?? ogDescription,
-    canonical: canonicalHref === undefined ? undefined : httpUrl(canonicalHref, documentBase)?.href,
-    lang,
-    links: [...links].slice(0, maxLinks),
-    linkCount: links.size,
-    textLength,
-  };
+  return pageContent({ title, description, ogDescription, canonicalHref, baseHref, lang, hrefs, textLength }, pageUrl, maxLinks);
 }
 

@@ -8,8 +8,9 @@
  */
 import { strict as assert } from "node:assert";
 import { defaultTreeAdapter, html as parse5Html, parse, type DefaultTreeAdapterTypes } from "parse5";
-import { MAX_META_TEXT, extractPage } from "../../shared/extract";
+import { extractPage } from "../../shared/extract";
 import type { PageContent } from "../../shared/result";
+import { BLOCK, NON_VISIBLE, normalizeMeta, pageContent } from "../support/extractOracle";
 
 type Node = DefaultTreeAdapterTypes.Node;
 type Element = DefaultTreeAdapterTypes.Element;
@@ -21,11 +22,6 @@ const HTML = parse5Html.NS.HTML;
 function extractFromParse5Tree(source: string, pageUrl: string, maxLinks: number): PageContent {
   // The extractor reads <noscript> as markup, as a browser with scripting off does.
   const document = parse(source, { scriptingEnabled: false });
-  const nonVisible = new Set(["script", "style", "noscript", "template", "title", "iframe", "noembed", "noframes"]);
-  const block = new Set([
-    "address", "article", "aside", "blockquote", "br", "dd", "details", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form",
-    "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "summary", "table", "td", "th", "tr", "ul",
-  ]);
 
   let title: string | undefined;
   let description: string | undefined;
@@ -66,8 +62,8 @@ function extractFromParse5Tree(source: string, pageUrl: string, maxLinks: number
     } else if (inHtml && name === "meta") {
       const content = attribute(node, "content");
       const metaName = attribute(node, "name")?.trim().toLowerCase();
-      if (content !== undefined && metaName === "description") description ??= normalize(content);
-      else if (content !== undefined && (metaName === "og:description" || attribute(node, "property")?.trim().toLowerCase() === "og:description")) ogDescription ??= normalize(content);
+      if (content !== undefined && metaName === "description") description ??= normalizeMeta(content);
+      else if (content !== undefined && (metaName === "og:description" || attribute(node, "property")?.trim().toLowerCase() === "og:description")) ogDescription ??= normalizeMeta(content);
     } else if (inHtml && name === "link") {
       const href = attribute(node, "href");
       const rel = attribute(node, "rel")?.toLowerCase().split(/[\t\n\f\r ]+/) ?? [];
@@ -76,49 +72,18 @@ function extractFromParse5Tree(source: string, pageUrl: string, maxLinks: number
       baseHref ??= attribute(node, "href");
     } else if (inHtml && name === "title" && title === undefined) {
       // https://html.spec.whatwg.org/multipage/dom.html#document.title: the first HTML <title>'s child text.
-      title = normalize(node.childNodes.map((child) => (defaultTreeAdapter.isTextNode(child) ? child.value : "")).join("")) ?? "";
+      title = normalizeMeta(node.childNodes.map((child) => (defaultTreeAdapter.isTextNode(child) ? child.value : "")).join("")) ?? "";
     }
-    const isBlock = block.has(name);
+    const isBlock = BLOCK.has(name);
     if (isBlock && visible) pendingSpace = textLength > 0;
-    for (const child of node.childNodes) visit(child, visible && !nonVisible.has(name));
+    for (const child of node.childNodes) visit(child, visible && !NON_VISIBLE.has(name));
     if (isBlock && visible) pendingSpace = textLength > 0;
   };
   visit(document, true);
 
   const root = document.childNodes.find(defaultTreeAdapter.isElementNode);
   const lang = root === undefined ? undefined : attribute(root, "lang")?.trim() || undefined;
-  const parsedBase = baseHref === undefined ? null : URL.parse(baseHref.trim(), pageUrl);
-  const documentBase = parsedBase === null || parsedBase.protocol === "data:" || parsedBase.protocol === "javascript:" ? pageUrl : parsedBase.href;
-  const links = new Set<string>();
-  for (const href of hrefs) {
-    const trimmed = href.replace(/^[\u0000-\u0020]+/, "");
-    if (trimmed === "" || trimmed.startsWith("#")) continue;
-    const url = httpUrl(href, documentBase);
-    if (url === undefined) continue;
-    url.hash = "";
-    links.add(url.href.endsWith("#") ? url.href.slice(0, -1) : url.href);
-  }
-  return {
-    title: title || undefined,
-    description: description ?? ogDescription,
-    canonical: canonicalHref === undefined ? undefined : httpUrl(canonicalHref, documentBase)?.href,
-    lang,
-    links: [...links].slice(0, maxLinks),
-    linkCount: links.size,
-    textLength,
-  };
-}
-
-function normalize(raw: string): string | undefined {
-  const collapsed = raw.slice(0, 16 * MAX_META_TEXT).replace(/[\t\n\f\r ]+/g, " ").trim();
-  if (collapsed.length <= MAX_META_TEXT) return collapsed === "" ? undefined : collapsed;
-  const code = collapsed.charCodeAt(MAX_META_TEXT - 1);
-  return collapsed.slice(0, code >= 0xd800 && code <= 0xdbff ? MAX_META_TEXT - 1 : MAX_META_TEXT).trimEnd();
-}
-
-function httpUrl(href: string, base: string): URL | undefined {
-  const url = URL.parse(href, base);
-  return url !== null && (url.protocol === "http:" || url.protocol === "https:") ? url : undefined;
+  return pageContent({ title, description, ogDescription, canonicalHref, baseHref, lang, hrefs, textLength }, pageUrl, maxLinks);
 }
 
 interface Case {
