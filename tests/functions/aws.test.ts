@@ -29,6 +29,7 @@ import { startLoopbackServer, type LoopbackHandler, type LoopbackServer } from "
 import { MemoryResultStore, StallingStore } from "../support/memoryStore";
 import { commonPages, exampleLookup } from "../support/pages";
 import { startLocalS3 } from "../support/s3rver";
+import { envOverrides } from "../support/processEnv";
 
 /** `*.example` → 127.0.0.1, except `imds.example` → the EC2 metadata service's IPv6 address (refused even with the private-network switch). */
 const stubLookup = exampleLookup({ "imds.example": { address: "fd00:ec2::254", family: 6 } });
@@ -68,15 +69,12 @@ async function withSdkEnvironment(endpoints: { readonly s3: string; readonly ssm
     AWS_SECRET_ACCESS_KEY: "S3RVER",
     AWS_EC2_METADATA_DISABLED: "true",
   };
-  const saved = Object.fromEntries(Object.keys(sdkEnv).map((name) => [name, process.env[name]]));
-  Object.assign(process.env, sdkEnv);
+  const env = envOverrides();
+  env.set(sdkEnv);
   try {
     await body();
   } finally {
-    for (const [name, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
+    env.restore();
   }
 }
 

@@ -15,6 +15,7 @@ import { ResultBatcher } from "../../shared/resultBatcher";
 import { loadFauxqs, registerQueue, startControlPlaneFake, startSqsFront, type ControlPlaneFake, type SqsFront } from "./awsFakes";
 import { OPS_EXIT_CODES } from "../../ops/command";
 import { captureIo, until } from "./support";
+import { envOverrides } from "../support/processEnv";
 
 const FUNCTION = "scrape-fleet-test-worker";
 const PARAMETER = "/scrape-fleet-test/settings";
@@ -30,16 +31,10 @@ describe("fleet on AWS (real SDK clients; fauxqs for SQS and S3, recorded fakes 
   let sqs: SQSClient;
   let work: { queueUrl: string; queueArn: string };
   let dead: { queueUrl: string; queueArn: string };
-  const saved: Record<string, string | undefined> = {};
+  const env = envOverrides();
   let queueSeq = 0;
 
-  const setEnv = (values: Record<string, string | undefined>): void => {
-    for (const [name, value] of Object.entries(values)) {
-      if (!(name in saved)) saved[name] = process.env[name];
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
-  };
+  const setEnv = env.set;
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "fleet-aws-"));
@@ -51,10 +46,7 @@ describe("fleet on AWS (real SDK clients; fauxqs for SQS and S3, recorded fakes 
     sqs = new SQSClient({ endpoint: fauxqs.address, region: "us-east-1", credentials: { accessKeyId: "x", secretAccessKey: "x" }, useQueueUrlAsEndpoint: false });
   });
   after(async () => {
-    for (const [name, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
+    env.restore();
     sqs.destroy();
     await front.stop();
     s3.destroy();

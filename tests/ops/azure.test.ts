@@ -22,6 +22,7 @@ import { azuriteConnectionString, startAzurite, type Azurite } from "../support/
 import { startAzureControlFake, type AzureControlFake } from "./azureFakes";
 import { renderStatus } from "../../ops/commands/status";
 import { captureIo, until } from "./support";
+import { envOverrides } from "../support/processEnv";
 
 const APP = "scrape-fleet-test-fn";
 const CONTAINER = "results";
@@ -359,9 +360,8 @@ describe("fleet on Azure (Service Bus REST and ARM: recorded-request fake; App C
     };
     await writeFile(join(dir, "outputs.json"), JSON.stringify(outputs));
     // Only the Azure CLI credential, and no `az` on PATH: the chain fails before any request leaves.
-    const saved = { AZURE_TOKEN_CREDENTIALS: process.env.AZURE_TOKEN_CREDENTIALS, PATH: process.env.PATH };
-    process.env.AZURE_TOKEN_CREDENTIALS = "AzureCliCredential";
-    process.env.PATH = dir;
+    const env = envOverrides();
+    env.set({ AZURE_TOKEN_CREDENTIALS: "AzureCliCredential", PATH: dir });
     try {
       const io = captureIo({ cwd: dir });
       const code = await main(["dead-letters", "list", "--outputs", "outputs.json"], io);
@@ -370,10 +370,7 @@ describe("fleet on Azure (Service Bus REST and ARM: recorded-request fake; App C
       assert.match(io.err(), /az login/);
       assert.doesNotMatch(io.err(), /\n\s+at /);
     } finally {
-      for (const [name, value] of Object.entries(saved)) {
-        if (value === undefined) delete process.env[name];
-        else process.env[name] = value;
-      }
+      env.restore();
     }
   });
 });

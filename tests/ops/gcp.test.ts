@@ -13,6 +13,7 @@ import { ResultBatcher } from "../../shared/resultBatcher";
 import { startCloudStorageFake, startParameterManagerFake, type ParameterManagerFake } from "../support/gcpFakes";
 import { startGoogleApisFake, startMetadataFake, type GoogleApisFake, type MetadataFake } from "./gcpFakes";
 import { captureIo, until } from "./support";
+import { envOverrides } from "../support/processEnv";
 
 const PROJECT = "test-project";
 const FLEET = "scrape-fleet-test";
@@ -32,25 +33,16 @@ describe("fleet on Google Cloud (REST with application default credentials; reco
   let metadata: MetadataFake;
   let apis: GoogleApisFake;
   let parameters: ParameterManagerFake;
-  const saved: Record<string, string | undefined> = {};
+  const env = envOverrides();
 
-  const setEnv = (values: Record<string, string | undefined>): void => {
-    for (const [name, value] of Object.entries(values)) {
-      if (!(name in saved)) saved[name] = process.env[name];
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
-  };
+  const setEnv = env.set;
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "fleet-gcp-"));
     metadata = await startMetadataFake();
   });
   after(async () => {
-    for (const [name, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
+    env.restore();
     await metadata.close();
     await rm(dir, { recursive: true, force: true });
   });
