@@ -10,7 +10,7 @@
  * `malformed` messages keep the queue's timeout: they are on their way to the
  * dead-letter queue and nothing is gained by changing when.
  */
-import { PAUSE_HOLD, retryDelaySeconds } from "../../shared/backoff";
+import { retryDelaySeconds } from "../../shared/backoff";
 import type { Outcome } from "../../shared/outcome";
 
 /**
@@ -26,20 +26,6 @@ const SQS_MAX_VISIBILITY_SECONDS = 43_200;
 const MAX_BATCHING_WINDOW_SECONDS = 300;
 const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
 export const MAX_HOLD_SECONDS = SQS_MAX_VISIBILITY_SECONDS - MAX_BATCHING_WINDOW_SECONDS - LAMBDA_MAX_TIMEOUT_SECONDS;
-
-/**
- * The kill switch (`fleet_paused`): 15 min after the first receive, doubling
- * with each receive (15 min, 30 min, 1 h, 2 h, 4 h, …, up to MAX_HOLD_SECONDS).
- * A pause of length T then costs about log2(T / 15 min) + 1 receives, and a
- * message comes back at most T + 15 min after the fleet resumes. With the
- * default 5 deliveries a message first received in the pause outlasts 7 h 45 min
- * of it (against 5 × the visibility timeout, an hour at the defaults, with no
- * hold); a fixed hold would either spend the receives within the hour or keep
- * messages away for hours after a short pause. A pause longer than a message's
- * remaining life ends in the dead-letter queue, not in expiry (`holdSeconds`).
- * The schedule itself is the fleet's, in shared/backoff.ts.
- */
-export { PAUSE_HOLD };
 
 /**
  * The visibility, in whole seconds, for a message the handler returns with

@@ -42,7 +42,7 @@
  * deliveries: a function that crashes on a message, or Cloud Run refusing
  * pushes while every instance is busy), see infra/gcp/queue.ts.
  */
-import { PAUSE_HOLD, transientRetryDelayMs } from "../../shared/backoff";
+import { retryDelaySeconds } from "../../shared/backoff";
 import type { Outcome } from "../../shared/outcome";
 
 /** The attributes the handler sets on a message it publishes again. Other attributes are carried over unchanged. */
@@ -110,18 +110,14 @@ const UNCOUNTED: ReadonlySet<string> = new Set(["fleet_paused", "domain_delay"])
 
 /**
  * The hold, in whole seconds from 0 to MAX_HOLD_SECONDS, after a `retry`
- * outcome, given the state the message arrived with:
- * - a `retryAfterMs` (a site's Retry-After, or a paced host's next slot): that wait;
- * - `fleet_paused`: PAUSE_HOLD by the pauses so far;
- * - any other: the fleet's transient backoff (`transientRetryDelayMs`) for
- *   failure number `failures + 1`, with `random()` (0 ≤ x < 1) as the jitter.
+ * outcome, given the state the message arrived with: the fleet's retry policy
+ * (shared/backoff.ts `retryDelaySeconds`), counting a pause by the pauses so
+ * far and anything else by the transient failures so far, since pauses spend
+ * no attempt here. `random()` (0 ≤ x < 1) is the jitter.
  */
 export function holdSeconds(outcome: Extract<Outcome, { kind: "retry" }>, before: Pick<RedeliveryState, "failures" | "pauses">, random: () => number): number {
-  let seconds: number;
-  if (outcome.retryAfterMs !== undefined && Number.isFinite(outcome.retryAfterMs)) seconds = Math.ceil(outcome.retryAfterMs / 1000);
-  else if (outcome.code === "fleet_paused") seconds = PAUSE_HOLD.firstSeconds * PAUSE_HOLD.factor ** before.pauses;
-  else seconds = transientRetryDelayMs(before.failures + 1, random) / 1000;
-  return Math.min(MAX_HOLD_SECONDS, Math.max(0, seconds));
+  const attempt = outcome.code === "fleet_paused" ? before.pauses + 1 : before.failures + 1;
+  return Math.min(MAX_HOLD_SECONDS, retryDelaySeconds(outcome, attempt, random));
 }
 
 /** The message's fate after `outcome`, given the state it arrived with and the stack's `maxDeliveryAttempts`. */
