@@ -21,6 +21,8 @@ export interface S3ResultStoreOptions {
  */
 export function createS3ResultStore(options: S3ResultStoreOptions): ResultStore {
   const { client, bucket } = options;
+  // Loaded with the client, once per container (the clients file is required on first use: ./sdk.ts).
+  const { PutObjectCommand } = loadS3();
   return {
     async put(object, putOptions) {
       try {
@@ -29,7 +31,7 @@ export function createS3ResultStore(options: S3ResultStoreOptions): ResultStore 
         // request each (SDK_REQUEST_HANDLER in index.ts).
         // https://aws.amazon.com/blogs/developer/abortcontroller-in-modular-aws-sdk-for-javascript/
         await client.send(
-          new (loadS3().PutObjectCommand)({
+          new PutObjectCommand({
             Bucket: bucket,
             Key: object.key,
             Body: object.body,

@@ -26,7 +26,7 @@ import { runFleet, type StopReason } from "./fleet";
 import { RunMetrics } from "./metrics";
 import { ProgressDisplay, formatSummary, type OutputStream } from "./progress";
 import { PageFetches } from "./pageFetches";
-import { LocalQueue, type Completion, type QueueCounts, type RunOwner } from "./queue";
+import { finishedCount, LocalQueue, type Completion, type RunOwner } from "./queue";
 import { FileResultStore } from "./resultStore";
 import { RUN_LOCK_FILE, currentProcess, tryLockDirectory, type RunLock } from "./runLock";
 import { storageProblem } from "./storageErrors";
@@ -352,11 +352,6 @@ function reportIntake(list: UrlList, queue: LocalQueue, options: CliOptions, not
   ];
   if (earlier.length > 0) note(`${list.source} still has ${earlier.join(" and ")}, reported when it was first read`);
   note(`${added} URL(s) queued from ${list.source}${known > 0 ? ` (${known} already in ${options.outDir} from an earlier run)` : ""}`);
-}
-
-/** URLs finished for good. */
-function finishedCount(counts: QueueCounts): number {
-  return counts.ok + counts.failed + counts.dead;
 }
 
 if (require.main === module) {

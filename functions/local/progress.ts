@@ -4,7 +4,7 @@
  * no use for carriage returns), and the closing summary.
  */
 import type { MetricsSnapshot } from "./metrics";
-import type { FailureState, QueueCounts } from "./queue";
+import { finishedCount, type FailureState, type QueueCounts } from "./queue";
 
 /** The figures one progress line is drawn from. */
 export interface ProgressState {
@@ -57,7 +57,7 @@ export interface ProgressFigures {
 
 export function progressFigures(state: ProgressState): ProgressFigures {
   const { counts } = state;
-  const finished = counts.ok + counts.failed + counts.dead;
+  const finished = finishedCount(counts);
   const from = state.rateFrom ?? { at: state.startedAt, finished: state.finishedAtStart };
   const elapsedMs = state.now - from.at;
   if (elapsedMs < 1_000) return { finished, total: counts.total };
@@ -147,7 +147,7 @@ export class ProgressDisplay {
     if (!this.read) return undefined;
     const state = this.read();
     const { counts } = state;
-    const finished = counts.ok + counts.failed + counts.dead;
+    const finished = finishedCount(counts);
     // The run's start is the first sample: until a whole window has passed, the rate is the run's average.
     if (this.samples.length === 0) this.samples.push({ at: state.startedAt, finished: state.finishedAtStart });
     if (finished > (this.samples.at(-1)?.finished ?? finished)) this.lastFinishedAt = state.now;
@@ -230,7 +230,7 @@ export interface SummaryInput {
 /** The closing summary: what ended how, how fast, and where to look. */
 export function formatSummary(input: SummaryInput): string {
   const { counts } = input;
-  const finished = counts.ok + counts.failed + counts.dead;
+  const finished = finishedCount(counts);
   const codes = (state: FailureState): string =>
     input.failureCodes
       .filter((entry) => entry.state === state)
@@ -259,7 +259,7 @@ const SSRF_HINT = "ssrf_refused: loopback and private addresses are refused; for
 
 function headline(input: SummaryInput): string {
   const { counts } = input;
-  const finished = counts.ok + counts.failed + counts.dead;
+  const finished = finishedCount(counts);
   const thisRun = finished - input.finishedAtStart;
   if (input.complete && counts.total === 0) {
     return `scrape-fleet: nothing to fetch: ${counts.notUrls === 1 ? "the one line of the list is not a URL" : `none of the ${counts.notUrls} lines of the list is a URL`}`;

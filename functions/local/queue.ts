@@ -140,6 +140,11 @@ export interface QueueCounts {
   readonly notUrls: number;
 }
 
+/** URLs with an answer: stored ok or failed, or dead-lettered. */
+export function finishedCount(counts: Pick<QueueCounts, "ok" | "failed" | "dead">): number {
+  return counts.ok + counts.failed + counts.dead;
+}
+
 /** How a finished message that is not `ok` ended: a failed result, a dead-lettered URL, or a line that is not a URL. */
 export type FailureState = "failed" | "dead" | "not-url";
 
@@ -230,8 +235,7 @@ export class LocalQueue {
    */
   takeOwnership(me: Omit<RunOwner, "runId" | "heartbeatAt">): TakeOver {
     return this.transaction(() => {
-      const row = this.statements.selectOwner.get();
-      const previous = row ? readOwner(row) : undefined;
+      const previous = this.owner();
       const now = this.now();
       this.statements.upsertOwner.run(this.runId, me.pid, me.host, me.startedAt, now);
       const reason = previous ? `the run with pid ${previous.pid} stopped before this page finished` : "a run stopped before this page finished";

@@ -82,7 +82,8 @@ export function parseUrlList(text: string, source: string): UrlList {
       const line = index + 1;
       const value = rawLine.trim();
       if (value === "" || value.startsWith("#")) return;
-      const problem = checkUrl(value);
+      const body = encodeMessage({ url: value });
+      const problem = checkUrl(value, body);
       if (problem) {
         invalid.push({ line, value, code: problem.code, reason: `${source}:${line}: ${problem.reason}` });
         return;
@@ -94,15 +95,16 @@ export function parseUrlList(text: string, source: string): UrlList {
         return;
       }
       firstSeen.set(key, line);
-      urls.push({ line, url: value, key, body: encodeMessage({ url: value }) });
+      urls.push({ line, url: value, key, body });
     });
 
   return { source, urls, invalid, duplicates };
 }
 
-function checkUrl(value: string): { code: ErrorCode; reason: string } | undefined {
+/** Why the line `value` cannot be queued (its queued message is `body`), or undefined when it can. */
+function checkUrl(value: string, body: string): { code: ErrorCode; reason: string } | undefined {
   const quoted = JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value);
-  const bytes = Buffer.byteLength(encodeMessage({ url: value }));
+  const bytes = Buffer.byteLength(body);
   if (bytes > MAX_MESSAGE_BYTES) {
     return {
       code: "message_too_large",
