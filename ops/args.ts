@@ -4,6 +4,7 @@
  * own. Parsing is strict: an unknown flag or a missing value is a usage error
  * naming the flag.
  */
+import { describeError } from "../shared/errors";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { OpsUsageError } from "./errors";
 
@@ -37,7 +38,7 @@ export function parseCommandArgs<O extends Options>(command: string, args: reado
     const parsed = parseArgs({ args: [...args], options: { ...TARGET_OPTIONS, ...options }, allowPositionals: true, strict: true });
     return parsed as unknown as ParsedArgs<O>;
   } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error);
+    const detail = describeError(error);
     throw new OpsUsageError(`${command}: ${detail}; see \`npm run fleet -- ${command} --help\``);
   }
 }

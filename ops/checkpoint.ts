@@ -10,6 +10,7 @@
  * only the batches acknowledged in the instant before the kill can be sent
  * again, and a repeated message overwrites its own result record.
  */
+import { describeError } from "../shared/errors";
 import { readFile } from "node:fs/promises";
 import { writeFileAtomic } from "../functions/local/atomicFile";
 import { OpsUsageError } from "./errors";
@@ -41,7 +42,7 @@ export class EnqueueCheckpoint {
       text = await readFile(path, "utf8");
     } catch (error) {
       if (error instanceof Error && "code" in error && error.code === "ENOENT") return new EnqueueCheckpoint(path, target, []);
-      throw new OpsUsageError(`the checkpoint ${path} cannot be read (${error instanceof Error ? error.message : String(error)}); fix its permissions or pass --checkpoint FILE`);
+      throw new OpsUsageError(`the checkpoint ${path} cannot be read (${describeError(error)}); fix its permissions or pass --checkpoint FILE`);
     }
     const document = parseDocument(text);
     if (!document) {

@@ -8,7 +8,7 @@ import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
-import { ScrapeError } from "../shared/errors";
+import { ScrapeError, describeError } from "../shared/errors";
 import { parseMessage, type ScrapeMessage } from "../shared/message";
 import { OpsUsageError } from "./errors";
 
@@ -37,7 +37,7 @@ export async function openInput(path: string, shownAs: string, stdin: Readable):
     return fromStream(createReadStream(path), shownAs, info.size);
   } catch (error) {
     if (error instanceof OpsUsageError) throw error;
-    throw new OpsUsageError(`${shownAs} cannot be read (${error instanceof Error ? error.message : String(error)}); pass a file of URLs, or - to read stdin`);
+    throw new OpsUsageError(`${shownAs} cannot be read (${describeError(error)}); pass a file of URLs, or - to read stdin`);
   }
 }
 

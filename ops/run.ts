@@ -3,6 +3,7 @@
  * backend and closing it, and turning an error into one line on stderr and its
  * exit code (a user's mistake or a refused credential is never a stack trace).
  */
+import { describeError } from "../shared/errors";
 import type { FleetBackend } from "./backend";
 import { OPS_EXIT_CODES, type CommandIo, type OpsExitCode } from "./command";
 import { CredentialsError, OpsUsageError, exitCodeOf } from "./errors";
@@ -13,7 +14,7 @@ export async function guarded(command: string, io: CommandIo, work: () => Promis
     return await work();
   } catch (error) {
     const known = error instanceof OpsUsageError || error instanceof CredentialsError;
-    const detail = error instanceof Error ? error.message : String(error);
+    const detail = describeError(error);
     io.stderr.write(`fleet ${command}: error: ${detail}\n`);
     if (!known && error instanceof Error && io.env.FLEET_DEBUG) io.stderr.write(`${error.stack ?? ""}\n`);
     return exitCodeOf(error);

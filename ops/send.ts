@@ -4,6 +4,7 @@
  * `enqueue` does with a file's lines and the deployed `loadtest` with its
  * generated messages.
  */
+import { describeError } from "../shared/errors";
 import { equalJitter, type Backoff } from "../shared/backoff";
 import type { ScrapeMessage } from "../shared/message";
 import type { FleetBackend, RefusedEntry } from "./backend";
@@ -114,7 +115,7 @@ async function sendWithResends(backend: FleetBackend, batch: readonly ScrapeMess
       refused = await backend.sendBatch(pending.map((index) => batch[index] as ScrapeMessage));
     } catch (error) {
       if (error instanceof CredentialsError) throw error;
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = describeError(error);
       refused = pending.map((_, index) => ({ index, reason, retryable: true }));
     }
     const next: number[] = [];

@@ -5,6 +5,7 @@
  * Only the backend of the stack's cloud is loaded, so operating an AWS fleet
  * loads no Azure or Google SDK.
  */
+import { describeError } from "../shared/errors";
 import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
@@ -95,7 +96,7 @@ async function outputsFile(path: string, shownAs: string): Promise<StackOutputs>
   try {
     text = await readFile(path, "utf8");
   } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error);
+    const detail = describeError(error);
     throw new OpsUsageError(`--outputs ${shownAs} cannot be read (${detail}); save it with \`pulumi stack output --json --stack NAME > ${shownAs}\``);
   }
   return parseOutputs(text, `--outputs ${shownAs}`);

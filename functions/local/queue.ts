@@ -419,6 +419,11 @@ export class LocalQueue {
     }));
   }
 
+  /** Dead letters, lines that were not URLs included, without reading them. */
+  deadLetterCount(): number {
+    return toNumber(this.statements.countDeadLetters.get()?.n);
+  }
+
   /** Every dead letter, oldest first, in a stable order. */
   deadLetters(): DeadLetter[] {
     return this.statements.selectDeadLetters.all().map((row) => ({
@@ -596,6 +601,7 @@ function prepareStatements(db: DatabaseSync) {
     deleteDeadLetter: prepare("DELETE FROM dead_letters WHERE url_key = ?"),
     deleteDeadLetters: prepare("DELETE FROM dead_letters"),
     selectDeadLetters: prepare("SELECT url, raw_line, source, line, code, reason, attempts, dead_at FROM dead_letters ORDER BY dead_at, url_key"),
+    countDeadLetters: prepare("SELECT COUNT(*) AS n FROM dead_letters"),
   };
 }
 

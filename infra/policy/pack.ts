@@ -16,8 +16,8 @@ import type { FleetRule } from "./view";
 
 export const PACK_NAME = "scrape-fleet";
 
-export const PACK_DESCRIPTION =
-  "scrape-fleet's guardrails on every cloud: encryption, no public storage, dead-letter paths with alarms, alarm actions, least privilege, log retention, Node.js 22+, fleet tags.";
+/** One line naming every rule, from the list itself, so a new rule is never left out. */
+export const PACK_DESCRIPTION = `scrape-fleet's guardrails on every cloud: ${FLEET_RULES.map((rule) => rule.name).join(", ")}.`;
 
 export type FleetPolicy = ResourceValidationPolicy | StackValidationPolicy;
 

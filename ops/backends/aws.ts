@@ -71,6 +71,8 @@ class AwsBackend implements FleetBackend {
   private readonly ssm: SSMClient;
   private readonly s3: S3Client;
   private readonly cloudwatch: CloudWatchClient;
+  /** The worker's FLEET_NAME (its metrics' dimension), read on the first status and kept; a failed read is tried again. */
+  private fleetName: Promise<string | undefined> | undefined;
 
   constructor(
     private readonly outputs: StackOutputs,
@@ -167,8 +169,13 @@ class AwsBackend implements FleetBackend {
    * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html#Statistic
    */
   private async metrics(windowMinutes: number): Promise<{ readonly oldestAgeSeconds?: number; readonly outcomes: Record<string, number>; readonly fetchLatency?: FetchLatency }> {
-    const configuration = await this.call("lambda:GetFunctionConfiguration", () => this.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: this.outputs.workerName })));
-    const fleet = configuration.Environment?.Variables?.[LAMBDA_ENV.fleetName];
+    this.fleetName ??= this.call("lambda:GetFunctionConfiguration", () => this.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: this.outputs.workerName }))).then(
+      (configuration) => configuration.Environment?.Variables?.[LAMBDA_ENV.fleetName],
+    );
+    const fleet = await this.fleetName.catch((error: unknown) => {
+      this.fleetName = undefined;
+      throw error;
+    });
     const queueName = this.outputs.workQueueUrl.split("/").pop() ?? "";
     const outcomeIds = Object.entries(OUTCOME_METRIC).map(([outcome, metric]) => ({ id: `o_${outcome}`, outcome, metric }));
     const fleetStat = (id: string, metric: string, stat: "Sum" | "SampleCount"): MetricDataQuery => ({

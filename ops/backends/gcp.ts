@@ -20,6 +20,7 @@
  * MONITORING, CLOUDFUNCTIONS): a private endpoint, or a loopback fake.
  * https://cloud.google.com/sdk/gcloud/reference/topic/configurations
  */
+import { describeError } from "../../shared/errors";
 import { GoogleAuth } from "google-auth-library";
 import { FUNCTION_ENV } from "../../functions/gcp/environment";
 import { newestEnabled } from "../../functions/gcp/settingsSource";
@@ -124,7 +125,7 @@ class GcpBackend implements FleetBackend {
       if (!token) throw new Error("the credential gave no access token");
       return token;
     } catch (error) {
-      throw new CredentialsError(CHAIN, error instanceof Error ? error.message : String(error), CHAIN_FIX);
+      throw new CredentialsError(CHAIN, describeError(error), CHAIN_FIX);
     }
   }
 

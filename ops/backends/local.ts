@@ -83,7 +83,7 @@ class LocalBackend implements FleetBackend {
       backlog: counts.waiting + counts.retrying,
       inFlight: counts.inFlight,
       ...(oldest === undefined ? {} : { oldestAgeSeconds: Math.max(0, Math.round((now - oldest) / 1_000)) }),
-      deadLetters: this.queue.deadLetters().length,
+      deadLetters: this.queue.deadLetterCount(),
       triggerEnabled: enabled,
       settingsEnabled: enabled,
       pagesPerMinute: (recent.ok + recent.failed + recent.dead) / windowMinutes,

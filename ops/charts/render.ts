@@ -27,20 +27,3 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
 export async function writeChart(file: string, spec: TopLevelSpec): Promise<void> {
   await writeFile(file, await renderSvg(spec));
 }
-
-/** One line per series over x: `rows` are { x, y, series }. */
-export function lineSpec(title: string, rows: readonly Record<string, unknown>[], axes: { readonly x: string; readonly y: string; readonly series: string }, labels: { readonly x: string; readonly y: string }): TopLevelSpec {
-  return {
-    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
-    title,
-    width: 640,
-    height: 320,
-    data: { values: rows as Record<string, unknown>[] },
-    mark: { type: "line", point: rows.length <= 40 },
-    encoding: {
-      x: { field: axes.x, type: "quantitative", title: labels.x },
-      y: { field: axes.y, type: "quantitative", title: labels.y },
-      color: { field: axes.series, type: "nominal", title: null },
-    },
-  };
-}

@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { SettingsError, formatIssue } from "../../shared/errors";
+import { SettingsError, formatIssue, describeError } from "../../shared/errors";
 import { SETTING_KEYS, parseSettings, parseSettingsDocument, type FleetSettings } from "../../shared/settings";
 import { EXIT_HELP, TARGET_HELP, parseCommandArgs } from "../args";
 import type { FleetBackend } from "../backend";
@@ -162,7 +162,7 @@ async function validateFile(path: string, io: CommandIo, json: boolean): Promise
   try {
     text = await readFile(resolve(io.cwd, path), "utf8");
   } catch (error) {
-    throw new OpsUsageError(`${path} cannot be read (${error instanceof Error ? error.message : String(error)}); pass a settings JSON file`);
+    throw new OpsUsageError(`${path} cannot be read (${describeError(error)}); pass a settings JSON file`);
   }
   try {
     const settings = parseSettingsDocument(text, path);

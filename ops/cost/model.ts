@@ -11,7 +11,7 @@
  */
 import type { Cloud } from "../../infra/contract";
 import { priceOf, type PriceTable } from "./prices";
-import type { StackShape } from "./stack";
+import { DEFAULT_REGIONS, type StackShape } from "./stack";
 
 export type Design = "fleet" | "seed";
 
@@ -203,7 +203,7 @@ export function concurrencyOf(shape: StackShape, design: Design): number {
 }
 
 export function estimate(cloud: Cloud, shape: StackShape, inputs: PageInputs, table: PriceTable, pages: number, design: Design): CloudEstimate {
-  const region = cloud === shape.cloud ? shape.region : { aws: "us-east-1", azure: "westeurope", gcp: "us-central1" }[cloud];
+  const region = cloud === shape.cloud ? shape.region : DEFAULT_REGIONS[cloud];
   const price = (id: string) => priceOf(table, id, region);
   const line = (group: LineGroup, priceId: string, quantity: number, basis: string): CostLine => {
     const row = price(priceId);

@@ -32,7 +32,8 @@ export interface StackShape {
 }
 
 const REGION_KEYS: Readonly<Record<Cloud, string>> = { aws: "aws:region", azure: "azure-native:location", gcp: "gcp:region" };
-const DEFAULT_REGIONS: Readonly<Record<Cloud, string>> = { aws: "us-east-1", azure: "westeurope", gcp: "us-central1" };
+/** The region a stack that names none deploys to; also where `cost` prices the other clouds. */
+export const DEFAULT_REGIONS: Readonly<Record<Cloud, string>> = { aws: "us-east-1", azure: "westeurope", gcp: "us-central1" };
 
 /** Throws `UnknownStackError` for a stack with no file and `SettingsError` (every issue) for one the program would refuse. */
 export function readStackShape(stack: string, rootDir?: string): StackShape {

@@ -14,7 +14,7 @@
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { TopLevelSpec } from "vega-lite";
-import { ScrapeError } from "../../shared/errors";
+import { ScrapeError, describeError } from "../../shared/errors";
 import { parseMessage } from "../../shared/message";
 import { checkUrl } from "../../shared/ssrf";
 import type { FleetBackend, FleetStatus } from "../backend";
@@ -195,7 +195,7 @@ export async function runDeployedLoadTest(options: DeployedLoadTestOptions): Pro
       failures = 0;
     } catch (error) {
       if (error instanceof CredentialsError || error instanceof OpsUsageError || ++failures >= STATUS_FAILURES_TOLERATED) throw error;
-      io.stderr.write(`loadtest: reading the status failed (${error instanceof Error ? error.message : String(error)}); trying again\n`);
+      io.stderr.write(`loadtest: reading the status failed (${describeError(error)}); trying again\n`);
     }
     const at = Date.now();
     if (status !== undefined) {

@@ -13,16 +13,12 @@
  * its `maxDeliveryAttempts`-th, so the last hold is spent too.
  */
 import { visibilitySeconds } from "../../functions/aws/holds";
+import type { FleetShape } from "./index";
 import type { Engine, Instance, SimMessage } from "./engine";
 import type { Random } from "./random";
 
-export interface AwsParams {
-  readonly maxWorkers: number;
-  readonly messagesPerWorker: number;
-  readonly concurrency: number;
-  readonly maxDeliveryAttempts: number;
-  readonly functionTimeoutSeconds: number;
-}
+/** What the model reads of the stack (FleetShape, ./index.ts). */
+export type AwsParams = Pick<FleetShape, "maxWorkers" | "messagesPerWorker" | "maxDeliveryAttempts" | "functionTimeoutSeconds" | "concurrency">;
 
 /** Concurrent batches when messages first appear, and the most added per minute. */
 export const LAMBDA_SQS_START_BATCHES = 5;
@@ -63,8 +59,7 @@ export function startAws(engine: Engine, params: AwsParams, random: Random): voi
     const finish = (): void => {
       for (const { message, retryAfterMs } of returned) {
         const holdMs = (visibilitySeconds({ kind: "retry", code: "http_5xx", reason: "", retryAfterMs }, message.receives, random) ?? 0) * 1000;
-        if (message.receives >= params.maxDeliveryAttempts) engine.holdThenDeadLetter(message, holdMs);
-        else engine.requeue(message, holdMs);
+        engine.retryOrDeadLetter(message, holdMs, params.maxDeliveryAttempts);
       }
       poll(instance);
     };

@@ -19,15 +19,12 @@
  * https://learn.microsoft.com/azure/service-bus-messaging/message-sequencing#scheduled-messages
  */
 import { redeliveryDelaySeconds } from "../../functions/azure/redelivery";
+import type { FleetShape } from "./index";
 import type { Engine, Instance } from "./engine";
 import type { Random } from "./random";
 
-export interface AzureParams {
-  readonly maxWorkers: number;
-  readonly messagesPerWorker: number;
-  readonly maxDeliveryAttempts: number;
-  readonly functionTimeoutSeconds: number;
-}
+/** What the model reads of the stack (FleetShape, ./index.ts). */
+export type AzureParams = Pick<FleetShape, "maxWorkers" | "messagesPerWorker" | "maxDeliveryAttempts" | "functionTimeoutSeconds">;
 
 export const FLEX_SCALE_STEP = 4;
 export const FLEX_DECISION_INTERVAL_MS = 10_000;
@@ -49,8 +46,7 @@ export function startAzure(engine: Engine, params: AzureParams, random: Random):
         else {
           const retryAfterMs = result.kind === "domain_delay" ? result.waitMs : undefined;
           const delayMs = redeliveryDelaySeconds({ kind: "retry", code: result.kind === "domain_delay" ? "domain_delay" : result.code, reason: "", retryAfterMs }, message.receives, random) * 1000;
-          if (message.receives >= params.maxDeliveryAttempts) engine.holdThenDeadLetter(message, delayMs);
-          else engine.requeue(message, delayMs);
+          engine.retryOrDeadLetter(message, delayMs, params.maxDeliveryAttempts);
         }
         fill(slot);
       });

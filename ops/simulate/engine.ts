@@ -311,6 +311,12 @@ export class Engine {
     this.requeue(message, delayMs);
   }
 
+  /** A failed delivery: held `delayMs`, then delivered again, or dead-lettered when it was delivery `maxDeliveries`. */
+  retryOrDeadLetter(message: SimMessage, delayMs: number, maxDeliveries: number): void {
+    if (message.receives >= maxDeliveries) this.holdThenDeadLetter(message, delayMs);
+    else this.requeue(message, delayMs);
+  }
+
   /** A message in flight goes to the dead letters. */
   deadLetter(): void {
     this.queue.inFlight -= 1;

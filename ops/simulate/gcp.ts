@@ -23,15 +23,12 @@
  */
 import { redeliveryOf } from "../../functions/gcp/redelivery";
 import { heldUntilSeconds } from "../../infra/gcp/recovery";
+import type { FleetShape } from "./index";
 import type { Engine, Instance } from "./engine";
 import type { Random } from "./random";
 
-export interface GcpParams {
-  readonly maxWorkers: number;
-  readonly messagesPerWorker: number;
-  readonly maxDeliveryAttempts: number;
-  readonly functionTimeoutSeconds: number;
-}
+/** What the model reads of the stack (FleetShape, ./index.ts). */
+export type GcpParams = Pick<FleetShape, "maxWorkers" | "messagesPerWorker" | "maxDeliveryAttempts" | "functionTimeoutSeconds">;
 
 /** Estimate: a new Cloud Run instance's start. */
 export const CLOUD_RUN_COLD_START_MS = 1000;
