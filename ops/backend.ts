@@ -73,6 +73,16 @@ export interface FleetStatus {
   readonly unread?: readonly string[];
 }
 
+/**
+ * The `unread` note for figures a status could not read: which, why, and the
+ * permission they need. The queue's own figures do not depend on them, so an
+ * operator allowed to pause or enqueue but not to read metrics still sees
+ * the fleet's state.
+ */
+export function unreadNote(figures: string, why: string, needs: string): string {
+  return `${figures}: ${why}; they need ${needs}`;
+}
+
 /** The fetch times of a window's pages, as the fleet's metrics hold them. */
 export interface FetchLatency {
   /** Pages fetched (a page answered from no fetch, such as a blocked domain, is not one). */

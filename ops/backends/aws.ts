@@ -22,9 +22,10 @@ import {
 import { GetParameterCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { setTimeout as sleep } from "node:timers/promises";
 import { LAMBDA_ENV } from "../../functions/aws/environment";
+import { describeError } from "../../shared/errors";
 import { encodeMessage, parseMessage, type ScrapeMessage } from "../../shared/message";
 import { METRICS, OUTCOME_METRIC } from "../../shared/metricNames";
-import type { DeadLetterEntry, FetchLatency, FleetBackend, FleetStatus, RedriveOptions, RefusedEntry, StoredSettings } from "../backend";
+import { unreadNote, type DeadLetterEntry, type FetchLatency, type FleetBackend, type FleetStatus, type RedriveOptions, type RefusedEntry, type StoredSettings } from "../backend";
 import { CredentialsError, OpsUsageError } from "../errors";
 import type { StackOutputs } from "../target";
 
@@ -135,27 +136,37 @@ class AwsBackend implements FleetBackend {
   }
 
   async status(windowMinutes: number): Promise<FleetStatus> {
-    const [[waiting = 0, inFlight = 0, delayed = 0], [deadLetters = 0], mapping, settings, metrics] = await Promise.all([
+    // The metrics need CloudWatch and Lambda reads the queue's figures do not: without them the rest still shows.
+    const metricsRead = this.metrics(windowMinutes).then(
+      (metrics) => ({ metrics }),
+      (error: unknown) => ({ unread: unreadNote("oldest age, pages/min, outcomes and fetch time", `reading the metrics failed (${error instanceof CredentialsError ? error.detail : describeError(error)})`, "cloudwatch:GetMetricData and lambda:GetFunctionConfiguration") }),
+    );
+    const [[waiting = 0, inFlight = 0, delayed = 0], [deadLetters = 0], mapping, settings, read] = await Promise.all([
       this.queueCount(this.outputs.workQueueUrl, ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"]),
       this.queueCount(this.outputs.deadLetterQueueUrl, ["ApproximateNumberOfMessages"]),
       this.mapping(),
       this.readSettings(),
-      this.metrics(windowMinutes),
+      metricsRead,
     ]);
-    const outcomes = metrics.outcomes;
-    const finished = (outcomes.ok ?? 0) + (outcomes.failed ?? 0);
-    return {
+    const base = {
       backlog: waiting + delayed,
       inFlight,
-      ...(metrics.oldestAgeSeconds === undefined ? {} : { oldestAgeSeconds: metrics.oldestAgeSeconds }),
       deadLetters,
       // Enabling and Updating still deliver or are about to; Disabling and Disabled do not.
       triggerEnabled: mapping.state !== "Disabled" && mapping.state !== "Disabling",
       settingsEnabled: settings.document.enabled !== false,
+      windowMinutes,
+    };
+    if ("unread" in read) return { ...base, unread: [read.unread] };
+    const { metrics } = read;
+    const outcomes = metrics.outcomes;
+    const finished = (outcomes.ok ?? 0) + (outcomes.failed ?? 0);
+    return {
+      ...base,
+      ...(metrics.oldestAgeSeconds === undefined ? {} : { oldestAgeSeconds: metrics.oldestAgeSeconds }),
       pagesPerMinute: finished / windowMinutes,
       outcomes,
       ...(metrics.fetchLatency === undefined ? {} : { fetchLatency: metrics.fetchLatency }),
-      windowMinutes,
     };
   }
 

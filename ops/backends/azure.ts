@@ -22,7 +22,7 @@ import { resourceName } from "../../infra/naming";
 import { describeError } from "../../shared/errors";
 import { encodeMessage, parseMessage, type ScrapeMessage } from "../../shared/message";
 import { METRICS, OUTCOME_METRIC } from "../../shared/metricNames";
-import type { DeadLetterEntry, FleetBackend, FleetStatus, RefusedEntry, StoredSettings } from "../backend";
+import { unreadNote, type DeadLetterEntry, type FleetBackend, type FleetStatus, type RefusedEntry, type StoredSettings } from "../backend";
 import { CredentialsError, OpsUsageError } from "../errors";
 import type { StackOutputs } from "../target";
 
@@ -307,7 +307,7 @@ export class AzureBackend implements FleetBackend {
     try {
       pages = fleetName === undefined ? undefined : await this.windowPages(fleetName, windowMinutes);
     } catch (error) {
-      unread = `pages/min, outcomes and fetch time: the Log Analytics query failed (${error instanceof CredentialsError ? error.detail : describeError(error)}); they need Log Analytics Reader on the stack's workspace`;
+      unread = unreadNote("pages/min, outcomes and fetch time", `the Log Analytics query failed (${error instanceof CredentialsError ? error.detail : describeError(error)})`, "Log Analytics Reader on the stack's workspace");
     }
     return {
       backlog: counts.active + counts.scheduled,

@@ -363,6 +363,18 @@ describe("fleet on AWS (real SDK clients; fauxqs for SQS and S3, recorded fakes 
     assert.deepEqual(records.map((each) => [each.url, each.attempt]).sort(), [["https://site.example/again", 2], ["https://site.example/once", 1]]);
   });
 
+  it("pause and status work for an operator who may not read metrics: the queue's figures show, and the missing ones are named with the permission", async () => {
+    control.denied.add("GraniteServiceVersion20100801.GetMetricData");
+    const paused = await fleet("pause");
+    assert.equal(paused.code, 0, paused.err);
+    assert.match(paused.out, /paused .*: trigger stopped, settings enabled: false/);
+    const status = await fleet("status", "--json");
+    assert.equal(status.code, 0, status.err);
+    const read = JSON.parse(status.out) as { triggerEnabled: boolean; pagesPerMinute?: number; unread?: string[] };
+    assert.deepEqual([read.triggerEnabled, read.pagesPerMinute], [false, undefined]);
+    assert.match(read.unread?.[0] ?? "", /^oldest age, pages\/min, outcomes and fetch time: reading the metrics failed \(.*AccessDenied.*\); they need cloudwatch:GetMetricData and lambda:GetFunctionConfiguration$/);
+  });
+
   it("an expired credential is exit code 3 with the chain and the fix, not a stack trace", async () => {
     control.failWith = "ExpiredTokenException";
     const run = await fleet("settings", "get");

@@ -134,6 +134,8 @@ export interface ControlPlaneFake {
   readonly metricRequests: Record<string, unknown>[];
   /** Error name to answer every call with (such as ExpiredTokenException), or undefined. */
   failWith: string | undefined;
+  /** `X-Amz-Target`s answered AccessDeniedException, as IAM refuses an action the role lacks. */
+  readonly denied: Set<string>;
   stop(): Promise<void>;
 }
 
@@ -146,6 +148,7 @@ export async function startControlPlaneFake(options: { readonly functionName: st
     metricValues: new Map(),
     metricRequests: [],
     failWith: undefined,
+    denied: new Set(),
     stop: async () => close(server),
   };
   const mapping = () => ({ UUID: uuid, EventSourceArn: options.queueArn, FunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${options.functionName}`, State: fake.mappingState, BatchSize: 10 });
@@ -159,6 +162,7 @@ export async function startControlPlaneFake(options: { readonly functionName: st
         response.setHeader("x-amzn-errortype", fake.failWith);
         return json(403, { __type: fake.failWith, message: "The security token included in the request is expired" }, target ? "application/x-amz-json-1.1" : "application/json");
       }
+      if (fake.denied.has(target)) return json(400, { __type: "AccessDeniedException", message: `User is not authorized to perform: ${target}` }, "application/x-amz-json-1.0");
       if (target === "AmazonSSM.GetParameter") {
         if (body.Name !== options.parameterName) return json(400, { __type: "ParameterNotFound", message: String(body.Name) }, "application/x-amz-json-1.1");
         return json(200, { Parameter: { Name: body.Name, Type: "String", Value: fake.parameterVersions.at(-1), Version: fake.parameterVersions.length } }, "application/x-amz-json-1.1");
