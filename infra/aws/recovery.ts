@@ -6,12 +6,9 @@
  * typed by hand.
  */
 import { holdSeconds, type QueueLimits } from "../../functions/aws/holds";
-import type { Outcome } from "../../shared/outcome";
+import { TRANSIENT_FAILURE } from "../recovery";
 import type { ValidatedFleetArgs } from "../config";
 import { minimumVisibilityTimeout, WORK_QUEUE_RETENTION_SECONDS } from "./config";
-
-/** A site's 5xx with no Retry-After: the transient failure every cloud's recovery time is measured on. */
-const TRANSIENT_FAILURE: Outcome = { kind: "retry", code: "http_5xx", reason: "503 with no Retry-After" };
 
 /**
  * Milliseconds from a page's first transient failure to its dead letter: the
@@ -23,8 +20,8 @@ const TRANSIENT_FAILURE: Outcome = { kind: "retry", code: "http_5xx", reason: "5
  */
 export function transientFailureToDeadLetterMs(
   args: Pick<ValidatedFleetArgs, "maxDeliveryAttempts" | "functionTimeoutSeconds">,
-  visibilityTimeoutSeconds = minimumVisibilityTimeout(args.functionTimeoutSeconds, 0),
   random: () => number = () => 0,
+  visibilityTimeoutSeconds = minimumVisibilityTimeout(args.functionTimeoutSeconds, 0),
 ): number {
   const limits: QueueLimits = { retentionSeconds: WORK_QUEUE_RETENTION_SECONDS, maxReceiveCount: args.maxDeliveryAttempts, visibilityTimeoutSeconds };
   let elapsedMs = 0;

@@ -10,11 +10,9 @@
  * milliseconds. So the time is the sum of the `maxDeliveryAttempts` delays.
  */
 import { redeliveryDelaySeconds } from "../../functions/azure/redelivery";
-import type { Outcome } from "../../shared/outcome";
+import { TRANSIENT_FAILURE } from "../recovery";
 import type { ValidatedFleetArgs } from "../config";
 
-/** A site's 5xx with no Retry-After: the transient failure every cloud's recovery time is measured on. */
-const TRANSIENT_FAILURE: Extract<Outcome, { kind: "retry" }> = { kind: "retry", code: "http_5xx", reason: "503 with no Retry-After" };
 
 /**
  * Milliseconds from a page's first transient failure to its dead letter, with

@@ -14,6 +14,7 @@
  */
 import { holdSeconds, MAX_HOLD_SECONDS } from "../../functions/gcp/redelivery";
 import type { FleetArgs } from "../contract";
+import { TRANSIENT_FAILURE } from "../recovery";
 import { deliveryOffsetSeconds, SAFETY_NET_DELIVERIES } from "./queue";
 
 /** Seconds until the first delivery of a held copy at or after `hold` seconds: when the handler works on it again. */
@@ -30,10 +31,9 @@ export function heldUntilSeconds(hold: number): number {
  * `random()` as the backoff's jitter (0: the shortest; just under 1: the longest).
  */
 export function transientFailureToDeadLetterMs(args: Pick<FleetArgs, "maxDeliveryAttempts">, random: () => number = () => 0): number {
-  const failure = { kind: "retry", code: "http_5xx", reason: "the site answered 503 without Retry-After" } as const;
   let seconds = 0;
   for (let failures = 0; failures < args.maxDeliveryAttempts; failures += 1) {
-    seconds += heldUntilSeconds(holdSeconds(failure, { failures, pauses: 0 }, random));
+    seconds += heldUntilSeconds(holdSeconds(TRANSIENT_FAILURE, { failures, pauses: 0 }, random));
   }
   return seconds * 1000;
 }

@@ -18,11 +18,11 @@ describe("AWS: time from a page's first transient failure to its dead letter", (
   });
 
   it("the longest jitter doubles each hold, up to the 2 h cap", () => {
-    assert.equal(transientFailureToDeadLetterMs(args(), undefined, () => 0.999_999), (60 + 240 + 960 + 3_840 + 7_200) * 1_000);
+    assert.equal(transientFailureToDeadLetterMs(args(), () => 0.999_999), (60 + 240 + 960 + 3_840 + 7_200) * 1_000);
   });
 
   it("with many deliveries the holds are cut so the dead letter still comes before the work queue's retention ends", () => {
-    const total = transientFailureToDeadLetterMs(args({ maxDeliveryAttempts: "100" }), undefined, () => 0.999_999);
+    const total = transientFailureToDeadLetterMs(args({ maxDeliveryAttempts: "100" }), () => 0.999_999);
     assert.ok(total < WORK_QUEUE_RETENTION_SECONDS * 1_000, `${total / HOUR_MS} h`);
     assert.ok(total > 90 * HOUR_MS, `uses most of the 96 h: ${total / HOUR_MS} h`);
   });

@@ -53,7 +53,7 @@ describe("simulate", function () {
 
   it("spends each cloud's whole retry schedule on a site that always fails, as the handlers' own hold functions give it", () => {
     const recovery: Readonly<Record<Exclude<Platform, "local">, (random: () => number) => number>> = {
-      aws: (random) => awsRecoveryMs(fleet, undefined, random),
+      aws: (random) => awsRecoveryMs(fleet, random),
       azure: (random) => azureRecoveryMs(fleet, random),
       gcp: (random) => gcpRecoveryMs(fleet, random),
     };

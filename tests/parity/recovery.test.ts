@@ -29,7 +29,7 @@ function awsVisibilityTimeout(plan: PlanEvidence): number {
 /** Recovery time on `plan`'s cloud with `random` as the backoff's jitter. */
 function recoveryMs(plan: PlanEvidence, random: () => number): number {
   const recovery: Readonly<Record<Cloud, () => number>> = {
-    aws: () => awsRecoveryMs(plan.args, awsVisibilityTimeout(plan), random),
+    aws: () => awsRecoveryMs(plan.args, random, awsVisibilityTimeout(plan)),
     azure: () => azureRecoveryMs(plan.args, random),
     gcp: () => gcpRecoveryMs(plan.args, random),
   };
