@@ -120,10 +120,13 @@ export interface FleetBackend extends ResultObjectSource {
 
   status(windowMinutes: number): Promise<FleetStatus>;
 
-  /** Stops the trigger and sets `enabled: false` in the settings store. Idempotent. */
-  pause(): Promise<void>;
-  /** Restores the trigger as deployed and sets `enabled: true`. Idempotent. */
-  resume(): Promise<void>;
+  /**
+   * Stops the trigger that delivers messages to workers (`running: false`),
+   * or restores it as deployed. Idempotent. The local fleet has none: its runs
+   * read `enabled` only. `pauseFleet` and `resumeFleet` pair it with the
+   * settings' `enabled`, in the order that spends no delivery.
+   */
+  setTrigger(running: boolean): Promise<void>;
 
   readSettings(): Promise<StoredSettings>;
   /** Writes an already validated document; returns the new version. */
@@ -151,4 +154,27 @@ export interface FleetBackend extends ResultObjectSource {
 
   /** Releases clients and files. */
   close(): Promise<void>;
+}
+
+/** Sets the settings' `enabled`, writing nothing when it already holds. */
+async function setSettingsEnabled(backend: FleetBackend, enabled: boolean): Promise<void> {
+  const { document } = await backend.readSettings();
+  if (document.enabled === enabled) return;
+  await backend.writeSettings({ ...document, enabled });
+}
+
+/**
+ * `fleet pause`: the trigger first, so no message is delivered to a worker
+ * that would only hold it (spending one of its deliveries on Azure), then
+ * `enabled: false`, which stops workers already running.
+ */
+export async function pauseFleet(backend: FleetBackend): Promise<void> {
+  await backend.setTrigger(false);
+  await setSettingsEnabled(backend, false);
+}
+
+/** `fleet resume`: `enabled: true` first, so the first messages the trigger delivers are worked on, then the trigger. */
+export async function resumeFleet(backend: FleetBackend): Promise<void> {
+  await setSettingsEnabled(backend, true);
+  await backend.setTrigger(true);
 }

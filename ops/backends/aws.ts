@@ -217,30 +217,14 @@ class AwsBackend implements FleetBackend {
     };
   }
 
-  async pause(): Promise<void> {
-    await this.setTrigger(false);
-    await this.setEnabled(false);
-  }
-
-  async resume(): Promise<void> {
-    await this.setEnabled(true);
-    await this.setTrigger(true);
-  }
-
   /**
    * Enables or disables the event source mapping. A disabled mapping stops
    * polling the queue, so messages wait without spending receives.
    * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
    */
-  private async setTrigger(enabled: boolean): Promise<void> {
+  async setTrigger(running: boolean): Promise<void> {
     const { uuid } = await this.mapping();
-    await this.call("lambda:UpdateEventSourceMapping", () => this.lambda.send(new UpdateEventSourceMappingCommand({ UUID: uuid, Enabled: enabled })));
-  }
-
-  private async setEnabled(enabled: boolean): Promise<void> {
-    const { document } = await this.readSettings();
-    if (document.enabled === enabled) return;
-    await this.writeSettings({ ...document, enabled });
+    await this.call("lambda:UpdateEventSourceMapping", () => this.lambda.send(new UpdateEventSourceMappingCommand({ UUID: uuid, Enabled: running })));
   }
 
   async readSettings(): Promise<StoredSettings> {

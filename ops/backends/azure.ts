@@ -377,34 +377,19 @@ export class AzureBackend implements FleetBackend {
     return customerId;
   }
 
-  async pause(): Promise<void> {
-    await this.setTriggerDisabled(true);
-    await this.setEnabled(false);
-  }
-
-  async resume(): Promise<void> {
-    await this.setTriggerDisabled(false);
-    await this.setEnabled(true);
-  }
-
   /**
    * Sets or removes `AzureWebJobs.<function>.Disabled`. Update Application
    * Settings replaces the whole set, so the current set is read first and put
    * back with the one change; nothing is written when it already holds.
    * https://learn.microsoft.com/rest/api/appservice/web-apps/update-application-settings
    */
-  private async setTriggerDisabled(disabled: boolean): Promise<void> {
+  async setTrigger(running: boolean): Promise<void> {
+    const disabled = !running;
     const settings = await this.appSettings();
     if (AzureBackend.disabled(settings) === disabled) return;
     if (disabled) settings[SCRAPE_DISABLED_SETTING] = "true";
     else delete settings[SCRAPE_DISABLED_SETTING];
     await this.arm("Web sites/config/write", `${this.address.siteResourceId}/config/appsettings`, "PUT", API_VERSIONS.web, { properties: settings });
-  }
-
-  private async setEnabled(enabled: boolean): Promise<void> {
-    const { document } = await this.readSettings();
-    if (document.enabled === enabled) return;
-    await this.writeSettings({ ...document, enabled });
   }
 
   private get settingsName(): string {

@@ -328,35 +328,24 @@ class GcpBackend implements FleetBackend {
    * The live config must be the one `resume` derives, or nothing is changed.
    * https://cloud.google.com/pubsub/docs/reference/rest/v1/projects.subscriptions/modifyPushConfig
    */
-  async pause(): Promise<void> {
+  async setTrigger(running: boolean): Promise<void> {
     const work = await this.workSubscription();
     const [live, deployed] = await Promise.all([this.pushConfig(work), this.deployedPushConfig()]);
-    if (live.pushEndpoint) {
-      if (!samePushConfig(live, deployed)) {
-        throw new OpsUsageError(
-          `${work} pushes to ${JSON.stringify(live)}, not to the deployed ${JSON.stringify(deployed)} that \`resume\` restores; nothing was changed: run \`npm run fleet -- resume\` to point it at the deployed function, then pause`,
-        );
-      }
-      await this.modifyPushConfig(work, {});
+    if (running) {
+      if (!samePushConfig(live, deployed)) await this.modifyPushConfig(work, deployed);
+      return;
     }
-    await this.setEnabled(false);
-  }
-
-  async resume(): Promise<void> {
-    const work = await this.workSubscription();
-    await this.setEnabled(true);
-    const [live, deployed] = await Promise.all([this.pushConfig(work), this.deployedPushConfig()]);
-    if (!samePushConfig(live, deployed)) await this.modifyPushConfig(work, deployed);
+    if (!live.pushEndpoint) return;
+    if (!samePushConfig(live, deployed)) {
+      throw new OpsUsageError(
+        `${work} pushes to ${JSON.stringify(live)}, not to the deployed ${JSON.stringify(deployed)} that \`resume\` restores; nothing was changed: run \`npm run fleet -- resume\` to point it at the deployed function, then pause`,
+      );
+    }
+    await this.modifyPushConfig(work, {});
   }
 
   private async modifyPushConfig(subscription: string, pushConfig: PushConfig): Promise<void> {
     await this.json("pubsub", "pubsub.subscriptions.modifyPushConfig", "POST", `v1/${subscription}:modifyPushConfig`, { pushConfig });
-  }
-
-  private async setEnabled(enabled: boolean): Promise<void> {
-    const { document } = await this.readSettings();
-    if (document.enabled === enabled) return;
-    await this.writeSettings({ ...document, enabled });
   }
 
   /** The newest enabled version's payload, as the workers read it (functions/gcp/settingsSource.ts). */

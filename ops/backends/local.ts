@@ -92,18 +92,8 @@ class LocalBackend implements FleetBackend {
     };
   }
 
-  async pause(): Promise<void> {
-    await this.setEnabled(false);
-  }
-
-  async resume(): Promise<void> {
-    await this.setEnabled(true);
-  }
-
-  private async setEnabled(enabled: boolean): Promise<void> {
-    const { document } = await this.readSettings();
-    await this.writeSettings({ ...document, enabled });
-  }
+  /** The local fleet has no trigger: a run reads `enabled` from the settings file on each refill. */
+  async setTrigger(): Promise<void> {}
 
   async readSettings(): Promise<StoredSettings> {
     let text: string;

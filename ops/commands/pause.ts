@@ -4,6 +4,7 @@
  * workers already running stop taking pages. `resume` undoes both.
  */
 import { EXIT_HELP, TARGET_HELP, parseCommandArgs } from "../args";
+import { pauseFleet, resumeFleet } from "../backend";
 import { OPS_EXIT_CODES, type FleetCommand } from "../command";
 import { OpsUsageError } from "../errors";
 import { guarded, printHelp, printJson, withBackend } from "../run";
@@ -58,7 +59,7 @@ function command(verb: "pause" | "resume"): FleetCommand {
         if (values.help) return printHelp(io, help);
         if (positionals.length > 0) throw new OpsUsageError(`${verb} takes no arguments (given ${positionals.join(" ")}); see \`npm run fleet -- ${verb} --help\``);
         return withBackend(values, io, {}, async (backend) => {
-          await (verb === "pause" ? backend.pause() : backend.resume());
+          await (verb === "pause" ? pauseFleet(backend) : resumeFleet(backend));
           const status = await backend.status(15);
           if (values.json) printJson(io, { target: backend.description, triggerEnabled: status.triggerEnabled, settingsEnabled: status.settingsEnabled, backlog: status.backlog });
           else io.stdout.write(`${verb === "pause" ? "paused" : "resumed"} ${backend.description}: trigger ${status.triggerEnabled ? "running" : "stopped"}, settings enabled: ${status.settingsEnabled}, ${status.backlog} message(s) waiting\n`);

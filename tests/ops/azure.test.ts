@@ -23,6 +23,7 @@ import { startAzureControlFake, type AzureControlFake } from "./azureFakes";
 import { renderStatus } from "../../ops/commands/status";
 import { captureIo, until } from "./support";
 import { envOverrides } from "../support/processEnv";
+import { pauseFleet, resumeFleet } from "../../ops/backend";
 
 const APP = "scrape-fleet-test-fn";
 const CONTAINER = "results";
@@ -205,14 +206,14 @@ describe("fleet on Azure (Service Bus REST and ARM: recorded-request fake; App C
 
   it("pause sets AzureWebJobs.scrape.Disabled by putting back the whole app-settings set, and enabled: false; resume undoes both; each is idempotent", async () => {
     assert.equal(SCRAPE_DISABLED_SETTING, "AzureWebJobs.scrape.Disabled");
-    await backend.pause();
-    await backend.pause();
+    await pauseFleet(backend);
+    await pauseFleet(backend);
     assert.deepEqual(control.appSettings, { FLEET_NAME: "scrape-fleet-test", WORK_QUEUE_NAME: "work", "AzureWebJobs.scrape.Disabled": "true" });
     assert.equal(control.requests.filter((request) => request.method === "PUT").length, 1, "the second pause writes nothing");
     assert.deepEqual(JSON.parse(store.value() ?? ""), { concurrency: 8, enabled: false });
     const paused = await backend.status(15);
     assert.deepEqual([paused.triggerEnabled, paused.settingsEnabled], [false, false]);
-    await backend.resume();
+    await resumeFleet(backend);
     assert.deepEqual(control.appSettings, { FLEET_NAME: "scrape-fleet-test", WORK_QUEUE_NAME: "work" });
     assert.deepEqual(JSON.parse(store.value() ?? ""), { concurrency: 8, enabled: true });
     assert.equal(store.revisions.length, 3, "the first value, then pause's and resume's writes, each a revision");

@@ -62,8 +62,7 @@ export class RecordingBackend implements FleetBackend {
   async status(windowMinutes: number): Promise<FleetStatus> {
     return { backlog: this.received.length, inFlight: 0, deadLetters: 0, triggerEnabled: true, settingsEnabled: true, windowMinutes };
   }
-  async pause(): Promise<void> {}
-  async resume(): Promise<void> {}
+  async setTrigger(_running: boolean): Promise<void> {}
   async readSettings(): Promise<StoredSettings> {
     return { document: {} };
   }
