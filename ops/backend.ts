@@ -7,6 +7,7 @@
  */
 import type { ScrapeMessage } from "../shared/message";
 import type { ResultObjectSource } from "../shared/resultReader";
+import { OpsUsageError } from "./errors";
 
 /** How large a batch the queue takes, and how many may be in flight. */
 export interface BatchLimits {
@@ -177,4 +178,22 @@ export async function pauseFleet(backend: FleetBackend): Promise<void> {
 export async function resumeFleet(backend: FleetBackend): Promise<void> {
   await setSettingsEnabled(backend, true);
   await backend.setTrigger(true);
+}
+
+/** How a stored settings document gets fixed from the command line. */
+export const SETTINGS_EDIT_FIX = "write a valid document with `npm run fleet -- settings edit`";
+
+/**
+ * A settings document as a store holds it (`where` names the store): a JSON
+ * object, or an `OpsUsageError` naming the store, what is wrong and `fix`.
+ */
+export function parseSettingsText(text: string, where: string, fix: string): Record<string, unknown> {
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch {
+    throw new OpsUsageError(`${where} is not JSON (${JSON.stringify(text.slice(0, 80))}); ${fix}`);
+  }
+  if (typeof document !== "object" || document === null || Array.isArray(document)) throw new OpsUsageError(`${where} must hold a JSON object; ${fix}`);
+  return document as Record<string, unknown>;
 }

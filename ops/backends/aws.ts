@@ -25,7 +25,7 @@ import { LAMBDA_ENV } from "../../functions/aws/environment";
 import { describeError } from "../../shared/errors";
 import { encodeMessage, parseMessage, type ScrapeMessage } from "../../shared/message";
 import { METRICS, OUTCOME_METRIC } from "../../shared/metricNames";
-import { unreadNote, type DeadLetterEntry, type FetchLatency, type FleetBackend, type FleetStatus, type RedriveOptions, type RefusedEntry, type StoredSettings } from "../backend";
+import { parseSettingsText, SETTINGS_EDIT_FIX, unreadNote, type DeadLetterEntry, type FetchLatency, type FleetBackend, type FleetStatus, type RedriveOptions, type RefusedEntry, type StoredSettings } from "../backend";
 import { CredentialsError, OpsUsageError } from "../errors";
 import type { StackOutputs } from "../target";
 
@@ -230,16 +230,8 @@ class AwsBackend implements FleetBackend {
   async readSettings(): Promise<StoredSettings> {
     const answer = await this.call("ssm:GetParameter", () => this.ssm.send(new GetParameterCommand({ Name: this.outputs.configLocation })));
     const text = answer.Parameter?.Value ?? "{}";
-    let document: unknown;
-    try {
-      document = JSON.parse(text);
-    } catch {
-      throw new OpsUsageError(`SSM parameter ${this.outputs.configLocation} is not JSON (${JSON.stringify(text.slice(0, 80))}); write a valid document with \`npm run fleet -- settings edit\``);
-    }
-    if (typeof document !== "object" || document === null || Array.isArray(document)) {
-      throw new OpsUsageError(`SSM parameter ${this.outputs.configLocation} must hold a JSON object; write one with \`npm run fleet -- settings edit\``);
-    }
-    return { document: document as Record<string, unknown>, ...(answer.Parameter?.Version === undefined ? {} : { version: String(answer.Parameter.Version) }) };
+    const document = parseSettingsText(text, `SSM parameter ${this.outputs.configLocation}`, SETTINGS_EDIT_FIX);
+    return { document, ...(answer.Parameter?.Version === undefined ? {} : { version: String(answer.Parameter.Version) }) };
   }
 
   /** Overwrites the parameter: SSM keeps every earlier value as a numbered version (GetParameterHistory). */

@@ -22,7 +22,7 @@ import { resourceName } from "../../infra/naming";
 import { describeError } from "../../shared/errors";
 import { encodeMessage, parseMessage, type ScrapeMessage } from "../../shared/message";
 import { METRICS, OUTCOME_METRIC } from "../../shared/metricNames";
-import { unreadNote, type DeadLetterEntry, type FleetBackend, type FleetStatus, type RefusedEntry, type StoredSettings } from "../backend";
+import { parseSettingsText, SETTINGS_EDIT_FIX, unreadNote, type DeadLetterEntry, type FleetBackend, type FleetStatus, type RefusedEntry, type StoredSettings } from "../backend";
 import { CredentialsError, OpsUsageError } from "../errors";
 import type { StackOutputs } from "../target";
 
@@ -399,16 +399,8 @@ export class AzureBackend implements FleetBackend {
   async readSettings(): Promise<StoredSettings> {
     const setting = await this.call("App Configuration read", () => this.clients.settings.getConfigurationSetting({ key: this.address.settingsKey }));
     const text = setting.value ?? "";
-    let document: unknown;
-    try {
-      document = JSON.parse(text);
-    } catch {
-      throw new OpsUsageError(`${this.settingsName} is not JSON (${JSON.stringify(text.slice(0, 80))}); write a valid document with \`npm run fleet -- settings edit\``);
-    }
-    if (typeof document !== "object" || document === null || Array.isArray(document)) {
-      throw new OpsUsageError(`${this.settingsName} must hold a JSON object; write one with \`npm run fleet -- settings edit\``);
-    }
-    return { document: document as Record<string, unknown>, ...(setting.etag === undefined ? {} : { version: setting.etag }) };
+    const document = parseSettingsText(text, this.settingsName, SETTINGS_EDIT_FIX);
+    return { document, ...(setting.etag === undefined ? {} : { version: setting.etag }) };
   }
 
   /** Each write is a new revision the store keeps (`az appconfig revision list`). */

@@ -27,7 +27,7 @@ import { newestEnabled } from "../../functions/gcp/settingsSource";
 import { resourceName } from "../../infra/naming";
 import { encodeMessage, parseMessage, type ScrapeMessage } from "../../shared/message";
 import { METRICS, OUTCOME_METRIC } from "../../shared/metricNames";
-import type { DeadLetterEntry, FetchLatency, FleetBackend, FleetStatus, RedriveOptions, RefusedEntry, StoredSettings } from "../backend";
+import { parseSettingsText, SETTINGS_EDIT_FIX, type DeadLetterEntry, type FetchLatency, type FleetBackend, type FleetStatus, type RedriveOptions, type RefusedEntry, type StoredSettings } from "../backend";
 import { CredentialsError, OpsUsageError } from "../errors";
 import type { StackOutputs } from "../target";
 import { apiErrorMessage, asArray } from "../../functions/gcp/googleApi";
@@ -364,16 +364,8 @@ class GcpBackend implements FleetBackend {
     const version = await this.json("parametermanager", "parametermanager.parameterVersions.get", "GET", `v1/${newest.name}`);
     const data = (version.payload as { data?: unknown } | undefined)?.data;
     const text = typeof data === "string" ? Buffer.from(data, "base64").toString("utf8") : "";
-    let document: unknown;
-    try {
-      document = JSON.parse(text);
-    } catch {
-      throw new OpsUsageError(`Parameter Manager version ${newest.name} is not JSON (${JSON.stringify(text.slice(0, 80))}); write a valid document with \`npm run fleet -- settings edit\``);
-    }
-    if (typeof document !== "object" || document === null || Array.isArray(document)) {
-      throw new OpsUsageError(`Parameter Manager version ${newest.name} must hold a JSON object; write one with \`npm run fleet -- settings edit\``);
-    }
-    return { document: document as Record<string, unknown>, version: newest.name.split("/").pop() ?? newest.name };
+    const document = parseSettingsText(text, `Parameter Manager version ${newest.name}`, SETTINGS_EDIT_FIX);
+    return { document, version: newest.name.split("/").pop() ?? newest.name };
   }
 
   /**

@@ -16,7 +16,7 @@ import { writeFileAtomic } from "../../functions/local/atomicFile";
 import { DEAD_LETTERS_FILE, writeDeadLetters } from "../../functions/local/deadLetters";
 import { QUEUE_FILE } from "../../functions/local/cli";
 import { LocalQueue } from "../../functions/local/queue";
-import type { FleetBackend, FleetStatus, RefusedEntry, StoredSettings } from "../backend";
+import { parseSettingsText, type FleetBackend, type FleetStatus, type RefusedEntry, type StoredSettings } from "../backend";
 import { OpsUsageError } from "../errors";
 
 /** The settings file `--local DIR` uses when `--config` is not given. */
@@ -104,16 +104,8 @@ class LocalBackend implements FleetBackend {
       if (error instanceof Error && "code" in error && error.code === "ENOENT") return { document: {} };
       throw error;
     }
-    let document: unknown;
-    try {
-      document = JSON.parse(text);
-    } catch {
-      throw new OpsUsageError(`${this.settingsFile} is not JSON; fix it by hand, or write it again with \`npm run fleet -- settings set KEY=VALUE --local ${this.options.shownAs}\``);
-    }
-    if (typeof document !== "object" || document === null || Array.isArray(document)) {
-      throw new OpsUsageError(`${this.settingsFile} must hold a JSON object such as {"concurrency": 8}`);
-    }
-    return { document: document as Record<string, unknown>, version: (await stat(this.settingsFile)).mtime.toISOString() };
+    const document = parseSettingsText(text, this.settingsFile, `fix it by hand, or write it again with \`npm run fleet -- settings set KEY=VALUE --local ${this.options.shownAs}\``);
+    return { document, version: (await stat(this.settingsFile)).mtime.toISOString() };
   }
 
   async writeSettings(document: Readonly<Record<string, unknown>>): Promise<StoredSettings> {
