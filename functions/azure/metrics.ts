@@ -19,16 +19,21 @@ import { integerOption } from "../handlerConfig";
 export const FLEET_METRICS_EVENT = "fleet_metrics";
 
 /**
- * The KQL that selects every window's line, parsed as `line`, from the
- * Application Insights traces the host writes. The same rows have two
- * schemas: the Application Insights resource (what the alert rules and the
- * dashboard query) names them `traces` / `message`, the Log Analytics
+ * The KQL that selects the handler's JSON log lines of one `event`, parsed as
+ * `line`, from the Application Insights traces the host writes. The same rows
+ * have two schemas: the Application Insights resource (what the alert rules
+ * and the dashboard query) names them `traces` / `message`, the Log Analytics
  * workspace behind it (what `fleet status` queries) `AppTraces` / `Message`.
  * https://learn.microsoft.com/azure/azure-monitor/app/convert-classic-resource#table-structure
  */
-export function fleetMetricsLinesKql(scope: "appInsights" | "workspace"): string {
+export function eventLinesKql(event: string, scope: "appInsights" | "workspace"): string {
   const { table, message } = scope === "appInsights" ? { table: "traces", message: "message" } : { table: "AppTraces", message: "Message" };
-  return [table, `| where ${message} has "${FLEET_METRICS_EVENT}"`, `| extend line = parse_json(${message})`, `| where tostring(line.event) == "${FLEET_METRICS_EVENT}"`].join("\n");
+  return [table, `| where ${message} has "${event}"`, `| extend line = parse_json(${message})`, `| where tostring(line.event) == "${event}"`].join("\n");
+}
+
+/** Every window's metrics line (below), parsed as `line`. */
+export function fleetMetricsLinesKql(scope: "appInsights" | "workspace"): string {
+  return eventLinesKql(FLEET_METRICS_EVENT, scope);
 }
 
 /**

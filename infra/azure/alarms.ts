@@ -39,7 +39,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as monitor from "@pulumi/azure-native/monitor";
 import { DEAD_LETTERED_EVENT } from "../../functions/azure/appSettings";
-import { fleetMetricsLinesKql, OLDEST_MESSAGE_AGE_FIELD } from "../../functions/azure/metrics";
+import { eventLinesKql, fleetMetricsLinesKql, OLDEST_MESSAGE_AGE_FIELD } from "../../functions/azure/metrics";
 import { METRICS } from "../../shared/metricNames";
 import { AZURE_LIMITS } from "../cloudLimits";
 import type { AlarmThresholds } from "../contract";
@@ -98,14 +98,7 @@ export function retryRateKql(): string {
  * was ingested within the window.
  */
 export function deadLetteredKql(): string {
-  return [
-    "traces",
-    `| where message has "${DEAD_LETTERED_EVENT}"`,
-    "| where ingestion_time() > ago(5m)",
-    "| extend line = parse_json(message)",
-    `| where tostring(line.event) == "${DEAD_LETTERED_EVENT}"`,
-    "| summarize DeadLettered = dcount(tostring(line.messageId))",
-  ].join("\n");
+  return [eventLinesKql(DEAD_LETTERED_EVENT, "appInsights"), "| where ingestion_time() > ago(5m)", "| summarize DeadLettered = dcount(tostring(line.messageId))"].join("\n");
 }
 
 /**
