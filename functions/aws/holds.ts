@@ -10,6 +10,7 @@
  * `malformed` messages keep the queue's timeout: they are on their way to the
  * dead-letter queue and nothing is gained by changing when.
  */
+import { AWS_LIMITS } from "../../infra/cloudLimits";
 import { retryDelaySeconds } from "../../shared/backoff";
 import type { Outcome } from "../../shared/outcome";
 
@@ -22,10 +23,7 @@ import type { Outcome } from "../../shared/outcome";
  * what is left after both is always valid.
  * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
  */
-const SQS_MAX_VISIBILITY_SECONDS = 43_200;
-const MAX_BATCHING_WINDOW_SECONDS = 300;
-const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
-export const MAX_HOLD_SECONDS = SQS_MAX_VISIBILITY_SECONDS - MAX_BATCHING_WINDOW_SECONDS - LAMBDA_MAX_TIMEOUT_SECONDS;
+export const MAX_HOLD_SECONDS = AWS_LIMITS.sqsMaxVisibilityTimeoutSeconds - AWS_LIMITS.batchingWindowSeconds.max - AWS_LIMITS.lambdaMaxTimeoutSeconds;
 
 /**
  * The visibility, in whole seconds, for a message the handler returns with
