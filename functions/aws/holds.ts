@@ -73,6 +73,16 @@ export interface QueueLimits {
  */
 export const EXPIRY_MARGIN_SECONDS = 900;
 
+/** Seconds a message that keeps failing can stay in its queue: every receive held for the visibility timeout, and the margin. */
+export function receivesSeconds(maxReceiveCount: number, visibilityTimeoutSeconds: number): number {
+  return maxReceiveCount * visibilityTimeoutSeconds + EXPIRY_MARGIN_SECONDS;
+}
+
+/** The most receives whose `receivesSeconds` fit in `retentionSeconds`. */
+export function fittingReceives(retentionSeconds: number, visibilityTimeoutSeconds: number): number {
+  return Math.floor((retentionSeconds - EXPIRY_MARGIN_SECONDS) / visibilityTimeoutSeconds);
+}
+
 /**
  * The longest hold after receive number `attempt` that still leaves time for
  * every later receive at the queue's visibility timeout, and for the

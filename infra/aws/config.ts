@@ -16,7 +16,7 @@
  *   derived minimum.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { EXPIRY_MARGIN_SECONDS } from "../../functions/aws/holds";
+import { EXPIRY_MARGIN_SECONDS, fittingReceives, receivesSeconds } from "../../functions/aws/holds";
 import type { SettingIssue } from "../../shared/errors";
 import type { FleetSettings } from "../../shared/settings";
 import { AWS_LIMITS } from "../cloudLimits";
@@ -154,13 +154,13 @@ export function validateAwsConfig(raw: RawAwsConfig, fleet: FleetLimits): Valida
   // handler's holds are cut to what is left (functions/aws/holds.ts); if the
   // receives alone cannot fit in the retention, SQS deletes a message that
   // keeps failing before it is dead-lettered, silently.
-  const receivesSeconds = fleet.maxDeliveryAttempts * visibilityTimeoutSeconds + EXPIRY_MARGIN_SECONDS;
-  if (receivesSeconds > WORK_QUEUE_RETENTION_SECONDS) {
-    const fitting = Math.floor((WORK_QUEUE_RETENTION_SECONDS - EXPIRY_MARGIN_SECONDS) / visibilityTimeoutSeconds);
+  const needed = receivesSeconds(fleet.maxDeliveryAttempts, visibilityTimeoutSeconds);
+  if (needed > WORK_QUEUE_RETENTION_SECONDS) {
+    const fitting = fittingReceives(WORK_QUEUE_RETENTION_SECONDS, visibilityTimeoutSeconds);
     issue(
       "maxDeliveryAttempts",
       fleet.maxDeliveryAttempts,
-      `× the work queue's visibility timeout (${visibilityTimeoutSeconds} s) + ${EXPIRY_MARGIN_SECONDS} s is ${receivesSeconds} s, past the queue's ${WORK_QUEUE_RETENTION_SECONDS} s retention: SQS would delete a message that keeps failing before it is dead-lettered`,
+      `× the work queue's visibility timeout (${visibilityTimeoutSeconds} s) + ${EXPIRY_MARGIN_SECONDS} s is ${needed} s, past the queue's ${WORK_QUEUE_RETENTION_SECONDS} s retention: SQS would delete a message that keeps failing before it is dead-lettered`,
       `pulumi config set ${configKey("maxDeliveryAttempts")} ${fitting}   (or lower functionTimeoutSeconds, which the visibility timeout is derived from)`,
     );
   }

@@ -15,7 +15,8 @@
  * disagrees with the queue that feeds it would hold past the expiry.
  */
 import { LAMBDA_ENV } from "../../functions/aws/environment";
-import { EXPIRY_MARGIN_SECONDS } from "../../functions/aws/holds";
+import { EXPIRY_MARGIN_SECONDS, fittingReceives, receivesSeconds } from "../../functions/aws/holds";
+import { AWS_LIMITS } from "../cloudLimits";
 import { redrivePolicy } from "./references";
 import { AWS } from "./types";
 import { display, numeric, read, text, violation, type FleetRule, type ResourceView, type Violation } from "./view";
@@ -61,10 +62,10 @@ function checkResource(resource: ResourceView): string[] {
   if (receives === undefined) return [];
   const visibility = visibilityOf(resource);
   const retention = retentionOf(resource);
-  const needed = receives * visibility + EXPIRY_MARGIN_SECONDS;
+  const needed = receivesSeconds(receives, visibility);
   if (needed <= retention) return [];
   return [
-    `${display(resource)} can keep a failing message for ${receives} receives × ${visibility} s + ${EXPIRY_MARGIN_SECONDS} s = ${needed} s, past its messageRetentionSeconds ${retention}: SQS deletes it before it is dead-lettered. Fix: lower maxReceiveCount to ${Math.floor((retention - EXPIRY_MARGIN_SECONDS) / visibility)} or the visibility timeout, or raise messageRetentionSeconds (at most 1209600).`,
+    `${display(resource)} can keep a failing message for ${receives} receives × ${visibility} s + ${EXPIRY_MARGIN_SECONDS} s = ${needed} s, past its messageRetentionSeconds ${retention}: SQS deletes it before it is dead-lettered. Fix: lower maxReceiveCount to ${fittingReceives(retention, visibility)} or the visibility timeout, or raise messageRetentionSeconds (at most ${AWS_LIMITS.sqsMaxRetentionSeconds}).`,
   ];
 }
 
@@ -78,7 +79,7 @@ function checkStack(resources: readonly ResourceView[]): Violation[] {
     found.push(
       violation(
         deadLetterQueue,
-        `${display(deadLetterQueue)} keeps messages ${retentionOf(deadLetterQueue)} s, no longer than its source ${display(source)} (${retentionOf(source)} s); a dead letter keeps its first enqueue time, so it can expire on arrival. Fix: set messageRetentionSeconds on the dead-letter queue above the source's (1209600, the maximum).`,
+        `${display(deadLetterQueue)} keeps messages ${retentionOf(deadLetterQueue)} s, no longer than its source ${display(source)} (${retentionOf(source)} s); a dead letter keeps its first enqueue time, so it can expire on arrival. Fix: set messageRetentionSeconds on the dead-letter queue above the source's (${AWS_LIMITS.sqsMaxRetentionSeconds}, the maximum).`,
       ),
     );
   }
@@ -89,7 +90,7 @@ export const queueRetention: FleetRule = {
   name: "queue-retention",
   description: "A message that keeps failing is dead-lettered before it expires, and kept there long enough to be read.",
   checks: [
-    "SQS queue with a redrive policy: `maxReceiveCount` × `visibilityTimeoutSeconds` + 900 s ≤ `messageRetentionSeconds` (SQS defaults: 30 s, 4 days)",
+    `SQS queue with a redrive policy: \`maxReceiveCount\` × \`visibilityTimeoutSeconds\` + ${EXPIRY_MARGIN_SECONDS} s ≤ \`messageRetentionSeconds\` (SQS defaults: 30 s, 4 days)`,
     "SQS dead-letter queue: `messageRetentionSeconds` above its source queue's",
     "Lambda function fed by an SQS event source mapping and carrying `QUEUE_RETENTION_SECONDS`: that, `QUEUE_MAX_RECEIVE_COUNT` and `QUEUE_VISIBILITY_TIMEOUT_SECONDS` equal its queue's retention, `maxReceiveCount` and visibility timeout",
   ],
