@@ -21,7 +21,7 @@ import { isDeepStrictEqual } from "node:util";
 import { FLEET_METRICS_EVENT, OLDEST_MESSAGE_AGE_FIELD } from "../functions/azure/metrics";
 import { FUNCTION_ENV as GCP_FUNCTION_ENV } from "../functions/gcp/environment";
 import { SettingsError } from "../shared/errors";
-import { METRICS, OUTCOME_METRIC } from "../shared/metricNames";
+import { METRICS, OUTCOME_METRIC, PAGE_RETRIES_ALARM } from "../shared/metricNames";
 import { parseSettings, SETTING_KEYS } from "../shared/settings";
 import type * as AzureWorker from "./azure/worker";
 import type { ValidatedFleetArgs } from "./config";
@@ -281,16 +281,16 @@ const AWS_ALARMS: AlarmWiring = {
     oldestMessageAge: (alarm, plan) => awsOnQueue(alarm, "ApproximateAgeOfOldestMessage", aws.workQueue(plan)) && alarm.inputs.threshold === plan.args.alarms.oldestMessageAgeSeconds,
     deadLetters: (alarm, plan) => awsOnQueue(alarm, "ApproximateNumberOfMessagesVisible", aws.deadLetterQueue(plan)) && alarm.inputs.threshold === 0 && alarm.inputs.comparisonOperator === "GreaterThanThreshold",
     workerErrors: (alarm, plan) => awsQueriesMetric(alarm, "Errors", "FunctionName", output(plan, "workerName")) && alarm.inputs.threshold === plan.args.alarms.errorRatePercent,
-    // The worker's own page metrics (Embedded Metric Format) under its Fleet dimension, summed over 15 minutes.
+    // The worker's own page metrics (Embedded Metric Format) under its Fleet dimension, summed over the alarm's window.
     pageRetries: (alarm, plan) =>
       alarm.inputs.threshold === plan.args.alarms.retryRatePercent &&
-      [OUTCOME_METRIC.retry, OUTCOME_METRIC.malformed].every((metric) =>
+      PAGE_RETRIES_ALARM.sentBack.map((outcome) => OUTCOME_METRIC[outcome]).every((metric) =>
         awsMetricQueries(alarm).some(
           (query) =>
             read(query, "metric", "namespace") === METRICS.namespace &&
             read(query, "metric", "metricName") === metric &&
             read(query, "metric", "dimensions", METRICS.fleetDimension) === plan.args.namePrefix &&
-            read(query, "metric", "period") === 900,
+            read(query, "metric", "period") === PAGE_RETRIES_ALARM.windowMinutes * 60,
         ),
       ),
     // One-minute datapoints, `stalledMinutes` of them in a row.
@@ -372,7 +372,7 @@ const GCP_ALARMS: AlarmWiring = {
           read(condition, "conditionThreshold", "thresholdValue") === plan.args.alarms.retryRatePercent / 100 &&
           denominator.startsWith('metric.type = "logging.googleapis.com/user/') &&
           !denominator.includes("metric.labels.outcome") &&
-          filter === `${denominator} AND metric.labels.outcome = monitoring.regex.full_match("retry|malformed")`
+          filter === `${denominator} AND metric.labels.outcome = monitoring.regex.full_match("${PAGE_RETRIES_ALARM.sentBack.join("|")}")`
         );
       }),
     stalled: (policy, plan) =>

@@ -41,3 +41,9 @@ export const OUTCOME_METRIC = {
 export const AWS_DEAD_LETTERED_METRIC = "MessagesDeadLettered";
 
 export const PAGE_OUTCOME_METRICS = [OUTCOME_METRIC.ok, OUTCOME_METRIC.failed, OUTCOME_METRIC.retry, OUTCOME_METRIC.malformed] as const;
+
+/**
+ * The page-retries alarm, the same measure on every cloud: the share of the
+ * pages of the last `windowMinutes` whose outcome was one of `sentBack`.
+ */
+export const PAGE_RETRIES_ALARM = { windowMinutes: 15, sentBack: ["retry", "malformed"] } as const satisfies { readonly windowMinutes: number; readonly sentBack: readonly PageMetric["outcome"][] };

@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as cloudwatch from "@pulumi/aws/cloudwatch";
 import * as sns from "@pulumi/aws/sns";
-import { AWS_DEAD_LETTERED_METRIC, METRICS, OUTCOME_METRIC } from "../../shared/metricNames";
+import { AWS_DEAD_LETTERED_METRIC, METRICS, OUTCOME_METRIC, PAGE_RETRIES_ALARM } from "../../shared/metricNames";
 import type { AlarmThresholds } from "../contract";
 import { resourceName } from "../naming";
 
@@ -35,8 +35,6 @@ export interface Alarms {
 /** SQS publishes its metrics every minute; Lambda's too. */
 const MINUTE = 60;
 const FIVE_MINUTES = 300;
-/** The page-retries alarm's window: the share is taken over 15 minutes on every cloud. */
-const FIFTEEN_MINUTES = 900;
 
 /**
  * The alert topic is not KMS-encrypted: CloudWatch can only publish to an
@@ -174,15 +172,15 @@ export function createAlarms(name: string, args: AlarmsArgs, parent: pulumi.Reso
     // Lambda's Errors cannot: sites failing, a results store refusing writes,
     // workers that cannot read their settings (every page `settings_unavailable`),
     // and a paused fleet's messages going back. No pages, no datapoint: no work.
-    alarm("page-retries", `${t.retryRatePercent}% or more of the pages of the last 15 minutes went back to the queue (retry) or could not be read (malformed).`, {
+    alarm("page-retries", `${t.retryRatePercent}% or more of the pages of the last ${PAGE_RETRIES_ALARM.windowMinutes} minutes went back to the queue (retry) or could not be read (malformed).`, {
       metricQueries: [
         ...(["ok", "failed", "retry", "malformed"] as const).map((outcome) => ({
           id: outcome,
-          metric: { namespace: METRICS.namespace, metricName: OUTCOME_METRIC[outcome], dimensions: { [METRICS.fleetDimension]: args.fleetName }, stat: "Sum", period: FIFTEEN_MINUTES },
+          metric: { namespace: METRICS.namespace, metricName: OUTCOME_METRIC[outcome], dimensions: { [METRICS.fleetDimension]: args.fleetName }, stat: "Sum", period: PAGE_RETRIES_ALARM.windowMinutes * MINUTE },
           returnData: false,
         })),
         { id: "pages", expression: "FILL(ok, 0) + FILL(failed, 0) + FILL(retry, 0) + FILL(malformed, 0)", returnData: false },
-        { id: "retryRate", expression: "IF(pages > 0, 100 * (FILL(retry, 0) + FILL(malformed, 0)) / pages, 0)", label: "Pages retried or malformed (%)", returnData: true },
+        { id: "retryRate", expression: `IF(pages > 0, 100 * (${PAGE_RETRIES_ALARM.sentBack.map((outcome) => `FILL(${outcome}, 0)`).join(" + ")}) / pages, 0)`, label: "Pages retried or malformed (%)", returnData: true },
       ],
       evaluationPeriods: 1,
       comparisonOperator: "GreaterThanOrEqualToThreshold",

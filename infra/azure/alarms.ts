@@ -40,7 +40,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as monitor from "@pulumi/azure-native/monitor";
 import { DEAD_LETTERED_EVENT } from "../../functions/azure/appSettings";
 import { eventLinesKql, fleetMetricsLinesKql, OLDEST_MESSAGE_AGE_FIELD } from "../../functions/azure/metrics";
-import { METRICS } from "../../shared/metricNames";
+import { OUTCOME_METRIC, PAGE_OUTCOME_METRICS, PAGE_RETRIES_ALARM } from "../../shared/metricNames";
 import { AZURE_LIMITS } from "../cloudLimits";
 import type { AlarmThresholds } from "../contract";
 import type { AzureAlarmName, AzureLogAlarmName, AzureMetricAlarmName } from "./config";
@@ -85,7 +85,7 @@ export function retryRateKql(): string {
   const count = (metric: string) => `sum(toint(line.${metric}))`;
   return [
     fleetMetricsLinesKql("appInsights"),
-    `| summarize pages = ${[METRICS.pagesOk, METRICS.pagesFailed, METRICS.pagesRetried, METRICS.pagesMalformed].map(count).join(" + ")}, sentBack = ${count(METRICS.pagesRetried)} + ${count(METRICS.pagesMalformed)}`,
+    `| summarize pages = ${PAGE_OUTCOME_METRICS.map(count).join(" + ")}, sentBack = ${PAGE_RETRIES_ALARM.sentBack.map((outcome) => count(OUTCOME_METRIC[outcome])).join(" + ")}`,
     "| extend RetryRatePercent = iff(pages == 0, 0.0, 100.0 * sentBack / pages)",
     "| project RetryRatePercent",
   ].join("\n");
@@ -259,7 +259,8 @@ export function createAlarms(name: string, args: AlarmsArgs, parent: pulumi.Reso
     logAlert("errors", { ...onAppInsights, description: `${thresholds.errorRatePercent}% or more of worker invocations failed`, severity: 1, query: errorRateKql(), column: "ErrorRatePercent", threshold: thresholds.errorRatePercent }),
     logAlert("page-retries", {
       ...onAppInsights,
-      description: `${thresholds.retryRatePercent}% or more of pages went back to the queue (retry) or could not be read (malformed) over 15 minutes; settings_unavailable on every page means the workers cannot read their settings`,
+      windowMinutes: PAGE_RETRIES_ALARM.windowMinutes,
+      description: `${thresholds.retryRatePercent}% or more of pages went back to the queue (retry) or could not be read (malformed) over ${PAGE_RETRIES_ALARM.windowMinutes} minutes; settings_unavailable on every page means the workers cannot read their settings`,
       severity: 2,
       query: retryRateKql(),
       column: "RetryRatePercent",

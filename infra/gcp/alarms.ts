@@ -22,6 +22,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as monitoring from "@pulumi/gcp/monitoring";
+import { PAGE_RETRIES_ALARM } from "../../shared/metricNames";
 import type { AlarmThresholds } from "../contract";
 
 export interface AlarmsArgs {
@@ -62,12 +63,12 @@ export const FILTERS = {
   functionErrors: (functionName: string) => `${functionRequests(functionName)} AND metric.labels.response_code_class = "5xx"`,
   pages: (metricName: string) => `metric.type = "logging.googleapis.com/user/${metricName}"`,
   // The label match the filter syntax documents (https://cloud.google.com/monitoring/api/v3/filters).
-  retriedPages: (metricName: string) => `metric.type = "logging.googleapis.com/user/${metricName}" AND metric.labels.outcome = monitoring.regex.full_match("retry|malformed")`,
+  retriedPages: (metricName: string) => `metric.type = "logging.googleapis.com/user/${metricName}" AND metric.labels.outcome = monitoring.regex.full_match("${PAGE_RETRIES_ALARM.sentBack.join("|")}")`,
 } as const;
 
 const MINUTE = "60s";
 const FIVE_MINUTES = "300s";
-const FIFTEEN_MINUTES = "900s";
+const PAGE_RETRIES_WINDOW = `${PAGE_RETRIES_ALARM.windowMinutes * 60}s`;
 const maxPerMinute = [{ alignmentPeriod: MINUTE, perSeriesAligner: "ALIGN_MAX" }];
 
 export function createAlarms(name: string, args: AlarmsArgs, opts: pulumi.CustomResourceOptions): Alarms {
@@ -142,15 +143,15 @@ export function createAlarms(name: string, args: AlarmsArgs, opts: pulumi.Custom
     policy(
       "page-retries",
       "page retry rate",
-      `${t.retryRatePercent}% or more of the pages in 15 minutes ended \`retry\` or \`malformed\`. Look at the worker's \`page_metric\` lines by \`code\`: many \`http_5xx\` or timeouts mean failing sites; \`store_failed\` a results bucket the worker cannot write; \`settings_unavailable\` a worker that cannot read its settings parameter (check the runtime account's roles/parametermanager.parameterViewer and that the parameter has an enabled version).`,
+      `${t.retryRatePercent}% or more of the pages in ${PAGE_RETRIES_ALARM.windowMinutes} minutes ended \`retry\` or \`malformed\`. Look at the worker's \`page_metric\` lines by \`code\`: many \`http_5xx\` or timeouts mean failing sites; \`store_failed\` a results bucket the worker cannot write; \`settings_unavailable\` a worker that cannot read its settings parameter (check the runtime account's roles/parametermanager.parameterViewer and that the parameter has an enabled version).`,
       [
         {
           displayName: `retry or malformed share >= ${t.retryRatePercent}%`,
           conditionThreshold: {
             filter: FILTERS.retriedPages(args.pagesMetricName),
             denominatorFilter: FILTERS.pages(args.pagesMetricName),
-            aggregations: [{ alignmentPeriod: FIFTEEN_MINUTES, perSeriesAligner: "ALIGN_DELTA", crossSeriesReducer: "REDUCE_SUM" }],
-            denominatorAggregations: [{ alignmentPeriod: FIFTEEN_MINUTES, perSeriesAligner: "ALIGN_DELTA", crossSeriesReducer: "REDUCE_SUM" }],
+            aggregations: [{ alignmentPeriod: PAGE_RETRIES_WINDOW, perSeriesAligner: "ALIGN_DELTA", crossSeriesReducer: "REDUCE_SUM" }],
+            denominatorAggregations: [{ alignmentPeriod: PAGE_RETRIES_WINDOW, perSeriesAligner: "ALIGN_DELTA", crossSeriesReducer: "REDUCE_SUM" }],
             comparison: "COMPARISON_GE",
             thresholdValue: t.retryRatePercent / 100,
             duration: "0s",
