@@ -84,6 +84,11 @@ export function unreadNote(figures: string, why: string, needs: string): string 
   return `${figures}: ${why}; they need ${needs}`;
 }
 
+/** Pages finished a minute over the window: stored ok or failed, and dead-lettered where the backend counts those (`dead`). */
+export function pagesPerMinute(outcomes: Readonly<Record<string, number>>, windowMinutes: number): number {
+  return ((outcomes.ok ?? 0) + (outcomes.failed ?? 0) + (outcomes.dead ?? 0)) / windowMinutes;
+}
+
 /** The fetch times of a window's pages, as the fleet's metrics hold them. */
 export interface FetchLatency {
   /** Pages fetched (a page answered from no fetch, such as a blocked domain, is not one). */

@@ -25,7 +25,7 @@ import { LAMBDA_ENV } from "../../functions/aws/environment";
 import { describeError } from "../../shared/errors";
 import { encodeMessage, parseMessage, type ScrapeMessage } from "../../shared/message";
 import { METRICS, OUTCOME_METRIC } from "../../shared/metricNames";
-import { parseSettingsText, SETTINGS_EDIT_FIX, unreadNote, type DeadLetterEntry, type FetchLatency, type FleetBackend, type FleetStatus, type RedriveOptions, type RefusedEntry, type StoredSettings } from "../backend";
+import { pagesPerMinute, parseSettingsText, SETTINGS_EDIT_FIX, unreadNote, type DeadLetterEntry, type FetchLatency, type FleetBackend, type FleetStatus, type RedriveOptions, type RefusedEntry, type StoredSettings } from "../backend";
 import { CredentialsError, OpsUsageError } from "../errors";
 import type { StackOutputs } from "../target";
 
@@ -160,11 +160,10 @@ class AwsBackend implements FleetBackend {
     if ("unread" in read) return { ...base, unread: [read.unread] };
     const { metrics } = read;
     const outcomes = metrics.outcomes;
-    const finished = (outcomes.ok ?? 0) + (outcomes.failed ?? 0);
     return {
       ...base,
       ...(metrics.oldestAgeSeconds === undefined ? {} : { oldestAgeSeconds: metrics.oldestAgeSeconds }),
-      pagesPerMinute: finished / windowMinutes,
+      pagesPerMinute: pagesPerMinute(outcomes, windowMinutes),
       outcomes,
       ...(metrics.fetchLatency === undefined ? {} : { fetchLatency: metrics.fetchLatency }),
     };

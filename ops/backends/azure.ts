@@ -22,7 +22,7 @@ import { resourceName } from "../../infra/naming";
 import { describeError } from "../../shared/errors";
 import { encodeMessage, parseMessage, type ScrapeMessage } from "../../shared/message";
 import { METRICS, OUTCOME_METRIC } from "../../shared/metricNames";
-import { parseSettingsText, SETTINGS_EDIT_FIX, unreadNote, type DeadLetterEntry, type FleetBackend, type FleetStatus, type RefusedEntry, type StoredSettings } from "../backend";
+import { pagesPerMinute, parseSettingsText, SETTINGS_EDIT_FIX, unreadNote, type DeadLetterEntry, type FleetBackend, type FleetStatus, type RefusedEntry, type StoredSettings } from "../backend";
 import { CredentialsError, OpsUsageError } from "../errors";
 import type { StackOutputs } from "../target";
 
@@ -317,7 +317,7 @@ export class AzureBackend implements FleetBackend {
       ...(pages === undefined
         ? {}
         : {
-            pagesPerMinute: (pages.outcomes.ok + pages.outcomes.failed) / windowMinutes,
+            pagesPerMinute: pagesPerMinute(pages.outcomes, windowMinutes),
             outcomes: pages.outcomes,
             ...(pages.fetched > 0 ? { fetchLatency: { pages: pages.fetched, averageMs: pages.fetchMs / pages.fetched } } : {}),
           }),

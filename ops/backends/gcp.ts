@@ -27,7 +27,7 @@ import { newestEnabled } from "../../functions/gcp/settingsSource";
 import { resourceName } from "../../infra/naming";
 import { encodeMessage, parseMessage, type ScrapeMessage } from "../../shared/message";
 import { METRICS, OUTCOME_METRIC } from "../../shared/metricNames";
-import { parseSettingsText, SETTINGS_EDIT_FIX, type DeadLetterEntry, type FetchLatency, type FleetBackend, type FleetStatus, type RedriveOptions, type RefusedEntry, type StoredSettings } from "../backend";
+import { pagesPerMinute, parseSettingsText, SETTINGS_EDIT_FIX, type DeadLetterEntry, type FetchLatency, type FleetBackend, type FleetStatus, type RedriveOptions, type RefusedEntry, type StoredSettings } from "../backend";
 import { CredentialsError, OpsUsageError } from "../errors";
 import type { StackOutputs } from "../target";
 import { apiErrorMessage, asArray } from "../../functions/gcp/googleApi";
@@ -239,7 +239,7 @@ class GcpBackend implements FleetBackend {
       deadLetters: deadLetters ?? 0,
       triggerEnabled: Boolean(push.pushEndpoint),
       settingsEnabled: settings.document.enabled !== false,
-      pagesPerMinute: ((outcomes.ok ?? 0) + (outcomes.failed ?? 0)) / windowMinutes,
+      pagesPerMinute: pagesPerMinute(outcomes, windowMinutes),
       outcomes,
       ...(fetchLatency === undefined ? {} : { fetchLatency }),
       windowMinutes,

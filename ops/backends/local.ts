@@ -16,7 +16,7 @@ import { writeFileAtomic } from "../../functions/local/atomicFile";
 import { DEAD_LETTERS_FILE, writeDeadLetters } from "../../functions/local/deadLetters";
 import { QUEUE_FILE } from "../../functions/local/cli";
 import { LocalQueue } from "../../functions/local/queue";
-import { parseSettingsText, type FleetBackend, type FleetStatus, type RefusedEntry, type StoredSettings } from "../backend";
+import { pagesPerMinute, parseSettingsText, type FleetBackend, type FleetStatus, type RefusedEntry, type StoredSettings } from "../backend";
 import { OpsUsageError } from "../errors";
 
 /** The settings file `--local DIR` uses when `--config` is not given. */
@@ -86,7 +86,7 @@ class LocalBackend implements FleetBackend {
       deadLetters: this.queue.deadLetterCount(),
       triggerEnabled: enabled,
       settingsEnabled: enabled,
-      pagesPerMinute: (recent.ok + recent.failed + recent.dead) / windowMinutes,
+      pagesPerMinute: pagesPerMinute(recent, windowMinutes),
       outcomes: recent,
       windowMinutes,
     };
