@@ -25,6 +25,14 @@ export function requireEnv(env: NodeJS.ProcessEnv, name: string, kind: EnvKind):
   return value;
 }
 
+/** `name` as a whole number of at least `min`; throws naming it, the value and the fix when it is missing, blank or not one. */
+export function integerEnv(env: NodeJS.ProcessEnv, name: string, kind: EnvKind, min: number): number {
+  const raw = requireEnv(env, name, kind);
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < min) throw new HandlerConfigError(`${kind} ${name} must be a whole number of ${min} or more (given ${JSON.stringify(raw)}); the fleet's Pulumi program sets it on the function: redeploy the stack`);
+  return value;
+}
+
 /** An integer option's bounds, and the value taken when it is left out. */
 export interface IntegerRange {
   readonly min: number;

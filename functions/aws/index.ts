@@ -19,7 +19,7 @@ import { createJsonLogger } from "../../shared/logging";
 import type { ItemOutcome, QueueItem } from "../../shared/outcome";
 import type { Logger } from "../../shared/ports";
 import { createWorker, type WorkerOptions } from "../../shared/worker";
-import { HandlerConfigError, integerOption, requireEnv, writeGraceFor } from "../handlerConfig";
+import { integerEnv, integerOption, requireEnv, writeGraceFor } from "../handlerConfig";
 import { LAMBDA_ENV } from "./environment";
 import { createEmfMetrics, type BatchMetrics } from "./metrics";
 import { createS3ResultStore } from "./resultStore";
@@ -206,14 +206,6 @@ function sentAt(record: SQSRecord): number | undefined {
   return Number.isFinite(sent) && sent > 0 ? sent : undefined;
 }
 
-/** A positive whole number from the environment the Pulumi program sets, or a `HandlerConfigError` naming the variable. */
-function positiveIntegerEnv(env: NodeJS.ProcessEnv, name: string): number {
-  const raw = requireEnv(env, name, "environment variable");
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < 1) throw new HandlerConfigError(`environment variable ${name} must be a whole number of 1 or more (given ${JSON.stringify(raw)}); the fleet's Pulumi program sets it on the function: redeploy the stack`);
-  return value;
-}
-
 /**
  * SDK calls are bounded so a stalled connection cannot hold a batch past its
  * margin: the SDK's defaults are no timeout at all, and since
@@ -245,9 +237,9 @@ export function createLambdaHandler(env: NodeJS.ProcessEnv): SqsHandler {
     // https://github.com/aws/aws-sdk-js-v3/blob/main/packages/middleware-sdk-sqs/src/queue-url.ts
     sqs: new (loadSqs().SQSClient)({ requestHandler: SDK_REQUEST_HANDLER, useQueueUrlAsEndpoint: false }),
     queueLimits: {
-      retentionSeconds: positiveIntegerEnv(env, LAMBDA_ENV.queueRetentionSeconds),
-      maxReceiveCount: positiveIntegerEnv(env, LAMBDA_ENV.queueMaxReceiveCount),
-      visibilityTimeoutSeconds: positiveIntegerEnv(env, LAMBDA_ENV.queueVisibilityTimeoutSeconds),
+      retentionSeconds: integerEnv(env, LAMBDA_ENV.queueRetentionSeconds, "environment variable", 1),
+      maxReceiveCount: integerEnv(env, LAMBDA_ENV.queueMaxReceiveCount, "environment variable", 1),
+      visibilityTimeoutSeconds: integerEnv(env, LAMBDA_ENV.queueVisibilityTimeoutSeconds, "environment variable", 1),
     },
   });
 }

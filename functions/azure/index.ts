@@ -41,7 +41,7 @@ import { describeError } from "../../shared/errors";
 import type { Outcome, QueueItem } from "../../shared/outcome";
 import type { Logger, LogLevel } from "../../shared/ports";
 import { createWorker, type WorkerOptions } from "../../shared/worker";
-import { HandlerConfigError, integerOption, requireEnv, writeGraceFor } from "../handlerConfig";
+import { HandlerConfigError, integerEnv, integerOption, requireEnv, writeGraceFor } from "../handlerConfig";
 import { AZURE_APP_SETTINGS, DEAD_LETTERED_EVENT, SCRAPE_FUNCTION_NAME, SERVICE_BUS_CONNECTION, SERVICE_BUS_NAMESPACE_SETTING } from "./appSettings";
 import { createWindowMetrics, type WindowMetrics } from "./metrics";
 import { deliveriesBefore, firstEnqueuedAt, REDELIVERY_PROPERTIES, scheduleRedelivery, type MessageScheduler, type ReceivedMessage } from "./redelivery";
@@ -327,11 +327,8 @@ export function createInvocationLogger(fleetName: string): Logger {
  */
 export function createAzureHandler(env: NodeJS.ProcessEnv): ServiceBusHandler {
   const fleetName = requireEnv(env, AZURE_APP_SETTINGS.fleetName, "app setting");
-  const timeoutSeconds = Number(requireEnv(env, AZURE_APP_SETTINGS.functionTimeoutSeconds, "app setting"));
-  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 10) {
-    throw new HandlerConfigError(`app setting ${AZURE_APP_SETTINGS.functionTimeoutSeconds} must be a whole number of seconds, at least 10 (given ${JSON.stringify(env[AZURE_APP_SETTINGS.functionTimeoutSeconds])}); the fleet's Pulumi program sets it: redeploy the stack`);
-  }
-  const maxDeliveryAttempts = Number(requireEnv(env, AZURE_APP_SETTINGS.maxDeliveryAttempts, "app setting"));
+  const timeoutSeconds = integerEnv(env, AZURE_APP_SETTINGS.functionTimeoutSeconds, "app setting", 10);
+  const maxDeliveryAttempts = integerEnv(env, AZURE_APP_SETTINGS.maxDeliveryAttempts, "app setting", 1);
   const credential = new (loadIdentity().DefaultAzureCredential)();
   const endpoint = requireEnv(env, AZURE_APP_SETTINGS.configEndpoint, "app setting");
   // The same identity and namespace as the trigger's connection; the copy goes to the queue the message came from.

@@ -29,7 +29,7 @@ import { createJsonLogger } from "../../shared/logging";
 import type { Outcome } from "../../shared/outcome";
 import type { Logger, Metrics } from "../../shared/ports";
 import { createWorker, type WorkerOptions } from "../../shared/worker";
-import { HandlerConfigError, integerOption, requireEnv, writeGraceFor } from "../handlerConfig";
+import { HandlerConfigError, integerEnv, integerOption, requireEnv, writeGraceFor } from "../handlerConfig";
 import { ENTRY_POINT, FUNCTION_ENV } from "./environment";
 import { createLogMetrics } from "./metrics";
 import { createPublisher, type Publish } from "./publisher";
@@ -236,7 +236,7 @@ function outcomeBody(outcome: Outcome): Record<string, unknown> {
  */
 export function createCloudFunctionHandler(env: NodeJS.ProcessEnv): PushHandler {
   const fleetName = requireEnv(env, FUNCTION_ENV.fleetName, "environment variable");
-  const timeoutSeconds = Number(requireEnv(env, FUNCTION_ENV.timeoutSeconds, "environment variable"));
+  const timeoutSeconds = integerEnv(env, FUNCTION_ENV.timeoutSeconds, "environment variable", 1);
   const logger = createJsonLogger({ base: { fleet: fleetName } });
   // One client per instance: its auth client caches the access token, which the settings source reuses.
   const storage = new (loadStorage().Storage)(storageOptions());
@@ -260,7 +260,7 @@ export function createCloudFunctionHandler(env: NodeJS.ProcessEnv): PushHandler 
       publish: createPublisher({ getAccessToken }),
       retryTopic: requireEnv(env, FUNCTION_ENV.retryTopic, "environment variable"),
       deadLetterTopic: requireEnv(env, FUNCTION_ENV.deadLetterTopic, "environment variable"),
-      maxDeliveryAttempts: Number(requireEnv(env, FUNCTION_ENV.maxDeliveryAttempts, "environment variable")),
+      maxDeliveryAttempts: integerEnv(env, FUNCTION_ENV.maxDeliveryAttempts, "environment variable", 1),
     },
     timeoutSeconds,
   });

@@ -342,5 +342,9 @@ describe("Azure Functions handler (Service Bus queue trigger)", function () {
       () => createAzureHandler({ [AZURE_APP_SETTINGS.functionTimeoutSeconds]: "120" }),
       (error: unknown) => error instanceof HandlerConfigError && /app setting FLEET_NAME is not set.*redeploy the stack/.test(error.message),
     );
+    assert.throws(
+      () => createAzureHandler({ [AZURE_APP_SETTINGS.fleetName]: "f", [AZURE_APP_SETTINGS.functionTimeoutSeconds]: "120", [AZURE_APP_SETTINGS.maxDeliveryAttempts]: "five" }),
+      (error: unknown) => error instanceof HandlerConfigError && /app setting \w+ must be a whole number of 1 or more \(given "five"\).*redeploy the stack/.test(error.message),
+    );
   });
 });
