@@ -5,7 +5,9 @@
  * gRPC-first and would add megabytes to the bundle for one call per retried
  * message. https://cloud.google.com/pubsub/docs/reference/rest/v1/projects.topics/publish
  */
+import { describeError } from "../../shared/errors";
 import { integerOption } from "../handlerConfig";
+import { apiErrorMessage } from "./googleApi";
 
 export const PUBSUB_ENDPOINT = "https://pubsub.googleapis.com";
 
@@ -60,12 +62,12 @@ export function createPublisher(options: PublisherOptions): Publish {
         signal: signal === undefined ? AbortSignal.timeout(timeoutMs) : AbortSignal.any([AbortSignal.timeout(timeoutMs), signal]),
       });
     } catch (error) {
-      throw new PublishError(`publishing to ${topic} failed before an answer: ${error instanceof Error ? error.message : String(error)}`);
+      throw new PublishError(`publishing to ${topic} failed before an answer: ${describeError(error)}`);
     }
     const text = await response.text();
     if (!response.ok) {
       const hint = response.status === 403 ? "; the runtime service account needs roles/pubsub.publisher on the topic (infra/gcp/identity.ts grants it; a new grant can take minutes to apply)" : "";
-      throw new PublishError(`publishing to ${topic} answered ${response.status}: ${JSON.stringify(text.slice(0, 300))}${hint}`, response.status);
+      throw new PublishError(`publishing to ${topic} answered ${response.status}: ${apiErrorMessage(text)}${hint}`, response.status);
     }
     const id = messageIdsOf(text);
     if (!Array.isArray(id) || typeof id[0] !== "string") throw new PublishError(`publishing to ${topic} answered without a message id: ${JSON.stringify(text.slice(0, 300))}`, response.status);

@@ -267,7 +267,10 @@ describe("Google Cloud Pub/Sub publisher (recorded-request fake of topics.publis
 
   it("a refusal names the status and, for 403, the role the runtime account needs", async () => {
     fake.denied = true;
-    await assert.rejects(publisher()(topic, { data: Buffer.from("x"), attributes: {} }), (error: unknown) => error instanceof PublishError && error.status === 403 && /roles\/pubsub\.publisher/.test(error.message));
+    await assert.rejects(
+      publisher()(topic, { data: Buffer.from("x"), attributes: {} }),
+      (error: unknown) => error instanceof PublishError && error.status === 403 && /answered 403: PERMISSION_DENIED .*; .*roles\/pubsub\.publisher/.test(error.message),
+    );
   });
 
   it("refuses a topic that is not a full resource name before any request", async () => {
